@@ -1,0 +1,67 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * otaflow's configuration, read from the environment once at startup. A bad value stops the process
+ * with a message naming the variable; nothing starts half-configured.
+ *
+ * An address left empty means "otaflow starts the embedded component itself" (Temporal dev server,
+ * MinIO, the aedes MQTT broker, PGlite); set it to use an existing one.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .pipe(z.string().url().optional());
+
+const ConfigSchema = z.object({
+  OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
+  OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
+  OTAFLOW_API_PORT: port.default(8080),
+  /** Base URL devices use to reach the API's package download endpoint. */
+  OTAFLOW_PUBLIC_URL: optionalUrl.default(''),
+  /** 32 bytes, hex or base64: encrypts device secrets at rest. Generated into the data dir if unset. */
+  OTAFLOW_SECRET_KEY: z.string().optional(),
+
+  TEMPORAL_ADDRESS: z.string().default(''),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_DEV_SERVER_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+
+  DATABASE_URL: optionalUrl.default(''),
+
+  MINIO_ENDPOINT: optionalUrl.default(''),
+  MINIO_ACCESS_KEY: z.string().min(3).default('otaflow'),
+  MINIO_SECRET_KEY: z.string().min(8).default('otaflow-dev-secret'),
+  MINIO_BUCKET: z.string().min(3).default('otaflow-packages'),
+  MINIO_PORT: port.default(9000),
+  MINIO_CONSOLE_PORT: port.default(9001),
+
+  /** External MQTT broker (e.g. mqtt://mosquitto:1883). Empty: the embedded aedes broker. */
+  MQTT_URL: optionalUrl.default(''),
+  MQTT_PORT: port.default(1883),
+  MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+  /** The gateway's own broker account (service user); devices never get it. */
+  MQTT_SERVICE_USERNAME: z.string().min(1).default('otaflow-gateway'),
+  MQTT_SERVICE_PASSWORD: z.string().min(8).default('otaflow-gateway-dev-password'),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+export interface Config extends RawConfig {
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.OTAFLOW_DATA_DIR) };
+}

@@ -1,0 +1,111 @@
+/**
+ * The one module shared by workflows, activities, gateways, the API and tests: workflow IDs,
+ * signal/query definitions and their payload types. Importable from workflow code (deterministic,
+ * no Node APIs).
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { FailureCause } from './failure-causes';
+
+export type PackageKind = 'software' | 'firmware';
+
+/**
+ * A device has at most one operation in progress. The operation workflow's ID is derived from the
+ * device alone, so Temporal itself refuses a second one ("Task Conflict").
+ */
+export function deviceOperationWorkflowId(deviceId: string): string {
+  return `device-operation:${deviceId}`;
+}
+
+export function upgradeTaskWorkflowId(taskId: string): string {
+  return `upgrade-task:${taskId}`;
+}
+
+export const TaskQueue = {
+  /** Workflows and platform-side activities (registry, download tokens, notifications). */
+  platform: 'otaflow',
+  /** Activities that publish MQTT downlinks (any MQTT gateway instance can, the broker routes). */
+  mqttGateway: 'otaflow-mqtt-gateway',
+} as const;
+
+/** What the device workflow needs to know about the package it delivers. */
+export interface PackageInfo {
+  id: string;
+  kind: PackageKind;
+  version: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+  /** Versions the package upgrades from; empty means any version. */
+  supportedSourceVersions: string[];
+}
+
+export interface DeviceUpgradeInput {
+  taskId: string;
+  deviceId: string;
+  package: PackageInfo;
+}
+
+/** The step a device upgrade is in, as the API shows it. */
+export type UpgradeStep =
+  | 'waiting-online'
+  | 'querying-version'
+  | 'downloading'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled';
+
+export type UpgradeOutcome = 'succeeded' | 'already-latest' | 'failed' | 'cancelled';
+
+export interface DeviceUpgradeResult {
+  taskId: string;
+  deviceId: string;
+  outcome: UpgradeOutcome;
+  cause?: FailureCause;
+  /** Free text from the device or the platform that explains the cause further. */
+  detail?: string;
+  fromVersion?: string;
+  toVersion: string;
+}
+
+// ---- device events, sent by the gateways to the device's operation workflow ----
+
+/** The device connected (MQTT) or registered/updated (LwM2M). */
+export const deviceOnlineSignal = defineSignal('deviceOnline');
+
+export interface VersionReport {
+  softwareVersion?: string;
+  firmwareVersion?: string;
+}
+export const versionReportedSignal = defineSignal<[VersionReport]>('versionReported');
+
+/** A terminal `upgrade_progress_report` (a failure code, or success with the new version). */
+export interface UpgradeResultReport {
+  resultCode: number;
+  version?: string;
+  description?: string;
+}
+export const upgradeResultReportedSignal = defineSignal<[UpgradeResultReport]>('upgradeResultReported');
+
+// ---- queries ----
+
+export interface DeviceUpgradeStatus {
+  step: UpgradeStep;
+  result?: DeviceUpgradeResult;
+}
+export const deviceUpgradeStatusQuery = defineQuery<DeviceUpgradeStatus>('status');
+
+// ---- the upgrade task ----
+
+export interface UpgradeTaskInput {
+  taskId: string;
+  deviceIds: string[];
+  package: PackageInfo;
+}
+
+export interface UpgradeTaskSummary {
+  taskId: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
