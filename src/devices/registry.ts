@@ -1,0 +1,15 @@
+import type { VersionReport } from '../../workflows/definitions';
+
+/**
+ * What the gateways need from the device registry. Implemented over the database in src/db;
+ * unit tests may use an in-memory one.
+ */
+export interface DeviceRegistry {
+  /** The device's secret, decrypted, for MQTT authentication; undefined for an unknown device. */
+  getDeviceSecret(deviceId: string): Promise<string | undefined>;
+  setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
+  isOnline(deviceId: string): Promise<boolean>;
+  recordReportedVersions(deviceId: string, report: VersionReport, at: Date): Promise<void>;
+  /** Progress (0–100) of the device's upgrade in flight, shown by the API; no workflow action. */
+  recordUpgradeProgress(deviceId: string, progress: number, description: string | undefined, at: Date): Promise<void>;
+}
