@@ -1,0 +1,143 @@
+/**
+ * The embedded MQTT broker (aedes) used when no external broker is configured. It authenticates
+ * devices with their HMAC credentials, confines each device to its own `$oc/devices/{id}/...` topics,
+ * and reports device presence (connect/disconnect) to whoever listens.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import { type Logger, logger } from '../logger';
+import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
+
+export interface PresenceEvent {
+  deviceId: string;
+  online: boolean;
+}
+
+/** Where the gateway learns that devices connect and disconnect. */
+export interface PresenceSource {
+  onPresence(listener: (event: PresenceEvent) => void): () => void;
+}
+
+export interface EmbeddedBroker extends PresenceSource {
+  /** The port actually bound (useful with port 0). */
+  port: number;
+  /** mqtt://host:port for clients on this machine. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  authenticate: DeviceAuthenticator;
+  log?: Logger;
+}
+
+/** CONNACK return code 4 (MQTT 3.1.1): bad user name or password. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+function topicLevels(topic: string): string[] {
+  return topic.split('/');
+}
+
+/** A device may publish only under `$oc/devices/{its id}/sys/`. */
+export function mayPublish(principal: MqttPrincipal, topic: string): boolean {
+  const [root, devices, deviceId, sys, ...rest] = topicLevels(topic);
+  if (root !== '$oc' || devices !== 'devices' || sys !== 'sys' || rest.length === 0) return false;
+  return principal.kind === 'service' || deviceId === principal.deviceId;
+}
+
+/** A device may subscribe only under `$oc/devices/{its id}/`; the service account to any device's `sys/`. */
+export function maySubscribe(principal: MqttPrincipal, filter: string): boolean {
+  const [root, devices, deviceId, ...rest] = topicLevels(filter);
+  if (root !== '$oc' || devices !== 'devices' || rest.length === 0) return false;
+  if (principal.kind === 'device') return deviceId === principal.deviceId;
+  return deviceId !== '#' && rest[0] === 'sys';
+}
+
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const log = options.log ?? logger.child({ component: 'mqtt-broker' });
+  const principals = new WeakMap<Client, MqttPrincipal>();
+  // A device may hold more than one connection for a moment (its clientId changes every hour, and a
+  // reconnect can overtake the old connection's teardown): it is offline only when the last one ends.
+  const connectionCounts = new Map<string, number>();
+  const presence = new EventEmitter();
+
+  const broker = await Aedes.createBroker({
+    authenticate: (client, username, password, done) => {
+      options
+        .authenticate({ clientId: client.id, username, password })
+        .then((result) => {
+          if (result.ok) {
+            principals.set(client, result.principal);
+            done(null, true);
+            return;
+          }
+          log.warn({ clientId: client.id, reason: result.reason }, 'MQTT connection refused');
+          done(Object.assign(new Error(result.reason), { returnCode: BAD_USERNAME_OR_PASSWORD }), false);
+        })
+        .catch((error: unknown) => {
+          log.error({ err: error, clientId: client.id }, 'MQTT authentication failed');
+          done(Object.assign(new Error('authentication unavailable'), { returnCode: 3 }), false);
+        });
+    },
+    authorizePublish: (client, packet, done) => {
+      const principal = client ? principals.get(client) : undefined;
+      if (principal && mayPublish(principal, packet.topic)) return done(null);
+      log.warn({ clientId: client?.id, topic: packet.topic }, 'MQTT publish refused');
+      done(new Error(`not allowed to publish to ${packet.topic}`));
+    },
+    authorizeSubscribe: (client, subscription, done) => {
+      const principal = principals.get(client);
+      if (principal && maySubscribe(principal, subscription.topic)) return done(null, subscription);
+      log.warn({ clientId: client.id, topic: subscription.topic }, 'MQTT subscription refused');
+      done(null, null);
+    },
+  });
+
+  broker.on('clientReady', (client) => {
+    const principal = principals.get(client);
+    if (principal?.kind !== 'device') return;
+    const count = (connectionCounts.get(principal.deviceId) ?? 0) + 1;
+    connectionCounts.set(principal.deviceId, count);
+    if (count === 1) presence.emit('presence', { deviceId: principal.deviceId, online: true });
+  });
+  broker.on('clientDisconnect', (client) => {
+    const principal = principals.get(client);
+    if (principal?.kind !== 'device') return;
+    const count = (connectionCounts.get(principal.deviceId) ?? 1) - 1;
+    if (count > 0) {
+      connectionCounts.set(principal.deviceId, count);
+      return;
+    }
+    connectionCounts.delete(principal.deviceId);
+    presence.emit('presence', { deviceId: principal.deviceId, online: false });
+  });
+
+  const server = net.createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const clientHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  log.info({ host: options.host, port }, 'embedded MQTT broker listening');
+
+  return {
+    port,
+    url: `mqtt://${clientHost}:${port}`,
+    onPresence(listener) {
+      presence.on('presence', listener);
+      return () => presence.off('presence', listener);
+    },
+    async stop() {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The MQTT gateway: a service client of the broker (embedded or external) that turns device uplinks
+ * into registry updates and workflow signals, and publishes the platform's downlinks.
+ *
+ * Progress reports are frequent (some SDKs send one per downloaded chunk), so only terminal ones
+ * (a failure code, or success at 100 %) become signals; the rest only update the registry.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { DeviceRegistry } from '../devices/registry';
+import { type Logger, logger } from '../logger';
+import type { DeviceEventSink } from './device-event-sink';
+import type { PresenceSource } from './embedded-broker';
+import {
+  deviceIdOfUplinkTopic,
+  type EventEnvelope,
+  eventsDownTopic,
+  type OtaUplinkEvent,
+  parseUplink,
+  UPLINK_SUBSCRIPTION,
+} from './ota-protocol';
+
+export interface MqttGatewayOptions {
+  brokerUrl: string;
+  username: string;
+  password: string;
+  registry: DeviceRegistry;
+  sink: DeviceEventSink;
+  /** The embedded broker's connect/disconnect events; absent with an external broker. */
+  presence?: PresenceSource;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export interface DownlinkPublisher {
+  publishDownlink(deviceId: string, message: EventEnvelope): Promise<void>;
+}
+
+export interface MqttGateway extends DownlinkPublisher {
+  stop(): Promise<void>;
+}
+
+export async function startMqttGateway(options: MqttGatewayOptions): Promise<MqttGateway> {
+  const log = options.log ?? logger.child({ component: 'mqtt-gateway' });
+  const now = options.now ?? (() => new Date());
+  const { registry, sink } = options;
+  // Events of one device are handled in arrival order (an online signal before the version report it
+  // enables, progress before the result); different devices proceed independently.
+  const queues = new Map<string, Promise<void>>();
+
+  function enqueue(deviceId: string, work: () => Promise<void>): void {
+    const previous = queues.get(deviceId) ?? Promise.resolve();
+    const next = previous.then(work).catch((error: unknown) => {
+      log.error({ err: error, deviceId }, 'handling a device event failed');
+    });
+    queues.set(deviceId, next);
+    void next.then(() => {
+      if (queues.get(deviceId) === next) queues.delete(deviceId);
+    });
+  }
+
+  async function markOnline(deviceId: string, at: Date): Promise<void> {
+    await registry.setPresence(deviceId, true, at);
+    await sink.deviceOnline(deviceId);
+  }
+
+  async function handleEvent(deviceId: string, event: OtaUplinkEvent, at: Date): Promise<void> {
+    if (event.type === 'version_report') {
+      await registry.recordReportedVersions(deviceId, event.report, at);
+      await sink.versionReported(deviceId, event.report);
+      return;
+    }
+    const inProgress = event.resultCode === 0 && event.progress !== undefined && event.progress < 100;
+    if (event.progress !== undefined || event.resultCode === 0) {
+      await registry.recordUpgradeProgress(deviceId, event.progress ?? 100, event.description, at);
+    }
+    if (inProgress) return;
+    await sink.upgradeResultReported(deviceId, {
+      resultCode: event.resultCode,
+      version: event.version,
+      description: event.description,
+    });
+  }
+
+  async function handleUplink(deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = parseUplink(deviceId, payload);
+    if (!parsed.ok) {
+      log.warn({ deviceId, problem: parsed.error }, 'invalid uplink ignored');
+      return;
+    }
+    const at = now();
+    if (options.presence || (await registry.isOnline(deviceId))) {
+      await registry.setPresence(deviceId, true, at);
+    } else {
+      // No presence events from an external broker: the first uplink of an offline device announces it.
+      await markOnline(deviceId, at);
+    }
+    if (parsed.value.ignoredServices.length > 0) {
+      log.debug(
+        { deviceId, services: parsed.value.ignoredServices },
+        'uplink services otaflow does not handle',
+      );
+    }
+    for (const event of parsed.value.events) await handleEvent(deviceId, event, at);
+  }
+
+  const unsubscribePresence = options.presence?.onPresence(({ deviceId, online }) => {
+    enqueue(deviceId, async () => {
+      if (online) {
+        await markOnline(deviceId, now());
+      } else {
+        await registry.setPresence(deviceId, false, now());
+      }
+    });
+  });
+
+  const client: MqttClient = await mqtt.connectAsync(options.brokerUrl, {
+    username: options.username,
+    password: options.password,
+    clientId: `otaflow-gateway-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+    clean: true,
+    reconnectPeriod: 1000,
+  });
+  client.on('message', (topic, payload) => {
+    const deviceId = deviceIdOfUplinkTopic(topic);
+    if (deviceId === undefined) {
+      log.warn({ topic }, 'message on an unexpected topic ignored');
+      return;
+    }
+    enqueue(deviceId, () => handleUplink(deviceId, payload));
+  });
+  client.on('error', (error) => log.error({ err: error }, 'MQTT gateway connection error'));
+  // mqtt.js rejects a refused subscription (SUBACK 0x80) and subscribes again by itself after reconnects.
+  try {
+    await client.subscribeAsync(UPLINK_SUBSCRIPTION, { qos: 1 });
+  } catch (error) {
+    unsubscribePresence?.();
+    await client.endAsync(true);
+    throw error;
+  }
+  log.info({ broker: options.brokerUrl }, 'MQTT gateway connected');
+
+  return {
+    async publishDownlink(deviceId, message) {
+      await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
+    },
+    async stop() {
+      unsubscribePresence?.();
+      await client.endAsync();
+      await Promise.all(queues.values());
+    },
+  };
+}

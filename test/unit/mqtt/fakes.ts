@@ -1,0 +1,62 @@
+import type { DeviceRegistry } from '../../../src/devices/registry';
+import type { DeviceEventSink } from '../../../src/mqtt/device-event-sink';
+import type { UpgradeResultReport, VersionReport } from '../../../workflows/definitions';
+
+/** An in-memory registry that records what the gateway told it. */
+export class InMemoryRegistry implements DeviceRegistry {
+  readonly secrets = new Map<string, string>();
+  readonly online = new Map<string, boolean>();
+  readonly lastSeen = new Map<string, Date>();
+  readonly versions = new Map<string, VersionReport>();
+  readonly progress: Array<{ deviceId: string; progress: number; description?: string }> = [];
+
+  async getDeviceSecret(deviceId: string) {
+    return this.secrets.get(deviceId);
+  }
+  async setPresence(deviceId: string, online: boolean, at: Date) {
+    this.online.set(deviceId, online);
+    this.lastSeen.set(deviceId, at);
+  }
+  async isOnline(deviceId: string) {
+    return this.online.get(deviceId) === true;
+  }
+  async recordReportedVersions(deviceId: string, report: VersionReport) {
+    this.versions.set(deviceId, { ...this.versions.get(deviceId), ...report });
+  }
+  async recordUpgradeProgress(deviceId: string, progress: number, description: string | undefined) {
+    this.progress.push({ deviceId, progress, description });
+  }
+}
+
+export type SinkCall =
+  | { signal: 'deviceOnline'; deviceId: string }
+  | { signal: 'versionReported'; deviceId: string; report: VersionReport }
+  | { signal: 'upgradeResultReported'; deviceId: string; report: UpgradeResultReport };
+
+/** Records the signals the gateway would send to device workflows. */
+export class RecordingSink implements DeviceEventSink {
+  readonly calls: SinkCall[] = [];
+  async deviceOnline(deviceId: string) {
+    this.calls.push({ signal: 'deviceOnline', deviceId });
+  }
+  async versionReported(deviceId: string, report: VersionReport) {
+    this.calls.push({ signal: 'versionReported', deviceId, report });
+  }
+  async upgradeResultReported(deviceId: string, report: UpgradeResultReport) {
+    this.calls.push({ signal: 'upgradeResultReported', deviceId, report });
+  }
+}
+
+/** Polls until the check passes (events cross sockets); fails after `timeoutMs`. */
+export async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}

@@ -1,0 +1,236 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
+import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
+import { type MqttGateway, startMqttGateway } from '../../../src/mqtt/gateway';
+import {
+  buildProgressReport,
+  buildVersionQuery,
+  buildVersionReport,
+  eventsDownTopic,
+  eventsUpTopic,
+} from '../../../src/mqtt/ota-protocol';
+import { eventually, InMemoryRegistry, RecordingSink } from './fakes';
+
+const log = pino({ level: 'silent' });
+const service = { username: 'otaflow-gateway', password: 'service-password' };
+
+let registry: InMemoryRegistry;
+let sink: RecordingSink;
+let broker: EmbeddedBroker;
+let gateway: MqttGateway;
+const clients: MqttClient[] = [];
+
+async function connectDevice(deviceId: string, secret: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(broker.url, {
+    ...deviceCredentials(deviceId, secret),
+    reconnectPeriod: 0,
+  });
+  clients.push(client);
+  return client;
+}
+
+function publishUp(client: MqttClient, deviceId: string, message: unknown) {
+  return client.publishAsync(eventsUpTopic(deviceId), JSON.stringify(message), { qos: 1 });
+}
+
+beforeAll(async () => {
+  registry = new InMemoryRegistry();
+  registry.secrets.set('dev-a', 'secret-a');
+  registry.secrets.set('dev-b', 'secret-b');
+  broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    authenticate: createDeviceAuthenticator({ registry, serviceAccount: service }),
+    log,
+  });
+});
+
+beforeEach(async () => {
+  sink = new RecordingSink();
+  gateway = await startMqttGateway({
+    brokerUrl: broker.url,
+    ...service,
+    registry,
+    sink,
+    presence: broker,
+    log,
+  });
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+  await gateway.stop();
+  registry.online.clear();
+  registry.progress.length = 0;
+});
+
+afterAll(async () => {
+  await broker.stop();
+});
+
+describe('embedded broker', () => {
+  it('refuses a device with a wrong password', async () => {
+    await expect(
+      mqtt.connectAsync(broker.url, { ...deviceCredentials('dev-a', 'wrong'), reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Bad username or password/i);
+  });
+
+  it('reports presence: connect marks the device online and signals it, disconnect marks it offline', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await eventually(() => {
+      expect(registry.online.get('dev-a')).toBe(true);
+      expect(sink.calls).toEqual([{ signal: 'deviceOnline', deviceId: 'dev-a' }]);
+    });
+    await device.endAsync();
+    await eventually(() => expect(registry.online.get('dev-a')).toBe(false));
+  });
+
+  it("refuses a device's subscription to another device's topics", async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await expect(device.subscribeAsync(eventsDownTopic('dev-b'), { qos: 1 })).rejects.toThrow(
+      /Subscribe error/,
+    );
+    await expect(device.subscribeAsync('$oc/devices/+/sys/events/down', { qos: 1 })).rejects.toThrow(
+      /Subscribe error/,
+    );
+    const [own] = await device.subscribeAsync(eventsDownTopic('dev-a'), { qos: 1 });
+    expect(own?.qos).toBe(1);
+  });
+
+  it("drops a device's publish to another device's uplink topic", async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    device.publish(
+      eventsUpTopic('dev-b'),
+      JSON.stringify(buildVersionReport('dev-b', { softwareVersion: 'forged' })),
+      {
+        qos: 1,
+      },
+    );
+    await closed;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(registry.versions.get('dev-b')).toBeUndefined();
+    expect(sink.calls.filter((call) => call.deviceId === 'dev-b')).toEqual([]);
+  });
+});
+
+describe('gateway', () => {
+  it('records a version report and signals the device workflow', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(
+      device,
+      'dev-a',
+      buildVersionReport('dev-a', { softwareVersion: '1.0', firmwareVersion: 'fw1' }),
+    );
+    await eventually(() =>
+      expect(sink.calls).toContainEqual({
+        signal: 'versionReported',
+        deviceId: 'dev-a',
+        report: { softwareVersion: '1.0', firmwareVersion: 'fw1' },
+      }),
+    );
+    expect(registry.versions.get('dev-a')).toEqual({ softwareVersion: '1.0', firmwareVersion: 'fw1' });
+  });
+
+  it('records progress reports without signalling, and signals the terminal success', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    for (const progress of [10, 50]) {
+      await publishUp(
+        device,
+        'dev-a',
+        buildProgressReport('dev-a', { resultCode: 0, progress, version: '2.0' }),
+      );
+    }
+    await eventually(() => expect(registry.progress.map((entry) => entry.progress)).toEqual([10, 50]));
+    expect(sink.calls.filter((call) => call.signal === 'upgradeResultReported')).toEqual([]);
+
+    await publishUp(
+      device,
+      'dev-a',
+      buildProgressReport('dev-a', {
+        resultCode: 0,
+        progress: 100,
+        version: '2.0',
+        description: 'upgrade success',
+      }),
+    );
+    await eventually(() =>
+      expect(sink.calls.filter((call) => call.signal === 'upgradeResultReported')).toEqual([
+        {
+          signal: 'upgradeResultReported',
+          deviceId: 'dev-a',
+          report: { resultCode: 0, version: '2.0', description: 'upgrade success' },
+        },
+      ]),
+    );
+    expect(registry.progress.map((entry) => entry.progress)).toEqual([10, 50, 100]);
+  });
+
+  it('signals a failure code even without progress', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(
+      device,
+      'dev-a',
+      buildProgressReport('dev-a', { resultCode: 5, version: '1.0', description: 'full' }),
+    );
+    await eventually(() =>
+      expect(sink.calls).toContainEqual({
+        signal: 'upgradeResultReported',
+        deviceId: 'dev-a',
+        report: { resultCode: 5, version: '1.0', description: 'full' },
+      }),
+    );
+  });
+
+  it('ignores an invalid uplink and changes nothing', async () => {
+    const device = await connectDevice('dev-b', 'secret-b');
+    await eventually(() => expect(sink.calls).toHaveLength(1));
+    const seenBefore = registry.lastSeen.get('dev-b');
+    await device.publishAsync(eventsUpTopic('dev-b'), '{"services": [{"service_id": "$ota"', { qos: 1 });
+    await publishUp(device, 'dev-b', {
+      services: [{ service_id: '$ota', event_type: 'upgrade_progress_report', paras: { progress: 5 } }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(sink.calls).toEqual([{ signal: 'deviceOnline', deviceId: 'dev-b' }]);
+    expect(registry.progress).toEqual([]);
+    expect(registry.lastSeen.get('dev-b')).toBe(seenBefore);
+  });
+
+  it('publishes downlinks to the device with QoS 1', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await device.subscribeAsync(eventsDownTopic('dev-a'), { qos: 1 });
+    const received = new Promise<{ topic: string; payload: string; qos: number }>((resolve) =>
+      device.once('message', (topic, payload, packet) =>
+        resolve({ topic, payload: payload.toString(), qos: packet.qos }),
+      ),
+    );
+    const query = buildVersionQuery('dev-a');
+    await gateway.publishDownlink('dev-a', query);
+    expect(await received).toEqual({
+      topic: eventsDownTopic('dev-a'),
+      payload: JSON.stringify(query),
+      qos: 1,
+    });
+  });
+});
+
+describe('gateway with an external broker (no presence events)', () => {
+  it('marks an offline device online on its first uplink and signals deviceOnline once', async () => {
+    await gateway.stop();
+    sink = new RecordingSink();
+    gateway = await startMqttGateway({ brokerUrl: broker.url, ...service, registry, sink, log });
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(device, 'dev-a', buildVersionReport('dev-a', { softwareVersion: '1.0' }));
+    await publishUp(device, 'dev-a', buildVersionReport('dev-a', { softwareVersion: '1.0' }));
+    await eventually(() =>
+      expect(sink.calls.map((call) => call.signal)).toEqual([
+        'deviceOnline',
+        'versionReported',
+        'versionReported',
+      ]),
+    );
+    expect(registry.online.get('dev-a')).toBe(true);
+  });
+});

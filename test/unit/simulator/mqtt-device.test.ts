@@ -1,0 +1,185 @@
+import { once } from 'node:events';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMqttCommandActivities } from '../../../activities/mqtt-commands';
+import { createDeviceAuthenticator } from '../../../src/mqtt/device-auth';
+import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
+import { type MqttGateway, startMqttGateway } from '../../../src/mqtt/gateway';
+import { type SimulatedDeviceBehaviour, SimulatedMqttDevice } from '../../../src/simulator/mqtt-device';
+import { eventually, InMemoryRegistry, RecordingSink } from '../mqtt/fakes';
+import { type PackageServer, startPackageServer } from './package-server';
+
+const log = pino({ level: 'silent' });
+const service = { username: 'otaflow-gateway', password: 'service-password' };
+
+let registry: InMemoryRegistry;
+let sink: RecordingSink;
+let broker: EmbeddedBroker;
+let gateway: MqttGateway;
+let packages: PackageServer;
+let commands: ReturnType<typeof createMqttCommandActivities>;
+const devices: SimulatedMqttDevice[] = [];
+let nextDevice = 0;
+
+beforeAll(async () => {
+  registry = new InMemoryRegistry();
+  sink = new RecordingSink();
+  broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    authenticate: createDeviceAuthenticator({ registry, serviceAccount: service }),
+    log,
+  });
+  gateway = await startMqttGateway({
+    brokerUrl: broker.url,
+    ...service,
+    registry,
+    sink,
+    presence: broker,
+    log,
+  });
+  packages = await startPackageServer();
+  commands = createMqttCommandActivities({ gateway, registry });
+});
+
+afterEach(async () => {
+  await Promise.all(devices.splice(0).map((device) => device.stop()));
+});
+
+afterAll(async () => {
+  await gateway.stop();
+  await broker.stop();
+  await packages.close();
+});
+
+async function startDevice(behaviour: SimulatedDeviceBehaviour = {}): Promise<SimulatedMqttDevice> {
+  nextDevice += 1;
+  const deviceId = `sim_${nextDevice}`;
+  registry.secrets.set(deviceId, `secret-${nextDevice}`);
+  const device = new SimulatedMqttDevice({
+    ...behaviour,
+    deviceId,
+    secret: `secret-${nextDevice}`,
+    brokerUrl: broker.url,
+    softwareVersion: '1.0.0',
+    firmwareVersion: 'fw-1',
+    log,
+  });
+  devices.push(device);
+  await device.start();
+  if (!behaviour.offline) await eventually(() => expect(registry.online.get(deviceId)).toBe(true));
+  return device;
+}
+
+function delivery(overrides: Partial<{ sha256: string }> = {}) {
+  return {
+    url: packages.url,
+    accessToken: packages.token,
+    expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    version: '2.0.0',
+    fileName: 'pkg.bin',
+    size: packages.body.length,
+    sha256: packages.sha256,
+    ...overrides,
+  };
+}
+
+function signalsOf(deviceId: string) {
+  return sink.calls.filter((call) => call.deviceId === deviceId);
+}
+
+describe('simulated MQTT device through the gateway', () => {
+  it('answers a version query with its versions', async () => {
+    const device = await startDevice();
+    await commands.sendVersionQuery(device.deviceId);
+    await eventually(() =>
+      expect(signalsOf(device.deviceId)).toContainEqual({
+        signal: 'versionReported',
+        deviceId: device.deviceId,
+        report: { softwareVersion: '1.0.0', firmwareVersion: 'fw-1' },
+      }),
+    );
+  });
+
+  it('stays silent when told to', async () => {
+    const device = await startDevice({ silent: true });
+    const queried = once(device, 'version-query');
+    await commands.sendVersionQuery(device.deviceId);
+    await queried;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(signalsOf(device.deviceId).map((call) => call.signal)).toEqual(['deviceOnline']);
+  });
+
+  it('upgrades software: downloads, reports progress, and reports success with the new version', async () => {
+    const device = await startDevice({ dropConnectionOnceAt: 4096 });
+    const resumed = once(device, 'download-resumed');
+    await commands.sendUpgradeNotification(device.deviceId, 'software', delivery());
+    expect(await resumed).toEqual([4096]);
+    await eventually(() =>
+      expect(signalsOf(device.deviceId)).toContainEqual({
+        signal: 'upgradeResultReported',
+        deviceId: device.deviceId,
+        report: { resultCode: 0, version: '2.0.0', description: 'upgrade success' },
+      }),
+    );
+    const progress = registry.progress
+      .filter((entry) => entry.deviceId === device.deviceId)
+      .map((e) => e.progress);
+    expect(progress).toEqual([10, 50, 100]);
+    expect(device.softwareVersion).toBe('2.0.0');
+    expect(device.firmwareVersion).toBe('fw-1');
+  });
+
+  it('reports an integrity failure (7) when the download is corrupted', async () => {
+    const device = await startDevice({ corruptDownload: true });
+    await commands.sendUpgradeNotification(device.deviceId, 'firmware', delivery());
+    await eventually(() =>
+      expect(signalsOf(device.deviceId)).toContainEqual(
+        expect.objectContaining({
+          signal: 'upgradeResultReported',
+          report: expect.objectContaining({ resultCode: 7 }),
+        }),
+      ),
+    );
+    expect(device.firmwareVersion).toBe('fw-1');
+  });
+
+  it('reports an injected result code (5: not enough space) without downloading', async () => {
+    const device = await startDevice({ failWith: { resultCode: 5, description: 'flash full' } });
+    const requestsBefore = packages.ranges.length;
+    await commands.sendUpgradeNotification(device.deviceId, 'firmware', delivery());
+    await eventually(() =>
+      expect(signalsOf(device.deviceId)).toContainEqual({
+        signal: 'upgradeResultReported',
+        deviceId: device.deviceId,
+        report: { resultCode: 5, version: 'fw-1', description: 'flash full' },
+      }),
+    );
+    expect(packages.ranges.length).toBe(requestsBefore);
+  });
+
+  it('reports success with its old version when told to report the wrong version', async () => {
+    const device = await startDevice({ reportWrongVersion: true });
+    await commands.sendUpgradeNotification(device.deviceId, 'software', delivery());
+    await eventually(() =>
+      expect(signalsOf(device.deviceId)).toContainEqual(
+        expect.objectContaining({
+          report: { resultCode: 0, version: '1.0.0', description: 'upgrade success' },
+        }),
+      ),
+    );
+  });
+
+  it('refuses commands to an offline device with a non-retryable DeviceNotOnline failure', async () => {
+    const device = await startDevice({ offline: true });
+    await expect(commands.sendVersionQuery(device.deviceId)).rejects.toMatchObject({
+      type: 'DeviceNotOnline',
+      nonRetryable: true,
+    });
+    await device.connect();
+    await eventually(() =>
+      expect(signalsOf(device.deviceId).map((call) => call.signal)).toEqual(['deviceOnline']),
+    );
+    await expect(commands.sendVersionQuery(device.deviceId)).resolves.toBeUndefined();
+  });
+});
