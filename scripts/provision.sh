@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Provisions the servers otaflow runs against locally: pinned, cached, idempotent.
+#
+#   scripts/provision.sh            everything `npm test` needs
+#   scripts/provision.sh --runtime  only what `npm start` needs (Temporal CLI, MinIO)
+#
+# Each item prints one line. Anything that cannot be had stops the script with a message saying
+# what is missing, why, and what to do. A second run finds every stamp and does nothing.
+# See docs/provisioning.md.
+set -euo pipefail
+
+readonly TEMPORAL_CLI_MODULE=github.com/temporalio/cli/cmd/temporal
+readonly TEMPORAL_CLI_VERSION=v1.5.1
+# The Go module proxy refuses MinIO's RELEASE.* tags (they are not semver), so MinIO is pinned by the
+# pseudo-version of a commit on its master branch.
+readonly MINIO_MODULE=github.com/minio/minio
+readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+readonly TEST_SERVER_VERSION=1.38.0
+readonly SLF4J_VERSION=1.7.36
+readonly MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+# The toolchain the pinned modules were built and tested with; the go command fetches it through
+# the module proxy when the machine's own Go is a different version.
+readonly GO_TOOLCHAIN=${OTAFLOW_GOTOOLCHAIN:-go1.26.8}
+
+readonly CACHE_DIR=${OTAFLOW_CACHE_DIR:-$HOME/.cache/otaflow}
+readonly BIN_DIR=$CACHE_DIR/bin
+readonly STAMP_DIR=$CACHE_DIR/stamps
+
+runtime_only=false
+case "${1:-}" in
+  '') ;;
+  --runtime) runtime_only=true ;;
+  *)
+    echo "provision: unknown argument '$1' (use --runtime, or no argument for everything)" >&2
+    exit 2
+    ;;
+esac
+
+say() { printf 'provision: %-24s %s\n' "$1" "$2"; }
+
+# cannot_have WHAT WHY WHAT-TO-DO
+cannot_have() {
+  printf 'provision: %-24s cannot be provisioned: %s\n  what to do: %s\n' "$1" "$2" "$3" >&2
+  exit 1
+}
+
+has() { command -v "$1" >/dev/null 2>&1; }
+
+stamp_file() { echo "$STAMP_DIR/$1@$2"; }
+
+# The module version a Go binary was built from, as `go version -m` reports it.
+go_module_version() { go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'; }
+
+# go_binary NAME MODULE VERSION ENV_OVERRIDE WITHOUT_GO [ADOPTABLE_PATH]
+# WITHOUT_GO is the function that handles a machine without Go. A binary at ADOPTABLE_PATH that Go
+# says was built from the pinned version is moved into the cache instead of being rebuilt.
+go_binary() {
+  local name=$1 module=$2 version=$3 override_var=$4 without_go=$5 adoptable=${6:-}
+  local target=$BIN_DIR/$name stamp
+  stamp=$(stamp_file "$name" "$version")
+  local override=${!override_var:-}
+  if [[ -n $override ]]; then
+    [[ -x $override ]] || cannot_have "$name" "$override_var=$override is not an executable file" \
+      "point $override_var at a $name binary, or unset it to use the provisioned one"
+    say "$name" "using $override_var=$override"
+    return
+  fi
+  if [[ -f $stamp && -x $target ]]; then
+    say "$name" "cached ($version)"
+    return
+  fi
+  if ! has go; then
+    "$without_go"
+    return
+  fi
+  mkdir -p "$BIN_DIR" "$STAMP_DIR"
+  local candidate
+  for candidate in "$target" "$adoptable"; do
+    if [[ -n $candidate && -x $candidate && $(go_module_version "$candidate") == "${version}" ]]; then
+      [[ $candidate == "$target" ]] || mv "$candidate" "$target"
+      touch "$stamp"
+      say "$name" "cached ($version, found at $candidate)"
+      return
+    fi
+  done
+  say "$name" "building $version with go install (first time: about 4 minutes)..."
+  if ! GOBIN=$BIN_DIR GOTOOLCHAIN=$GO_TOOLCHAIN go install "$module@$version"; then
+    cannot_have "$name" "go install $module@$version failed (output above)" \
+      "check that the Go module proxy is reachable (go env GOPROXY), then run scripts/provision.sh again"
+  fi
+  touch "$stamp"
+  say "$name" "built ($version)"
+}
+
+temporal_cli_without_go() {
+  say temporal "skipped: Go is not installed; @temporalio/testing will download the Temporal dev server itself (needs internet)"
+}
+
+minio_without_go() {
+  cannot_have minio "Go is not installed, and MinIO has no other pinned source" \
+    "install Go 1.21 or newer (it fetches the pinned $GO_TOOLCHAIN itself), or set OTAFLOW_MINIO_BIN to a minio binary"
+}
+
+provision_temporal_cli() {
+  go_binary temporal "$TEMPORAL_CLI_MODULE" "$TEMPORAL_CLI_VERSION" OTAFLOW_TEMPORAL_BIN temporal_cli_without_go
+}
+
+provision_minio() {
+  go_binary minio "$MINIO_MODULE" "$MINIO_VERSION" OTAFLOW_MINIO_BIN minio_without_go "$CACHE_DIR/minio-bin/minio"
+}
+
+provision_temporal_test_server() {
+  local name=temporal-test-server version=$TEST_SERVER_VERSION
+  local home=$CACHE_DIR/temporal-test-server/$version target=$BIN_DIR/temporal-test-server stamp
+  stamp=$(stamp_file "$name" "$version")
+  if [[ -n ${OTAFLOW_TEMPORAL_TEST_SERVER:-} ]]; then
+    say "$name" "using OTAFLOW_TEMPORAL_TEST_SERVER=$OTAFLOW_TEMPORAL_TEST_SERVER"
+    return
+  fi
+  if [[ -f $stamp && -x $target ]]; then
+    say "$name" "cached ($version)"
+    return
+  fi
+  if ! has java || ! has mvn; then
+    say "$name" "skipped: java or mvn is not installed; @temporalio/testing will download the test server itself (needs internet)"
+    return
+  fi
+  mkdir -p "$home" "$BIN_DIR" "$STAMP_DIR"
+  # The artifact is not a fat jar: Maven resolves its runtime classpath into lib/. slf4j-nop keeps
+  # the server from printing slf4j's "no binding" warning into every test run.
+  cat >"$home/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>otaflow.provisioning</groupId>
+  <artifactId>temporal-test-server-classpath</artifactId>
+  <version>$version</version>
+  <dependencies>
+    <dependency>
+      <groupId>io.temporal</groupId>
+      <artifactId>temporal-test-server</artifactId>
+      <version>$version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-nop</artifactId>
+      <version>$SLF4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+  rm -rf "${home:?}/lib"
+  if ! mvn -B -f "$home/pom.xml" "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$home/lib" >"$home/maven.log" 2>&1; then
+    tail -n 20 "$home/maven.log" >&2
+    cannot_have "$name" "Maven could not resolve io.temporal:temporal-test-server:$version (log: $home/maven.log)" \
+      "check that Maven Central is reachable (mvn -v; ~/.m2/settings.xml), then run scripts/provision.sh again"
+  fi
+  # The SDK allows the server 5 s to answer. It starts in about 0.5 s here; the flags keep the JVM
+  # lean when it shares two cores with a test run.
+  cat >"$target" <<EOF
+#!/bin/sh
+# Temporal time-skipping test server $version (generated by scripts/provision.sh). Usage: $name PORT
+exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -cp '$home/lib/*' io.temporal.testserver.TestServer "\$@"
+EOF
+  chmod +x "$target"
+  touch "$stamp"
+  say "$name" "installed ($version)"
+}
+
+# apt_packages WHAT CHECK-COMMAND PACKAGE...
+apt_packages() {
+  local what=$1 check=$2
+  shift 2
+  if eval "$check"; then
+    say "$what" "installed (system)"
+    return
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    cannot_have "$what" "not installed, and installing system packages needs root" \
+      "run: sudo apt-get update && sudo apt-get install -y $*"
+  fi
+  has apt-get || cannot_have "$what" "not installed, and this is not a Debian-like system (no apt-get)" \
+    "install $* with your system's package manager"
+  say "$what" "installing with apt-get: $*..."
+  # policy-rc.d keeps apt from starting the system services: tests start their own instances.
+  local policy=/usr/sbin/policy-rc.d created_policy=false
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=true
+  fi
+  local status=0
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; } >"$CACHE_DIR/apt-$what.log" 2>&1 ||
+    status=$?
+  [[ $created_policy == false ]] || rm -f "$policy"
+  if [[ $status -ne 0 ]]; then
+    tail -n 20 "$CACHE_DIR/apt-$what.log" >&2
+    cannot_have "$what" "apt-get install $* failed (log: $CACHE_DIR/apt-$what.log)" \
+      "check that the Debian mirrors are reachable, then run scripts/provision.sh again"
+  fi
+  say "$what" "installed"
+}
+
+# For `npm start` (--runtime) a server given by address in the environment needs no binary; the
+# tests always start their own.
+uses_external() { [[ $runtime_only == true && -n ${!1:-} ]]; }
+
+mkdir -p "$CACHE_DIR"
+if uses_external TEMPORAL_ADDRESS; then
+  say temporal "skipped: TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS is used instead"
+else
+  provision_temporal_cli
+fi
+if uses_external MINIO_ENDPOINT; then
+  say minio "skipped: MINIO_ENDPOINT=$MINIO_ENDPOINT is used instead"
+else
+  provision_minio
+fi
+if [[ $runtime_only == true ]]; then
+  exit 0
+fi
+provision_temporal_test_server
+apt_packages mosquitto '[[ -x /usr/sbin/mosquitto ]] && has mosquitto_passwd' mosquitto mosquitto-clients
+apt_packages postgresql 'compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null' postgresql

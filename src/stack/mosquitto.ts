@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startChildServer, tcpProbe } from './child-process';
+import { giveTo, serviceAccountFor } from './service-account';
+
+export interface MqttAccount {
+  username: string;
+  password: string;
+}
+
+export interface MosquittoOptions {
+  port: number;
+  /** The gateway's account: reads and writes every device's `$oc/devices/+/sys/#` topics. */
+  serviceAccount: MqttAccount;
+  /** One per device; the username is the device ID, and a device may use only its own topics. */
+  deviceAccounts?: MqttAccount[];
+  startTimeoutMs?: number;
+}
+
+export interface MosquittoBroker {
+  /** e.g. mqtt://127.0.0.1:1883 */
+  url: string;
+  /** Stops the broker and deletes its configuration (password file included). */
+  stop(): Promise<void>;
+}
+
+const MOSQUITTO = '/usr/sbin/mosquitto';
+const MOSQUITTO_PASSWD = 'mosquitto_passwd';
+
+/**
+ * Starts a Mosquitto broker on loopback with the access rules of a production deployment: no
+ * anonymous clients, password accounts, and an ACL that confines each device to its own topics.
+ */
+export async function startMosquitto(options: MosquittoOptions): Promise<MosquittoBroker> {
+  if (!existsSync(MOSQUITTO)) {
+    throw new Error(
+      `Mosquitto is not installed (${MOSQUITTO}): run \`npm run provision\` (apt-get install mosquitto)`,
+    );
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-mosquitto-'));
+  try {
+    const passwordFile = path.join(dir, 'passwd');
+    const aclFile = path.join(dir, 'acl');
+    const configFile = path.join(dir, 'mosquitto.conf');
+    const accounts = [options.serviceAccount, ...(options.deviceAccounts ?? [])];
+    for (const account of accounts) assertUsable(account);
+    // Plain text first, hashed in place by mosquitto_passwd -U: passwords never appear on a command line.
+    writeFileSync(passwordFile, accounts.map((a) => `${a.username}:${a.password}\n`).join(''), {
+      mode: 0o600,
+    });
+    await promisify(execFile)(MOSQUITTO_PASSWD, ['-U', passwordFile]);
+    writeFileSync(
+      aclFile,
+      [
+        `user ${options.serviceAccount.username}`,
+        'topic readwrite $oc/devices/+/sys/#',
+        '',
+        // %u is the connecting client's username, i.e. the device ID.
+        'pattern readwrite $oc/devices/%u/sys/#',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      configFile,
+      [
+        'per_listener_settings false',
+        `listener ${options.port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${passwordFile}`,
+        `acl_file ${aclFile}`,
+        'persistence false',
+        'log_dest stderr',
+        '',
+      ].join('\n'),
+    );
+    // As root, Mosquitto would switch to its own account after reading the config; running it as that
+    // account from the start keeps one set of file permissions that works either way.
+    const account = serviceAccountFor('mosquitto');
+    giveTo(dir, account);
+    const server = await startChildServer({
+      name: 'Mosquitto',
+      command: MOSQUITTO,
+      args: ['-c', configFile],
+      logFile: path.join(dir, 'mosquitto.log'),
+      isReady: tcpProbe('127.0.0.1', options.port),
+      startTimeoutMs: options.startTimeoutMs ?? 15_000,
+      runAs: account,
+    });
+    return {
+      url: `mqtt://127.0.0.1:${options.port}`,
+      stop: async () => {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function assertUsable(account: MqttAccount): void {
+  if (!/^[^\s:#+/]+$/.test(account.username)) {
+    throw new Error(
+      `MQTT username '${account.username}' must be non-empty without spaces, ':', '#', '+' or '/'`,
+    );
+  }
+  if (/[\r\n]/.test(account.password) || account.password === '') {
+    throw new Error(`the MQTT password of '${account.username}' must be non-empty and on one line`);
+  }
+}

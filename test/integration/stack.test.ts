@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startChildServer, tcpProbe } from '../../src/stack/child-process';
+import { freePort } from '../../src/stack/free-port';
+import { otaflowSearchAttributes } from '../../src/stack/temporal-dev-server';
+import {
+  startTestMinio,
+  startTestMosquitto,
+  startTestPostgres,
+  startTestTemporal,
+} from '../support/stack/components';
+import { timeSkippingEnv } from '../support/stack/time-skipping';
+
+describe('the real local stack', () => {
+  it('serves the default namespace with otaflow search attributes, and keeps workflows across restarts', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-stack-test-'));
+    onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }));
+    const first = await startTestTemporal({ dataDir });
+    const workflowId = `stack-test-${Date.now()}`;
+    try {
+      const connection = await Connection.connect({ address: first.address });
+      try {
+        const namespace = await connection.workflowService.describeNamespace({ namespace: 'default' });
+        expect(namespace.namespaceInfo?.name).toBe('default');
+        const { customAttributes } = await connection.operatorService.listSearchAttributes({
+          namespace: 'default',
+        });
+        expect(Object.keys(customAttributes ?? {})).toEqual(
+          expect.arrayContaining(Object.keys(otaflowSearchAttributes)),
+        );
+        // No worker polls this queue: the workflow just stays open, which is all a restart must preserve.
+        await new Client({ connection }).workflow.start('noWorkerWorkflow', {
+          taskQueue: 'stack-test',
+          workflowId,
+        });
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await first.stop();
+    }
+
+    const port = Number(first.address.split(':')[1]);
+    const second = await startTestTemporal({ dataDir, port });
+    try {
+      const connection = await Connection.connect({ address: second.address });
+      try {
+        const description = await new Client({ connection }).workflow.getHandle(workflowId).describe();
+        expect(description.status.name).toBe('RUNNING');
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('runs the time-skipping test server, which skips a day in about no time', async () => {
+    const env = await timeSkippingEnv();
+    try {
+      const before = await env.currentTimeMs();
+      await env.sleep('25 hours');
+      expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(25 * 3600_000);
+    } finally {
+      await env.teardown();
+    }
+  });
+
+  it('reports a server that dies while starting, quoting its log', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-stack-test-'));
+    onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }));
+    const start = startChildServer({
+      name: 'Broken server',
+      command: 'sh',
+      args: ['-c', 'echo "config line 3: unknown option" >&2; exit 3'],
+      logFile: path.join(dataDir, 'broken.log'),
+      isReady: tcpProbe('127.0.0.1', await freePort()),
+    });
+    await expect(start).rejects.toThrow(
+      /Broken server exited before it was ready \(exit code 3.*unknown option/s,
+    );
+  });
+
+  it('serves MinIO', async () => {
+    const minio = await startTestMinio();
+    try {
+      const response = await fetch(`${minio.endpoint}/minio/health/live`);
+      expect(response.status).toBe(200);
+    } finally {
+      await minio.stop();
+    }
+  });
+
+  it('lets a Mosquitto device account use its own topics only, and the gateway all devices', async () => {
+    const deviceA = { username: 'device-a', password: 'device-a-password' };
+    const deviceB = { username: 'device-b', password: 'device-b-password' };
+    const broker = await startTestMosquitto([deviceA, deviceB]);
+    const clients: MqttClient[] = [];
+    const connect = async (options: mqtt.IClientOptions) => {
+      const client = await mqtt.connectAsync(broker.url, {
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+        ...options,
+      });
+      clients.push(client);
+      return client;
+    };
+    try {
+      await expect(connect({})).rejects.toThrow(/not authorized|bad user name or password/i);
+      await expect(connect({ ...deviceA, password: 'wrong-password' })).rejects.toThrow(
+        /not authorized|bad user name or password/i,
+      );
+
+      const gateway = await connect(broker.serviceAccount);
+      const gatewayReceived = collectTopics(gateway);
+      await gateway.subscribeAsync('$oc/devices/+/sys/events/up', { qos: 1 });
+      const device = await connect(deviceA);
+      const deviceReceived = collectTopics(device);
+      await device.subscribeAsync(
+        ['$oc/devices/device-a/sys/events/down', '$oc/devices/device-b/sys/events/down'],
+        {
+          qos: 1,
+        },
+      );
+
+      await device.publishAsync('$oc/devices/device-a/sys/events/up', 'own report', { qos: 1 });
+      await expect(
+        device.publishAsync('$oc/devices/device-b/sys/events/up', 'forged report', { qos: 1 }),
+      ).rejects.toThrow(/not authorized/i);
+      await expect.poll(() => gatewayReceived).toEqual(['$oc/devices/device-a/sys/events/up']);
+
+      // Mosquitto grants the subscription to another device's topic but never delivers on it. The
+      // gateway's messages arrive in order, so once the second one is in, the first was withheld.
+      await gateway.publishAsync('$oc/devices/device-b/sys/events/down', 'for device-b only', { qos: 1 });
+      await gateway.publishAsync('$oc/devices/device-a/sys/events/down', 'for device-a', { qos: 1 });
+      await expect.poll(() => deviceReceived).toEqual(['$oc/devices/device-a/sys/events/down']);
+    } finally {
+      await Promise.all(clients.map((client) => client.endAsync()));
+      await broker.stop();
+    }
+  });
+
+  it('serves a throwaway PostgreSQL database', async () => {
+    const postgres = await startTestPostgres();
+    try {
+      const client = new pg.Client({ connectionString: postgres.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query('select 1 as one, current_database() as database');
+        expect(rows).toEqual([{ one: 1, database: 'otaflow' }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await postgres.stop();
+    }
+  });
+});
+
+function collectTopics(client: MqttClient): string[] {
+  const topics: string[] = [];
+  client.on('message', (topic) => topics.push(topic));
+  return topics;
+}

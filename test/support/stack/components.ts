@@ -1,0 +1,91 @@
+/**
+ * Each real component on free loopback ports with a temp data dir, for tests that need one of them.
+ * `stop()` also deletes what the component stored, unless the caller passed its own data dir.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePorts } from '../../../src/stack/free-port';
+import { type MinioServer, startMinioServer } from '../../../src/stack/minio-server';
+import { type MosquittoBroker, type MqttAccount, startMosquitto } from '../../../src/stack/mosquitto';
+import { type PostgresServer, startThrowawayPostgres } from '../../../src/stack/postgres';
+import { startTemporalDevServer, type TemporalDevServer } from '../../../src/stack/temporal-dev-server';
+
+export interface TestTemporal extends TemporalDevServer {
+  dataDir: string;
+}
+
+/** Pass `dataDir` (and `port`) to restart a server on the data of an earlier one. */
+export async function startTestTemporal(
+  options: { dataDir?: string; port?: number } = {},
+): Promise<TestTemporal> {
+  const [freePort, uiPort] = await freePorts(2);
+  const owned = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? tempDir('temporal');
+  const server = await startOrCleanUp(
+    () => startTemporalDevServer({ dataDir, port: options.port ?? must(freePort), uiPort: must(uiPort) }),
+    owned ? dataDir : undefined,
+  );
+  return { ...server, dataDir, stop: stopThenDelete(server, owned ? dataDir : undefined) };
+}
+
+export interface TestMinio extends MinioServer {
+  accessKey: string;
+  secretKey: string;
+}
+
+export async function startTestMinio(): Promise<TestMinio> {
+  const [port, consolePort] = await freePorts(2);
+  const dataDir = tempDir('minio');
+  const credentials = { accessKey: 'otaflow-test', secretKey: 'otaflow-test-secret' };
+  const server = await startOrCleanUp(
+    () => startMinioServer({ dataDir, port: must(port), consolePort: must(consolePort), ...credentials }),
+    dataDir,
+  );
+  return { ...server, ...credentials, stop: stopThenDelete(server, dataDir) };
+}
+
+export interface TestMosquitto extends MosquittoBroker {
+  serviceAccount: MqttAccount;
+}
+
+/** Device accounts: the username is the device ID. */
+export async function startTestMosquitto(deviceAccounts: MqttAccount[] = []): Promise<TestMosquitto> {
+  const serviceAccount = { username: 'otaflow-gateway', password: 'otaflow-gateway-test-password' };
+  const broker = await startMosquitto({ port: await onePort(), serviceAccount, deviceAccounts });
+  return { ...broker, serviceAccount };
+}
+
+export async function startTestPostgres(): Promise<PostgresServer> {
+  return startThrowawayPostgres({ port: await onePort() });
+}
+
+function tempDir(component: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `otaflow-test-${component}-`));
+}
+
+async function onePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return must(port);
+}
+
+function must(port: number | undefined): number {
+  if (port === undefined) throw new Error('no free port found');
+  return port;
+}
+
+async function startOrCleanUp<T>(start: () => Promise<T>, dir: string | undefined): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function stopThenDelete(server: { stop(): Promise<void> }, dir: string | undefined): () => Promise<void> {
+  return async () => {
+    await server.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+}
