@@ -1,0 +1,91 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Config } from '../config';
+import type { Database } from '../db/database';
+import type { SecretBox } from '../devices/secrets';
+import type { Logger } from '../logger';
+import { createPackageDownloads, publicBaseUrl } from '../packages/download';
+import type { PackageStore } from '../packages/package-store';
+import { buildOpenApiDocument } from './openapi';
+import { HttpProblem, notFound, sendProblem } from './problem';
+import { devicesRouter } from './routes/devices';
+import { downloadsRouter } from './routes/downloads';
+import { packagesRouter } from './routes/packages';
+import { type TaskWorkflows, tasksRouter } from './routes/tasks';
+
+export interface ApiDeps {
+  db: Database;
+  packageStore: PackageStore;
+  /** A Temporal `Client` (or anything with its `workflow.start` and `workflow.getHandle`). */
+  temporal: TaskWorkflows;
+  secrets: SecretBox;
+  config: Pick<Config, 'OTAFLOW_PUBLIC_URL' | 'OTAFLOW_API_HOST' | 'OTAFLOW_API_PORT'>;
+  logger: Logger;
+  limits?: Partial<ApiLimits>;
+}
+
+export interface ApiLimits {
+  maxPackageBytes: number;
+  maxJsonBytes: number;
+}
+
+export const defaultApiLimits: ApiLimits = { maxPackageBytes: 2 * 1024 ** 3, maxJsonBytes: 256 * 1024 };
+
+export function createApi(deps: ApiDeps): Express {
+  const limits = { ...defaultApiLimits, ...deps.limits };
+  const app = express();
+  app.disable('x-powered-by');
+  const openApiDocument = buildOpenApiDocument();
+  const downloads = createPackageDownloads({
+    db: deps.db,
+    store: deps.packageStore,
+    publicBaseUrl: publicBaseUrl(deps.config),
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  app.use(downloadsRouter(downloads));
+  app.use('/v1', express.json({ limit: limits.maxJsonBytes }));
+  app.use('/v1/devices', devicesRouter(deps));
+  app.use('/v1/packages', packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }));
+  app.use('/v1/tasks', tasksRouter(deps));
+
+  app.use((req) => {
+    throw notFound(`no route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500)
+      logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendProblem(res, problem);
+  };
+}
+
+/** body-parser's errors carry a `type`; everything unrecognised is the server's fault. */
+function toProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  const { type, status } = (error ?? {}) as { type?: string; status?: number };
+  if (type === 'entity.too.large')
+    return new HttpProblem(413, 'Request too large', 'the request body is too large');
+  if (type === 'entity.parse.failed') {
+    return new HttpProblem(400, 'Invalid request', 'the request body is not valid JSON', [
+      { path: '(root)', message: 'malformed JSON' },
+    ]);
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpProblem(status, 'Invalid request', (error as Error).message);
+  }
+  return new HttpProblem(500, 'Internal server error', 'the server failed to handle the request');
+}

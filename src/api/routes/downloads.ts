@@ -1,0 +1,29 @@
+import { pipeline } from 'node:stream/promises';
+import { Router } from 'express';
+import type { PackageDownloads } from '../../packages/download';
+import { HttpProblem } from '../problem';
+import { DownloadParams } from '../schemas';
+import { parseInput } from '../validate';
+
+/** `GET /ota/packages/:packageId/file`: where devices fetch a package with their Bearer token. */
+export function downloadsRouter(downloads: PackageDownloads): Router {
+  const router = Router();
+
+  router.get('/ota/packages/:packageId/file', async (req, res) => {
+    const { packageId } = parseInput(DownloadParams, req.params, 'params');
+    const answer = await downloads.openDownload(packageId, req.get('authorization'), req.get('range'));
+    if (answer.kind === 'refused') {
+      if (answer.status === 401) res.set('WWW-Authenticate', 'Bearer');
+      throw new HttpProblem(answer.status, 'Download refused', answer.message);
+    }
+    res.status(answer.status).set(answer.headers);
+    try {
+      await pipeline(answer.body, res);
+    } catch {
+      // The device went away mid-download; it resumes with a Range request.
+      answer.body.destroy();
+    }
+  });
+
+  return router;
+}

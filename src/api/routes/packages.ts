@@ -1,0 +1,96 @@
+import { Router } from 'express';
+import type { Database } from '../../db/database';
+import { newId } from '../../db/ids';
+import {
+  findPackage,
+  findPackageByIdentity,
+  insertPackage,
+  listPackages,
+  type Package,
+} from '../../db/packages';
+import { EmptyPackageError, type PackageStore, PackageTooLargeError } from '../../packages/package-store';
+import { receivePackageUpload } from '../package-upload';
+import { conflict, HttpProblem, invalidInput, notFound } from '../problem';
+import { PackageParams, PageQuery } from '../schemas';
+import { parseInput } from '../validate';
+
+/** The object key is never shown: downloads go through the API with a token. */
+function publicPackage({ objectKey: _objectKey, ...pkg }: Package) {
+  return pkg;
+}
+
+export function packagesRouter(deps: {
+  db: Database;
+  packageStore: PackageStore;
+  maxPackageBytes: number;
+}): Router {
+  const { db, packageStore } = deps;
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    if (!req.is('multipart/form-data')) {
+      throw new HttpProblem(
+        415,
+        'Unsupported media type',
+        'upload a package as multipart/form-data: the fields, then the file part',
+      );
+    }
+    try {
+      const upload = await receivePackageUpload(req, {
+        async storeFile(fields, file) {
+          const clash = await findPackageByIdentity(db, fields);
+          if (clash) throw duplicate(clash);
+          const id = newId('pkg');
+          const objectKey = `packages/${id}`;
+          return { id, objectKey, ...(await packageStore.putPackage(objectKey, file, deps.maxPackageBytes)) };
+        },
+        discard: (stored) => packageStore.removePackage(stored.objectKey),
+      });
+      const { fields, fileName, stored } = upload;
+      const pkg = await insertPackage(db, { ...fields, ...stored, fileName });
+      if (!pkg) {
+        await packageStore.removePackage(stored.objectKey);
+        throw conflict(
+          `a ${fields.kind} package ${fields.version} for ${fields.product}/${fields.model} exists already`,
+        );
+      }
+      res.status(201).location(`/v1/packages/${pkg.id}`).json(publicPackage(pkg));
+    } catch (error) {
+      // The rest of an unread body is not worth receiving.
+      if (!req.complete) res.set('Connection', 'close');
+      throw uploadProblem(error);
+    }
+  });
+
+  router.get('/', async (req, res) => {
+    const page = await listPackages(db, parseInput(PageQuery, req.query, 'query'));
+    res.json({ ...page, items: page.items.map(publicPackage) });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { id } = parseInput(PackageParams, req.params, 'params');
+    const pkg = await findPackage(db, id);
+    if (!pkg) throw notFound(`package ${id} does not exist`);
+    res.json(publicPackage(pkg));
+  });
+
+  return router;
+}
+
+function duplicate(existing: Package): HttpProblem {
+  return conflict(
+    `a ${existing.kind} package ${existing.version} for ${existing.product}/${existing.model} exists already (${existing.id})`,
+    [{ path: 'version', message: 'already uploaded for this product, model and kind' }],
+  );
+}
+
+function uploadProblem(error: unknown): unknown {
+  if (error instanceof PackageTooLargeError) {
+    return new HttpProblem(413, 'Package too large', error.message, [
+      { path: 'file', message: error.message },
+    ]);
+  }
+  if (error instanceof EmptyPackageError)
+    return invalidInput(error.message, [{ path: 'file', message: 'empty' }]);
+  return error;
+}

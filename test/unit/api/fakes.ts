@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import pino from 'pino';
+import type { TaskWorkflows } from '../../../src/api/routes/tasks';
+import {
+  EmptyPackageError,
+  type PackageStore,
+  PackageTooLargeError,
+} from '../../../src/packages/package-store';
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** Records the workflow starts and cancellations the API asks of Temporal. */
+export function fakeTemporal() {
+  const started: {
+    workflowType: string;
+    options: { workflowId: string; taskQueue: string; args: unknown[] };
+  }[] = [];
+  const cancelled: string[] = [];
+  let unavailable = false;
+  const temporal = {
+    workflow: {
+      async start(workflowType: string, options: { workflowId: string; taskQueue: string; args: unknown[] }) {
+        if (unavailable) throw new Error('connect ECONNREFUSED 127.0.0.1:7233');
+        started.push({ workflowType, options });
+        return {};
+      },
+      getHandle(workflowId: string) {
+        return {
+          async cancel() {
+            cancelled.push(workflowId);
+          },
+        };
+      },
+    },
+  } as unknown as TaskWorkflows;
+  return {
+    temporal,
+    started,
+    cancelled,
+    makeUnavailable() {
+      unavailable = true;
+    },
+    reset() {
+      started.length = 0;
+      cancelled.length = 0;
+      unavailable = false;
+    },
+  };
+}
+
+/** A package store in memory, for API tests that are not about MinIO. */
+export function memoryPackageStore(): PackageStore & { objects: Map<string, Buffer> } {
+  const objects = new Map<string, Buffer>();
+  return {
+    objects,
+    async ensureBucket() {},
+    async putPackage(objectKey, source, maxBytes) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of source) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) throw new PackageTooLargeError(maxBytes);
+        chunks.push(chunk as Buffer);
+      }
+      if (size === 0) throw new EmptyPackageError();
+      const content = Buffer.concat(chunks);
+      objects.set(objectKey, content);
+      return { size, sha256: createHash('sha256').update(content).digest('hex') };
+    },
+    async removePackage(objectKey) {
+      objects.delete(objectKey);
+    },
+    async presignDownload(objectKey, expirySeconds) {
+      return `http://store.invalid/bucket/${objectKey}?X-Amz-Expires=${expirySeconds}&X-Amz-Signature=abc`;
+    },
+    objectUrl: (objectKey) => `http://store.invalid/bucket/${objectKey}`,
+    async openRange(objectKey, offset, length) {
+      const content = objects.get(objectKey) ?? Buffer.alloc(0);
+      return Readable.from([content.subarray(offset, length === undefined ? undefined : offset + length)]);
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { createApi } from '../../../src/api/create-api';
+import { createSecretBox } from '../../../src/devices/secrets';
+import { emptyTables, openTempDatabase } from '../db/temp-database';
+import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
+
+export const testSecrets = createSecretBox(Buffer.alloc(32, 3));
+
+/** The API over a temp PGlite database, an in-memory package store and a fake Temporal client. */
+export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonBytes?: number }) {
+  const temp = await openTempDatabase();
+  const packageStore = memoryPackageStore();
+  const temporal = fakeTemporal();
+  const app = createApi({
+    db: temp.db,
+    packageStore,
+    temporal: temporal.temporal,
+    secrets: testSecrets,
+    config: {
+      OTAFLOW_PUBLIC_URL: 'https://ota.example.test',
+      OTAFLOW_API_HOST: '127.0.0.1',
+      OTAFLOW_API_PORT: 0,
+    },
+    logger: silentLogger,
+    limits,
+  });
+  return {
+    app,
+    db: temp.db,
+    packageStore,
+    temporal,
+    async reset() {
+      await emptyTables(temp.db);
+      packageStore.objects.clear();
+      temporal.reset();
+    },
+    dispose: temp.dispose,
+  };
+}

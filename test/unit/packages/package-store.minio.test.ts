@@ -1,0 +1,186 @@
+/**
+ * Package upload and device download against a real MinIO server (the provisioned binary, see
+ * minio-server.ts): run `npm run provision` first if it is missing.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../../activities';
+import { createApi } from '../../../src/api/create-api';
+import { createPackageDownloads } from '../../../src/packages/download';
+import {
+  createPackageStore,
+  EmptyPackageError,
+  type PackageStore,
+  PackageTooLargeError,
+} from '../../../src/packages/package-store';
+import { fakeTemporal, silentLogger } from '../api/fakes';
+import { testSecrets } from '../api/test-api';
+import { openTempDatabase } from '../db/temp-database';
+import { startTestMinio, type TestMinio } from './minio-server';
+
+let minio: TestMinio;
+let temp: Awaited<ReturnType<typeof openTempDatabase>>;
+let store: PackageStore;
+let app: ReturnType<typeof createApi>;
+const publicBaseUrl = 'https://ota.example.test';
+
+beforeAll(async () => {
+  [minio, temp] = await Promise.all([startTestMinio(), openTempDatabase()]);
+  store = createPackageStore({ ...minio, bucket: 'otaflow-test' });
+  await store.ensureBucket();
+  await store.ensureBucket();
+  app = createApi({
+    db: temp.db,
+    packageStore: store,
+    temporal: fakeTemporal().temporal,
+    secrets: testSecrets,
+    config: { OTAFLOW_PUBLIC_URL: publicBaseUrl, OTAFLOW_API_HOST: '127.0.0.1', OTAFLOW_API_PORT: 0 },
+    logger: silentLogger,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([minio?.stop(), temp?.dispose()]);
+});
+
+// Larger than one 8 MiB upload part, so the streamed multipart path is the one tested.
+const content = randomBytes(9 * 1024 * 1024 + 123);
+
+function uploadPackage(version: string, file: Buffer) {
+  return request(app)
+    .post('/v1/packages')
+    .field('name', 'meter firmware')
+    .field('version', version)
+    .field('kind', 'firmware')
+    .field('product', 'meter')
+    .field('model', 'm1')
+    .attach('file', file, 'fw.bin');
+}
+
+function download(packageId: string, token: string | undefined, range?: string) {
+  const req = request(app).get(`/ota/packages/${packageId}/file`).buffer(true).parse(binaryParser);
+  if (token !== undefined) req.set('Authorization', `Bearer ${token}`);
+  if (range) req.set('Range', range);
+  return req;
+}
+
+function binaryParser(res: request.Response, callback: (error: Error | null, body: Buffer) => void) {
+  // In Node, superagent hands parsers the raw response stream.
+  const stream = res as unknown as NodeJS.ReadableStream;
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => callback(null, Buffer.concat(chunks)));
+}
+
+function problemOf(body: Buffer): { detail: string } {
+  return JSON.parse(body.toString('utf8'));
+}
+
+describe('package upload and download through MinIO', () => {
+  let packageId: string;
+  let token: string;
+
+  it('streams an upload into MinIO with the right SHA-256 and size', async () => {
+    const response = await uploadPackage('2.0.0', content).expect(201);
+    expect(response.body).toMatchObject({
+      size: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+    });
+    packageId = response.body.id;
+  }, 60_000);
+
+  it('issues a 24-hour download token through the platform activity', async () => {
+    const activities = createActivities({
+      db: temp.db,
+      downloads: createPackageDownloads({ db: temp.db, store, publicBaseUrl }),
+    });
+    const before = Math.floor(Date.now() / 1000);
+    const delivery = await activities.issueDownloadToken(packageId, 'meter-1');
+    expect(delivery.url).toBe(`${publicBaseUrl}/ota/packages/${packageId}/file`);
+    expect(delivery.expiresAt - before).toBeGreaterThanOrEqual(24 * 3600);
+    expect(delivery.expiresAt - before).toBeLessThanOrEqual(24 * 3600 + 5);
+    token = delivery.accessToken;
+  });
+
+  it('serves the whole file to a device with the Bearer token', async () => {
+    const response = await download(packageId, token).expect(200);
+    expect(response.headers['accept-ranges']).toBe('bytes');
+    expect(Number(response.headers['content-length'])).toBe(content.length);
+    expect(Buffer.compare(response.body, content)).toBe(0);
+  }, 60_000);
+
+  it('resumes a download: a Range request gets 206 and those bytes', async () => {
+    const response = await download(packageId, token, 'bytes=1000-1999').expect(206);
+    expect(response.headers['content-range']).toBe(`bytes 1000-1999/${content.length}`);
+    expect(Buffer.compare(response.body, content.subarray(1000, 2000))).toBe(0);
+  });
+
+  it('refuses a missing, malformed or tampered token', async () => {
+    const missing = await download(packageId, undefined).expect(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer');
+    await download(packageId, 'not-a-token').expect(401);
+
+    const query = new URLSearchParams(Buffer.from(token, 'base64url').toString('utf8'));
+    const signature = query.get('X-Amz-Signature') ?? '';
+    query.set('X-Amz-Signature', `${signature.startsWith('0') ? '1' : '0'}${signature.slice(1)}`);
+    const tampered = await download(packageId, Buffer.from(query.toString()).toString('base64url')).expect(
+      403,
+    );
+    expect(problemOf(tampered.body).detail).toBe('the access token is not valid for this package');
+  });
+
+  it('refuses a token issued for another package', async () => {
+    const other = await uploadPackage('2.0.1', Buffer.from('another package')).expect(201);
+    const response = await download(other.body.id, token).expect(403);
+    expect(problemOf(response.body).detail).toBe('the access token is not valid for this package');
+  });
+
+  it('refuses an expired token', async () => {
+    const downloads = createPackageDownloads({ db: temp.db, store, publicBaseUrl });
+    const shortLived = await downloads.issueDownload(packageId, 1);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const response = await download(packageId, shortLived.accessToken).expect(403);
+    expect(problemOf(response.body).detail).toBe('the access token has expired');
+  });
+});
+
+describe('package store failures leave no object behind', () => {
+  async function objectExists(objectKey: string) {
+    const range = await store.openRange(objectKey, 0, 1).then(
+      () => true,
+      () => false,
+    );
+    return range;
+  }
+
+  it('refuses a file over the limit and removes what was written', async () => {
+    // Past the limit only after a whole 8 MiB part went up.
+    const mebibytes = Array.from({ length: 10 }, (_, index) =>
+      content.subarray(index * 2 ** 20, (index + 1) * 2 ** 20),
+    );
+    await expect(
+      store.putPackage('packages/too-large', Readable.from(mebibytes), 8.5 * 2 ** 20),
+    ).rejects.toThrow(PackageTooLargeError);
+    expect(await objectExists('packages/too-large')).toBe(false);
+  }, 60_000);
+
+  it('refuses an empty file', async () => {
+    await expect(store.putPackage('packages/empty', Readable.from([]), 1024)).rejects.toThrow(
+      EmptyPackageError,
+    );
+    expect(await objectExists('packages/empty')).toBe(false);
+  });
+
+  it('removes the partial object when the source fails mid-stream', async () => {
+    async function* failing() {
+      yield Buffer.alloc(1024, 1);
+      throw new Error('client went away');
+    }
+    await expect(store.putPackage('packages/aborted', Readable.from(failing()), 1024 * 1024)).rejects.toThrow(
+      'client went away',
+    );
+    expect(await objectExists('packages/aborted')).toBe(false);
+  });
+});
