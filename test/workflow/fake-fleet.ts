@@ -1,0 +1,147 @@
+/**
+ * Fake activities for workflow tests. They behave like the platform and like MQTT devices: a device
+ * answers a version query or an upgrade notification by signalling its operation workflow through
+ * the test server's client, the way the MQTT gateway does for a real device.
+ */
+
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
+import {
+  DEVICE_NOT_ONLINE,
+  type MqttCommandActivities,
+  type PackageDelivery,
+  type PlatformActivities,
+} from '../../activities/interfaces';
+import {
+  type DeviceUpgradeResult,
+  deviceOperationWorkflowId,
+  type PackageKind,
+  type UpgradeResultReport,
+  type UpgradeStep,
+  type UpgradeTaskSummary,
+  upgradeResultReportedSignal,
+  versionReportedSignal,
+} from '../../workflows/definitions';
+
+export interface FakeDevice {
+  /** The registry's view of the connection. */
+  online: boolean;
+  softwareVersion: string;
+  firmwareVersion: string;
+  /** False: the device never answers a version query. */
+  answersVersionQuery: boolean;
+  /** False: the gateway finds the device disconnected when it sends a command. */
+  reachable: boolean;
+  /** The terminal upgrade_progress_report the device sends for a delivery; undefined: it stays silent. */
+  reportUpgrade: (delivery: PackageDelivery) => UpgradeResultReport | undefined;
+}
+
+export interface RecordedStep {
+  taskId: string;
+  deviceId: string;
+  step: UpgradeStep;
+  details?: { fromVersion?: string };
+}
+
+export interface RecordedDelivery {
+  deviceId: string;
+  kind: PackageKind;
+  delivery: PackageDelivery;
+}
+
+export class FakeFleet {
+  private readonly devices = new Map<string, FakeDevice>();
+  private nextDeviceNumber = 0;
+  readonly steps: RecordedStep[] = [];
+  readonly deliveries: RecordedDelivery[] = [];
+  readonly notifiedResults: DeviceUpgradeResult[] = [];
+  readonly notifiedSummaries: UpgradeTaskSummary[] = [];
+
+  constructor(private readonly client: Client) {}
+
+  /** Adds a device (online, on software and firmware 1.0.0, that installs what it is sent) and returns its ID. */
+  addDevice(overrides: Partial<FakeDevice> = {}): string {
+    const deviceId = `device-${++this.nextDeviceNumber}`;
+    this.devices.set(deviceId, {
+      online: true,
+      softwareVersion: '1.0.0',
+      firmwareVersion: '1.0.0',
+      answersVersionQuery: true,
+      reachable: true,
+      reportUpgrade: (delivery) => ({ resultCode: 0, version: delivery.version, description: 'upgraded' }),
+      ...overrides,
+    });
+    return deviceId;
+  }
+
+  device(deviceId: string): FakeDevice {
+    const device = this.devices.get(deviceId);
+    if (!device) throw new Error(`unknown fake device ${deviceId}`);
+    return device;
+  }
+
+  resultsNotifiedFor(deviceId: string): DeviceUpgradeResult[] {
+    return this.notifiedResults.filter((result) => result.deviceId === deviceId);
+  }
+
+  stepsOf(deviceId: string): Omit<RecordedStep, 'taskId' | 'deviceId'>[] {
+    return this.steps
+      .filter((step) => step.deviceId === deviceId)
+      .map(({ step, details }) => (details ? { step, details } : { step }));
+  }
+
+  platformActivities(): PlatformActivities {
+    return {
+      isDeviceOnline: async (deviceId) => this.device(deviceId).online,
+      recordUpgradeStep: async (taskId, deviceId, step, details) => {
+        this.steps.push(details ? { taskId, deviceId, step, details } : { taskId, deviceId, step });
+      },
+      issueDownloadToken: async (packageId, deviceId) => ({
+        url: `https://packages.test/${packageId}?device=${deviceId}`,
+        accessToken: `token-for-${deviceId}`,
+        expiresAt: 1_900_000_000,
+      }),
+      notifyDeviceResult: async (result) => {
+        this.notifiedResults.push(result);
+      },
+      notifyTaskCompleted: async (summary) => {
+        this.notifiedSummaries.push(summary);
+      },
+    };
+  }
+
+  mqttCommandActivities(): MqttCommandActivities {
+    return {
+      sendVersionQuery: async (deviceId) => {
+        const device = this.reachableDevice(deviceId);
+        if (!device.answersVersionQuery) return;
+        await this.signalDevice(deviceId, versionReportedSignal, {
+          softwareVersion: device.softwareVersion,
+          firmwareVersion: device.firmwareVersion,
+        });
+      },
+      sendUpgradeNotification: async (deviceId, kind, delivery) => {
+        const device = this.reachableDevice(deviceId);
+        this.deliveries.push({ deviceId, kind, delivery });
+        const report = device.reportUpgrade(delivery);
+        if (report) await this.signalDevice(deviceId, upgradeResultReportedSignal, report);
+      },
+    };
+  }
+
+  private reachableDevice(deviceId: string): FakeDevice {
+    const device = this.device(deviceId);
+    if (!device.reachable) {
+      throw ApplicationFailure.nonRetryable(`device ${deviceId} is not connected`, DEVICE_NOT_ONLINE);
+    }
+    return device;
+  }
+
+  private async signalDevice<Args extends unknown[]>(
+    deviceId: string,
+    signal: SignalDefinition<Args>,
+    ...args: Args
+  ): Promise<void> {
+    await this.client.workflow.getHandle(deviceOperationWorkflowId(deviceId)).signal(signal, ...args);
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Seed 001: software or firmware upgrade of one MQTT device. One workflow per device upgrade, with
+ * the device's operation ID (`deviceOperationWorkflowId`), so it reads like the seed, step by step.
+ * Every way the upgrade ends is a result, notified to the application (step 9); the workflow itself
+ * only fails on a bug.
+ */
+import { type Duration, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  ActivityFailure,
+  type ActivityOptions,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import {
+  DEVICE_NOT_ONLINE,
+  type MqttCommandActivities,
+  type PlatformActivities,
+} from '../activities/interfaces';
+import {
+  type DeviceUpgradeInput,
+  type DeviceUpgradeResult,
+  type DeviceUpgradeStatus,
+  deviceOnlineSignal,
+  deviceUpgradeStatusQuery,
+  type PackageKind,
+  TaskQueue,
+  type UpgradeResultReport,
+  type UpgradeStep,
+  upgradeResultReportedSignal,
+  type VersionReport,
+  versionReportedSignal,
+} from './definitions';
+import { DeviceCause, MqttResultCode, mqttResultCause, OtaflowCause, PlatformCause } from './failure-causes';
+import { MqttTimeouts } from './timeouts';
+
+/** Registry, gateway and broker hiccups are retried; an offline device is an answer, not a hiccup. */
+const commandOptions: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: [DEVICE_NOT_ONLINE],
+  },
+};
+
+const platform = proxyActivities<PlatformActivities>({ ...commandOptions, taskQueue: TaskQueue.platform });
+const mqtt = proxyActivities<MqttCommandActivities>({ ...commandOptions, taskQueue: TaskQueue.mqttGateway });
+
+/**
+ * Let Temporal UI and CLI users find a device's upgrades (`OtaDeviceId = "…"`). The server must have
+ * them registered as Keyword attributes; a server without them fails the workflow task until they are.
+ */
+export const OtaSearchAttributes = {
+  taskId: defineSearchAttributeKey('OtaTaskId', SearchAttributeType.KEYWORD),
+  deviceId: defineSearchAttributeKey('OtaDeviceId', SearchAttributeType.KEYWORD),
+  packageVersion: defineSearchAttributeKey('OtaPackageVersion', SearchAttributeType.KEYWORD),
+  step: defineSearchAttributeKey('OtaStep', SearchAttributeType.KEYWORD),
+};
+
+/** How the upgrade ended, before it is stamped with the task, device and target version. */
+type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVersion'>;
+
+export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
+  const device = listenToDevice(input.package.kind);
+  const status: DeviceUpgradeStatus = { step: 'waiting-online' };
+  setHandler(deviceUpgradeStatusQuery, () => status);
+  upsertSearchAttributes([
+    { key: OtaSearchAttributes.taskId, value: input.taskId },
+    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
+    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
+    { key: OtaSearchAttributes.step, value: status.step },
+  ]);
+  const showStep = (step: UpgradeStep) => {
+    status.step = step;
+    upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: step }]);
+  };
+
+  const enterStep = async (step: UpgradeStep, details?: { fromVersion?: string }) => {
+    showStep(step);
+    await platform.recordUpgradeStep(input.taskId, input.deviceId, step, details);
+  };
+
+  const ending = await upgradeEnding(input, device, enterStep);
+  const result: DeviceUpgradeResult = {
+    taskId: input.taskId,
+    deviceId: input.deviceId,
+    toVersion: input.package.version,
+    ...ending,
+  };
+  showStep(ending.outcome === 'already-latest' ? 'succeeded' : ending.outcome);
+  status.result = result;
+
+  // Step 9, also after a cancellation: the application always learns how the device ended.
+  await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
+  return result;
+}
+
+async function upgradeEnding(
+  input: DeviceUpgradeInput,
+  device: DeviceEvents,
+  enterStep: (step: UpgradeStep, details?: { fromVersion?: string }) => Promise<void>,
+): Promise<Ending> {
+  const { deviceId, package: pkg } = input;
+  let fromVersion: string | undefined;
+  try {
+    // Step 3: negotiate at once when the device is online, otherwise wait for it to come online.
+    if (!(await platform.isDeviceOnline(deviceId))) {
+      await enterStep('waiting-online');
+      if (!(await condition(() => device.online, MqttTimeouts.deviceOnline))) {
+        return failed(PlatformCause.onlineTimeout);
+      }
+    }
+
+    // Steps 4–5: query the version and decide whether an upgrade is needed.
+    await enterStep('querying-version');
+    device.reportedVersion = undefined;
+    await mqtt.sendVersionQuery(deviceId);
+    fromVersion = await eventWithin(() => device.reportedVersion, MqttTimeouts.versionReport);
+    if (fromVersion === undefined) {
+      return failed(PlatformCause.versionTimeout);
+    }
+    if (fromVersion === pkg.version) {
+      return { outcome: 'already-latest', fromVersion };
+    }
+    if (pkg.supportedSourceVersions.length > 0 && !pkg.supportedSourceVersions.includes(fromVersion)) {
+      return failed(
+        OtaflowCause.sourceVersionNotSupported,
+        `device runs ${pkg.kind} version ${fromVersion}; the package upgrades from ${pkg.supportedSourceVersions.join(', ')}`,
+        fromVersion,
+      );
+    }
+
+    // Steps 6–7: deliver URL, token and package information; the device downloads and reports.
+    const token = await platform.issueDownloadToken(pkg.id, deviceId);
+    device.upgradeResult = undefined;
+    await mqtt.sendUpgradeNotification(deviceId, pkg.kind, {
+      ...token,
+      version: pkg.version,
+      fileName: pkg.fileName,
+      size: pkg.size,
+      sha256: pkg.sha256,
+    });
+    await enterStep('downloading', { fromVersion });
+    const report = await eventWithin(() => device.upgradeResult, MqttTimeouts.downloadAndResult);
+    if (report === undefined) {
+      return failed(PlatformCause.resultTimeout, undefined, fromVersion);
+    }
+
+    // Step 8: the upgrade succeeded only if the device now reports the target version.
+    return judgeUpgradeResult(report, pkg.version, fromVersion);
+  } catch (err) {
+    if (isCancellation(err)) {
+      return { outcome: 'cancelled', cause: OtaflowCause.cancelled, fromVersion };
+    }
+    if (isDeviceNotOnline(err)) {
+      return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);
+    }
+    throw err;
+  }
+}
+
+/** The event `read` returns once the device has sent it, or undefined when `timeout` passes first. */
+async function eventWithin<T>(read: () => T | undefined, timeout: Duration): Promise<T | undefined> {
+  return (await condition(() => read() !== undefined, timeout)) ? read() : undefined;
+}
+
+function judgeUpgradeResult(report: UpgradeResultReport, targetVersion: string, fromVersion: string): Ending {
+  const reportsSuccess =
+    report.resultCode === MqttResultCode.success || report.resultCode === MqttResultCode.alreadyLatest;
+  if (!reportsSuccess) {
+    return failed(mqttResultCause(report.resultCode), report.description, fromVersion);
+  }
+  if (report.version !== targetVersion) {
+    return failed(
+      DeviceCause.firmwareUpdateFailed,
+      `device reported version ${report.version ?? '(none)'} after the upgrade, expected ${targetVersion}`,
+      fromVersion,
+    );
+  }
+  return { outcome: 'succeeded', fromVersion };
+}
+
+function failed(cause: Ending['cause'], detail?: string, fromVersion?: string): Ending {
+  return { outcome: 'failed', cause, detail, fromVersion };
+}
+
+function isDeviceNotOnline(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === DEVICE_NOT_ONLINE
+  );
+}
+
+/**
+ * What the device told the workflow. Handlers only store and conditions read, so an event that
+ * arrives before the workflow waits for it is not lost.
+ */
+interface DeviceEvents {
+  online: boolean;
+  /** The version of the package's kind from the latest version report. */
+  reportedVersion?: string;
+  upgradeResult?: UpgradeResultReport;
+}
+
+function listenToDevice(kind: PackageKind): DeviceEvents {
+  const events: DeviceEvents = { online: false };
+  setHandler(deviceOnlineSignal, () => {
+    events.online = true;
+  });
+  setHandler(versionReportedSignal, (report: VersionReport) => {
+    // A report without this kind's version does not answer the query; keep waiting for one that does.
+    const version = kind === 'software' ? report.softwareVersion : report.firmwareVersion;
+    if (version !== undefined) events.reportedVersion = version;
+  });
+  setHandler(upgradeResultReportedSignal, (report: UpgradeResultReport) => {
+    events.upgradeResult = report;
+  });
+  return events;
+}
