@@ -9,29 +9,29 @@ import { z } from 'zod';
  * MinIO, the aedes MQTT broker, PGlite); set it to use an existing one.
  */
 const port = z.coerce.number().int().min(0).max(65535);
-const optionalUrl = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .pipe(z.string().url().optional());
+/** Unset and empty both mean "not configured". */
+const blankAsUnset = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const optionalUrl = z.preprocess(blankAsUnset, z.string().trim().url().optional());
+const optionalAddress = z.preprocess(blankAsUnset, z.string().trim().min(1).optional());
 
 const ConfigSchema = z.object({
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
   OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
   OTAFLOW_API_PORT: port.default(8080),
   /** Base URL devices use to reach the API's package download endpoint. */
-  OTAFLOW_PUBLIC_URL: optionalUrl.default(''),
+  OTAFLOW_PUBLIC_URL: optionalUrl,
   /** 32 bytes, hex or base64: encrypts device secrets at rest. Generated into the data dir if unset. */
-  OTAFLOW_SECRET_KEY: z.string().optional(),
+  OTAFLOW_SECRET_KEY: optionalAddress,
 
-  TEMPORAL_ADDRESS: z.string().default(''),
+  TEMPORAL_ADDRESS: optionalAddress,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_DEV_SERVER_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
 
-  DATABASE_URL: optionalUrl.default(''),
+  DATABASE_URL: optionalUrl,
 
-  MINIO_ENDPOINT: optionalUrl.default(''),
+  MINIO_ENDPOINT: optionalUrl,
   MINIO_ACCESS_KEY: z.string().min(3).default('otaflow'),
   MINIO_SECRET_KEY: z.string().min(8).default('otaflow-dev-secret'),
   MINIO_BUCKET: z.string().min(3).default('otaflow-packages'),
@@ -39,7 +39,7 @@ const ConfigSchema = z.object({
   MINIO_CONSOLE_PORT: port.default(9001),
 
   /** External MQTT broker (e.g. mqtt://mosquitto:1883). Empty: the embedded aedes broker. */
-  MQTT_URL: optionalUrl.default(''),
+  MQTT_URL: optionalUrl,
   MQTT_PORT: port.default(1883),
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
   /** The gateway's own broker account (service user); devices never get it. */

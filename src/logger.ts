@@ -4,7 +4,16 @@ import pino from 'pino';
 export const logger = pino({
   level: process.env.OTAFLOW_LOG_LEVEL ?? 'info',
   redact: {
-    paths: ['secret', '*.secret', 'password', '*.password', 'accessToken', '*.accessToken', 'access_token', '*.access_token'],
+    paths: [
+      'secret',
+      '*.secret',
+      'password',
+      '*.password',
+      'accessToken',
+      '*.accessToken',
+      'access_token',
+      '*.access_token',
+    ],
     censor: '[redacted]',
   },
 });

@@ -9,6 +9,7 @@ mosquitto_passwd -U /mosquitto/run/passwd
 cat >/mosquitto/run/acl <<ACL
 user $MQTT_SERVICE_USERNAME
 topic readwrite \$oc/devices/+/sys/#
+topic read \$SYS/broker/log/N
 
 pattern readwrite \$oc/devices/%u/sys/#
 ACL

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Pool } from 'pg';
+import { logger } from '../logger';
 import type { Database } from './database';
 import { migrate } from './migrations';
 
@@ -26,6 +27,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 function openPostgres(url: string): Database {
   const pool = new Pool({ connectionString: url });
+  // An idle client's connection can drop (server restart, failover); the pool replaces it on next use.
+  pool.on('error', (error) => logger.warn({ err: error }, 'an idle PostgreSQL connection failed'));
   return {
     async query<Row>(sql: string, params?: unknown[]) {
       const result = await pool.query(sql, params);

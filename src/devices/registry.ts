@@ -11,5 +11,10 @@ export interface DeviceRegistry {
   isOnline(deviceId: string): Promise<boolean>;
   recordReportedVersions(deviceId: string, report: VersionReport, at: Date): Promise<void>;
   /** Progress (0–100) of the device's upgrade in flight, shown by the API; no workflow action. */
-  recordUpgradeProgress(deviceId: string, progress: number, description: string | undefined, at: Date): Promise<void>;
+  recordUpgradeProgress(
+    deviceId: string,
+    progress: number,
+    description: string | undefined,
+    at: Date,
+  ): Promise<void>;
 }

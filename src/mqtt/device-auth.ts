@@ -57,7 +57,7 @@ export function deviceCredentials(
   };
 }
 
-interface DeviceClientId {
+export interface DeviceClientId {
   deviceId: string;
   signType: SignType;
   timestamp: string;
@@ -65,7 +65,7 @@ interface DeviceClientId {
 }
 
 /** Parsed from the right: device IDs of the seed platform themselves contain underscores. */
-function parseDeviceClientId(clientId: string): DeviceClientId | string {
+export function parseDeviceClientId(clientId: string): DeviceClientId | string {
   const match = /^(.+)_0_([01])_(\d{10})$/.exec(clientId);
   if (!match) return 'clientId is not {device_id}_0_{signType}_{YYYYMMDDHH}';
   const [, deviceId = '', signType, timestamp = ''] = match;

@@ -48,6 +48,12 @@ export interface SimulatedDeviceOptions extends SimulatedDeviceBehaviour {
   softwareVersion?: string;
   firmwareVersion?: string;
   signType?: SignType;
+  /**
+   * Signs every CONNECT with this hour instead of the current one (signType '0': the platform does not
+   * check it). Lets a broker with static password files, such as Mosquitto in the integration tests,
+   * accept the device across an hour boundary.
+   */
+  credentialsHour?: Date;
   log?: Logger;
 }
 
@@ -90,8 +96,10 @@ export class SimulatedMqttDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   async connect(): Promise<void> {
     if (this.client) return;
-    const signType = this.options.signType ?? '1';
-    const credentials = deviceCredentials(this.deviceId, this.options.secret, signType);
+    const { credentialsHour } = this.options;
+    const signType = this.options.signType ?? (credentialsHour ? '0' : '1');
+    const sign = () => deviceCredentials(this.deviceId, this.options.secret, signType, credentialsHour);
+    const credentials = sign();
     const client = await mqtt.connectAsync(this.options.brokerUrl, {
       ...credentials,
       clean: true,
@@ -99,7 +107,7 @@ export class SimulatedMqttDevice extends EventEmitter<SimulatedDeviceEvents> {
     });
     // The clientId and password carry the current hour: a reconnect must present fresh ones.
     client.on('reconnect', () => {
-      Object.assign(client.options, deviceCredentials(this.deviceId, this.options.secret, signType));
+      Object.assign(client.options, sign());
     });
     client.on('connect', () => this.emit('connected'));
     client.on('close', () => this.emit('disconnected'));

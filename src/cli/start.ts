@@ -1,0 +1,50 @@
+import { ConfigError, loadConfig } from '../config';
+import { logger } from '../logger';
+import { type Platform, startPlatform } from '../platform';
+import { runDemo } from './demo';
+
+/** `npm start` (and `npm run demo`, which adds `--demo`): one otaflow process on embedded defaults. */
+async function main(): Promise<void> {
+  const demo = process.argv.includes('--demo');
+  const config = loadConfig();
+  const platform = await startPlatform(config);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping otaflow');
+    await platform.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  printAddresses(platform);
+  if (demo) await runDemo(platform);
+}
+
+function printAddresses({ addresses }: Platform): void {
+  const rows: Array<[string, string | undefined]> = [
+    ['REST API', addresses.api],
+    ['OpenAPI document', `${addresses.api}/openapi.json`],
+    ['Temporal frontend', addresses.temporal],
+    ['Temporal UI', addresses.temporalUi],
+    ['MinIO', addresses.minio],
+    ['MinIO console', addresses.minioConsole],
+    ['MQTT broker', addresses.mqtt],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const lines = rows
+    .filter(([, value]) => value)
+    .map(([label, value]) => `  ${label.padEnd(width)}  ${value}`);
+  process.stdout.write(`\notaflow is running (Ctrl-C stops it)\n${lines.join('\n')}\n\n`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`otaflow: ${error.message}\n`);
+  } else {
+    logger.fatal({ err: error }, 'otaflow failed to start');
+  }
+  process.exit(1);
+});

@@ -1,0 +1,201 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createMqttCommandActivities } from '../activities/mqtt-commands';
+import { createApi } from './api/create-api';
+import type { Config } from './config';
+import type { Database } from './db/database';
+import { createDeviceRegistry } from './db/device-registry';
+import { openDatabase } from './db/open-database';
+import { createSecretBox, loadSecretKey } from './devices/secrets';
+import { type Logger, logger as rootLogger } from './logger';
+import { createDeviceAuthenticator } from './mqtt/device-auth';
+import { createTemporalDeviceEventSink } from './mqtt/device-event-sink';
+import type { PresenceSource } from './mqtt/embedded-broker';
+import { startEmbeddedBroker } from './mqtt/embedded-broker';
+import { type MqttGateway, startMqttGateway } from './mqtt/gateway';
+import { startMosquittoPresence } from './mqtt/mosquitto-presence';
+import { createPackageDownloads, publicBaseUrl } from './packages/download';
+import { createPackageStore } from './packages/package-store';
+import { type MinioServer, startMinioServer } from './stack/minio-server';
+import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
+import { createWorkers } from './temporal/workers';
+
+/** Where each part of a running platform can be reached. */
+export interface PlatformAddresses {
+  api: string;
+  temporal: string;
+  temporalUi?: string;
+  minio: string;
+  minioConsole?: string;
+  mqtt: string;
+}
+
+export interface Platform {
+  addresses: PlatformAddresses;
+  db: Database;
+  temporal: Client;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one otaflow process: every embedded component the configuration leaves unaddressed
+ * (Temporal dev server, MinIO, aedes broker, PGlite), then the workers, the MQTT gateway and the API.
+ * Stopping runs the same steps backwards; a failure half-way stops what had started.
+ */
+export async function startPlatform(config: Config, log: Logger = rootLogger): Promise<Platform> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const stopPart of stops.reverse()) {
+      await stopPart().catch((error: unknown) => log.error({ err: error }, 'stopping a part failed'));
+    }
+  };
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+
+    let temporalAddress = config.TEMPORAL_ADDRESS;
+    let devServer: TemporalDevServer | undefined;
+    if (!temporalAddress) {
+      devServer = await startTemporalDevServer({
+        dataDir: config.dataDir,
+        port: config.TEMPORAL_DEV_SERVER_PORT,
+        uiPort: config.TEMPORAL_UI_PORT,
+        namespace: config.TEMPORAL_NAMESPACE,
+      });
+      stops.push(() => devServer!.stop());
+      temporalAddress = devServer.address;
+    }
+
+    let minioEndpoint = config.MINIO_ENDPOINT;
+    let minio: MinioServer | undefined;
+    if (!minioEndpoint) {
+      minio = await startMinioServer({
+        dataDir: config.dataDir,
+        port: config.MINIO_PORT,
+        consolePort: config.MINIO_CONSOLE_PORT,
+        accessKey: config.MINIO_ACCESS_KEY,
+        secretKey: config.MINIO_SECRET_KEY,
+      });
+      stops.push(() => minio!.stop());
+      minioEndpoint = minio.endpoint;
+    }
+
+    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.dataDir });
+    stops.push(() => db.close());
+    const secrets = createSecretBox(
+      await loadSecretKey({ configuredKey: config.OTAFLOW_SECRET_KEY, dataDir: config.dataDir }),
+    );
+    const registry = createDeviceRegistry(db, secrets);
+
+    const packageStore = createPackageStore({
+      endpoint: minioEndpoint,
+      accessKey: config.MINIO_ACCESS_KEY,
+      secretKey: config.MINIO_SECRET_KEY,
+      bucket: config.MINIO_BUCKET,
+    });
+    await packageStore.ensureBucket();
+    const downloads = createPackageDownloads({
+      db,
+      store: packageStore,
+      publicBaseUrl: publicBaseUrl(config),
+    });
+
+    const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: config.MQTT_SERVICE_PASSWORD };
+    let mqttUrl = config.MQTT_URL;
+    let presence: PresenceSource;
+    if (mqttUrl) {
+      const mosquittoPresence = await startMosquittoPresence({
+        brokerUrl: mqttUrl,
+        ...serviceAccount,
+        log: log.child({ component: 'mosquitto-presence' }),
+      });
+      stops.push(() => mosquittoPresence.stop());
+      presence = mosquittoPresence;
+    } else {
+      const broker = await startEmbeddedBroker({
+        host: config.MQTT_HOST,
+        port: config.MQTT_PORT,
+        authenticate: createDeviceAuthenticator({ registry, serviceAccount }),
+        log: log.child({ component: 'mqtt-broker' }),
+      });
+      stops.push(() => broker.stop());
+      mqttUrl = broker.url;
+      presence = broker;
+    }
+
+    const connection = await Connection.connect({ address: temporalAddress });
+    stops.push(() => connection.close());
+    const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+    const gateway: MqttGateway = await startMqttGateway({
+      brokerUrl: mqttUrl,
+      username: serviceAccount.username,
+      password: serviceAccount.password,
+      registry,
+      sink: createTemporalDeviceEventSink(temporal, log.child({ component: 'device-events' })),
+      presence,
+      log: log.child({ component: 'mqtt-gateway' }),
+    });
+    stops.push(() => gateway.stop());
+
+    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    stops.push(() => workerConnection.close());
+    const workers = await createWorkers({
+      connection: workerConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      platformActivities: createActivities({ db, downloads }),
+      mqttCommandActivities: createMqttCommandActivities({ gateway, registry }),
+    });
+    const running = workers.map((worker) => worker.run());
+    stops.push(() => shutDownWorkers(workers, running));
+
+    const app = createApi({
+      db,
+      packageStore,
+      temporal,
+      secrets,
+      config,
+      logger: log.child({ component: 'api' }),
+    });
+    const server = await listen(app, config.OTAFLOW_API_HOST, config.OTAFLOW_API_PORT);
+    stops.push(() => closeServer(server));
+    const apiPort = (server.address() as { port: number }).port;
+
+    return {
+      addresses: {
+        api: `http://${config.OTAFLOW_API_HOST}:${apiPort}`,
+        temporal: temporalAddress,
+        temporalUi: devServer?.uiUrl,
+        minio: minioEndpoint,
+        minioConsole: minio?.consoleUrl,
+        mqtt: mqttUrl,
+      },
+      db,
+      temporal,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function shutDownWorkers(workers: Worker[], running: Promise<void>[]): Promise<void> {
+  for (const worker of workers) {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+  await Promise.allSettled(running);
+}
+
+function listen(app: ReturnType<typeof createApi>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

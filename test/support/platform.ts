@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type ApiClient, createApiClient } from '../../src/cli/api-client';
+import { loadConfig } from '../../src/config';
+import { logger } from '../../src/logger';
+import { type Platform, startPlatform } from '../../src/platform';
+import { freePort } from '../../src/stack/free-port';
+import type { RealStack } from './stack/real-stack';
+
+export interface TestPlatform extends Platform {
+  api: ApiClient;
+}
+
+/**
+ * otaflow itself, started the way `npm start` starts it, but pointed at the given real stack.
+ * `embeddedBroker` swaps Mosquitto for otaflow's own aedes broker (the one that checks device HMACs).
+ */
+export async function startTestPlatform(
+  stack: RealStack,
+  options: { embeddedBroker?: boolean } = {},
+): Promise<TestPlatform> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
+  const apiPort = await freePort();
+  const config = loadConfig({
+    OTAFLOW_DATA_DIR: dataDir,
+    OTAFLOW_API_PORT: String(apiPort),
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    DATABASE_URL: stack.postgres.url,
+    MINIO_ENDPOINT: stack.minio.endpoint,
+    MINIO_ACCESS_KEY: stack.minio.accessKey,
+    MINIO_SECRET_KEY: stack.minio.secretKey,
+    MINIO_BUCKET: `otaflow-test-${apiPort}`,
+    MQTT_URL: options.embeddedBroker ? '' : stack.mqtt.url,
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: options.embeddedBroker ? String(await freePort()) : '1883',
+    MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
+    MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
+  });
+  const platform = await startPlatform(config, logger.child({ test: 'platform' }));
+  return {
+    ...platform,
+    api: createApiClient(platform.addresses.api),
+    stop: async () => {
+      await platform.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
