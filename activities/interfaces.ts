@@ -35,7 +35,10 @@ export interface PlatformActivities {
     details?: { fromVersion?: string },
   ): Promise<void>;
   /** A MinIO presigned download, valid `MqttTimeouts.downloadToken`. */
-  issueDownloadToken(packageId: string, deviceId: string): Promise<Omit<PackageDelivery, 'version' | 'fileName' | 'size' | 'sha256'>>;
+  issueDownloadToken(
+    packageId: string,
+    deviceId: string,
+  ): Promise<Omit<PackageDelivery, 'version' | 'fileName' | 'size' | 'sha256'>>;
   /** Records the device's final result and tells the application (callback URL, if the task has one). */
   notifyDeviceResult(result: DeviceUpgradeResult): Promise<void>;
   notifyTaskCompleted(summary: UpgradeTaskSummary): Promise<void>;

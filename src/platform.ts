@@ -21,6 +21,7 @@ import { createPackageDownloads, publicBaseUrl } from './packages/download';
 import { createPackageStore } from './packages/package-store';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
+import { installTemporalRuntime } from './temporal/runtime';
 import { createWorkers } from './temporal/workers';
 
 /** Where each part of a running platform can be reached. */
@@ -58,28 +59,30 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     let temporalAddress = config.TEMPORAL_ADDRESS;
     let devServer: TemporalDevServer | undefined;
     if (!temporalAddress) {
-      devServer = await startTemporalDevServer({
+      const server = await startTemporalDevServer({
         dataDir: config.dataDir,
         port: config.TEMPORAL_DEV_SERVER_PORT,
         uiPort: config.TEMPORAL_UI_PORT,
         namespace: config.TEMPORAL_NAMESPACE,
       });
-      stops.push(() => devServer!.stop());
-      temporalAddress = devServer.address;
+      stops.push(() => server.stop());
+      devServer = server;
+      temporalAddress = server.address;
     }
 
     let minioEndpoint = config.MINIO_ENDPOINT;
     let minio: MinioServer | undefined;
     if (!minioEndpoint) {
-      minio = await startMinioServer({
+      const server = await startMinioServer({
         dataDir: config.dataDir,
         port: config.MINIO_PORT,
         consolePort: config.MINIO_CONSOLE_PORT,
         accessKey: config.MINIO_ACCESS_KEY,
         secretKey: config.MINIO_SECRET_KEY,
       });
-      stops.push(() => minio!.stop());
-      minioEndpoint = minio.endpoint;
+      stops.push(() => server.stop());
+      minio = server;
+      minioEndpoint = server.endpoint;
     }
 
     const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.dataDir });
@@ -140,6 +143,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     });
     stops.push(() => gateway.stop());
 
+    installTemporalRuntime();
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
     const workers = await createWorkers({

@@ -3,6 +3,7 @@
  * signal/query definitions and their payload types. Importable from workflow code (deterministic,
  * no Node APIs).
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { FailureCause } from './failure-causes';
 
@@ -19,6 +20,19 @@ export function deviceOperationWorkflowId(deviceId: string): string {
 export function upgradeTaskWorkflowId(taskId: string): string {
   return `upgrade-task:${taskId}`;
 }
+
+/**
+ * Let Temporal UI and CLI users find a device's upgrades (`OtaDeviceId = "…"`). All are Keyword
+ * attributes; the server must have them registered (the dev server launcher and docker-compose do).
+ */
+export const OtaSearchAttributes = {
+  taskId: defineSearchAttributeKey('OtaTaskId', SearchAttributeType.KEYWORD),
+  deviceId: defineSearchAttributeKey('OtaDeviceId', SearchAttributeType.KEYWORD),
+  packageVersion: defineSearchAttributeKey('OtaPackageVersion', SearchAttributeType.KEYWORD),
+  step: defineSearchAttributeKey('OtaStep', SearchAttributeType.KEYWORD),
+};
+
+export const otaSearchAttributeNames = Object.values(OtaSearchAttributes).map((key) => key.name);
 
 export const TaskQueue = {
   /** Workflows and platform-side activities (registry, download tokens, notifications). */

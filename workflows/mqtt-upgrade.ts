@@ -4,7 +4,7 @@
  * Every way the upgrade ends is a result, notified to the application (step 9); the workflow itself
  * only fails on a bug.
  */
-import { type Duration, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Duration } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -27,6 +27,7 @@ import {
   type DeviceUpgradeStatus,
   deviceOnlineSignal,
   deviceUpgradeStatusQuery,
+  OtaSearchAttributes,
   type PackageKind,
   TaskQueue,
   type UpgradeResultReport,
@@ -51,17 +52,6 @@ const commandOptions: ActivityOptions = {
 
 const platform = proxyActivities<PlatformActivities>({ ...commandOptions, taskQueue: TaskQueue.platform });
 const mqtt = proxyActivities<MqttCommandActivities>({ ...commandOptions, taskQueue: TaskQueue.mqttGateway });
-
-/**
- * Let Temporal UI and CLI users find a device's upgrades (`OtaDeviceId = "…"`). The server must have
- * them registered as Keyword attributes; a server without them fails the workflow task until they are.
- */
-export const OtaSearchAttributes = {
-  taskId: defineSearchAttributeKey('OtaTaskId', SearchAttributeType.KEYWORD),
-  deviceId: defineSearchAttributeKey('OtaDeviceId', SearchAttributeType.KEYWORD),
-  packageVersion: defineSearchAttributeKey('OtaPackageVersion', SearchAttributeType.KEYWORD),
-  step: defineSearchAttributeKey('OtaStep', SearchAttributeType.KEYWORD),
-};
 
 /** How the upgrade ended, before it is stamped with the task, device and target version. */
 type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVersion'>;

@@ -1,16 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { OtaSearchAttributes, otaSearchAttributeNames } from '../../workflows/definitions';
 import { locateBinary } from './binaries';
 import { type ReadinessProbe, startChildServer } from './child-process';
-
-/** Search attributes otaflow sets on its workflows, so Temporal UI/CLI users can filter by them. */
-export const otaflowSearchAttributes = {
-  OtaTaskId: 'Keyword',
-  OtaDeviceId: 'Keyword',
-  OtaPackageVersion: 'Keyword',
-  OtaStep: 'Keyword',
-} as const;
 
 export interface TemporalDevServerOptions {
   /** Workflow state lives in <dataDir>/temporal/temporal.db and survives restarts. */
@@ -61,10 +54,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
       namespace,
       '--log-level',
       'warn',
-      ...Object.entries(otaflowSearchAttributes).flatMap(([name, type]) => [
-        '--search-attribute',
-        `${name}=${type}`,
-      ]),
+      ...otaSearchAttributeNames.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     ],
     logFile: path.join(options.dataDir, 'logs', 'temporal.log'),
     isReady: namespaceIsServed(address, namespace),
@@ -81,7 +71,7 @@ function namespaceIsServed(address: string, namespace: string): ReadinessProbe {
       connection = await Connection.connect({ address, connectTimeout: 1_000 });
       await connection.workflowService.describeNamespace({ namespace });
       const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-      return Object.keys(otaflowSearchAttributes).every((name) => customAttributes?.[name] !== undefined);
+      return otaSearchAttributeNames.every((name) => customAttributes?.[name] !== undefined);
     } catch {
       return false;
     } finally {
@@ -107,7 +97,6 @@ async function startDownloadedDevServer(options: DownloadedDevServerOptions): Pr
         'run `npm run provision`, set OTAFLOW_TEMPORAL_BIN to a temporal binary, or set TEMPORAL_ADDRESS',
     );
   }
-  const { defineSearchAttributeKey, SearchAttributeType } = await import('@temporalio/common');
   const env = await testing.TestWorkflowEnvironment.createLocal({
     server: {
       ip: '127.0.0.1',
@@ -116,9 +105,7 @@ async function startDownloadedDevServer(options: DownloadedDevServerOptions): Pr
       uiPort: options.uiPort,
       namespace: options.namespace,
       dbFilename: options.dbFilename,
-      searchAttributes: Object.keys(otaflowSearchAttributes).map((name) =>
-        defineSearchAttributeKey(name, SearchAttributeType.KEYWORD),
-      ),
+      searchAttributes: Object.values(OtaSearchAttributes),
     },
   });
   return {

@@ -68,7 +68,7 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
     { id: 'wm-corrupt', firmwareVersion: '1.0.0', behaviour: { corruptDownload: true } },
     { id: 'wm-ancient', firmwareVersion: '0.9.0', behaviour: {} },
   ];
-  const secrets = new Map(fleet.map((device) => [device.id, randomBytes(16).toString('hex')]));
+  const secretOf = (deviceId: string) => `secret-of-${deviceId}-${credentialsHour.getTime()}`;
   let stack: RealStack;
   let platform: TestPlatform;
   const devices: SimulatedMqttDevice[] = [];
@@ -76,7 +76,7 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
   beforeAll(async () => {
     stack = await startRealStack({
       deviceAccounts: fleet.map(({ id }) => {
-        const { username, password } = deviceCredentials(id, secrets.get(id)!, '0', credentialsHour);
+        const { username, password } = deviceCredentials(id, secretOf(id), '0', credentialsHour);
         return { username, password };
       }),
     });
@@ -95,11 +95,11 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
         id: device.id,
         protocol: 'mqtt',
         ...PRODUCT,
-        secret: secrets.get(device.id),
+        secret: secretOf(device.id),
       });
       const simulated = new SimulatedMqttDevice({
         deviceId: device.id,
-        secret: secrets.get(device.id)!,
+        secret: secretOf(device.id),
         brokerUrl: stack.mqtt.url,
         firmwareVersion: device.firmwareVersion,
         credentialsHour,
@@ -135,8 +135,8 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
       failureCause: 'Source version not supported by the package',
     });
 
-    const healthy = devices.find((device) => device.deviceId === 'wm-healthy')!;
-    expect(healthy.firmwareVersion).toBe(TARGET);
+    const healthy = devices.find((device) => device.deviceId === 'wm-healthy');
+    expect(healthy?.firmwareVersion).toBe(TARGET);
     const registered = await platform.api.get<{ firmwareVersion: string; online: boolean }>(
       '/v1/devices/wm-healthy',
     );

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startChildServer, tcpProbe } from '../../src/stack/child-process';
 import { freePort } from '../../src/stack/free-port';
-import { otaflowSearchAttributes } from '../../src/stack/temporal-dev-server';
+import { otaSearchAttributeNames } from '../../workflows/definitions';
 import {
   startTestMinio,
   startTestMosquitto,
@@ -30,9 +30,7 @@ describe('the real local stack', () => {
         const { customAttributes } = await connection.operatorService.listSearchAttributes({
           namespace: 'default',
         });
-        expect(Object.keys(customAttributes ?? {})).toEqual(
-          expect.arrayContaining(Object.keys(otaflowSearchAttributes)),
-        );
+        expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(otaSearchAttributeNames));
         // No worker polls this queue: the workflow just stays open, which is all a restart must preserve.
         await new Client({ connection }).workflow.start('noWorkerWorkflow', {
           taskQueue: 'stack-test',

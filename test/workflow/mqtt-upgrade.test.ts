@@ -10,11 +10,12 @@ import {
   deviceOnlineSignal,
   deviceOperationWorkflowId,
   deviceUpgradeStatusQuery,
+  OtaSearchAttributes,
   type PackageInfo,
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { mqttUpgrade, OtaSearchAttributes } from '../../workflows/mqtt-upgrade';
+import { mqttUpgrade } from '../../workflows/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { FakeFleet } from './fake-fleet';
 import { recordHistory } from './history-recorder';

@@ -1,7 +1,7 @@
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { locateBinary } from '../../../src/stack/binaries';
-import { otaflowSearchAttributes } from '../../../src/stack/temporal-dev-server';
+import { otaSearchAttributeNames } from '../../../workflows/definitions';
 
 /**
  * Temporal's time-skipping test server with otaflow's search attributes registered, as the dev
@@ -17,9 +17,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   try {
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
-      searchAttributes: Object.fromEntries(
-        Object.keys(otaflowSearchAttributes).map((name) => [name, keyword]),
-      ),
+      searchAttributes: Object.fromEntries(otaSearchAttributeNames.map((name) => [name, keyword])),
     });
   } catch (error) {
     await env.teardown();

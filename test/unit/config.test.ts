@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('configuration', () => {
+  it('starts every embedded component when no address is given', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: '', MQTT_URL: '  ' });
+    expect(config.TEMPORAL_ADDRESS).toBeUndefined();
+    expect(config.MQTT_URL).toBeUndefined();
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.OTAFLOW_PUBLIC_URL).toBeUndefined();
+    expect(config.OTAFLOW_API_PORT).toBe(8080);
+  });
+
+  it('uses the components it is given', () => {
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      DATABASE_URL: 'postgres://otaflow@db/otaflow',
+      MQTT_URL: 'mqtt://mosquitto:1883',
+      OTAFLOW_PUBLIC_URL: 'https://ota.example.com',
+    });
+    expect(config).toMatchObject({
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      DATABASE_URL: 'postgres://otaflow@db/otaflow',
+      MQTT_URL: 'mqtt://mosquitto:1883',
+      OTAFLOW_PUBLIC_URL: 'https://ota.example.com',
+    });
+  });
+
+  it('refuses bad values, naming each variable at fault', () => {
+    const attempt = () => loadConfig({ OTAFLOW_API_PORT: '70000', MQTT_URL: 'not a url', MINIO_SECRET_KEY: 'short' });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/OTAFLOW_API_PORT/);
+    expect(attempt).toThrow(/MQTT_URL/);
+    expect(attempt).toThrow(/MINIO_SECRET_KEY/);
+  });
+});
