@@ -4,7 +4,8 @@ import type { Platform } from '../platform';
 import { type FleetDevicePlan, planFleet, startFleet } from '../simulator/fleet';
 import { type ApiClient, createApiClient } from './api-client';
 
-const DEMO_PRODUCT = { product: 'demo-meter', model: 'DM-1' } as const;
+const DEMO_PRODUCT = 'demo-meter';
+const DEMO_MODEL = 'DM-1';
 const SOURCE_VERSION = '1.0.0';
 const TARGET_VERSION = '2.0.0';
 const DEVICE_COUNT = 12;
@@ -21,22 +22,25 @@ const SLOW_BEHAVIOURS = ['never answers version queries', 'offline (never connec
 export async function runDemo(platform: Platform): Promise<void> {
   const api = createApiClient(platform.addresses.api);
   const runId = Date.now().toString(36);
+  // A model of its own per run: a package version is unique per product and model.
+  const model = `${DEMO_MODEL}-${runId}`;
   const plan = planFleet({
     count: DEVICE_COUNT,
-    idPrefix: `demo-${runId}-`,
+    idPrefix: `demo-${runId}`,
     firmwareVersion: SOURCE_VERSION,
   }).filter((device) => !SLOW_BEHAVIOURS.includes(device.behaviourName));
   for (const device of plan) {
     await api.post('/v1/devices', {
       id: device.deviceId,
       protocol: 'mqtt',
-      ...DEMO_PRODUCT,
+      product: DEMO_PRODUCT,
+      model,
       secret: device.secret,
     });
   }
   const fleet = await startFleet(plan, platform.addresses.mqtt);
   try {
-    const pkg = await uploadDemoPackage(api, runId);
+    const pkg = await uploadDemoPackage(api, model);
     const task = await api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
       deviceIds: plan.map((device) => device.deviceId),
@@ -53,13 +57,13 @@ export async function runDemo(platform: Platform): Promise<void> {
   }
 }
 
-async function uploadDemoPackage(api: ApiClient, runId: string): Promise<{ id: string }> {
+async function uploadDemoPackage(api: ApiClient, model: string): Promise<{ id: string }> {
   const form = new FormData();
-  form.set('name', `demo firmware ${runId}`);
+  form.set('name', `demo firmware for ${model}`);
   form.set('version', TARGET_VERSION);
   form.set('kind', 'firmware');
-  form.set('product', DEMO_PRODUCT.product);
-  form.set('model', `${DEMO_PRODUCT.model}-${runId}`);
+  form.set('product', DEMO_PRODUCT);
+  form.set('model', model);
   form.set('supportedSourceVersions', SOURCE_VERSION);
   form.set('file', new Blob([randomBytes(512 * 1024)]), `demo-firmware-${TARGET_VERSION}.bin`);
   return api.postForm('/v1/packages', form);
