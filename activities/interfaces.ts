@@ -6,10 +6,12 @@
  */
 import type {
   DeviceUpgradeResult,
+  PackageInfo,
   PackageKind,
   UpgradeStep,
   UpgradeTaskSummary,
 } from '../workflows/definitions';
+import type { PermitRequest, ResourceValue } from '../workflows/lwm2m-definitions';
 
 /** What a device needs to fetch a package: the seed's "package download URL, token, and package information". */
 export interface PackageDelivery {
@@ -51,6 +53,37 @@ export interface PlatformActivities {
 export interface MqttCommandActivities {
   sendVersionQuery(deviceId: string): Promise<void>;
   sendUpgradeNotification(deviceId: string, kind: PackageKind, delivery: PackageDelivery): Promise<void>;
+}
+
+/**
+ * Runs on the task queue of the LwM2M gateway the device is registered with
+ * (`lwm2mGatewayTaskQueue`). Each call returns once the command is sent, or queued for a sleeping
+ * device (queue mode: it leaves with the device's next uplink); the device's answers reach the
+ * workflow as `resourcesReported` / `deviceCommandFailed` signals. Fails with `DeviceNotOnline` when
+ * the device has no live registration.
+ */
+export interface Lwm2mCommandActivities {
+  lwm2mRead(deviceId: string, paths: string[]): Promise<void>;
+  lwm2mWrite(deviceId: string, path: string, value: ResourceValue): Promise<void>;
+  lwm2mExecute(deviceId: string, path: string): Promise<void>;
+  /** Observing a resource also reports its current value. */
+  lwm2mObserve(deviceId: string, paths: string[]): Promise<void>;
+  lwm2mCancelObservation(deviceId: string, paths: string[]): Promise<void>;
+  /**
+   * Where the device fetches the package: a CoAP URI on this gateway, served block-wise from the
+   * package store, whose path carries the package's versionCheckCode.
+   */
+  lwm2mPackageUri(deviceId: string, pkg: PackageInfo): Promise<string>;
+}
+
+/** Runs on TaskQueue.platform. */
+export interface Lwm2mPlatformActivities {
+  /** The task queue of the gateway holding the device's registration; undefined when it has none. */
+  locateLwm2mDevice(deviceId: string): Promise<{ taskQueue: string } | undefined>;
+  /** Delivers the request to the cell's limiter workflow, starting it if the cell has none yet. */
+  requestCellPermit(cellId: string, request: PermitRequest): Promise<void>;
+  /** Of these workflows, the ones that are no longer running (terminated, timed out, completed, gone). */
+  findEndedWorkflows(workflowIds: string[]): Promise<string[]>;
 }
 
 export const DEVICE_NOT_ONLINE = 'DeviceNotOnline';

@@ -1,0 +1,85 @@
+/**
+ * Shared by the LwM2M gateway, its activities and the LwM2M workflows (seed 000): resource paths,
+ * the device events the gateway signals, and the cell limiter's messages. Deterministic; importable
+ * from workflow code.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+/** LwM2M resource paths, `/object/instance/resource`, as OMA defines them. */
+export const Lwm2mPath = {
+  firmwareVersion: '/3/0/3',
+  radioSignalStrength: '/4/0/2',
+  cellId: '/4/0/8',
+  linkQuality: '/4/0/11',
+  firmwarePackageUri: '/5/0/1',
+  firmwareUpdate: '/5/0/2',
+  firmwareState: '/5/0/3',
+  firmwareUpdateResult: '/5/0/5',
+  firmwareDeliveryMethod: '/5/0/9',
+  softwareName: '/9/0/0',
+  softwareVersion: '/9/0/1',
+  softwarePackageUri: '/9/0/3',
+  softwareInstall: '/9/0/4',
+  softwareUpdateState: '/9/0/7',
+  softwareUpdateResult: '/9/0/9',
+} as const;
+
+/** Which resources carry the radio coverage; configurable because devices differ (SINR is often /4/0/11). */
+export interface RadioResources {
+  cellId: string;
+  rsrp: string;
+  sinr: string;
+}
+
+export type ResourceValue = string | number | boolean | null;
+
+/**
+ * Values the device sent for resources otaflow asked about or observes: a read response or an
+ * observe notification. Keys are resource paths.
+ */
+export interface ResourcesReport {
+  values: Record<string, ResourceValue>;
+}
+export const resourcesReportedSignal = defineSignal<[ResourcesReport]>('resourcesReported');
+
+/** A command the device refused or could not carry out (its CoAP error code), e.g. a resource it lacks. */
+export interface DeviceCommandFailure {
+  operation: 'read' | 'write' | 'execute' | 'observe' | 'cancel-observe';
+  paths: string[];
+  code: string;
+}
+export const deviceCommandFailedSignal = defineSignal<[DeviceCommandFailure]>('deviceCommandFailed');
+
+/**
+ * CoAP downlinks must leave through the gateway that holds the device's address (NAT binding), so
+ * each LwM2M gateway polls its own task queue.
+ */
+export function lwm2mGatewayTaskQueue(gatewayId: string): string {
+  return `otaflow-lwm2m-gateway-${gatewayId}`;
+}
+
+// ---- the cell limiter: one workflow per radio cell ----
+
+export function cellLimiterWorkflowId(cellId: string): string {
+  return `cell-limiter:${cellId}`;
+}
+
+export interface PermitRequest {
+  /** The device operation workflow asking; the grant is signalled back to it. */
+  requesterWorkflowId: string;
+  deviceId: string;
+  /** The cell's concurrency limit as this device sees it (50, 10 or 1 from its coverage). */
+  limit: number;
+}
+export const requestPermitSignal = defineSignal<[PermitRequest]>('requestPermit');
+export const releasePermitSignal = defineSignal<[{ requesterWorkflowId: string }]>('releasePermit');
+
+/** Sent by the limiter to the requester. */
+export const permitGrantedSignal = defineSignal<[{ cellId: string }]>('permitGranted');
+
+export interface CellLimiterState {
+  cellId: string;
+  holders: PermitRequest[];
+  queue: PermitRequest[];
+}
+export const cellLimiterStateQuery = defineQuery<CellLimiterState>('cellState');
