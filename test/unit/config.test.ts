@@ -27,7 +27,8 @@ describe('configuration', () => {
   });
 
   it('refuses bad values, naming each variable at fault', () => {
-    const attempt = () => loadConfig({ OTAFLOW_API_PORT: '70000', MQTT_URL: 'not a url', MINIO_SECRET_KEY: 'short' });
+    const attempt = () =>
+      loadConfig({ OTAFLOW_API_PORT: '70000', MQTT_URL: 'not a url', MINIO_SECRET_KEY: 'short' });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/OTAFLOW_API_PORT/);
     expect(attempt).toThrow(/MQTT_URL/);
