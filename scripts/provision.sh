@@ -17,12 +17,15 @@ readonly MINIO_MODULE=github.com/minio/minio
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 readonly TEST_SERVER_VERSION=1.38.0
 readonly SLF4J_VERSION=1.7.36
+readonly LESHAN_CLIENT_VERSION=1.5.0
 readonly MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # The toolchain the pinned modules were built and tested with; the go command fetches it through
 # the module proxy when the machine's own Go is a different version.
 readonly GO_TOOLCHAIN=${OTAFLOW_GOTOOLCHAIN:-go1.26.8}
 
 readonly CACHE_DIR=${OTAFLOW_CACHE_DIR:-$HOME/.cache/otaflow}
+PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly PROJECT_DIR
 readonly BIN_DIR=$CACHE_DIR/bin
 readonly STAMP_DIR=$CACHE_DIR/stamps
 
@@ -167,6 +170,33 @@ EOF
   say "$name" "installed ($version)"
 }
 
+# Eclipse Leshan's LwM2M client, a standard client otaflow did not write, for the interoperability
+# test: its jars from Maven Central plus test/unit/lwm2m/leshan/InteropClient.java compiled against them.
+provision_leshan_client() {
+  local name=leshan-client version=$LESHAN_CLIENT_VERSION stamp
+  local home=$CACHE_DIR/leshan-client/$version source_dir=$PROJECT_DIR/test/unit/lwm2m/leshan
+  stamp=$(stamp_file "$name" "$version-$(sha256sum "$source_dir/InteropClient.java" | cut -c1-12)")
+  if [[ -f $stamp ]]; then
+    say "$name" "cached ($version)"
+    return
+  fi
+  if ! has java || ! has mvn || ! has javac; then
+    cannot_have "$name" "java, javac and mvn are needed to build the LwM2M interoperability client" \
+      "install a JDK and Maven (apt-get install default-jdk-headless maven), then run scripts/provision.sh again"
+  fi
+  mkdir -p "$home" "$STAMP_DIR"
+  rm -rf "${home:?}/lib" "${home:?}/classes"
+  if ! mvn -B -f "$source_dir/pom.xml" "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$home/lib" >"$home/maven.log" 2>&1; then
+    tail -n 20 "$home/maven.log" >&2
+    cannot_have "$name" "Maven could not resolve org.eclipse.leshan:leshan-client-cf:$version (log: $home/maven.log)" \
+      "check that Maven Central is reachable (mvn -v; ~/.m2/settings.xml), then run scripts/provision.sh again"
+  fi
+  javac -cp "$home/lib/*" -d "$home/classes" "$source_dir/InteropClient.java"
+  touch "$stamp"
+  say "$name" "installed ($version)"
+}
+
 # apt_packages WHAT CHECK-COMMAND PACKAGE...
 apt_packages() {
   local what=$1 check=$2
@@ -218,5 +248,6 @@ if [[ $runtime_only == true ]]; then
   exit 0
 fi
 provision_temporal_test_server
+provision_leshan_client
 apt_packages mosquitto '[[ -x /usr/sbin/mosquitto ]] && has mosquitto_passwd' mosquitto mosquitto-clients
 apt_packages postgresql 'compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null' postgresql

@@ -1,0 +1,51 @@
+/**
+ * The LwM2M device commands, run on the task queue of the gateway holding the device's
+ * registration (`lwm2mGatewayTaskQueue`). Each returns once the command has left (or is held for a
+ * sleeping queue-mode device); the answers arrive as signals. A device with no registration here
+ * cannot be reached, and retrying would not change that.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { Lwm2mContentError } from '../src/lwm2m/content-formats';
+import { DeviceNotRegisteredError } from '../src/lwm2m/device-management';
+import type { Lwm2mGatewayCommands } from '../src/lwm2m/gateway';
+import { InvalidLwm2mPathError } from '../src/lwm2m/lwm2m-path';
+import { DEVICE_NOT_ONLINE, type Lwm2mCommandActivities } from './interfaces';
+
+export interface Lwm2mCommandDependencies {
+  gateway: { commands: Lwm2mGatewayCommands };
+}
+
+export const INVALID_LWM2M_COMMAND = 'InvalidLwm2mCommand';
+
+export function createLwm2mCommandActivities({ gateway }: Lwm2mCommandDependencies): Lwm2mCommandActivities {
+  const { commands } = gateway;
+  async function run(command: () => void): Promise<void> {
+    try {
+      command();
+    } catch (error) {
+      if (error instanceof DeviceNotRegisteredError) {
+        throw ApplicationFailure.nonRetryable(error.message, DEVICE_NOT_ONLINE);
+      }
+      if (error instanceof InvalidLwm2mPathError || error instanceof Lwm2mContentError) {
+        throw ApplicationFailure.nonRetryable(error.message, INVALID_LWM2M_COMMAND);
+      }
+      throw error;
+    }
+  }
+  return {
+    lwm2mRead: (deviceId, paths) => run(() => commands.read(deviceId, paths)),
+    lwm2mWrite: (deviceId, path, value) => run(() => commands.write(deviceId, path, value)),
+    lwm2mExecute: (deviceId, path) => run(() => commands.execute(deviceId, path)),
+    lwm2mObserve: (deviceId, paths) => run(() => commands.observe(deviceId, paths)),
+    lwm2mCancelObservation: (deviceId, paths) => run(() => commands.cancelObservation(deviceId, paths)),
+    async lwm2mPackageUri(deviceId, pkg) {
+      if (!commands.isRegistered(deviceId)) {
+        throw ApplicationFailure.nonRetryable(
+          `device ${deviceId} has no live LwM2M registration`,
+          DEVICE_NOT_ONLINE,
+        );
+      }
+      return commands.packageUri(pkg);
+    },
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * The LwM2M server of one otaflow gateway: one UDP socket carries the Registration interface
+ * (/rd), package delivery (/fw) and, leaving through the same socket, the device management
+ * commands. Registrations live in this process; the registry learns presence and where each device
+ * is registered so the platform can route its commands to this gateway's task queue.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { Agent, createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
+import type { PackageInfo } from '../../workflows/definitions';
+import { type Logger, logger } from '../logger';
+import { ContentFormat, contentFormatNumber } from './content-formats';
+import type { Link } from './content-formats/link-format';
+import { DeviceManagement, type Lwm2mCommands } from './device-management';
+import type { Lwm2mEventSink } from './lwm2m-event-sink';
+import {
+  createPackageBlockHandler,
+  PACKAGE_PATH_PREFIX,
+  type PackageSource,
+  packagePath,
+} from './package-blocks';
+import { createPerDeviceQueue } from './per-device-queue';
+import {
+  type Parsed,
+  parseObjectLinks,
+  parseRegisterQuery,
+  parseUpdateQuery,
+  type Registration,
+  RegistrationBook,
+} from './registration';
+
+/** Where a device is registered: what the platform needs to route its commands. */
+export interface RegistrationLocation {
+  gatewayId: string;
+  registrationId: string;
+  address: string;
+  port: number;
+  queueMode: boolean;
+  lifetimeSeconds: number;
+}
+
+export interface Lwm2mGatewayRegistry {
+  /** True for a provisioned device (endpoint name = device ID) whose protocol is 'lwm2m'. */
+  isLwm2mDevice(deviceId: string): Promise<boolean>;
+  setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
+  recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;
+  /** Clears the location only if it is still this registration (the device may have moved on). */
+  clearRegistration(deviceId: string, registrationId: string): Promise<void>;
+}
+
+export interface Lwm2mGatewayOptions {
+  host: string;
+  port: number;
+  gatewayId: string;
+  /** `host[:port]` devices reach this gateway at (behind NAT or a load balancer); default host:port. */
+  publicHost?: string;
+  registry: Lwm2mGatewayRegistry;
+  sink: Lwm2mEventSink;
+  packages: PackageSource;
+  log?: Logger;
+  /** How long a queue-mode device listens after an uplink; default 93 s (MAX_TRANSMIT_WAIT). */
+  queueModeAwakeMs?: number;
+}
+
+export interface Lwm2mGatewayCommands extends Lwm2mCommands {
+  /** `coap://<public host>/fw/<packageId>/<versionCheckCode>`. */
+  packageUri(pkg: Pick<PackageInfo, 'id' | 'sha256'>): string;
+}
+
+export interface Lwm2mGateway {
+  gatewayId: string;
+  address: string;
+  port: number;
+  commands: Lwm2mGatewayCommands;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_QUEUE_MODE_AWAKE_MS = 93_000;
+/** Long enough for a package-store read to be answered piggybacked instead of ACK + separate response. */
+const PIGGYBACK_REPLY_MS = 500;
+
+export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<Lwm2mGateway> {
+  const log = options.log ?? logger.child({ component: 'lwm2m-gateway' });
+  const { registry, sink, gatewayId } = options;
+  const type = isIPv6(options.host) ? 'udp6' : 'udp4';
+  const socket = dgram.createSocket({ type });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(options.port, options.host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  socket.on('error', (error) => log.error({ err: error }, 'LwM2M socket error'));
+  const bound = socket.address();
+  const publicHost =
+    options.publicHost ?? `${type === 'udp6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+
+  const events = createPerDeviceQueue(log);
+  const book: RegistrationBook = new RegistrationBook({
+    onExpired(registration) {
+      log.info({ deviceId: registration.endpoint }, 'registration lifetime expired: device offline');
+      management.forget(registration.endpoint);
+      markOffline(registration);
+    },
+  });
+  const agent = new Agent({ socket });
+  const management = new DeviceManagement({
+    agent,
+    book,
+    sink,
+    events,
+    log,
+    queueModeAwakeMs: options.queueModeAwakeMs ?? DEFAULT_QUEUE_MODE_AWAKE_MS,
+  });
+  const servePackageBlock = createPackageBlockHandler(options.packages, log);
+
+  function location(registration: Registration): RegistrationLocation {
+    const { id, address, port, queueMode, lifetimeSeconds } = registration;
+    return { gatewayId, registrationId: id, address, port, queueMode, lifetimeSeconds };
+  }
+
+  function markOnline(registration: Registration): void {
+    const deviceId = registration.endpoint;
+    const at = new Date();
+    events.enqueue(deviceId, async () => {
+      await registry.setPresence(deviceId, true, at);
+      await registry.recordRegistration(deviceId, location(registration));
+      await sink.deviceOnline(deviceId);
+    });
+  }
+
+  function markOffline(registration: Registration): void {
+    const deviceId = registration.endpoint;
+    const at = new Date();
+    events.enqueue(deviceId, async () => {
+      await registry.clearRegistration(deviceId, registration.id);
+      await registry.setPresence(deviceId, false, at);
+    });
+  }
+
+  function objectLinksOf(request: IncomingMessage): Parsed<Link[] | undefined> {
+    if (request.payload.length === 0) return { ok: true, value: undefined };
+    let format: number;
+    try {
+      format = contentFormatNumber(request.headers['Content-Format'] ?? ContentFormat.linkFormat);
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+    if (format !== ContentFormat.linkFormat)
+      return { ok: false, error: `payload must be link format (40), not ${format}` };
+    return parseObjectLinks(request.payload);
+  }
+
+  async function register(request: IncomingMessage, response: OutgoingMessage, query: string): Promise<void> {
+    const parameters = parseRegisterQuery(query);
+    if (!parameters.ok) return reply(response, '4.00', parameters.error);
+    const links = objectLinksOf(request);
+    if (!links.ok) return reply(response, '4.00', links.error);
+    const { endpoint } = parameters.value;
+    if (!(await registry.isLwm2mDevice(endpoint))) {
+      log.warn(
+        { endpoint, from: `${request.rsinfo.address}:${request.rsinfo.port}` },
+        'registration refused: the endpoint is not a provisioned LwM2M device',
+      );
+      return reply(response, '4.03', 'unknown endpoint');
+    }
+    const { registration, replaced } = book.register(parameters.value, links.value ?? [], request.rsinfo);
+    if (replaced) management.endObservations(endpoint);
+    log.info(
+      {
+        deviceId: endpoint,
+        registrationId: registration.id,
+        binding: registration.binding,
+        queueMode: registration.queueMode,
+      },
+      'device registered',
+    );
+    response.code = '2.01';
+    response.setOption('Location-Path', [Buffer.from('rd'), Buffer.from(registration.id)]);
+    response.end();
+    markOnline(registration);
+    management.deviceUplink(registration);
+  }
+
+  function update(request: IncomingMessage, response: OutgoingMessage, id: string, query: string): void {
+    const changes = parseUpdateQuery(query);
+    if (!changes.ok) {
+      reply(response, '4.00', changes.error);
+      return;
+    }
+    const links = objectLinksOf(request);
+    if (!links.ok) {
+      reply(response, '4.00', links.error);
+      return;
+    }
+    const registration = book.update(id, changes.value, links.value, request.rsinfo);
+    if (!registration) {
+      reply(response, '4.04', 'no such registration');
+      return;
+    }
+    response.code = '2.04';
+    response.end();
+    markOnline(registration);
+    management.deviceUplink(registration);
+  }
+
+  function deregister(response: OutgoingMessage, id: string): void {
+    const registration = book.remove(id);
+    if (!registration) {
+      reply(response, '4.04', 'no such registration');
+      return;
+    }
+    log.info({ deviceId: registration.endpoint }, 'device deregistered');
+    response.code = '2.02';
+    response.end();
+    management.forget(registration.endpoint);
+    markOffline(registration);
+  }
+
+  async function handle(request: IncomingMessage, response: OutgoingMessage): Promise<void> {
+    const [path = '', query = ''] = request.url.split('?', 2);
+    const segments = path.split('/').filter((segment) => segment !== '');
+    if (segments[0] === 'rd') {
+      if (segments.length === 1 && request.method === 'POST') return register(request, response, query);
+      const id = segments[1];
+      if (segments.length === 2 && id !== undefined) {
+        if (request.method === 'POST') return update(request, response, id, query);
+        if (request.method === 'DELETE') return deregister(response, id);
+      }
+      return reply(
+        response,
+        '4.05',
+        'the registration interface takes POST /rd, POST /rd/<id>, DELETE /rd/<id>',
+      );
+    }
+    const sender = book.findByAddress(request.rsinfo.address, request.rsinfo.port);
+    if (sender) {
+      book.touch(sender);
+      management.deviceUplink(sender);
+    }
+    if (segments[0] === PACKAGE_PATH_PREFIX) return servePackageBlock(segments, request, response);
+    return reply(response, '4.04', 'no such resource');
+  }
+
+  const server = createServer({ type, piggybackReplyMs: PIGGYBACK_REPLY_MS });
+  server.on('request', (request: IncomingMessage, response: OutgoingMessage) => {
+    handle(request, response).catch((error: unknown) => {
+      log.error({ err: error, url: request.url }, 'LwM2M request failed');
+      reply(response, '5.00', 'internal error');
+    });
+  });
+  server.listen(socket);
+  log.info({ address: `${bound.address}:${bound.port}`, publicHost, gatewayId }, 'LwM2M gateway listening');
+
+  const commands: Lwm2mGatewayCommands = {
+    isRegistered: (deviceId) => management.isRegistered(deviceId),
+    read: (deviceId, paths) => management.read(deviceId, paths),
+    write: (deviceId, path, value) => management.write(deviceId, path, value),
+    execute: (deviceId, path) => management.execute(deviceId, path),
+    observe: (deviceId, paths) => management.observe(deviceId, paths),
+    cancelObservation: (deviceId, paths) => management.cancelObservation(deviceId, paths),
+    packageUri: (pkg) => `coap://${publicHost}${packagePath(pkg.id, pkg.sha256)}`,
+  };
+
+  return {
+    gatewayId,
+    address: bound.address,
+    port: bound.port,
+    commands,
+    async stop() {
+      management.close();
+      // Registrations live in memory: devices come back with their next Update (answered 4.04, so
+      // they register again).
+      for (const registration of book.list()) markOffline(registration);
+      book.clear();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.close();
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      await events.drain();
+    },
+  };
+}
+
+function reply(response: OutgoingMessage, code: string, diagnostic: string): void {
+  response.code = code;
+  response.end(Buffer.from(diagnostic));
+}

@@ -1,0 +1,108 @@
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { DEVICE_NOT_ONLINE } from '../../../activities/interfaces';
+import { createLwm2mCommandActivities, INVALID_LWM2M_COMMAND } from '../../../activities/lwm2m-commands';
+import { DeviceNotRegisteredError } from '../../../src/lwm2m/device-management';
+import type { Lwm2mGatewayCommands } from '../../../src/lwm2m/gateway';
+import { createTemporalLwm2mEventSink } from '../../../src/lwm2m/lwm2m-event-sink';
+import { parseLwm2mPath } from '../../../src/lwm2m/lwm2m-path';
+import type { PackageInfo } from '../../../workflows/definitions';
+
+function fakeClient(fail?: Error) {
+  const sent: Array<{ workflowId: string; signal: string; args: unknown[] }> = [];
+  const client = {
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        signal: async (definition: { name: string }, ...args: unknown[]) => {
+          if (fail) throw fail;
+          sent.push({ workflowId, signal: definition.name, args });
+        },
+      }),
+    },
+  } as unknown as Client;
+  return { client, sent };
+}
+
+const log = pino({ level: 'silent' });
+
+describe('createTemporalLwm2mEventSink', () => {
+  it("signals the device's operation workflow by its ID", async () => {
+    const { client, sent } = fakeClient();
+    const sink = createTemporalLwm2mEventSink(client, log);
+    await sink.deviceOnline('d1');
+    await sink.resourcesReported('d1', { values: { '/3/0/3': '2.0' } });
+    await sink.deviceCommandFailed('d1', { operation: 'read', paths: ['/4/0/8'], code: '4.04' });
+    expect(sent).toEqual([
+      { workflowId: 'device-operation:d1', signal: 'deviceOnline', args: [] },
+      {
+        workflowId: 'device-operation:d1',
+        signal: 'resourcesReported',
+        args: [{ values: { '/3/0/3': '2.0' } }],
+      },
+      {
+        workflowId: 'device-operation:d1',
+        signal: 'deviceCommandFailed',
+        args: [{ operation: 'read', paths: ['/4/0/8'], code: '4.04' }],
+      },
+    ]);
+  });
+
+  it('drops signals for a device with no operation in progress, and passes other errors on', async () => {
+    const idle = createTemporalLwm2mEventSink(
+      fakeClient(new WorkflowNotFoundError('gone', 'w', undefined)).client,
+      log,
+    );
+    await expect(idle.resourcesReported('d1', { values: {} })).resolves.toBeUndefined();
+    const broken = createTemporalLwm2mEventSink(fakeClient(new Error('unavailable')).client, log);
+    await expect(broken.deviceOnline('d1')).rejects.toThrow('unavailable');
+  });
+});
+
+describe('createLwm2mCommandActivities', () => {
+  const registered = new Set(['d1']);
+  const calls: string[] = [];
+  const commands: Lwm2mGatewayCommands = {
+    isRegistered: (deviceId) => registered.has(deviceId),
+    read(deviceId, paths) {
+      if (!registered.has(deviceId)) throw new DeviceNotRegisteredError(deviceId);
+      for (const path of paths) parseLwm2mPath(path);
+      calls.push(`read ${paths.join(',')}`);
+    },
+    write: (_d, path, value) => void calls.push(`write ${path}=${value}`),
+    execute: (_d, path) => void calls.push(`execute ${path}`),
+    observe: (_d, paths) => void calls.push(`observe ${paths.join(',')}`),
+    cancelObservation: (_d, paths) => void calls.push(`cancel ${paths.join(',')}`),
+    packageUri: (pkg) => `coap://gw:5683/fw/${pkg.id}/${pkg.sha256.slice(0, 16)}`,
+  };
+  const activities = createLwm2mCommandActivities({ gateway: { commands } });
+  const pkg = { id: 'p1', sha256: 'ab'.repeat(32) } as PackageInfo;
+
+  it('passes commands to the gateway and builds the package URI', async () => {
+    await activities.lwm2mRead('d1', ['/3/0/3']);
+    await activities.lwm2mWrite('d1', '/5/0/1', 'coap://x');
+    await activities.lwm2mExecute('d1', '/5/0/2');
+    await activities.lwm2mObserve('d1', ['/5/0/3']);
+    await activities.lwm2mCancelObservation('d1', ['/5/0/3']);
+    expect(calls).toEqual([
+      'read /3/0/3',
+      'write /5/0/1=coap://x',
+      'execute /5/0/2',
+      'observe /5/0/3',
+      'cancel /5/0/3',
+    ]);
+    expect(await activities.lwm2mPackageUri('d1', pkg)).toBe('coap://gw:5683/fw/p1/abababababababab');
+  });
+
+  it('fails without retries for a device with no registration, or a malformed path', async () => {
+    const notOnline = await activities.lwm2mRead('d2', ['/3/0/3']).catch((error: unknown) => error);
+    expect(notOnline).toBeInstanceOf(ApplicationFailure);
+    expect(notOnline).toMatchObject({ type: DEVICE_NOT_ONLINE, nonRetryable: true });
+    await expect(activities.lwm2mPackageUri('d2', pkg)).rejects.toMatchObject({ type: DEVICE_NOT_ONLINE });
+    await expect(activities.lwm2mRead('d1', ['/3/zero/3'])).rejects.toMatchObject({
+      type: INVALID_LWM2M_COMMAND,
+      nonRetryable: true,
+    });
+  });
+});

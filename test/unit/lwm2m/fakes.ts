@@ -1,0 +1,76 @@
+import { Readable } from 'node:stream';
+import type { DeviceCommandFailure, ResourcesReport } from '../../../workflows/lwm2m-definitions';
+import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../../../src/lwm2m/gateway';
+import type { Lwm2mEventSink } from '../../../src/lwm2m/lwm2m-event-sink';
+import type { DeliverablePackage, PackageSource } from '../../../src/lwm2m/package-blocks';
+
+/** Devices by ID with their protocol, and what the gateway told the registry. */
+export class FakeLwm2mRegistry implements Lwm2mGatewayRegistry {
+  readonly protocols = new Map<string, 'mqtt' | 'lwm2m'>();
+  readonly online = new Map<string, boolean>();
+  readonly locations = new Map<string, RegistrationLocation>();
+
+  async isLwm2mDevice(deviceId: string) {
+    return this.protocols.get(deviceId) === 'lwm2m';
+  }
+  async setPresence(deviceId: string, online: boolean) {
+    this.online.set(deviceId, online);
+  }
+  async recordRegistration(deviceId: string, location: RegistrationLocation) {
+    this.locations.set(deviceId, location);
+  }
+  async clearRegistration(deviceId: string, registrationId: string) {
+    if (this.locations.get(deviceId)?.registrationId === registrationId) this.locations.delete(deviceId);
+  }
+}
+
+export type Lwm2mSinkCall =
+  | { signal: 'deviceOnline'; deviceId: string }
+  | { signal: 'resourcesReported'; deviceId: string; report: ResourcesReport }
+  | { signal: 'deviceCommandFailed'; deviceId: string; failure: DeviceCommandFailure };
+
+export class RecordingLwm2mSink implements Lwm2mEventSink {
+  readonly calls: Lwm2mSinkCall[] = [];
+  async deviceOnline(deviceId: string) {
+    this.calls.push({ signal: 'deviceOnline', deviceId });
+  }
+  async resourcesReported(deviceId: string, report: ResourcesReport) {
+    this.calls.push({ signal: 'resourcesReported', deviceId, report });
+  }
+  async deviceCommandFailed(deviceId: string, failure: DeviceCommandFailure) {
+    this.calls.push({ signal: 'deviceCommandFailed', deviceId, failure });
+  }
+  /** The last reported value of each path, in arrival order. */
+  reported(deviceId: string): Record<string, unknown> {
+    const values: Record<string, unknown> = {};
+    for (const call of this.calls) {
+      if (call.signal === 'resourcesReported' && call.deviceId === deviceId)
+        Object.assign(values, call.report.values);
+    }
+    return values;
+  }
+  failures(deviceId: string): DeviceCommandFailure[] {
+    return this.calls.flatMap((call) =>
+      call.signal === 'deviceCommandFailed' && call.deviceId === deviceId ? [call.failure] : [],
+    );
+  }
+}
+
+/** Packages held in memory; counts the ranges read so tests can check only blocks are fetched. */
+export class InMemoryPackages implements PackageSource {
+  readonly objects = new Map<string, Buffer>();
+  readonly packages = new Map<string, DeliverablePackage>();
+  readonly rangesRead: Array<{ offset: number; length?: number }> = [];
+  readonly store = {
+    openRange: async (objectKey: string, offset: number, length?: number) => {
+      this.rangesRead.push({ offset, length });
+      const bytes = this.objects.get(objectKey) ?? Buffer.alloc(0);
+      return Readable.from([bytes.subarray(offset, length === undefined ? undefined : offset + length)]);
+    },
+  };
+  async lookup(packageId: string) {
+    return this.packages.get(packageId);
+  }
+}
+
+export { eventually } from '../mqtt/fakes';

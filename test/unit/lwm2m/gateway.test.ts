@@ -1,0 +1,252 @@
+/**
+ * The LwM2M gateway and the simulated device talking over real UDP on 127.0.0.1: registration,
+ * device management from the gateway's socket, queue mode, and block-wise package delivery.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
+import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
+import { versionCheckCode } from '../../../src/lwm2m/package-blocks';
+import { type SimulatedLwm2mDeviceOptions, SimulatedLwm2mDevice } from '../../../src/simulator/lwm2m-device';
+import { silentLogger } from '../api/fakes';
+import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
+
+let registry: FakeLwm2mRegistry;
+let sink: RecordingLwm2mSink;
+let packages: InMemoryPackages;
+let gateway: Lwm2mGateway;
+const devices: SimulatedLwm2mDevice[] = [];
+
+async function startGateway(queueModeAwakeMs = 93_000) {
+  gateway = await startLwm2mGateway({
+    host: '127.0.0.1',
+    port: 0,
+    gatewayId: 'gw-test',
+    registry,
+    sink,
+    packages,
+    log: silentLogger,
+    queueModeAwakeMs,
+  });
+}
+
+async function startDevice(options: Partial<SimulatedLwm2mDeviceOptions> & { endpoint: string }) {
+  registry.protocols.set(options.endpoint, registry.protocols.get(options.endpoint) ?? 'lwm2m');
+  const device = new SimulatedLwm2mDevice({
+    serverUri: `coap://127.0.0.1:${gateway.port}`,
+    log: silentLogger,
+    ...options,
+  });
+  devices.push(device);
+  await device.start();
+  return device;
+}
+
+function addPackage(id: string, bytes: Buffer) {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  packages.objects.set(`packages/${id}`, bytes);
+  packages.packages.set(id, { objectKey: `packages/${id}`, sha256, size: bytes.length });
+  return { id, sha256 };
+}
+
+beforeEach(async () => {
+  registry = new FakeLwm2mRegistry();
+  sink = new RecordingLwm2mSink();
+  packages = new InMemoryPackages();
+  await startGateway();
+});
+
+afterEach(async () => {
+  await Promise.all(devices.splice(0).map((device) => device.stop()));
+  await gateway.stop();
+});
+
+describe('registration interface', () => {
+  it('registers, updates and deregisters a provisioned device', async () => {
+    const device = await startDevice({ endpoint: 'meter-1' });
+    expect(device.registered).toBe(true);
+    await eventually(() => expect(sink.calls).toEqual([{ signal: 'deviceOnline', deviceId: 'meter-1' }]));
+    expect(registry.online.get('meter-1')).toBe(true);
+    expect(registry.locations.get('meter-1')).toMatchObject({
+      gatewayId: 'gw-test',
+      address: '127.0.0.1',
+      queueMode: false,
+    });
+    expect(gateway.commands.isRegistered('meter-1')).toBe(true);
+
+    await device.sendUpdate();
+    await eventually(() =>
+      expect(sink.calls.filter((call) => call.signal === 'deviceOnline')).toHaveLength(2),
+    );
+
+    await device.deregister();
+    await eventually(() => expect(registry.online.get('meter-1')).toBe(false));
+    expect(registry.locations.has('meter-1')).toBe(false);
+    expect(gateway.commands.isRegistered('meter-1')).toBe(false);
+  });
+
+  it('marks the device offline when its lifetime passes without an update', async () => {
+    const device = await startDevice({ endpoint: 'meter-2', lifetimeSeconds: 1, updateIntervalMs: 60_000 });
+    await eventually(() => expect(registry.online.get('meter-2')).toBe(true));
+    await device.powerOff();
+    await eventually(() => expect(registry.online.get('meter-2')).toBe(false), 3_000);
+    expect(gateway.commands.isRegistered('meter-2')).toBe(false);
+  });
+
+  it('refuses endpoints that are unknown or not LwM2M devices with 4.03', async () => {
+    registry.protocols.set('mqtt-device', 'mqtt');
+    await expect(startDevice({ endpoint: 'mqtt-device' })).rejects.toThrow('registration refused with 4.03');
+    const stranger = new SimulatedLwm2mDevice({
+      endpoint: 'stranger',
+      serverUri: `coap://127.0.0.1:${gateway.port}`,
+      log: silentLogger,
+    });
+    devices.push(stranger);
+    await expect(stranger.start()).rejects.toThrow('registration refused with 4.03');
+    expect(sink.calls).toEqual([]);
+    expect(registry.online.size).toBe(0);
+  });
+
+  it('answers an update of an unknown registration with 4.04, and the device registers again', async () => {
+    const device = await startDevice({ endpoint: 'meter-3' });
+    const { port } = gateway;
+    await gateway.stop();
+    gateway = await startLwm2mGateway({
+      host: '127.0.0.1',
+      port,
+      gatewayId: 'gw-test',
+      registry,
+      sink,
+      packages,
+      log: silentLogger,
+    });
+    await device.sendUpdate();
+    expect(device.registered).toBe(true);
+    await eventually(() => expect(gateway.commands.isRegistered('meter-3')).toBe(true));
+  });
+});
+
+describe('device management', () => {
+  it('reads resources in the format the device chooses', async () => {
+    for (const answerFormat of ['tlv', 'senml-json', 'text'] as const) {
+      const endpoint = `reader-${answerFormat}`;
+      await startDevice({
+        endpoint,
+        answerFormat,
+        firmwareVersion: '3.1.4',
+        cellId: 4242,
+        rsrp: -101,
+        sinr: 3,
+      });
+      gateway.commands.read(endpoint, [Lwm2mPath.firmwareVersion, Lwm2mPath.cellId, '/4/0']);
+      await eventually(() =>
+        expect(sink.reported(endpoint)).toMatchObject({
+          '/3/0/3': '3.1.4',
+          '/4/0/8': 4242,
+          '/4/0/2': -101,
+          '/4/0/11': 3,
+        }),
+      );
+    }
+  });
+
+  it('reports a resource the device lacks as a failed command with its CoAP code', async () => {
+    await startDevice({ endpoint: 'meter-4' });
+    gateway.commands.read('meter-4', ['/3/0/999']);
+    await eventually(() =>
+      expect(sink.failures('meter-4')).toEqual([{ operation: 'read', paths: ['/3/0/999'], code: '4.04' }]),
+    );
+  });
+
+  it('observes the update state, writes the package URI, executes the update, and cancels', async () => {
+    const device = await startDevice({ endpoint: 'meter-5', updatedVersion: '2.0.0', lwm2mVersion: '1.0' });
+    const pkg = addPackage('pkg-1', randomBytes(3000));
+    gateway.commands.observe('meter-5', [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult]);
+    await eventually(() => expect(sink.reported('meter-5')).toEqual({ '/5/0/3': 0, '/5/0/5': 0 }));
+
+    gateway.commands.write('meter-5', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg));
+    await eventually(() => expect(sink.reported('meter-5')['/5/0/3']).toBe(2));
+    const states = () =>
+      sink.calls.flatMap((call) =>
+        call.signal === 'resourcesReported' ? [call.report.values['/5/0/3']] : [],
+      );
+    expect(states().filter((state) => state !== undefined)).toEqual([0, 1, 2]);
+
+    gateway.commands.execute('meter-5', Lwm2mPath.firmwareUpdate);
+    await eventually(() => expect(sink.reported('meter-5')).toMatchObject({ '/5/0/3': 0, '/5/0/5': 1 }));
+    expect(states().filter((state) => state !== undefined)).toEqual([0, 1, 2, 3, 0]);
+    gateway.commands.read('meter-5', [Lwm2mPath.firmwareVersion]);
+    await eventually(() => expect(sink.reported('meter-5')['/3/0/3']).toBe('2.0.0'));
+    expect(device.firmwareVersion).toBe('2.0.0');
+
+    gateway.commands.cancelObservation('meter-5', [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult]);
+    const reportsBefore = sink.calls.length;
+    gateway.commands.write('meter-5', Lwm2mPath.firmwarePackageUri, '');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sink.calls.slice(reportsBefore).filter((call) => call.signal === 'resourcesReported')).toEqual([]);
+  });
+
+  it('refuses commands for a device with no registration here', () => {
+    expect(() => gateway.commands.read('nobody', ['/3/0/3'])).toThrow(/no live LwM2M registration/);
+  });
+});
+
+describe('queue mode', () => {
+  it('holds a command for a sleeping device until its next update', async () => {
+    await gateway.stop();
+    await startGateway(300);
+    const device = await startDevice({
+      endpoint: 'sleepy',
+      queueMode: true,
+      awakeMs: 300,
+      updateIntervalMs: 60_000,
+    });
+    expect(registry.locations.get('sleepy')?.queueMode).toBe(true);
+    const heard: string[] = [];
+    device.on('request', ({ path }) => heard.push(path));
+    device.on('request-while-asleep', ({ path }) => heard.push(`lost ${path}`));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    gateway.commands.read('sleepy', [Lwm2mPath.firmwareVersion]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(heard).toEqual([]);
+    expect(sink.reported('sleepy')).toEqual({});
+
+    await device.sendUpdate();
+    await eventually(() => expect(sink.reported('sleepy')).toEqual({ '/3/0/3': '1.0.0' }));
+    expect(heard).toEqual(['/3/0/3']);
+  });
+});
+
+describe('package delivery', () => {
+  it('delivers a multi-block package that verifies, reading only the blocks asked for', async () => {
+    const content = randomBytes(10_000);
+    const pkg = addPackage('pkg-2', content);
+    const device = await startDevice({ endpoint: 'dl-1', blockSize: 1024, dropDownloadAtBlock: 4 });
+    const finished = new Promise((resolve) => device.once('download-finished', resolve));
+    const resumed = new Promise((resolve) => device.once('download-resumed', resolve));
+    gateway.commands.write('dl-1', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg));
+    expect(await resumed).toEqual({ offset: 4 * 1024 });
+    expect(await finished).toMatchObject({ size: content.length, sha256: pkg.sha256 });
+    expect(packages.rangesRead.every((range) => (range.length ?? Number.POSITIVE_INFINITY) <= 1024)).toBe(
+      true,
+    );
+    expect(packages.rangesRead.map((range) => range.offset)).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => n * 1024),
+    );
+  });
+
+  it('refuses a versionCheckCode that is not the package’s, so the device reports Invalid URI', async () => {
+    const pkg = addPackage('pkg-3', randomBytes(2000));
+    const device = await startDevice({ endpoint: 'dl-2' });
+    const failed = new Promise((resolve) => device.once('upgrade-failed', resolve));
+    const wrongCode = versionCheckCode('f'.repeat(64));
+    gateway.commands.write(
+      'dl-2',
+      Lwm2mPath.firmwarePackageUri,
+      `coap://127.0.0.1:${gateway.port}/fw/${pkg.id}/${wrongCode}`,
+    );
+    expect(await failed).toEqual({ object: 5, result: 7 });
+    expect(packages.rangesRead).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Interoperability with a client otaflow did not write: Eclipse Leshan 1.5 (Maven Central)
+ * registers, answers reads (TLV), a write and an execute, and deregisters. Needs Java and the
+ * client that scripts/provision.sh builds (`npm test` runs it first) into the otaflow cache, or
+ * OTAFLOW_LESHAN_DIR pointing at one.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
+import { otaflowCacheDir } from '../../../src/stack/binaries';
+import { silentLogger } from '../api/fakes';
+import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
+
+const LESHAN_CLIENT_VERSION = '1.5.0';
+const leshanDir =
+  process.env.OTAFLOW_LESHAN_DIR ?? path.join(otaflowCacheDir(), 'leshan-client', LESHAN_CLIENT_VERSION);
+let gateway: Lwm2mGateway | undefined;
+let client: ChildProcess | undefined;
+
+afterAll(async () => {
+  client?.kill();
+  await gateway?.stop();
+});
+
+it(
+  'a Leshan client registers, answers reads and a write, and deregisters',
+  async () => {
+    const dir = leshanDir;
+    if (!existsSync(path.join(dir, 'classes'))) {
+      throw new Error(`the Leshan client is not built in ${dir}: run \`npm run provision\``);
+    }
+    const registry = new FakeLwm2mRegistry();
+    registry.protocols.set('leshan-1', 'lwm2m');
+    const sink = new RecordingLwm2mSink();
+    const started = await startLwm2mGateway({
+      host: '127.0.0.1',
+      port: 0,
+      gatewayId: 'interop',
+      registry,
+      sink,
+      packages: new InMemoryPackages(),
+      log: silentLogger,
+    });
+    gateway = started;
+    const classpath = [path.join(dir, 'classes'), ...readdirSync(path.join(dir, 'lib')).map((jar) => path.join(dir, 'lib', jar))];
+    client = spawn(
+      'java',
+      ['-cp', classpath.join(':'), 'InteropClient', 'leshan-1', `coap://127.0.0.1:${started.port}`, '4000'],
+      { stdio: 'ignore' },
+    );
+    await eventually(() => expect(started.commands.isRegistered('leshan-1')).toBe(true), 15_000);
+    expect(registry.locations.get('leshan-1')).toMatchObject({ lifetimeSeconds: 30, queueMode: false });
+
+    started.commands.read('leshan-1', ['/3/0/3', '/3/0']);
+    await eventually(() =>
+      expect(sink.reported('leshan-1')).toMatchObject({
+        '/3/0/3': '1.2.3',
+        '/3/0/0': 'Eclipse Leshan',
+        '/3/0/1': 'interop',
+        '/3/0/16': 'U',
+      }),
+    );
+    started.commands.write('leshan-1', '/3/0/14', '+01:00');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    started.commands.read('leshan-1', ['/3/0/14']);
+    await eventually(() => expect(sink.reported('leshan-1')['/3/0/14']).toBe('+01:00'));
+    expect(sink.failures('leshan-1')).toEqual([]);
+
+    await eventually(() => expect(registry.online.get('leshan-1')).toBe(false), 10_000);
+  },
+  30_000,
+);
