@@ -4,10 +4,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
 import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
 import { versionCheckCode } from '../../../src/lwm2m/package-blocks';
-import { type SimulatedLwm2mDeviceOptions, SimulatedLwm2mDevice } from '../../../src/simulator/lwm2m-device';
+import { SimulatedLwm2mDevice, type SimulatedLwm2mDeviceOptions } from '../../../src/simulator/lwm2m-device';
+import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
 import { silentLogger } from '../api/fakes';
 import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
 

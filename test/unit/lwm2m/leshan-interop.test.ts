@@ -24,51 +24,50 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-it(
-  'a Leshan client registers, answers reads and a write, and deregisters',
-  async () => {
-    const dir = leshanDir;
-    if (!existsSync(path.join(dir, 'classes'))) {
-      throw new Error(`the Leshan client is not built in ${dir}: run \`npm run provision\``);
-    }
-    const registry = new FakeLwm2mRegistry();
-    registry.protocols.set('leshan-1', 'lwm2m');
-    const sink = new RecordingLwm2mSink();
-    const started = await startLwm2mGateway({
-      host: '127.0.0.1',
-      port: 0,
-      gatewayId: 'interop',
-      registry,
-      sink,
-      packages: new InMemoryPackages(),
-      log: silentLogger,
-    });
-    gateway = started;
-    const classpath = [path.join(dir, 'classes'), ...readdirSync(path.join(dir, 'lib')).map((jar) => path.join(dir, 'lib', jar))];
-    client = spawn(
-      'java',
-      ['-cp', classpath.join(':'), 'InteropClient', 'leshan-1', `coap://127.0.0.1:${started.port}`, '4000'],
-      { stdio: 'ignore' },
-    );
-    await eventually(() => expect(started.commands.isRegistered('leshan-1')).toBe(true), 15_000);
-    expect(registry.locations.get('leshan-1')).toMatchObject({ lifetimeSeconds: 30, queueMode: false });
+it('a Leshan client registers, answers reads and a write, and deregisters', async () => {
+  const dir = leshanDir;
+  if (!existsSync(path.join(dir, 'classes'))) {
+    throw new Error(`the Leshan client is not built in ${dir}: run \`npm run provision\``);
+  }
+  const registry = new FakeLwm2mRegistry();
+  registry.protocols.set('leshan-1', 'lwm2m');
+  const sink = new RecordingLwm2mSink();
+  const started = await startLwm2mGateway({
+    host: '127.0.0.1',
+    port: 0,
+    gatewayId: 'interop',
+    registry,
+    sink,
+    packages: new InMemoryPackages(),
+    log: silentLogger,
+  });
+  gateway = started;
+  const classpath = [
+    path.join(dir, 'classes'),
+    ...readdirSync(path.join(dir, 'lib')).map((jar) => path.join(dir, 'lib', jar)),
+  ];
+  client = spawn(
+    'java',
+    ['-cp', classpath.join(':'), 'InteropClient', 'leshan-1', `coap://127.0.0.1:${started.port}`, '4000'],
+    { stdio: 'ignore' },
+  );
+  await eventually(() => expect(started.commands.isRegistered('leshan-1')).toBe(true), 15_000);
+  expect(registry.locations.get('leshan-1')).toMatchObject({ lifetimeSeconds: 30, queueMode: false });
 
-    started.commands.read('leshan-1', ['/3/0/3', '/3/0']);
-    await eventually(() =>
-      expect(sink.reported('leshan-1')).toMatchObject({
-        '/3/0/3': '1.2.3',
-        '/3/0/0': 'Eclipse Leshan',
-        '/3/0/1': 'interop',
-        '/3/0/16': 'U',
-      }),
-    );
-    started.commands.write('leshan-1', '/3/0/14', '+01:00');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    started.commands.read('leshan-1', ['/3/0/14']);
-    await eventually(() => expect(sink.reported('leshan-1')['/3/0/14']).toBe('+01:00'));
-    expect(sink.failures('leshan-1')).toEqual([]);
+  started.commands.read('leshan-1', ['/3/0/3', '/3/0']);
+  await eventually(() =>
+    expect(sink.reported('leshan-1')).toMatchObject({
+      '/3/0/3': '1.2.3',
+      '/3/0/0': 'Eclipse Leshan',
+      '/3/0/1': 'interop',
+      '/3/0/16': 'U',
+    }),
+  );
+  started.commands.write('leshan-1', '/3/0/14', '+01:00');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  started.commands.read('leshan-1', ['/3/0/14']);
+  await eventually(() => expect(sink.reported('leshan-1')['/3/0/14']).toBe('+01:00'));
+  expect(sink.failures('leshan-1')).toEqual([]);
 
-    await eventually(() => expect(registry.online.get('leshan-1')).toBe(false), 10_000);
-  },
-  30_000,
-);
+  await eventually(() => expect(registry.online.get('leshan-1')).toBe(false), 10_000);
+}, 30_000);

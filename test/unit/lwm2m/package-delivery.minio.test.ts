@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
 import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
 import type { DeliverablePackage } from '../../../src/lwm2m/package-blocks';
 import { createPackageStore, type PackageStore } from '../../../src/packages/package-store';
 import { SimulatedLwm2mDevice } from '../../../src/simulator/lwm2m-device';
+import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
 import { silentLogger } from '../api/fakes';
 import { startTestMinio, type TestMinio } from '../packages/minio-server';
 import { FakeLwm2mRegistry, RecordingLwm2mSink } from './fakes';
