@@ -45,6 +45,17 @@ const ConfigSchema = z.object({
   /** The gateway's own broker account (service user); devices never get it. */
   MQTT_SERVICE_USERNAME: z.string().min(1).default('otaflow-gateway'),
   MQTT_SERVICE_PASSWORD: z.string().min(8).default('otaflow-gateway-dev-password'),
+
+  /** The LwM2M gateway's CoAP/UDP listener. */
+  LWM2M_HOST: z.string().min(1).default('0.0.0.0'),
+  LWM2M_PORT: port.default(5683),
+  /** Names this gateway's task queue: each gateway gets its own, since only it can reach its devices. */
+  LWM2M_GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, 1 to 64 characters')
+    .default('local'),
+  /** host[:port] devices reach the gateway at (package URIs carry it); default: the listener's address. */
+  LWM2M_PUBLIC_HOST: optionalAddress,
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;

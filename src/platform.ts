@@ -3,14 +3,19 @@ import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createLwm2mCommandActivities } from '../activities/lwm2m-commands';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
 import { createApi } from './api/create-api';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
+import { createLwm2mGatewayRegistry, forgetGatewayRegistrations } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
+import { findPackage } from './db/packages';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { type Logger, logger as rootLogger } from './logger';
+import { startLwm2mGateway } from './lwm2m/gateway';
+import { createTemporalLwm2mEventSink } from './lwm2m/lwm2m-event-sink';
 import { createDeviceAuthenticator } from './mqtt/device-auth';
 import { createTemporalDeviceEventSink } from './mqtt/device-event-sink';
 import type { PresenceSource } from './mqtt/embedded-broker';
@@ -32,6 +37,7 @@ export interface PlatformAddresses {
   minio: string;
   minioConsole?: string;
   mqtt: string;
+  lwm2m: string;
 }
 
 export interface Platform {
@@ -144,6 +150,25 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     stops.push(() => gateway.stop());
 
     installTemporalRuntime();
+    await forgetGatewayRegistrations(db, config.LWM2M_GATEWAY_ID);
+    const lwm2m = await startLwm2mGateway({
+      host: config.LWM2M_HOST,
+      port: config.LWM2M_PORT,
+      gatewayId: config.LWM2M_GATEWAY_ID,
+      publicHost: config.LWM2M_PUBLIC_HOST,
+      registry: createLwm2mGatewayRegistry(db),
+      sink: createTemporalLwm2mEventSink(temporal, log.child({ component: 'lwm2m-events' })),
+      packages: {
+        store: packageStore,
+        lookup: async (packageId) => {
+          const pkg = await findPackage(db, packageId);
+          return pkg && { objectKey: pkg.objectKey, sha256: pkg.sha256, size: pkg.size };
+        },
+      },
+      log: log.child({ component: 'lwm2m-gateway' }),
+    });
+    stops.push(() => lwm2m.stop());
+
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
     const workers = await createWorkers({
@@ -151,6 +176,10 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       namespace: config.TEMPORAL_NAMESPACE,
       platformActivities: createActivities({ db, downloads }),
       mqttCommandActivities: createMqttCommandActivities({ gateway, registry }),
+      lwm2mGateway: {
+        gatewayId: lwm2m.gatewayId,
+        activities: createLwm2mCommandActivities({ gateway: lwm2m }),
+      },
     });
     const running = workers.map((worker) => worker.run());
     stops.push(() => shutDownWorkers(workers, running));
@@ -175,6 +204,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         minio: minioEndpoint,
         minioConsole: minio?.consoleUrl,
         mqtt: mqttUrl,
+        lwm2m: `coap://${lwm2m.address}`,
       },
       db,
       temporal,

@@ -32,6 +32,7 @@ function printAddresses({ addresses }: Platform): void {
     ['MinIO', addresses.minio],
     ['MinIO console', addresses.minioConsole],
     ['MQTT broker', addresses.mqtt],
+    ['LwM2M server (CoAP)', addresses.lwm2m],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = rows

@@ -69,6 +69,24 @@ export const migrations: readonly Migration[] = [
       'create index task_devices_in_flight on task_devices (device_id) where finished_at is null',
     ],
   },
+  {
+    id: 2,
+    name: 'lwm2m registrations',
+    statements: [
+      // Where each LwM2M device is registered: its gateway (whose task queue carries its commands) and
+      // the address the gateway reaches it at.
+      `create table lwm2m_registrations (
+        device_id text primary key references devices (id) on delete cascade,
+        gateway_id text not null,
+        registration_id text not null,
+        address text not null,
+        port integer not null,
+        queue_mode boolean not null,
+        lifetime_seconds integer not null,
+        updated_at timestamptz not null default now()
+      )`,
+    ],
+  },
 ];
 
 /**

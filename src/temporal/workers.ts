@@ -1,19 +1,26 @@
 import path from 'node:path';
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import type { MqttCommandActivities, PlatformActivities } from '../../activities/interfaces';
+import type {
+  Lwm2mCommandActivities,
+  MqttCommandActivities,
+  PlatformActivities,
+} from '../../activities/interfaces';
 import { TaskQueue } from '../../workflows/definitions';
+import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m-definitions';
 
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
   platformActivities: PlatformActivities;
   mqttCommandActivities: MqttCommandActivities;
+  lwm2mGateway: { gatewayId: string; activities: Lwm2mCommandActivities };
 }
 
 /**
- * The two workers of one otaflow process: the platform worker (all workflows plus registry, token and
- * notification activities) and the MQTT gateway worker (device downlinks, on its own task queue so
- * commands leave through a process that holds a broker connection).
+ * The workers of one otaflow process: the platform worker (all workflows plus registry, token,
+ * notification and permit activities), the MQTT gateway worker (device downlinks, on its own task
+ * queue so commands leave through a process that holds a broker connection) and the LwM2M gateway
+ * worker (CoAP commands, on this gateway's own queue: only it holds its devices' NAT bindings).
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace } = options;
@@ -30,5 +37,11 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     taskQueue: TaskQueue.mqttGateway,
     activities: { ...options.mqttCommandActivities },
   });
-  return [platform, mqttGateway];
+  const lwm2mGateway = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: lwm2mGatewayTaskQueue(options.lwm2mGateway.gatewayId),
+    activities: { ...options.lwm2mGateway.activities },
+  });
+  return [platform, mqttGateway, lwm2mGateway];
 }

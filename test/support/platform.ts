@@ -36,6 +36,8 @@ export async function startTestPlatform(
     MQTT_PORT: options.embeddedBroker ? String(await freePort()) : '1883',
     MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
     MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
+    LWM2M_HOST: '127.0.0.1',
+    LWM2M_PORT: '0',
   });
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
   return {

@@ -23,5 +23,5 @@ export async function openTempDatabase(): Promise<{
 }
 
 export async function emptyTables(db: Database): Promise<void> {
-  await db.query('truncate task_devices, tasks, packages, devices');
+  await db.query('truncate lwm2m_registrations, task_devices, tasks, packages, devices');
 }

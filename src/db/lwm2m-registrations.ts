@@ -1,0 +1,66 @@
+import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../lwm2m/gateway';
+import type { Database } from './database';
+import { findDevice, setPresence } from './devices';
+
+/** The LwM2M gateway's view of the registry: provisioned endpoints, presence, registrations. */
+export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
+  return {
+    async isLwm2mDevice(deviceId) {
+      return (await findDevice(db, deviceId))?.protocol === 'lwm2m';
+    },
+    setPresence: (deviceId, online, at) => setPresence(db, deviceId, online, at),
+    async recordRegistration(deviceId: string, location: RegistrationLocation) {
+      await db.query(
+        `insert into lwm2m_registrations
+           (device_id, gateway_id, registration_id, address, port, queue_mode, lifetime_seconds, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, now())
+         on conflict (device_id) do update set
+           gateway_id = excluded.gateway_id, registration_id = excluded.registration_id,
+           address = excluded.address, port = excluded.port, queue_mode = excluded.queue_mode,
+           lifetime_seconds = excluded.lifetime_seconds, updated_at = now()`,
+        [
+          deviceId,
+          location.gatewayId,
+          location.registrationId,
+          location.address,
+          location.port,
+          location.queueMode,
+          location.lifetimeSeconds,
+        ],
+      );
+    },
+    async clearRegistration(deviceId, registrationId) {
+      await db.query('delete from lwm2m_registrations where device_id = $1 and registration_id = $2', [
+        deviceId,
+        registrationId,
+      ]);
+    },
+  };
+}
+
+/** The gateway holding the device's live registration, if any. */
+export async function findLwm2mGateway(
+  db: Pick<Database, 'query'>,
+  deviceId: string,
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ gateway_id: string }>(
+    'select gateway_id from lwm2m_registrations where device_id = $1',
+    [deviceId],
+  );
+  return rows[0]?.gateway_id;
+}
+
+/**
+ * A gateway keeps registrations in memory, so after a restart its devices are unregistered until they
+ * register again (their next update gets 4.04, as LwM2M prescribes): forget them and mark them offline.
+ */
+export async function forgetGatewayRegistrations(db: Database, gatewayId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `update devices set online = false
+         where id in (select device_id from lwm2m_registrations where gateway_id = $1)`,
+      [gatewayId],
+    );
+    await tx.query('delete from lwm2m_registrations where gateway_id = $1', [gatewayId]);
+  });
+}
