@@ -1,3 +1,7 @@
 /** The workflow types the worker registers (its `workflowsPath` bundles this file). */
+
+export { cellLimiter } from './cell-limiter';
+export { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
+export { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
 export { mqttUpgrade } from './mqtt-upgrade';
 export { upgradeTask } from './upgrade-task';

@@ -1,0 +1,264 @@
+/**
+ * Fake activities for the LwM2M workflow tests. They behave like the platform, like the LwM2M
+ * gateway and like NB-IoT devices: a device answers a read, an observation, a write of the package
+ * URI or an execute by signalling its operation workflow (`resourcesReported`,
+ * `deviceCommandFailed`) through the test server's client, the way the gateway does. The permit
+ * activities are the real ones (activities/cell-permits.ts), so the real cell limiter runs.
+ */
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { createLwm2mPlatformActivities } from '../../activities/cell-permits';
+import type {
+  Lwm2mCommandActivities,
+  Lwm2mPlatformActivities,
+  PlatformActivities,
+} from '../../activities/interfaces';
+import {
+  type DeviceUpgradeResult,
+  deviceOperationWorkflowId,
+  type PackageInfo,
+  TaskQueue,
+  type UpgradeStep,
+} from '../../workflows/definitions';
+import {
+  deviceCommandFailedSignal,
+  Lwm2mPath,
+  lwm2mGatewayTaskQueue,
+  type PermitRequest,
+  type ResourceValue,
+  resourcesReportedSignal,
+} from '../../workflows/lwm2m-definitions';
+import { defaultRadioResources, type Lwm2mUpgradeInput } from '../../workflows/lwm2m-steps';
+import { defaultCoverageRanges } from '../../workflows/radio-coverage';
+
+export const GATEWAY_ID = 'gateway-1';
+type Values = Record<string, ResourceValue>;
+
+export interface FakeLwm2mDevice {
+  /** The registry's view of the connection. */
+  online: boolean;
+  /** False: the gateway holds no registration for it (`locateLwm2mDevice` finds none). */
+  registered: boolean;
+  /** What a read answers (and what observations report first); device reports update it. */
+  resources: Values;
+  /** Reads of these resources go unanswered. */
+  silent: string[];
+  /** Reads of these resources go unanswered once the device has executed the update / install. */
+  silentAfterExecute: string[];
+  /** Reads of these resources are refused (4.04: the device lacks them). */
+  lacking: string[];
+  /** What the device reports, one report after another, once the package URI is written. */
+  onPackageUri: Values[];
+  /** What the device reports, one report after another, on the update / install execute. */
+  onExecute: Values[];
+}
+
+export interface Lwm2mCommand {
+  deviceId: string;
+  command: keyof Lwm2mCommandActivities;
+  paths: string[];
+  value?: ResourceValue;
+}
+
+/** A device that upgrades its firmware the way LwM2M object 5 describes, to `targetVersion`. */
+export function firmwareDevice(targetVersion = '2.0.0'): Pick<FakeLwm2mDevice, 'onPackageUri' | 'onExecute'> {
+  return {
+    onPackageUri: [{ '/5/0/3': 1, '/5/0/5': 0 }, { '/5/0/3': 2 }],
+    onExecute: [{ '/5/0/3': 3 }, { '/5/0/3': 0, '/5/0/5': 1, '/3/0/3': targetVersion }],
+  };
+}
+
+/** A device that installs software the way LwM2M object 9 describes, to `targetVersion`. */
+export function softwareDevice(targetVersion = '2.0.0'): Pick<FakeLwm2mDevice, 'onPackageUri' | 'onExecute'> {
+  return {
+    onPackageUri: [{ '/9/0/7': 1, '/9/0/9': 1 }, { '/9/0/7': 2 }, { '/9/0/7': 3, '/9/0/9': 3 }],
+    onExecute: [{ '/9/0/7': 4, '/9/0/9': 2, '/9/0/1': targetVersion }],
+  };
+}
+
+export class Lwm2mFakeFleet {
+  private readonly devices = new Map<string, FakeLwm2mDevice>();
+  private nextDeviceNumber = 0;
+  readonly steps: { deviceId: string; step: UpgradeStep; details?: { fromVersion?: string } }[] = [];
+  readonly commands: Lwm2mCommand[] = [];
+  readonly permitRequests: { cellId: string; request: PermitRequest }[] = [];
+  readonly notifiedResults: DeviceUpgradeResult[] = [];
+
+  constructor(private readonly client: Client) {}
+
+  /**
+   * Adds an online, registered device on firmware and software 1.0.0 in cell `cell-{n}` with good
+   * coverage (RSRP −90 dBm, SINR 10 dB) that upgrades the way `behaviour` says.
+   */
+  addDevice(overrides: Partial<FakeLwm2mDevice> = {}): string {
+    const deviceId = `lwm2m-device-${++this.nextDeviceNumber}`;
+    this.devices.set(deviceId, {
+      online: true,
+      registered: true,
+      silent: [],
+      silentAfterExecute: [],
+      lacking: [],
+      ...firmwareDevice(),
+      ...overrides,
+      resources: {
+        [Lwm2mPath.firmwareVersion]: '1.0.0',
+        [Lwm2mPath.softwareVersion]: '1.0.0',
+        [Lwm2mPath.cellId]: `cell-${this.nextDeviceNumber}`,
+        [Lwm2mPath.radioSignalStrength]: -90,
+        [Lwm2mPath.linkQuality]: 10,
+        [Lwm2mPath.firmwareState]: 0,
+        [Lwm2mPath.firmwareUpdateResult]: 0,
+        [Lwm2mPath.softwareUpdateState]: 0,
+        [Lwm2mPath.softwareUpdateResult]: 0,
+        ...overrides.resources,
+      },
+    });
+    return deviceId;
+  }
+
+  device(deviceId: string): FakeLwm2mDevice {
+    const device = this.devices.get(deviceId);
+    if (!device) throw new Error(`unknown fake device ${deviceId}`);
+    return device;
+  }
+
+  resultsNotifiedFor(deviceId: string): DeviceUpgradeResult[] {
+    return this.notifiedResults.filter((result) => result.deviceId === deviceId);
+  }
+
+  stepsOf(deviceId: string): UpgradeStep[] {
+    return this.steps.filter((s) => s.deviceId === deviceId).map((s) => s.step);
+  }
+
+  commandsTo(deviceId: string): Omit<Lwm2mCommand, 'deviceId'>[] {
+    return this.commands.filter((c) => c.deviceId === deviceId).map(({ deviceId: _, ...command }) => command);
+  }
+
+  permitLimitsOf(deviceId: string): number[] {
+    return this.permitRequests.filter((p) => p.request.deviceId === deviceId).map((p) => p.request.limit);
+  }
+
+  upgradeInput(deviceId: string, pkg: PackageInfo, taskId = 'task-lwm2m'): Lwm2mUpgradeInput {
+    return {
+      taskId,
+      deviceId,
+      package: pkg,
+      coverageRanges: defaultCoverageRanges,
+      radioResources: defaultRadioResources,
+    };
+  }
+
+  platformActivities(): PlatformActivities & Lwm2mPlatformActivities {
+    const permits = createLwm2mPlatformActivities({
+      client: this.client,
+      gatewayOf: async (deviceId) => (this.device(deviceId).registered ? GATEWAY_ID : undefined),
+    });
+    return {
+      ...permits,
+      requestCellPermit: async (cellId, request) => {
+        this.permitRequests.push({ cellId, request });
+        await permits.requestCellPermit(cellId, request);
+      },
+      isDeviceOnline: async (deviceId) => this.device(deviceId).online,
+      recordUpgradeStep: async (_taskId, deviceId, step, details) => {
+        this.steps.push(details ? { deviceId, step, details } : { deviceId, step });
+      },
+      issueDownloadToken: async () => {
+        throw new Error('LwM2M devices fetch packages from the gateway, not with a download token');
+      },
+      notifyDeviceResult: async (result) => {
+        this.notifiedResults.push(result);
+      },
+      notifyTaskCompleted: async () => {},
+    };
+  }
+
+  commandActivities(): Lwm2mCommandActivities {
+    return {
+      lwm2mRead: async (deviceId, paths) => {
+        this.commands.push({ deviceId, command: 'lwm2mRead', paths });
+        const device = this.device(deviceId);
+        if (paths.some((path) => device.lacking.includes(path))) {
+          await this.signal(deviceId, 'failure', { operation: 'read', paths, code: '4.04' });
+          return;
+        }
+        const answered = paths.filter((path) => !device.silent.includes(path));
+        if (answered.length > 0) await this.report(deviceId, pick(device.resources, answered));
+      },
+      lwm2mObserve: async (deviceId, paths) => {
+        this.commands.push({ deviceId, command: 'lwm2mObserve', paths });
+        await this.report(deviceId, pick(this.device(deviceId).resources, paths));
+      },
+      lwm2mCancelObservation: async (deviceId, paths) => {
+        this.commands.push({ deviceId, command: 'lwm2mCancelObservation', paths });
+      },
+      lwm2mWrite: async (deviceId, path, value) => {
+        this.commands.push({ deviceId, command: 'lwm2mWrite', paths: [path], value });
+        for (const values of this.device(deviceId).onPackageUri) await this.report(deviceId, values);
+      },
+      lwm2mExecute: async (deviceId, path) => {
+        this.commands.push({ deviceId, command: 'lwm2mExecute', paths: [path] });
+        const device = this.device(deviceId);
+        device.silent.push(...device.silentAfterExecute);
+        for (const values of device.onExecute) await this.report(deviceId, values);
+      },
+      lwm2mPackageUri: async (deviceId, pkg) => {
+        this.commands.push({ deviceId, command: 'lwm2mPackageUri', paths: [] });
+        return `coap://gateway-1.test/packages/${pkg.id}/${pkg.sha256.slice(0, 8)}`;
+      },
+    };
+  }
+
+  /** The device sends values: the gateway passes them on, and they become what later reads answer. */
+  private async report(deviceId: string, values: Values): Promise<void> {
+    Object.assign(this.device(deviceId).resources, values);
+    await this.signal(deviceId, 'report', values);
+  }
+
+  private async signal(
+    deviceId: string,
+    kind: 'report' | 'failure',
+    payload: Values | { operation: 'read'; paths: string[]; code: string },
+  ): Promise<void> {
+    const handle = this.client.workflow.getHandle(deviceOperationWorkflowId(deviceId));
+    if (kind === 'report') await handle.signal(resourcesReportedSignal, { values: payload as Values });
+    else
+      await handle.signal(
+        deviceCommandFailedSignal,
+        payload as { operation: 'read'; paths: string[]; code: string },
+      );
+  }
+}
+
+function pick(values: Values, paths: string[]): Values {
+  return Object.fromEntries(paths.map((path) => [path, values[path] ?? null]));
+}
+
+/** Runs the workflows, the platform activities and the gateway's command activities, as in production. */
+export async function runLwm2mWorkers(
+  env: TestWorkflowEnvironment,
+  fleet: Lwm2mFakeFleet,
+  workflowsPath = join(__dirname, '../../workflows/index.ts'),
+): Promise<() => Promise<void>> {
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath });
+  const workers = await Promise.all([
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TaskQueue.platform,
+      workflowBundle,
+      activities: fleet.platformActivities(),
+    }),
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: lwm2mGatewayTaskQueue(GATEWAY_ID),
+      activities: fleet.commandActivities(),
+    }),
+  ]);
+  const running = workers.map((worker) => worker.run());
+  return async () => {
+    for (const worker of workers) worker.shutdown();
+    await Promise.all(running);
+  };
+}

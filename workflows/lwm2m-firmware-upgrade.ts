@@ -1,0 +1,129 @@
+/**
+ * Seed 000, "Firmware Upgrade for Devices Using LwM2M": one NB-IoT device, LwM2M object 5. One
+ * workflow per device upgrade, with the device's operation ID (`deviceOperationWorkflowId`). Every
+ * way the upgrade ends is a result, notified to the application; the workflow itself only fails on
+ * a bug.
+ */
+import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import type { DeviceUpgradeResult } from './definitions';
+import { DeviceCause, PlatformCause } from './failure-causes';
+import { Lwm2mPath } from './lwm2m-definitions';
+import { FirmwareState, FirmwareUpdateResult, firmwareResultCause } from './lwm2m-result-codes';
+import {
+  asText,
+  CellPermit,
+  cancelled,
+  type Ending,
+  failed,
+  isDeviceNotOnline,
+  Lwm2mDevice,
+  type Lwm2mUpgradeInput,
+  listenToLwm2mDevice,
+  queryRadioCoverage,
+  trackProgress,
+  versionDecision,
+  waitUntilOnline,
+} from './lwm2m-steps';
+import { Lwm2mTimeouts } from './timeouts';
+
+const observed = [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult];
+
+export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
+  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
+  const progress = trackProgress(input);
+  const permit = new CellPermit(device);
+  let observing = false;
+  let fromVersion: string | undefined;
+  // Steps 15–16: notify the application of the result.
+  return progress.end(await firmwareUpgrade());
+
+  async function firmwareUpgrade(): Promise<Ending> {
+    try {
+      // Step 3: negotiate once the device is online (24 hours).
+      if (!(await waitUntilOnline(device, progress))) return failed(PlatformCause.onlineTimeout);
+
+      // Steps 4–5: query the firmware version (3 minutes) and decide whether an upgrade is required.
+      await progress.enter('querying-version');
+      const version = await device.read([Lwm2mPath.firmwareVersion], Lwm2mTimeouts.versionReport);
+      fromVersion = asText(version?.[Lwm2mPath.firmwareVersion]);
+      if (fromVersion === undefined) return failed(PlatformCause.versionTimeout);
+      const decided = versionDecision(input.package, fromVersion);
+      if (decided) return decided;
+
+      // Steps 6–8: radio coverage → the cell's permits; wait for one.
+      await progress.enter('querying-radio', { fromVersion });
+      const cell = await queryRadioCoverage(device, input);
+      if (!cell) return failed(PlatformCause.cellIdTimeout, undefined, fromVersion);
+      await progress.enter('waiting-permit', { fromVersion });
+      await permit.acquire(cell);
+
+      // Step 9: subscribe to the firmware upgrade status.
+      await device.observe(observed);
+      observing = true;
+
+      // Steps 10–11: deliver the package URL; the device downloads it (60 minutes).
+      await progress.enter('downloading', { fromVersion });
+      const uri = await device.packageUri(input.package);
+      device.reports.forget(observed);
+      await device.write(Lwm2mPath.firmwarePackageUri, uri);
+      const downloaded = () =>
+        device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.downloaded, FirmwareState.updating]);
+      await condition(() => deviceFailure() !== undefined || downloaded(), Lwm2mTimeouts.download);
+      if (deviceFailure()) return deviceFailure() as Ending;
+      if (!downloaded()) {
+        const started = device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.downloading]);
+        return failed(
+          started ? PlatformCause.downloadedTimeout : PlatformCause.startDownloadTimeout,
+          undefined,
+          fromVersion,
+        );
+      }
+
+      // Steps 12–13: execute the update; the device updates and reports the result (30 minutes).
+      await progress.enter('updating', { fromVersion });
+      await device.execute(Lwm2mPath.firmwareUpdate);
+      const succeeded = () =>
+        device.reports.latestNumber(Lwm2mPath.firmwareUpdateResult) === FirmwareUpdateResult.success;
+      await condition(() => deviceFailure() !== undefined || succeeded(), Lwm2mTimeouts.upgradeResult);
+      if (deviceFailure()) return deviceFailure() as Ending;
+      const startedUpdating = device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.updating]);
+      if (!succeeded() && !startedUpdating)
+        return failed(PlatformCause.startUpdateTimeout, undefined, fromVersion);
+
+      // Step 14: query the upgrade result and the version to check it (also when the result never came).
+      const check = await device.read(
+        [Lwm2mPath.firmwareUpdateResult, Lwm2mPath.firmwareVersion],
+        Lwm2mTimeouts.versionReport,
+      );
+      if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
+      if (deviceFailure()) return deviceFailure() as Ending;
+      if (!succeeded()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);
+      const newVersion = asText(check[Lwm2mPath.firmwareVersion]);
+      if (newVersion !== input.package.version) {
+        return failed(
+          DeviceCause.firmwareUpdateFailed,
+          `device reported version ${newVersion ?? '(none)'} after the upgrade, expected ${input.package.version}`,
+          fromVersion,
+        );
+      }
+      return { outcome: 'succeeded', fromVersion };
+    } catch (err) {
+      if (isCancellation(err)) return cancelled(fromVersion);
+      if (isDeviceNotOnline(err)) return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);
+      throw err;
+    } finally {
+      // Step 15 and the cell's permit, whatever the ending, also after a cancellation.
+      await CancellationScope.nonCancellable(async () => {
+        if (observing) await device.cancelObservation(observed);
+        await permit.release();
+      });
+    }
+  }
+
+  /** A failure result (/5/0/5 other than 0 or 1) ends the upgrade whenever the device reports it. */
+  function deviceFailure(): Ending | undefined {
+    const code = device.reports.latestNumber(Lwm2mPath.firmwareUpdateResult);
+    const cause = code === undefined ? undefined : firmwareResultCause(code);
+    return cause && failed(cause, `firmware update result ${code}`, fromVersion);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Seed 000, "Software Upgrade for Devices Using LwM2M over CoAP": one NB-IoT device, LwM2M object 9
+ * (software management). One workflow per device upgrade, with the device's operation ID
+ * (`deviceOperationWorkflowId`). Unlike the firmware flow, the device's upgrade status is observed
+ * before the radio query, as the seed orders it. Every way the upgrade ends is a result, notified to
+ * the application; the workflow itself only fails on a bug.
+ */
+import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import type { DeviceUpgradeResult } from './definitions';
+import { DeviceCause, PlatformCause } from './failure-causes';
+import { Lwm2mPath } from './lwm2m-definitions';
+import { SoftwareState, SoftwareUpdateResult, softwareResultCause } from './lwm2m-result-codes';
+import {
+  asText,
+  CellPermit,
+  cancelled,
+  type Ending,
+  failed,
+  isDeviceNotOnline,
+  Lwm2mDevice,
+  type Lwm2mUpgradeInput,
+  listenToLwm2mDevice,
+  queryRadioCoverage,
+  trackProgress,
+  versionDecision,
+  waitUntilOnline,
+} from './lwm2m-steps';
+import { Lwm2mTimeouts } from './timeouts';
+
+const observed = [Lwm2mPath.softwareUpdateState, Lwm2mPath.softwareUpdateResult];
+
+export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
+  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
+  const progress = trackProgress(input);
+  const permit = new CellPermit(device);
+  let observing = false;
+  let fromVersion: string | undefined;
+  // Step 15: notify the application of the result.
+  return progress.end(await softwareUpgrade());
+
+  async function softwareUpgrade(): Promise<Ending> {
+    try {
+      // Step 3: negotiate once the device is online (24 hours).
+      if (!(await waitUntilOnline(device, progress))) return failed(PlatformCause.onlineTimeout);
+
+      // Steps 4–5: query the software version (3 minutes) and decide whether an upgrade is required.
+      await progress.enter('querying-version');
+      const version = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport);
+      fromVersion = asText(version?.[Lwm2mPath.softwareVersion]);
+      if (fromVersion === undefined) return failed(PlatformCause.versionTimeout);
+      const decided = versionDecision(input.package, fromVersion);
+      if (decided) return decided;
+
+      // Step 6: subscribe to the software upgrade status.
+      await device.observe(observed);
+      observing = true;
+
+      // Steps 7–9: radio coverage → the cell's permits; wait for one.
+      await progress.enter('querying-radio', { fromVersion });
+      const cell = await queryRadioCoverage(device, input);
+      if (!cell) return failed(PlatformCause.cellIdTimeout, undefined, fromVersion);
+      await progress.enter('waiting-permit', { fromVersion });
+      await permit.acquire(cell);
+
+      // Steps 10–12: notify the new version; the device downloads it in segments (60 minutes).
+      await progress.enter('downloading', { fromVersion });
+      const uri = await device.packageUri(input.package);
+      device.reports.forget(observed);
+      await device.write(Lwm2mPath.softwarePackageUri, uri);
+      const downloaded = () =>
+        device.reports.tookAnyOf(Lwm2mPath.softwareUpdateState, [
+          SoftwareState.downloaded,
+          SoftwareState.delivered,
+        ]) ||
+        device.reports.tookAnyOf(Lwm2mPath.softwareUpdateResult, [
+          SoftwareUpdateResult.downloadedAndVerified,
+        ]);
+      await condition(() => deviceFailure() !== undefined || downloaded(), Lwm2mTimeouts.download);
+      if (deviceFailure()) return deviceFailure() as Ending;
+      if (!downloaded()) {
+        const started =
+          device.reports.tookAnyOf(Lwm2mPath.softwareUpdateState, [SoftwareState.downloadStarted]) ||
+          device.reports.tookAnyOf(Lwm2mPath.softwareUpdateResult, [SoftwareUpdateResult.downloading]);
+        return failed(
+          started ? PlatformCause.downloadedTimeout : PlatformCause.startDownloadTimeout,
+          undefined,
+          fromVersion,
+        );
+      }
+
+      // Steps 13–14: the upgrade (install) command; the device installs and reports (30 minutes).
+      await progress.enter('updating', { fromVersion });
+      await device.execute(Lwm2mPath.softwareInstall);
+      const installed = () =>
+        device.reports.latestNumber(Lwm2mPath.softwareUpdateResult) === SoftwareUpdateResult.installed;
+      await condition(() => deviceFailure() !== undefined || installed(), Lwm2mTimeouts.upgradeResult);
+      if (deviceFailure()) return deviceFailure() as Ending;
+      if (!installed()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);
+
+      // Success means the device now runs the target version.
+      const check = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport);
+      if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
+      const newVersion = asText(check[Lwm2mPath.softwareVersion]);
+      if (newVersion !== input.package.version) {
+        return failed(
+          DeviceCause.firmwareUpdateFailed,
+          `device reported version ${newVersion ?? '(none)'} after the upgrade, expected ${input.package.version}`,
+          fromVersion,
+        );
+      }
+      return { outcome: 'succeeded', fromVersion };
+    } catch (err) {
+      if (isCancellation(err)) return cancelled(fromVersion);
+      if (isDeviceNotOnline(err)) return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);
+      throw err;
+    } finally {
+      // The observation and the cell's permit end with the upgrade, whatever the ending.
+      await CancellationScope.nonCancellable(async () => {
+        if (observing) await device.cancelObservation(observed);
+        await permit.release();
+      });
+    }
+  }
+
+  /** A failure result (/9/0/9 of 50 or more) ends the upgrade whenever the device reports it. */
+  function deviceFailure(): Ending | undefined {
+    const code = device.reports.latestNumber(Lwm2mPath.softwareUpdateResult);
+    const cause = code === undefined ? undefined : softwareResultCause(code);
+    return cause && failed(cause, `software update result ${code}`, fromVersion);
+  }
+}
