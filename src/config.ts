@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { Lwm2mPath, type RadioResources } from '../workflows/lwm2m-definitions';
+import { type CoverageRanges, checkCoverageRanges, defaultCoverageRanges } from '../workflows/radio-coverage';
 
 /**
  * otaflow's configuration, read from the environment once at startup. A bad value stops the process
@@ -14,6 +16,12 @@ const blankAsUnset = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 const optionalUrl = z.preprocess(blankAsUnset, z.string().trim().url().optional());
 const optionalAddress = z.preprocess(blankAsUnset, z.string().trim().min(1).optional());
+
+const resourcePath = z.string().regex(/^\/\d+\/\d+\/\d+$/, 'an LwM2M resource path such as /4/0/2');
+const numberList = z
+  .string()
+  .regex(/^\s*-?\d+(\.\d+)?(\s*,\s*-?\d+(\.\d+)?)*\s*$/, 'comma-separated numbers')
+  .transform((list) => list.split(',').map(Number));
 
 const ConfigSchema = z.object({
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
@@ -56,12 +64,24 @@ const ConfigSchema = z.object({
     .default('local'),
   /** host[:port] devices reach the gateway at (package URIs carry it); default: the listener's address. */
   LWM2M_PUBLIC_HOST: optionalAddress,
+  /** Where devices report radio coverage (LwM2M object 4 by default). */
+  LWM2M_CELL_ID_PATH: resourcePath.default(Lwm2mPath.cellId),
+  LWM2M_RSRP_PATH: resourcePath.default(Lwm2mPath.radioSignalStrength),
+  LWM2M_SINR_PATH: resourcePath.default(Lwm2mPath.signalSnr),
+  /**
+   * The seed's RSRP and SINR ranges as lower bounds, best range first (dBm: range 0, 1; dB: range
+   * 0, 1, 2). Defaults follow NB-IoT coverage levels CE0/CE1/CE2: see docs/cell-limiter.md.
+   */
+  NBIOT_RSRP_RANGES_DBM: numberList.default([...defaultCoverageRanges.rsrpDbm]),
+  NBIOT_SINR_RANGES_DB: numberList.default([...defaultCoverageRanges.sinrDb]),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config extends RawConfig {
   dataDir: string;
+  coverageRanges: CoverageRanges;
+  radioResources: RadioResources;
 }
 
 export class ConfigError extends Error {
@@ -74,5 +94,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.OTAFLOW_DATA_DIR) };
+  const raw = parsed.data;
+  const [rsrp0, rsrp1, ...extraRsrp] = raw.NBIOT_RSRP_RANGES_DBM;
+  const [sinr0, sinr1, sinr2, ...extraSinr] = raw.NBIOT_SINR_RANGES_DB;
+  if (rsrp1 === undefined || rsrp0 === undefined || extraRsrp.length > 0) {
+    throw new ConfigError(
+      'invalid configuration:\n  NBIOT_RSRP_RANGES_DBM: needs exactly 2 bounds (range 0, range 1)',
+    );
+  }
+  if (sinr0 === undefined || sinr1 === undefined || sinr2 === undefined || extraSinr.length > 0) {
+    throw new ConfigError(
+      'invalid configuration:\n  NBIOT_SINR_RANGES_DB: needs exactly 3 bounds (range 0, 1, 2)',
+    );
+  }
+  const coverageRanges: CoverageRanges = { rsrpDbm: [rsrp0, rsrp1], sinrDb: [sinr0, sinr1, sinr2] };
+  try {
+    checkCoverageRanges(coverageRanges);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration:\n  NBIOT_*_RANGES: ${(error as Error).message}`);
+  }
+  return {
+    ...raw,
+    dataDir: path.resolve(raw.OTAFLOW_DATA_DIR),
+    coverageRanges,
+    radioResources: { cellId: raw.LWM2M_CELL_ID_PATH, rsrp: raw.LWM2M_RSRP_PATH, sinr: raw.LWM2M_SINR_PATH },
+  };
 }

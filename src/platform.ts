@@ -3,13 +3,18 @@ import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createLwm2mPlatformActivities } from '../activities/cell-permits';
 import { createLwm2mCommandActivities } from '../activities/lwm2m-commands';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
 import { createApi } from './api/create-api';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
-import { createLwm2mGatewayRegistry, forgetGatewayRegistrations } from './db/lwm2m-registrations';
+import {
+  createLwm2mGatewayRegistry,
+  findLwm2mGateway,
+  forgetGatewayRegistrations,
+} from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
 import { findPackage } from './db/packages';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
@@ -174,7 +179,13 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const workers = await createWorkers({
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
-      platformActivities: createActivities({ db, downloads }),
+      platformActivities: {
+        ...createActivities({ db, downloads }),
+        ...createLwm2mPlatformActivities({
+          client: temporal,
+          gatewayOf: (deviceId) => findLwm2mGateway(db, deviceId),
+        }),
+      },
       mqttCommandActivities: createMqttCommandActivities({ gateway, registry }),
       lwm2mGateway: {
         gatewayId: lwm2m.gatewayId,

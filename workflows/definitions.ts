@@ -6,6 +6,8 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { FailureCause } from './failure-causes';
+import type { RadioResources } from './lwm2m-definitions';
+import type { CoverageRanges } from './radio-coverage';
 
 export type PackageKind = 'software' | 'firmware';
 
@@ -63,7 +65,13 @@ export interface DeviceUpgradeInput {
 export type UpgradeStep =
   | 'waiting-online'
   | 'querying-version'
+  /** LwM2M: reading the cell ID, RSRP and SINR. */
+  | 'querying-radio'
+  /** LwM2M: queued at the cell limiter for a permit. */
+  | 'waiting-permit'
   | 'downloading'
+  /** LwM2M: the device executes the update. */
+  | 'updating'
   | 'succeeded'
   | 'failed'
   | 'cancelled';
@@ -114,6 +122,14 @@ export interface UpgradeTaskInput {
   taskId: string;
   deviceIds: string[];
   package: PackageInfo;
+  /** The task's NB-IoT devices (the others speak MQTT) and the radio settings their upgrades use. */
+  lwm2m?: Lwm2mTaskSettings;
+}
+
+export interface Lwm2mTaskSettings {
+  deviceIds: string[];
+  coverageRanges: CoverageRanges;
+  radioResources: RadioResources;
 }
 
 export interface UpgradeTaskSummary {

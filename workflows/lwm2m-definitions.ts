@@ -10,7 +10,7 @@ export const Lwm2mPath = {
   firmwareVersion: '/3/0/3',
   radioSignalStrength: '/4/0/2',
   cellId: '/4/0/8',
-  linkQuality: '/4/0/11',
+  signalSnr: '/4/0/11',
   firmwarePackageUri: '/5/0/1',
   firmwareUpdate: '/5/0/2',
   firmwareState: '/5/0/3',

@@ -64,7 +64,7 @@ export interface Lwm2mUpgradeInput extends DeviceUpgradeInput {
 export const defaultRadioResources: RadioResources = {
   cellId: Lwm2mPath.cellId,
   rsrp: Lwm2mPath.radioSignalStrength,
-  sinr: Lwm2mPath.linkQuality,
+  sinr: Lwm2mPath.signalSnr,
 };
 
 /** How the upgrade ended, before it is stamped with the task, device and target version. */
@@ -343,27 +343,8 @@ export class CellPermit {
 
 // ---- progress, as the API and the Temporal UI show it ----
 
-/** Steps the LwM2M flows go through beyond the MQTT flow's. */
-export type Lwm2mUpgradeStep = UpgradeStep | 'querying-radio' | 'waiting-permit' | 'updating';
-
-/**
- * Until `UpgradeStep` (workflows/definitions.ts) names the LwM2M steps, each is shown as the nearest
- * step it has.
- */
-const shownAs: Record<Lwm2mUpgradeStep, UpgradeStep> = {
-  'waiting-online': 'waiting-online',
-  'querying-version': 'querying-version',
-  'querying-radio': 'querying-version',
-  'waiting-permit': 'querying-version',
-  downloading: 'downloading',
-  updating: 'downloading',
-  succeeded: 'succeeded',
-  failed: 'failed',
-  cancelled: 'cancelled',
-};
-
 export interface Progress {
-  enter(step: Lwm2mUpgradeStep, details?: { fromVersion?: string }): Promise<void>;
+  enter(step: UpgradeStep, details?: { fromVersion?: string }): Promise<void>;
   /** Stamps the ending into a result, shows it and notifies the application (also after a cancellation). */
   end(ending: Ending): Promise<DeviceUpgradeResult>;
 }
@@ -377,14 +358,14 @@ export function trackProgress(input: Lwm2mUpgradeInput): Progress {
     { key: OtaSearchAttributes.packageVersion, value: input.package.version },
     { key: OtaSearchAttributes.step, value: status.step },
   ]);
-  const show = (step: Lwm2mUpgradeStep) => {
-    status.step = shownAs[step];
+  const show = (step: UpgradeStep) => {
+    status.step = step;
     upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: status.step }]);
   };
   return {
     async enter(step, details) {
       show(step);
-      await platform.recordUpgradeStep(input.taskId, input.deviceId, shownAs[step], details);
+      await platform.recordUpgradeStep(input.taskId, input.deviceId, step, details);
     },
     async end(ending) {
       const result: DeviceUpgradeResult = {

@@ -1,6 +1,6 @@
 /**
- * Seed 001 steps 1–2 and 9 for a whole task: one `mqttUpgrade` child per device, then the task's
- * summary to the application. Cancelling the task cancels every device upgrade (parent close policy
+ * Steps 1–2 and the final notification for a whole task: one upgrade child per device (seed 001's
+ * MQTT flow or seed 000's LwM2M flows), then the task's summary to the application. Cancelling the task cancels every device upgrade (parent close policy
  * and scope cancellation) and still reports each device and the summary.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -15,11 +15,14 @@ import type { PlatformActivities } from '../activities/interfaces';
 import {
   type DeviceUpgradeResult,
   deviceOperationWorkflowId,
+  type Lwm2mTaskSettings,
   TaskQueue,
   type UpgradeTaskInput,
   type UpgradeTaskSummary,
 } from './definitions';
 import { OtaflowCause, PlatformCause } from './failure-causes';
+import { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
+import { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
 import { mqttUpgrade } from './mqtt-upgrade';
 
 /**
@@ -36,10 +39,16 @@ const platform = proxyActivities<PlatformActivities>({
 });
 
 export async function upgradeTask(input: UpgradeTaskInput): Promise<UpgradeTaskSummary> {
+  const lwm2mDevices = new Set(input.lwm2m?.deviceIds);
+  const settingsOf = (deviceId: string) => (lwm2mDevices.has(deviceId) ? input.lwm2m : undefined);
   const upgrades: DeviceUpgrade[] = [];
   for (let first = 0; first < input.deviceIds.length; first += START_BATCH_SIZE) {
     const batch = input.deviceIds.slice(first, first + START_BATCH_SIZE);
-    upgrades.push(...(await Promise.all(batch.map((deviceId) => startDeviceUpgrade(input, deviceId)))));
+    upgrades.push(
+      ...(await Promise.all(
+        batch.map((deviceId) => startDeviceUpgrade(input, deviceId, settingsOf(deviceId))),
+      )),
+    );
   }
   const results = await Promise.all(upgrades.map((upgrade) => upgrade.result));
   const summary = summarize(input.taskId, results);
@@ -58,14 +67,13 @@ interface DeviceUpgrade {
  * overtook ends cancelled. Either way the task notifies the device's result itself, as no device
  * workflow will.
  */
-async function startDeviceUpgrade(input: UpgradeTaskInput, deviceId: string): Promise<DeviceUpgrade> {
+async function startDeviceUpgrade(
+  input: UpgradeTaskInput,
+  deviceId: string,
+  lwm2m: Lwm2mTaskSettings | undefined,
+): Promise<DeviceUpgrade> {
   try {
-    const child = await startChild(mqttUpgrade, {
-      workflowId: deviceOperationWorkflowId(deviceId),
-      taskQueue: TaskQueue.platform,
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      args: [{ taskId: input.taskId, deviceId, package: input.package }],
-    });
+    const child = await startUpgradeChild(input, deviceId, lwm2m);
     return { result: child.result().catch((err) => endedWithoutResult(input, deviceId, err)) };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -76,6 +84,20 @@ async function startDeviceUpgrade(input: UpgradeTaskInput, deviceId: string): Pr
     }
     throw err;
   }
+}
+
+/** Seed 001's flow for an MQTT device; seed 000's software or firmware flow for an NB-IoT (LwM2M) one. */
+function startUpgradeChild(input: UpgradeTaskInput, deviceId: string, lwm2m: Lwm2mTaskSettings | undefined) {
+  const options = {
+    workflowId: deviceOperationWorkflowId(deviceId),
+    taskQueue: TaskQueue.platform,
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+  };
+  const upgrade = { taskId: input.taskId, deviceId, package: input.package };
+  if (!lwm2m) return startChild(mqttUpgrade, { ...options, args: [upgrade] });
+  const { coverageRanges, radioResources } = lwm2m;
+  const flow = input.package.kind === 'firmware' ? lwm2mFirmwareUpgrade : lwm2mSoftwareUpgrade;
+  return startChild(flow, { ...options, args: [{ ...upgrade, coverageRanges, radioResources }] });
 }
 
 /**

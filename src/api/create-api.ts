@@ -7,6 +7,7 @@ import { createPackageDownloads, publicBaseUrl } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
 import { buildOpenApiDocument } from './openapi';
 import { HttpProblem, notFound, sendProblem } from './problem';
+import { cellsRouter } from './routes/cells';
 import { devicesRouter } from './routes/devices';
 import { downloadsRouter } from './routes/downloads';
 import { packagesRouter } from './routes/packages';
@@ -18,7 +19,10 @@ export interface ApiDeps {
   /** A Temporal `Client` (or anything with its `workflow.start` and `workflow.getHandle`). */
   temporal: TaskWorkflows;
   secrets: SecretBox;
-  config: Pick<Config, 'OTAFLOW_PUBLIC_URL' | 'OTAFLOW_API_HOST' | 'OTAFLOW_API_PORT'>;
+  config: Pick<
+    Config,
+    'OTAFLOW_PUBLIC_URL' | 'OTAFLOW_API_HOST' | 'OTAFLOW_API_PORT' | 'coverageRanges' | 'radioResources'
+  >;
   logger: Logger;
   limits?: Partial<ApiLimits>;
 }
@@ -51,7 +55,14 @@ export function createApi(deps: ApiDeps): Express {
   app.use('/v1', express.json({ limit: limits.maxJsonBytes }));
   app.use('/v1/devices', devicesRouter(deps));
   app.use('/v1/packages', packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }));
-  app.use('/v1/tasks', tasksRouter(deps));
+  app.use(
+    '/v1/tasks',
+    tasksRouter({
+      ...deps,
+      nbiot: { coverageRanges: deps.config.coverageRanges, radioResources: deps.config.radioResources },
+    }),
+  );
+  app.use('/v1/cells', cellsRouter(deps));
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`);

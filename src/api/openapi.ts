@@ -1,6 +1,8 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import type { z } from 'zod';
 import {
+  CellParams,
+  CellState,
   CreateDeviceRequest,
   CreatedDevice,
   CreateTaskRequest,
@@ -126,6 +128,14 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generate
       404: problem('No such task'),
       409: problem('The task has finished'),
     },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cells/{cellId}',
+    summary: "An NB-IoT cell's upgrade permits: the devices holding one and the queue",
+    request: { params: CellParams },
+    responses: { 200: json('The cell', CellState), 400: problem('Invalid cell ID') },
   });
 
   registry.registerPath({

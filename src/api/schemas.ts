@@ -191,3 +191,26 @@ export const TaskDeviceList = page(TaskDevice).meta({ id: 'TaskDeviceList' });
 export const TaskParams = z.object({ id: z.string() });
 
 export const DownloadParams = z.object({ packageId: z.string() });
+
+// ---- cells (NB-IoT concurrency) ----
+
+const PermitHolder = z.object({
+  deviceId: z.string(),
+  requesterWorkflowId: z.string(),
+  limit: z
+    .number()
+    .int()
+    .meta({ description: "The cell's limit as this device's coverage sees it (50, 10 or 1)" }),
+});
+
+export const CellState = z
+  .object({
+    cellId: z.string(),
+    holders: z.array(PermitHolder).meta({ description: 'Devices upgrading in the cell now' }),
+    queue: z.array(PermitHolder).meta({ description: 'Devices waiting for a permit, first in line first' }),
+  })
+  .meta({ id: 'CellState' });
+
+export const CellParams = z.object({
+  cellId: z.string().min(1).max(128).meta({ description: 'The radio cell ID the devices report (/4/0/8)' }),
+});

@@ -133,7 +133,7 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
     set('/4/0/0', 7); // NB-IoT
     set(Lwm2mPath.radioSignalStrength, options.rsrp ?? -90);
     set(Lwm2mPath.cellId, options.cellId ?? 1);
-    set(Lwm2mPath.linkQuality, options.sinr ?? 10);
+    set(Lwm2mPath.signalSnr, options.sinr ?? 10);
     set(Lwm2mPath.firmwarePackageUri, '');
     set(Lwm2mPath.firmwareState, FirmwareState.idle);
     set(Lwm2mPath.firmwareUpdateResult, 0);
@@ -301,7 +301,7 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
     const under = (prefix: string) =>
       path === prefix || path.startsWith(`${prefix}/`) || prefix.startsWith(`${path}/`);
     if (silentAt === 'version') return under(Lwm2mPath.firmwareVersion) || under(Lwm2mPath.softwareVersion);
-    if (silentAt === 'radio') return under(Lwm2mPath.radioSignalStrength) || under(Lwm2mPath.linkQuality);
+    if (silentAt === 'radio') return under(Lwm2mPath.radioSignalStrength) || under(Lwm2mPath.signalSnr);
     if (silentAt === 'cell-id') return under('/4');
     return false;
   }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type {
   Lwm2mCommandActivities,
+  Lwm2mPlatformActivities,
   MqttCommandActivities,
   PlatformActivities,
 } from '../../activities/interfaces';
@@ -11,7 +12,7 @@ import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m-definitions';
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
-  platformActivities: PlatformActivities;
+  platformActivities: PlatformActivities & Lwm2mPlatformActivities;
   mqttCommandActivities: MqttCommandActivities;
   lwm2mGateway: { gatewayId: string; activities: Lwm2mCommandActivities };
 }

@@ -107,7 +107,7 @@ export class Lwm2mFakeFleet {
         [Lwm2mPath.softwareVersion]: '1.0.0',
         [Lwm2mPath.cellId]: `cell-${this.nextDeviceNumber}`,
         [Lwm2mPath.radioSignalStrength]: -90,
-        [Lwm2mPath.linkQuality]: 10,
+        [Lwm2mPath.signalSnr]: 10,
         [Lwm2mPath.firmwareState]: 0,
         [Lwm2mPath.firmwareUpdateResult]: 0,
         [Lwm2mPath.softwareUpdateState]: 0,

@@ -211,7 +211,7 @@ describe('LwM2M firmware upgrade, seed 000', () => {
   it('fails when the device reports no cell ID (radio query and cell ID query, 3 minutes each)', async () => {
     const { deviceId, result } = await upgradeUntilTimeout(
       { silent: ['/4/0/8'] },
-      'querying-version',
+      'querying-radio',
       3 * MINUTE,
       [3 * MINUTE],
     );
@@ -255,17 +255,13 @@ describe('LwM2M firmware upgrade, seed 000', () => {
   });
 
   it('fails when the device does not start updating within 30 minutes', async () => {
-    const { result } = await upgradeUntilTimeout({ onExecute: [] }, 'downloading', 30 * MINUTE);
+    const { result } = await upgradeUntilTimeout({ onExecute: [] }, 'updating', 30 * MINUTE);
 
     expect(result).toMatchObject({ outcome: 'failed', cause: 'Waiting for device start to update timeout' });
   });
 
   it('fails when the device updates but reports no result within 30 minutes, nor on the query', async () => {
-    const { result } = await upgradeUntilTimeout(
-      { onExecute: [{ '/5/0/3': 3 }] },
-      'downloading',
-      30 * MINUTE,
-    );
+    const { result } = await upgradeUntilTimeout({ onExecute: [{ '/5/0/3': 3 }] }, 'updating', 30 * MINUTE);
 
     expect(result).toMatchObject({
       outcome: 'failed',
@@ -281,7 +277,7 @@ describe('LwM2M firmware upgrade, seed 000', () => {
         onExecute: [{ '/5/0/3': 3 }],
         resources: { '/5/0/5': 1 },
       },
-      'downloading',
+      'updating',
       30 * MINUTE,
     );
 
@@ -292,7 +288,7 @@ describe('LwM2M firmware upgrade, seed 000', () => {
   it('fails when the device does not answer the result and version query within 3 minutes', async () => {
     const { result } = await upgradeUntilTimeout(
       { silent: ['/5/0/5'], onExecute: [{ '/5/0/3': 3 }, { '/5/0/5': 1 }] },
-      'downloading',
+      'updating',
       3 * MINUTE,
     );
 

@@ -101,10 +101,10 @@ describe('LwM2M software upgrade, seed 000', () => {
     ]);
     expect(fleet.stepsOf(deviceId)).toEqual([
       'querying-version',
-      'querying-version', // radio query, until UpgradeStep has 'querying-radio'
-      'querying-version', // waiting for the permit, until UpgradeStep has 'waiting-permit'
+      'querying-radio',
+      'waiting-permit',
       'downloading',
-      'downloading', // installing, until UpgradeStep has 'updating'
+      'updating',
     ]);
     expect(fleet.permitLimitsOf(deviceId)).toEqual([50]);
     const cellId = String(fleet.device(deviceId).resources['/4/0/8']);
@@ -184,7 +184,7 @@ describe('LwM2M software upgrade, seed 000', () => {
   });
 
   it('fails when the device reports no install result within 30 minutes', async () => {
-    const { result } = await upgradeUntilTimeout({ onExecute: [] }, 'downloading', 30 * MINUTE);
+    const { result } = await upgradeUntilTimeout({ onExecute: [] }, 'updating', 30 * MINUTE);
 
     expect(result).toMatchObject({
       outcome: 'failed',
@@ -195,7 +195,7 @@ describe('LwM2M software upgrade, seed 000', () => {
   it('fails when the device does not answer the version check within 3 minutes', async () => {
     const { result } = await upgradeUntilTimeout(
       { silentAfterExecute: ['/9/0/1'], onExecute: [{ '/9/0/7': 4, '/9/0/9': 2 }] },
-      'downloading',
+      'updating',
       3 * MINUTE,
     );
 

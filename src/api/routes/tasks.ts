@@ -1,6 +1,11 @@
 import type { WorkflowClient } from '@temporalio/client';
 import { Router } from 'express';
-import { TaskQueue, type UpgradeTaskInput, upgradeTaskWorkflowId } from '../../../workflows/definitions';
+import {
+  type Lwm2mTaskSettings,
+  TaskQueue,
+  type UpgradeTaskInput,
+  upgradeTaskWorkflowId,
+} from '../../../workflows/definitions';
 import type { Database } from '../../db/database';
 import { findDevices } from '../../db/devices';
 import { newId } from '../../db/ids';
@@ -25,7 +30,13 @@ export interface TaskWorkflows {
 
 export const upgradeTaskWorkflowType = 'upgradeTask';
 
-export function tasksRouter(deps: { db: Database; temporal: TaskWorkflows; logger: Logger }): Router {
+export function tasksRouter(deps: {
+  db: Database;
+  temporal: TaskWorkflows;
+  logger: Logger;
+  /** What NB-IoT (LwM2M) upgrades use to read radio coverage and turn it into cell permits. */
+  nbiot: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'>;
+}): Router {
   const { db, temporal } = deps;
   const router = Router();
 
@@ -43,12 +54,7 @@ export function tasksRouter(deps: { db: Database; temporal: TaskWorkflows; logge
       const device = devices.get(deviceId);
       const path = `deviceIds.${index}`;
       if (!device) errors.push({ path, message: `device ${deviceId} does not exist` });
-      else if (device.protocol !== 'mqtt') {
-        errors.push({
-          path,
-          message: `device ${deviceId} uses ${device.protocol}; only MQTT devices can be upgraded so far`,
-        });
-      } else if (device.product !== pkg.product || device.model !== pkg.model) {
+      else if (device.product !== pkg.product || device.model !== pkg.model) {
         errors.push({
           path,
           message: `device ${deviceId} is ${device.product}/${device.model}; the package is for ${pkg.product}/${pkg.model}`,
@@ -67,7 +73,13 @@ export function tasksRouter(deps: { db: Database; temporal: TaskWorkflows; logge
         toVersion: pkg.version,
       }),
     );
-    const input: UpgradeTaskInput = { taskId, deviceIds: request.deviceIds, package: toPackageInfo(pkg) };
+    const lwm2mDeviceIds = request.deviceIds.filter((id) => devices.get(id)?.protocol === 'lwm2m');
+    const input: UpgradeTaskInput = {
+      taskId,
+      deviceIds: request.deviceIds,
+      package: toPackageInfo(pkg),
+      ...(lwm2mDeviceIds.length > 0 && { lwm2m: { deviceIds: lwm2mDeviceIds, ...deps.nbiot } }),
+    };
     try {
       await temporal.workflow.start(upgradeTaskWorkflowType, {
         workflowId: upgradeTaskWorkflowId(taskId),

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
 import { recordDeviceResult, recordStep } from '../../../src/db/tasks';
+import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { startTestApi, testSecrets } from './test-api';
 
 let api: Awaited<ReturnType<typeof startTestApi>>;
@@ -106,7 +107,23 @@ describe('POST /v1/tasks', () => {
     expect(api.temporal.started).toEqual([]);
   });
 
-  it('refuses an unknown package, unknown devices, LwM2M devices and devices of another model', async () => {
+  it('gives the task its NB-IoT devices with the configured radio settings', async () => {
+    const response = await request(api.app)
+      .post('/v1/tasks')
+      .send({ packageId: firmware.id, deviceIds: ['m1', 'nb1'] })
+      .expect(201);
+    expect(api.temporal.started[0]?.options.args[0]).toMatchObject({
+      taskId: response.body.id,
+      deviceIds: ['m1', 'nb1'],
+      lwm2m: {
+        deviceIds: ['nb1'],
+        coverageRanges: defaultCoverageRanges,
+        radioResources: { cellId: '/4/0/8', rsrp: '/4/0/2', sinr: '/4/0/11' },
+      },
+    });
+  });
+
+  it('refuses an unknown package, unknown devices and devices of another model', async () => {
     const unknownPackage = await request(api.app)
       .post('/v1/tasks')
       .send({ packageId: 'pkg_x', deviceIds: ['m1'] });
@@ -115,12 +132,11 @@ describe('POST /v1/tasks', () => {
 
     const badDevices = await request(api.app)
       .post('/v1/tasks')
-      .send({ packageId: firmware.id, deviceIds: ['m1', 'ghost', 'nb1', 'other-model'] })
+      .send({ packageId: firmware.id, deviceIds: ['m1', 'ghost', 'other-model'] })
       .expect(422);
     expect(badDevices.body.errors).toEqual([
       { path: 'deviceIds.1', message: 'device ghost does not exist' },
-      { path: 'deviceIds.2', message: 'device nb1 uses lwm2m; only MQTT devices can be upgraded so far' },
-      { path: 'deviceIds.3', message: 'device other-model is meter/m9; the package is for meter/m1' },
+      { path: 'deviceIds.2', message: 'device other-model is meter/m9; the package is for meter/m1' },
     ]);
     expect(await rowCounts()).toEqual({ tasks: 0, task_devices: 0 });
     expect(api.temporal.started).toEqual([]);

@@ -1,5 +1,7 @@
 import { createApi } from '../../../src/api/create-api';
 import { createSecretBox } from '../../../src/devices/secrets';
+import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
+import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 
@@ -19,6 +21,8 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
       OTAFLOW_PUBLIC_URL: 'https://ota.example.test',
       OTAFLOW_API_HOST: '127.0.0.1',
       OTAFLOW_API_PORT: 0,
+      coverageRanges: defaultCoverageRanges,
+      radioResources: defaultRadioResources,
     },
     logger: silentLogger,
     limits,

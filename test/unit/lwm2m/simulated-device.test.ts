@@ -102,7 +102,7 @@ describe('going silent', () => {
     await startDevice('quiet-radio', { silentAt: 'radio', cellId: 77 });
     gateway.commands.read('quiet-radio', [
       Lwm2mPath.radioSignalStrength,
-      Lwm2mPath.linkQuality,
+      Lwm2mPath.signalSnr,
       Lwm2mPath.cellId,
     ]);
     await eventually(() => expect(sink.reported('quiet-radio')['/4/0/8']).toBe(77));

@@ -15,6 +15,8 @@ import {
   type PackageStore,
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
+import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
+import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { fakeTemporal, silentLogger } from '../api/fakes';
 import { testSecrets } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
@@ -36,7 +38,13 @@ beforeAll(async () => {
     packageStore: store,
     temporal: fakeTemporal().temporal,
     secrets: testSecrets,
-    config: { OTAFLOW_PUBLIC_URL: publicBaseUrl, OTAFLOW_API_HOST: '127.0.0.1', OTAFLOW_API_PORT: 0 },
+    config: {
+      OTAFLOW_PUBLIC_URL: publicBaseUrl,
+      OTAFLOW_API_HOST: '127.0.0.1',
+      OTAFLOW_API_PORT: 0,
+      coverageRanges: defaultCoverageRanges,
+      radioResources: defaultRadioResources,
+    },
     logger: silentLogger,
   });
 }, 120_000);
