@@ -215,7 +215,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         minio: minioEndpoint,
         minioConsole: minio?.consoleUrl,
         mqtt: mqttUrl,
-        lwm2m: `coap://${lwm2m.address}`,
+        lwm2m: `coap://${lwm2m.address}:${lwm2m.port}`,
       },
       db,
       temporal,
