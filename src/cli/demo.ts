@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { MultiBar, Presets } from 'cli-progress';
 import type { Platform } from '../platform';
-import { type FleetDevicePlan, planFleet, startFleet } from '../simulator/fleet';
+import { planFleet, startFleet } from '../simulator/fleet';
+import { SimulatedLwm2mDevice } from '../simulator/lwm2m-device';
 import { type ApiClient, createApiClient } from './api-client';
 
 const DEMO_PRODUCT = 'demo-meter';
@@ -14,9 +15,27 @@ const DEVICE_COUNT = 12;
  * leaves those two out so that it ends in about a minute. The workflow tests cover both.
  */
 const SLOW_BEHAVIOURS = ['never answers version queries', 'offline (never connects)'];
+/**
+ * NB-IoT devices in two radio cells: one with good coverage (up to 50 upgrade at once) and one with
+ * poor coverage, where the cell limiter lets them upgrade one at a time.
+ */
+const NBIOT_DEVICES = [
+  ...Array.from({ length: 3 }, () => ({
+    cellId: 4101,
+    rsrp: -85,
+    sinr: 12,
+    description: 'NB-IoT, cell 4101, good coverage',
+  })),
+  ...Array.from({ length: 3 }, () => ({
+    cellId: 4102,
+    rsrp: -112,
+    sinr: -6,
+    description: 'NB-IoT, cell 4102, poor coverage',
+  })),
+];
 
 /**
- * `npm run demo`: provisions a simulated MQTT fleet through the REST API, uploads a firmware package,
+ * `npm run demo`: provisions a simulated MQTT and NB-IoT fleet through the REST API, uploads a firmware package,
  * creates an upgrade task and shows each device's step and progress until every device has a result.
  */
 export async function runDemo(platform: Platform): Promise<void> {
@@ -38,22 +57,46 @@ export async function runDemo(platform: Platform): Promise<void> {
       secret: device.secret,
     });
   }
+  const nbiotPlan = NBIOT_DEVICES.map((device, index) => ({
+    ...device,
+    deviceId: `demo-${runId}-nb${String(index + 1).padStart(2, '0')}`,
+  }));
+  for (const device of nbiotPlan) {
+    await api.post('/v1/devices', { id: device.deviceId, protocol: 'lwm2m', product: DEMO_PRODUCT, model });
+  }
   const fleet = await startFleet(plan, platform.addresses.mqtt);
+  const nbiotFleet = nbiotPlan.map(
+    (device) =>
+      new SimulatedLwm2mDevice({
+        endpoint: device.deviceId,
+        serverUri: platform.addresses.lwm2m.replace('0.0.0.0', '127.0.0.1'),
+        cellId: device.cellId,
+        rsrp: device.rsrp,
+        sinr: device.sinr,
+        firmwareVersion: SOURCE_VERSION,
+        updatedVersion: TARGET_VERSION,
+      }),
+  );
   try {
+    await Promise.all(nbiotFleet.map((device) => device.start()));
     const pkg = await uploadDemoPackage(api, model);
+    const devices = [
+      ...plan.map((device) => ({ deviceId: device.deviceId, description: `MQTT, ${device.behaviourName}` })),
+      ...nbiotPlan,
+    ];
     const task = await api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: plan.map((device) => device.deviceId),
+      deviceIds: devices.map((device) => device.deviceId),
     });
     process.stdout.write(
-      `demo: task ${task.id} upgrades ${plan.length} devices to firmware ${TARGET_VERSION}\n`,
+      `demo: task ${task.id} upgrades ${devices.length} devices to firmware ${TARGET_VERSION}\n`,
     );
     process.stdout.write(
       `      watch it in the Temporal UI too: ${platform.addresses.temporalUi ?? platform.addresses.temporal}\n\n`,
     );
-    await watchTask(api, task.id, plan);
+    await watchTask(api, task.id, devices);
   } finally {
-    await fleet.stop();
+    await Promise.all([fleet.stop(), ...nbiotFleet.map((device) => device.stop())]);
   }
 }
 
@@ -69,6 +112,11 @@ async function uploadDemoPackage(api: ApiClient, model: string): Promise<{ id: s
   return api.postForm('/v1/packages', form);
 }
 
+interface DemoDevice {
+  deviceId: string;
+  description: string;
+}
+
 interface TaskDeviceRow {
   deviceId: string;
   step: string;
@@ -77,7 +125,7 @@ interface TaskDeviceRow {
   progress: number | null;
 }
 
-async function watchTask(api: ApiClient, taskId: string, plan: FleetDevicePlan[]): Promise<void> {
+async function watchTask(api: ApiClient, taskId: string, devices: DemoDevice[]): Promise<void> {
   const bars = new MultiBar(
     {
       format: ' {device} |{bar}| {percentage}% {step}',
@@ -88,13 +136,13 @@ async function watchTask(api: ApiClient, taskId: string, plan: FleetDevicePlan[]
     },
     Presets.shades_classic,
   );
-  const width = Math.max(...plan.map((device) => device.deviceId.length));
+  const width = Math.max(...devices.map((device) => device.deviceId.length));
   const barOf = new Map(
-    plan.map((device) => [
+    devices.map((device) => [
       device.deviceId,
       bars.create(100, 0, {
         device: device.deviceId.padEnd(width),
-        step: `pending (${device.behaviourName})`,
+        step: `pending (${device.description})`,
       }),
     ]),
   );
