@@ -1,38 +1,273 @@
-// A minimal Eclipse Leshan 1.5 client for otaflow's interoperability test: registers with the
-// server given, lifetime 30 s, binding U, and runs for the given milliseconds before deregistering.
-// Usage: java -cp <dir>:<dir>/lib/* InteropClient <endpoint> <coap://host:port> <runMillis>
+// A device application on top of Eclipse Leshan 1.5's client, for otaflow's interoperability tests:
+// registers with the server given (lifetime 30 s, binding U, LwM2M 1.0), serves Device (3),
+// Connectivity Monitoring (4) and Firmware Update (5, pull over CoAP), and runs for the given
+// milliseconds before deregistering. Prints `DOWNLOADED <bytes> <sha256>` once a package is
+// fetched and `UPDATED <version>` once it is applied.
+// Usage: java -cp <dir>/classes:<dir>/lib/* InteropClient <endpoint> <coap://host:port> <runMillis>
+//          [--firmware-version V] [--updated-version V] [--rsrp dBm] [--sinr dB] [--cell-id N]
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.eclipse.californium.core.CoapClient;
+import org.eclipse.californium.core.CoapResponse;
+import org.eclipse.californium.core.coap.CoAP.ResponseCode;
+import org.eclipse.californium.core.coap.Request;
+import org.eclipse.californium.core.network.Endpoint;
+import org.eclipse.californium.core.network.config.NetworkConfig;
 import org.eclipse.leshan.client.californium.LeshanClient;
 import org.eclipse.leshan.client.californium.LeshanClientBuilder;
 import org.eclipse.leshan.client.object.Device;
 import org.eclipse.leshan.client.object.Security;
 import org.eclipse.leshan.client.object.Server;
+import org.eclipse.leshan.client.resource.BaseInstanceEnabler;
+import org.eclipse.leshan.client.resource.LwM2mInstanceEnablerFactory;
 import org.eclipse.leshan.client.resource.ObjectsInitializer;
+import org.eclipse.leshan.client.servers.ServerIdentity;
 import org.eclipse.leshan.core.LwM2mId;
 import org.eclipse.leshan.core.model.ObjectLoader;
+import org.eclipse.leshan.core.model.ObjectModel;
+import org.eclipse.leshan.core.model.ResourceModel.Type;
 import org.eclipse.leshan.core.model.StaticModel;
+import org.eclipse.leshan.core.node.LwM2mResource;
 import org.eclipse.leshan.core.request.BindingMode;
+import org.eclipse.leshan.core.response.ExecuteResponse;
+import org.eclipse.leshan.core.response.ReadResponse;
+import org.eclipse.leshan.core.response.WriteResponse;
 
 public class InteropClient {
   /** Leshan's Device object has no Firmware Version; otaflow reads it first. */
   public static class FirmwareDevice extends Device {
-    public FirmwareDevice() { super("Eclipse Leshan", "interop", "12345", "U"); }
+    private volatile String firmwareVersion;
+
+    public FirmwareDevice(String firmwareVersion) {
+      super("Eclipse Leshan", "interop", "12345", "U");
+      this.firmwareVersion = firmwareVersion;
+    }
+
+    void install(String version) {
+      firmwareVersion = version;
+      fireResourcesChange(3);
+    }
+
     @Override
-    public org.eclipse.leshan.core.response.ReadResponse read(org.eclipse.leshan.client.servers.ServerIdentity identity, int resourceId) {
-      if (resourceId == 3) return org.eclipse.leshan.core.response.ReadResponse.success(3, "1.2.3");
+    public ReadResponse read(ServerIdentity identity, int resourceId) {
+      if (resourceId == 3) return ReadResponse.success(3, firmwareVersion);
       return super.read(identity, resourceId);
     }
   }
 
+  /** Leshan 1.5 ships no Connectivity Monitoring enabler: fixed radio values of an NB-IoT cell. */
+  public static class Connectivity extends BaseInstanceEnabler {
+    private static final long NB_IOT_BEARER = 7;
+    private final long rsrp;
+    private final long sinr;
+    private final long cellId;
+
+    public Connectivity(long rsrp, long sinr, long cellId) {
+      this.rsrp = rsrp;
+      this.sinr = sinr;
+      this.cellId = cellId;
+    }
+
+    @Override
+    public ReadResponse read(ServerIdentity identity, int resourceId) {
+      switch (resourceId) {
+        case 0: return ReadResponse.success(0, NB_IOT_BEARER);
+        case 1: return ReadResponse.success(1, Map.of(0, NB_IOT_BEARER), Type.INTEGER);
+        case 2: return ReadResponse.success(2, rsrp);
+        case 4: return ReadResponse.success(4, Map.of(0, "127.0.0.1"), Type.STRING);
+        case 8: return ReadResponse.success(8, cellId);
+        case 11: return ReadResponse.success(11, sinr);
+        default: return super.read(identity, resourceId);
+      }
+    }
+
+    @Override
+    public List<Integer> getAvailableResourceIds(ObjectModel model) {
+      return Arrays.asList(0, 1, 2, 4, 8, 11);
+    }
+  }
+
+  /** Firmware Update (object 5), pull only: the package is fetched block-wise from the URI written. */
+  public static class FirmwareUpdate extends BaseInstanceEnabler {
+    private static final int STATE = 3, RESULT = 5;
+    private static final int IDLE = 0, DOWNLOADING = 1, DOWNLOADED = 2, UPDATING = 3;
+    private static final int INITIAL = 0, SUCCESS = 1, CONNECTION_LOST = 4, INVALID_URI = 7;
+    private static final long UPDATE_DURATION_MS = 1000;
+    /** Block size the client asks for (SZX 5): the server must follow the client's choice. */
+    private static final int BLOCK_SZX = 5;
+
+    private final FirmwareDevice device;
+    private final String updatedVersion;
+    private Supplier<Endpoint> endpoint;
+    private String packageUri = "";
+    private int state = IDLE;
+    private int result = INITIAL;
+
+    public FirmwareUpdate(FirmwareDevice device, String updatedVersion) {
+      this.device = device;
+      this.updatedVersion = updatedVersion;
+    }
+
+    /** Downloads leave through the registration's socket, as a device behind NAT must. */
+    void useEndpoint(Supplier<Endpoint> endpoint) {
+      this.endpoint = endpoint;
+    }
+
+    @Override
+    public synchronized ReadResponse read(ServerIdentity identity, int resourceId) {
+      switch (resourceId) {
+        case 1: return ReadResponse.success(1, packageUri);
+        case STATE: return ReadResponse.success(STATE, state);
+        case RESULT: return ReadResponse.success(RESULT, result);
+        case 9: return ReadResponse.success(9, 0); // delivery method: pull only
+        default: return super.read(identity, resourceId);
+      }
+    }
+
+    @Override
+    public synchronized WriteResponse write(ServerIdentity identity, int resourceId, LwM2mResource value) {
+      if (resourceId != 1) return super.write(identity, resourceId, value);
+      if (state == DOWNLOADING || state == UPDATING) return WriteResponse.badRequest("busy");
+      packageUri = (String) value.getValue();
+      if (packageUri.isEmpty()) {
+        set(IDLE, INITIAL);
+        return WriteResponse.success();
+      }
+      set(DOWNLOADING, INITIAL);
+      String uri = packageUri;
+      new Thread(() -> download(uri), "firmware-download").start();
+      return WriteResponse.success();
+    }
+
+    @Override
+    public synchronized ExecuteResponse execute(ServerIdentity identity, int resourceId, String params) {
+      if (resourceId != 2) return super.execute(identity, resourceId, params);
+      if (state != DOWNLOADED) return ExecuteResponse.methodNotAllowed();
+      set(UPDATING, result);
+      new Thread(this::update, "firmware-update").start();
+      return ExecuteResponse.success();
+    }
+
+    @Override
+    public List<Integer> getAvailableResourceIds(ObjectModel model) {
+      return Arrays.asList(1, 2, 3, 5, 9);
+    }
+
+    private synchronized void set(int newState, int newResult) {
+      boolean stateChanged = newState != state, resultChanged = newResult != result;
+      state = newState;
+      result = newResult;
+      if (stateChanged && resultChanged) fireResourcesChange(STATE, RESULT);
+      else if (stateChanged) fireResourcesChange(STATE);
+      else if (resultChanged) fireResourcesChange(RESULT);
+    }
+
+    private void download(String uri) {
+      if (!uri.startsWith("coap://")) {
+        set(IDLE, INVALID_URI);
+        return;
+      }
+      CoapClient coap = new CoapClient(uri);
+      coap.setEndpoint(endpoint.get());
+      coap.setTimeout(60_000L);
+      try {
+        Request get = Request.newGet();
+        get.setURI(uri);
+        get.getOptions().setBlock2(BLOCK_SZX, false, 0);
+        CoapResponse response = coap.advanced(get);
+        if (response == null || response.getCode() != ResponseCode.CONTENT) {
+          System.out.println("DOWNLOAD FAILED " + (response == null ? "timeout" : response.getCode()));
+          set(IDLE, response == null ? CONNECTION_LOST : INVALID_URI);
+          return;
+        }
+        byte[] bytes = response.getPayload();
+        if (bytes.length == 0) {
+          System.out.println("DOWNLOAD FAILED empty package");
+          set(IDLE, INVALID_URI);
+          return;
+        }
+        String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        System.out.println("DOWNLOADED " + bytes.length + " " + sha256);
+        set(DOWNLOADED, INITIAL);
+      } catch (Exception error) {
+        System.out.println("DOWNLOAD FAILED " + error);
+        set(IDLE, CONNECTION_LOST);
+      } finally {
+        coap.shutdown();
+      }
+    }
+
+    private void update() {
+      try {
+        Thread.sleep(UPDATE_DURATION_MS);
+      } catch (InterruptedException interrupted) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      device.install(updatedVersion);
+      System.out.println("UPDATED " + updatedVersion);
+      set(IDLE, SUCCESS);
+    }
+  }
+
+  /** Leshan asks for a factory for Create; these objects have one instance, built in main. */
+  private static final LwM2mInstanceEnablerFactory SINGLE_INSTANCE =
+      (model, id, existing) -> {
+        throw new UnsupportedOperationException("object " + model.id + " has a single instance");
+      };
+
   public static void main(String[] args) throws Exception {
-    ObjectsInitializer init = new ObjectsInitializer(new StaticModel(ObjectLoader.loadDefault()));
+    Map<String, String> options = options(Arrays.copyOfRange(args, 3, args.length));
+    FirmwareDevice device = new FirmwareDevice(options.getOrDefault("--firmware-version", "1.2.3"));
+    FirmwareUpdate firmware =
+        new FirmwareUpdate(device, options.getOrDefault("--updated-version", "2.0.0"));
+    Connectivity connectivity =
+        new Connectivity(
+            Long.parseLong(options.getOrDefault("--rsrp", "-85")),
+            Long.parseLong(options.getOrDefault("--sinr", "12")),
+            Long.parseLong(options.getOrDefault("--cell-id", "101")));
+
+    // The latest embedded models: Connectivity Monitoring 1.1 is the first with SignalSNR (/4/0/11).
+    ObjectsInitializer init = new ObjectsInitializer(new StaticModel(ObjectLoader.loadLastestDefault()));
     init.setInstancesForObject(LwM2mId.SECURITY, Security.noSec(args[1], 123));
     init.setInstancesForObject(LwM2mId.SERVER, new Server(123, 30, BindingMode.U, false));
-    init.setInstancesForObject(LwM2mId.DEVICE, new FirmwareDevice());
+    init.setInstancesForObject(LwM2mId.DEVICE, device);
+    init.setInstancesForObject(LwM2mId.CONNECTIVITY_MONITORING, connectivity);
+    init.setInstancesForObject(LwM2mId.FIRMWARE, firmware);
+    for (int id : new int[] {LwM2mId.DEVICE, LwM2mId.CONNECTIVITY_MONITORING, LwM2mId.FIRMWARE}) {
+      init.setFactoryForObject(id, SINGLE_INSTANCE);
+    }
+    NetworkConfig coapConfig = LeshanClientBuilder.createDefaultNetworkConfig();
+    // Californium reassembles Block2 transfers up to this size (default 8 KiB).
+    coapConfig.setInt(NetworkConfig.Keys.MAX_RESOURCE_BODY_SIZE, 16 * 1024 * 1024);
     LeshanClientBuilder builder = new LeshanClientBuilder(args[0]);
     builder.setObjects(init.createAll());
+    builder.setCoapConfig(coapConfig);
     LeshanClient client = builder.build();
+    firmware.useEndpoint(
+        () -> client.coap().getEndpoint(client.getRegisteredServers().values().iterator().next()));
     client.start();
     Thread.sleep(Long.parseLong(args[2]));
     client.destroy(true);
+  }
+
+  private static Map<String, String> options(String[] args) {
+    if (args.length % 2 != 0) throw new IllegalArgumentException("options come in pairs: --name value");
+    Map<String, String> options = new HashMap<>();
+    List<String> known =
+        List.of("--firmware-version", "--updated-version", "--rsrp", "--sinr", "--cell-id");
+    for (int i = 0; i < args.length; i += 2) {
+      if (!known.contains(args[i])) {
+        throw new IllegalArgumentException("unknown option " + args[i] + "; known: " + known);
+      }
+      options.put(args[i], args[i + 1]);
+    }
+    return Collections.unmodifiableMap(options);
   }
 }
