@@ -8,17 +8,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { otaflowCacheDir } from '../../src/stack/binaries';
+import { leshanClientClasspath } from '../support/leshan-client';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
-const LESHAN_CLIENT_VERSION = '1.5.0';
-const leshanDir =
-  process.env.OTAFLOW_LESHAN_DIR ?? path.join(otaflowCacheDir(), 'leshan-client', LESHAN_CLIENT_VERSION);
 const DEVICE_ID = 'leshan-nb-1';
 const PRODUCT = { product: 'nb-meter', model: 'NB-1' };
 const SOURCE = '1.0.0';
@@ -33,14 +28,6 @@ interface TaskDeviceRow {
   outcome: string | null;
   failureCause: string | null;
   fromVersion: string | null;
-}
-
-function leshanClasspath(): string {
-  if (!existsSync(path.join(leshanDir, 'classes'))) {
-    throw new Error(`the Leshan client is not built in ${leshanDir}: run \`npm run provision\``);
-  }
-  const lib = path.join(leshanDir, 'lib');
-  return [path.join(leshanDir, 'classes'), ...readdirSync(lib).map((jar) => path.join(lib, jar))].join(':');
 }
 
 describe('Eclipse Leshan client through the LwM2M firmware flow', () => {
@@ -66,7 +53,7 @@ describe('Eclipse Leshan client through the LwM2M firmware flow', () => {
       'java',
       [
         '-cp',
-        leshanClasspath(),
+        leshanClientClasspath(),
         'InteropClient',
         DEVICE_ID,
         platform.addresses.lwm2m,

@@ -5,17 +5,12 @@
  * OTAFLOW_LESHAN_DIR pointing at one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
-import { otaflowCacheDir } from '../../../src/stack/binaries';
+import { leshanClientClasspath } from '../../support/leshan-client';
 import { silentLogger } from '../api/fakes';
 import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
 
-const LESHAN_CLIENT_VERSION = '1.5.0';
-const leshanDir =
-  process.env.OTAFLOW_LESHAN_DIR ?? path.join(otaflowCacheDir(), 'leshan-client', LESHAN_CLIENT_VERSION);
 let gateway: Lwm2mGateway | undefined;
 let client: ChildProcess | undefined;
 
@@ -25,10 +20,7 @@ afterAll(async () => {
 });
 
 it('a Leshan client registers, answers reads and a write, and deregisters', async () => {
-  const dir = leshanDir;
-  if (!existsSync(path.join(dir, 'classes'))) {
-    throw new Error(`the Leshan client is not built in ${dir}: run \`npm run provision\``);
-  }
+  const classpath = leshanClientClasspath();
   const registry = new FakeLwm2mRegistry();
   registry.protocols.set('leshan-1', 'lwm2m');
   const sink = new RecordingLwm2mSink();
@@ -42,13 +34,9 @@ it('a Leshan client registers, answers reads and a write, and deregisters', asyn
     log: silentLogger,
   });
   gateway = started;
-  const classpath = [
-    path.join(dir, 'classes'),
-    ...readdirSync(path.join(dir, 'lib')).map((jar) => path.join(dir, 'lib', jar)),
-  ];
   client = spawn(
     'java',
-    ['-cp', classpath.join(':'), 'InteropClient', 'leshan-1', `coap://127.0.0.1:${started.port}`, '4000'],
+    ['-cp', classpath, 'InteropClient', 'leshan-1', `coap://127.0.0.1:${started.port}`, '4000'],
     { stdio: 'ignore' },
   );
   await eventually(() => expect(started.commands.isRegistered('leshan-1')).toBe(true), 15_000);
