@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // Warnings and errors only: info lines of hundreds of simulated devices would bury the results.
+    env: { OTAFLOW_LOG_LEVEL: process.env.OTAFLOW_LOG_LEVEL ?? 'warn' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
