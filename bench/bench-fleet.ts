@@ -1,0 +1,167 @@
+/**
+ * A lean simulated MQTT fleet for thousands of devices in one process. Each device is one mqtt.js
+ * connection speaking the seed platform's protocol (HMAC login, version_query → version_report,
+ * upgrade event → Bearer download with SHA-256 check → upgrade_progress_report), without the
+ * per-device logger and event emitter of src/simulator's SimulatedMqttDevice. Downloads share a
+ * concurrency limit so 10,000 devices do not open 10,000 HTTP requests at once.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { deviceCredentials } from '../src/mqtt/device-auth';
+import {
+  buildProgressReport,
+  buildVersionReport,
+  type EventEnvelope,
+  eventsDownTopic,
+  eventsUpTopic,
+  parseDownlink,
+} from '../src/mqtt/ota-protocol';
+import { downloadPackage } from '../src/simulator/package-download';
+import { MqttResultCode } from '../workflows/failure-causes';
+
+export type DeviceMode = 'upgrade' | 'silent';
+
+export interface BenchDevicePlan {
+  deviceId: string;
+  secret: string;
+  /** Refuses every upgrade with this result code (5: not enough storage). */
+  failWith?: number;
+}
+
+export interface FleetOptions {
+  brokerUrl: string;
+  firmwareVersion: string;
+  /** Concurrent package downloads across the fleet. */
+  downloadConcurrency: number;
+  /** Waits this long after the upgrade event before downloading (0: loopback speed). */
+  downloadDelayMs: number;
+  onError?: (error: unknown) => void;
+}
+
+export interface BenchFleet {
+  /** `silent` devices stop answering version queries: their upgrades wait, in flight. */
+  setMode(mode: DeviceMode): void;
+  stop(): Promise<void>;
+}
+
+const CONNECT_CONCURRENCY = 100;
+
+export async function connectBenchFleet(
+  plans: BenchDevicePlan[],
+  options: FleetOptions,
+  onConnected?: (count: number) => void,
+): Promise<BenchFleet> {
+  let mode: DeviceMode = 'upgrade';
+  const downloads = semaphore(options.downloadConcurrency);
+  const clients: MqttClient[] = [];
+  const fail = options.onError ?? (() => undefined);
+  // Signing with a fixed hour and signType 0 lets a device reconnect across an hour boundary.
+  const signedAt = new Date();
+
+  async function connect(plan: BenchDevicePlan): Promise<void> {
+    const client = await mqtt.connectAsync(options.brokerUrl, {
+      ...deviceCredentials(plan.deviceId, plan.secret, '0', signedAt),
+      clean: true,
+      reconnectPeriod: 1000,
+      keepalive: 300,
+    });
+    let firmwareVersion = options.firmwareVersion;
+    const send = (message: EventEnvelope) =>
+      client.publishAsync(eventsUpTopic(plan.deviceId), JSON.stringify(message), { qos: 1 });
+    client.on('message', (_topic, payload) => {
+      const parsed = parseDownlink(plan.deviceId, payload);
+      if (!parsed.ok) return fail(new Error(`${plan.deviceId}: ${parsed.error}`));
+      for (const event of parsed.value) {
+        if (event.type === 'version_query') {
+          if (mode === 'upgrade') send(buildVersionReport(plan.deviceId, { firmwareVersion })).catch(fail);
+          continue;
+        }
+        const upgrade = async () => {
+          if (plan.failWith !== undefined) {
+            await send(
+              buildProgressReport(plan.deviceId, {
+                resultCode: plan.failWith,
+                version: firmwareVersion,
+                description: 'flash full',
+              }),
+            );
+            return;
+          }
+          if (options.downloadDelayMs > 0) await new Promise((r) => setTimeout(r, options.downloadDelayMs));
+          const result = await downloads(() =>
+            downloadPackage({
+              url: event.url,
+              accessToken: event.accessToken,
+              expectedSize: event.fileSize,
+              sha256: event.sha256,
+            }),
+          );
+          if (!result.ok) {
+            await send(
+              buildProgressReport(plan.deviceId, {
+                resultCode: result.resultCode,
+                version: firmwareVersion,
+                description: result.description,
+              }),
+            );
+            return;
+          }
+          firmwareVersion = event.version;
+          await send(
+            buildProgressReport(plan.deviceId, {
+              resultCode: MqttResultCode.success,
+              progress: 100,
+              version: firmwareVersion,
+              description: 'upgrade success',
+            }),
+          );
+        };
+        upgrade().catch(fail);
+      }
+    });
+    await client.subscribeAsync(eventsDownTopic(plan.deviceId), { qos: 1 });
+    clients.push(client);
+  }
+
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(CONNECT_CONCURRENCY, plans.length) }, async () => {
+        while (next < plans.length) {
+          const plan = plans[next++];
+          if (plan) await connect(plan);
+          onConnected?.(clients.length);
+        }
+      }),
+    );
+  } catch (error) {
+    await Promise.allSettled(clients.map((client) => client.endAsync(true)));
+    throw error;
+  }
+
+  return {
+    setMode(newMode) {
+      mode = newMode;
+    },
+    async stop() {
+      const connectedClients = clients.splice(0);
+      await Promise.allSettled(connectedClients.map((client) => client.endAsync(true)));
+    },
+  };
+}
+
+function semaphore(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (work) => {
+    // A released slot passes straight to the next waiter, so `running` never exceeds the limit.
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * What a workflow run costs on Temporal, read from its event history: events by type, and the
+ * billable actions among them as Temporal Cloud counts them
+ * (https://docs.temporal.io/cloud/actions): a workflow start (client or child), each activity
+ * attempt, each timer, each signal received or sent, each search-attribute upsert, each marker
+ * (patch, side effect) and each accepted update. Workflow tasks and completion events are free.
+ */
+import type { Client } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface HistoryCost {
+  events: number;
+  actions: number;
+  eventsByType: Record<string, number>;
+  actionsByType: Record<string, number>;
+}
+
+/** One action per event of these types, except activities: one per attempt. */
+const ACTION_EVENT_TYPES = new Set([
+  'WorkflowExecutionStarted',
+  'ActivityTaskScheduled',
+  'TimerStarted',
+  'WorkflowExecutionSignaled',
+  'SignalExternalWorkflowExecutionInitiated',
+  'UpsertWorkflowSearchAttributes',
+  'MarkerRecorded',
+  'WorkflowExecutionUpdateAccepted',
+]);
+
+/** `EVENT_TYPE_TIMER_STARTED` → `TimerStarted`, the names Temporal's UI and docs use. */
+export function eventTypeName(event: HistoryEvent): string {
+  const name = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? 'EVENT_TYPE_UNSPECIFIED';
+  return name
+    .replace(/^EVENT_TYPE_/, '')
+    .toLowerCase()
+    .replace(/(^|_)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
+}
+
+export function historyCost(events: HistoryEvent[]): HistoryCost {
+  const cost: HistoryCost = { events: events.length, actions: 0, eventsByType: {}, actionsByType: {} };
+  for (const event of events) {
+    const type = eventTypeName(event);
+    cost.eventsByType[type] = (cost.eventsByType[type] ?? 0) + 1;
+    let actions = ACTION_EVENT_TYPES.has(type) ? 1 : 0;
+    // A retried activity is one ActivityTaskScheduled but one billed action per attempt.
+    if (type === 'ActivityTaskStarted')
+      actions = Math.max(0, (event.activityTaskStartedEventAttributes?.attempt ?? 1) - 1);
+    if (actions > 0) {
+      cost.actions += actions;
+      const key = type === 'ActivityTaskStarted' ? 'ActivityRetry' : type;
+      cost.actionsByType[key] = (cost.actionsByType[key] ?? 0) + actions;
+    }
+  }
+  return cost;
+}
+
+export async function fetchEvents(client: Client, workflowId: string): Promise<HistoryEvent[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return history.events ?? [];
+}
+
+/** The mean cost of the given workflows' histories, fetched a few at a time. */
+export async function meanHistoryCost(client: Client, workflowIds: string[]): Promise<HistoryCost | null> {
+  if (workflowIds.length === 0) return null;
+  const costs: HistoryCost[] = [];
+  for (let first = 0; first < workflowIds.length; first += 10) {
+    const batch = workflowIds.slice(first, first + 10);
+    costs.push(...(await Promise.all(batch.map(async (id) => historyCost(await fetchEvents(client, id))))));
+  }
+  return averageCosts(costs);
+}
+
+export function averageCosts(costs: HistoryCost[]): HistoryCost {
+  const mean: HistoryCost = { events: 0, actions: 0, eventsByType: {}, actionsByType: {} };
+  const add = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value / costs.length;
+  };
+  for (const cost of costs) {
+    mean.events += cost.events / costs.length;
+    mean.actions += cost.actions / costs.length;
+    add(mean.eventsByType, cost.eventsByType);
+    add(mean.actionsByType, cost.actionsByType);
+  }
+  const tidy = (value: number) => Math.round(value * 1000) / 1000;
+  const tidyAll = (tally: Record<string, number>) =>
+    Object.fromEntries(Object.entries(tally).map(([key, value]) => [key, tidy(value)]));
+  return {
+    events: tidy(mean.events),
+    actions: tidy(mean.actions),
+    eventsByType: tidyAll(mean.eventsByType),
+    actionsByType: tidyAll(mean.actionsByType),
+  };
+}
+
+/** When each child of a parent workflow started and closed, from the parent's own history. */
+export interface ChildTimeline {
+  startedAtMs: number[];
+  closedAtMs: number[];
+}
+
+const CHILD_CLOSED = new Set([
+  'ChildWorkflowExecutionCompleted',
+  'ChildWorkflowExecutionFailed',
+  'ChildWorkflowExecutionCanceled',
+  'ChildWorkflowExecutionTerminated',
+  'ChildWorkflowExecutionTimedOut',
+]);
+
+export function childTimeline(events: HistoryEvent[]): ChildTimeline {
+  const timeline: ChildTimeline = { startedAtMs: [], closedAtMs: [] };
+  for (const event of events) {
+    const type = eventTypeName(event);
+    if (type === 'ChildWorkflowExecutionStarted') timeline.startedAtMs.push(tsToMs(event.eventTime));
+    else if (CHILD_CLOSED.has(type)) timeline.closedAtMs.push(tsToMs(event.eventTime));
+  }
+  return timeline;
+}
+
+export async function childTimelines(client: Client, parentIds: string[]): Promise<ChildTimeline> {
+  const all: ChildTimeline = { startedAtMs: [], closedAtMs: [] };
+  for (const id of parentIds) {
+    const timeline = childTimeline(await fetchEvents(client, id));
+    all.startedAtMs.push(...timeline.startedAtMs);
+    all.closedAtMs.push(...timeline.closedAtMs);
+  }
+  return all;
+}

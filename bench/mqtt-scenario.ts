@@ -1,0 +1,402 @@
+/**
+ * The MQTT flow at one fleet size: N devices provisioned through the API and connected, a package,
+ * tasks of at most 1,000 devices run to completion (2 % of devices refuse with result code 5); then
+ * the same N upgrades held in flight (devices silent after the version query) to measure memory, and
+ * cancelled. Finally the ceiling: the same Temporal work with no logic, at the same concurrency.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
+import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
+import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
+import { childTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
+import type { BenchStack } from './stack';
+import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
+import { createTimedApi, inParallel, type TimedApi } from './timed-api';
+
+export interface ScenarioOptions {
+  devices: number;
+  packageKb: number;
+  downloadConcurrency: number;
+  downloadDelayMs: number;
+  failureShare: number;
+  /** Give up waiting for tasks after this long. */
+  deadlineMs: number;
+  /** Device histories fetched to count actions and events. */
+  historySample: number;
+}
+
+export interface ScenarioResult {
+  devices: number;
+  tasks: number;
+  outcomes: Record<string, number>;
+  wall: { provisionS: number; connectS: number; upgradeS: number; msPerDevice: number | null };
+  upgrades_per_s: number | null;
+  upgrades_started_per_min: number | null;
+  ceiling: {
+    upgrades_per_s: number | null;
+    started_per_min: number | null;
+    wallS: number;
+    shape: UpgradeShape;
+  };
+  ceiling_ratio: number | null;
+  actions_per_upgrade: number | null;
+  history_events_per_upgrade: number | null;
+  cost_breakdown: { device: HistoryCost | null; taskShare: { actions: number; events: number } | null };
+  api: {
+    create_task_ms: number[];
+    get_task_p99_ms: number | null;
+    get_task_devices_p99_ms: number | null;
+    samples: Record<string, number>;
+  };
+  inflight: {
+    /** Upgrades seen waiting for their device at once (N when all got there). */
+    devices: number;
+    reachedS: number | null;
+    /** The otaflow process with N devices connected and idle, after the upgrades (current and peak). */
+    connected_rss_mb: number;
+    connected_peak_rss_mb: number;
+    peak_rss_mb: number;
+    /** Growth over the process before the rollout, per upgrade in flight. */
+    rss_kb_per_device: number | null;
+    cancelS: number;
+  };
+}
+
+const TASK_LIMIT = 1000;
+const POLL_MS = 500;
+const PRODUCT = 'bench-meter';
+const SOURCE_VERSION = '1.0.0';
+
+interface TaskStatus {
+  state: string;
+  counts: { byStep: Record<string, number>; byOutcome: Record<string, number> };
+}
+
+export async function runMqttScenario(stack: BenchStack, options: ScenarioOptions): Promise<ScenarioResult> {
+  const api = createTimedApi(stack.api);
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const temporal = new Client({ connection, namespace: stack.namespace });
+  const runId = `${Date.now().toString(36)}-${options.devices}`;
+  const model = `BM-${runId}`;
+  const plans: BenchDevicePlan[] = Array.from({ length: options.devices }, (_, index) => ({
+    deviceId: `bench-${runId}-${index}`,
+    secret: randomBytes(12).toString('hex'),
+    failWith: isFailing(index, options.failureShare) ? 5 : undefined,
+  }));
+  const bars = new MultiBar(
+    {
+      format: ' {phase} |{bar}| {value}/{total} {note}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+    },
+    Presets.shades_classic,
+  );
+  const errors: unknown[] = [];
+  let fleet: Awaited<ReturnType<typeof connectBenchFleet>> | undefined;
+  try {
+    const provisionStarted = Date.now();
+    const registerBar = phaseBar(bars, 'provision', options.devices);
+    await inParallel(plans, 32, async (plan) => {
+      await api.post(
+        '/v1/devices',
+        { id: plan.deviceId, protocol: 'mqtt', product: PRODUCT, model, secret: plan.secret },
+        'POST /v1/devices',
+      );
+      registerBar.increment();
+    });
+    const provisionS = (Date.now() - provisionStarted) / 1000;
+
+    const connectStarted = Date.now();
+    const connectBar = phaseBar(bars, 'connect  ', options.devices);
+    fleet = await connectBenchFleet(
+      plans,
+      {
+        brokerUrl: stack.mqtt,
+        firmwareVersion: SOURCE_VERSION,
+        downloadConcurrency: options.downloadConcurrency,
+        downloadDelayMs: options.downloadDelayMs,
+        onError: (error) => errors.push(error),
+      },
+      (count) => connectBar.update(count),
+    );
+    const connectS = (Date.now() - connectStarted) / 1000;
+
+    // ---- throughput: every device upgraded ----
+    const pkg = await uploadPackage(api, model, '2.0.0', options.packageKb);
+    const upgradeStarted = Date.now();
+    const upgradeBar = phaseBar(bars, 'upgrade  ', options.devices);
+    const createTaskMs: number[] = [];
+    const taskIds = await createTasks(api, pkg.id, plans, createTaskMs);
+    const finalStatus = await pollTasks(api, taskIds, options.deadlineMs, (statuses) => {
+      upgradeBar.update(sumOutcomes(statuses), { note: '' });
+      return statuses.every((status) => status.state !== 'running');
+    });
+    const upgradeS = (Date.now() - upgradeStarted) / 1000;
+    const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
+    const timeline = await childTimelines(temporal, taskIds.map(upgradeTaskWorkflowId));
+
+    // ---- cost, from real histories ----
+    const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
+    const deviceCost = await meanHistoryCost(temporal, succeeded.map(deviceOperationWorkflowId));
+    const taskCosts = await Promise.all(
+      taskIds.map(async (id) => historyCost(await fetchEvents(temporal, upgradeTaskWorkflowId(id)))),
+    );
+    const taskShare = {
+      actions: taskCosts.reduce((sum, cost) => sum + cost.actions, 0) / options.devices,
+      events: taskCosts.reduce((sum, cost) => sum + cost.events, 0) / options.devices,
+    };
+    const shape = shapeOf(deviceCost);
+
+    // ---- the ceiling: the same Temporal work, no logic ----
+    const ceiling = await runCeiling(stack, temporal, runId, options.devices, shape, bars);
+
+    // ---- memory with every upgrade in flight ----
+    // The devices go offline, so each upgrade waits (up to 25 h) for its device: N upgrades stay in
+    // flight however slowly they start (a silent device's 3-minute version timeout would end the
+    // first ones before the last ones start).
+    const connected = await stack.platformRss();
+    await fleet.stop();
+    await waitUntilOffline(api, plans);
+    const beforeInflight = await stack.platformRss();
+    stack.resetPlatformRss();
+    const inflightPkg = await uploadPackage(api, model, '3.0.0', options.packageKb);
+    const inflightStarted = Date.now();
+    const inflightBar = phaseBar(bars, 'in flight', options.devices);
+    const inflightTasks = await createTasks(api, inflightPkg.id, plans, []);
+    let waitingPeak = 0;
+    const reached = await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) => {
+      const waiting = statuses.reduce(
+        (sum, status) => sum + (status.counts.byStep['waiting-online'] ?? 0),
+        0,
+      );
+      waitingPeak = Math.max(waitingPeak, waiting);
+      inflightBar.update(waiting);
+      return waiting >= options.devices;
+    }).then(
+      () => true,
+      () => false,
+    );
+    const reachedS = reached ? (Date.now() - inflightStarted) / 1000 : null;
+    // Hold a moment at the plateau so the sampler sees it.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const inflight = await stack.platformRss();
+    const cancelStarted = Date.now();
+    await Promise.all(
+      inflightTasks.map((id) => api.post(`/v1/tasks/${id}/cancel`, {}, 'POST /v1/tasks/:id/cancel')),
+    );
+    await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) =>
+      statuses.every((status) => status.state !== 'running' && status.state !== 'cancelling'),
+    );
+    const cancelS = (Date.now() - cancelStarted) / 1000;
+    bars.stop();
+
+    if (errors.length > 0) console.warn(`bench: ${errors.length} device errors; first: ${String(errors[0])}`);
+    const upgradesPerS = steadyRatePerSecond(timeline.closedAtMs);
+    const perUpgradeActions = deviceCost ? deviceCost.actions + taskShare.actions : null;
+    return {
+      devices: options.devices,
+      tasks: taskIds.length,
+      outcomes,
+      wall: { provisionS, connectS, upgradeS, msPerDevice: round((upgradeS * 1000) / options.devices) },
+      upgrades_per_s: upgradesPerS,
+      upgrades_started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
+      ceiling: { ...ceiling, shape },
+      ceiling_ratio:
+        upgradesPerS !== null && ceiling.upgrades_per_s ? round(upgradesPerS / ceiling.upgrades_per_s) : null,
+      actions_per_upgrade: round(perUpgradeActions),
+      history_events_per_upgrade: deviceCost ? round(deviceCost.events + taskShare.events) : null,
+      cost_breakdown: { device: deviceCost, taskShare },
+      api: {
+        create_task_ms: createTaskMs.map((ms) => Math.round(ms)),
+        get_task_p99_ms: round(percentile(api.latenciesMs.get('GET /v1/tasks/:id') ?? [], 99), 1),
+        get_task_devices_p99_ms: round(
+          percentile(api.latenciesMs.get('GET /v1/tasks/:id/devices') ?? [], 99),
+          1,
+        ),
+        samples: Object.fromEntries([...api.latenciesMs].map(([route, samples]) => [route, samples.length])),
+      },
+      inflight: {
+        devices: waitingPeak,
+        reachedS,
+        connected_rss_mb: Math.round(connected.currentMb),
+        connected_peak_rss_mb: Math.round(connected.peakMb),
+        peak_rss_mb: Math.round(inflight.peakMb),
+        rss_kb_per_device: round(
+          ((inflight.peakMb - beforeInflight.currentMb) * 1024) / Math.max(1, waitingPeak),
+          1,
+        ),
+        cancelS,
+      },
+    };
+  } finally {
+    bars.stop();
+    await fleet?.stop();
+    await connection.close();
+  }
+}
+
+/** Waits until the registry shows the fleet's first and last devices offline (presence is per device, in order). */
+async function waitUntilOffline(api: TimedApi, plans: BenchDevicePlan[]): Promise<void> {
+  const sample = [plans[0], plans[Math.floor(plans.length / 2)], plans.at(-1)].flatMap((plan) =>
+    plan ? [plan.deviceId] : [],
+  );
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const devices = await Promise.all(
+      sample.map((id) =>
+        api.get<{ online: boolean }>(`/v1/devices/${encodeURIComponent(id)}`, 'GET /v1/devices/:id'),
+      ),
+    );
+    if (devices.every((device) => !device.online)) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new Error('the disconnected devices still show online after 120 s');
+}
+
+function isFailing(index: number, share: number): boolean {
+  if (share <= 0) return false;
+  const every = Math.max(1, Math.round(1 / share));
+  return index % every === every - 1;
+}
+
+function phaseBar(bars: MultiBar, phase: string, total: number): SingleBar {
+  return bars.create(total, 0, { phase, note: '' });
+}
+
+async function uploadPackage(
+  api: TimedApi,
+  model: string,
+  version: string,
+  sizeKb: number,
+): Promise<{ id: string }> {
+  const form = new FormData();
+  form.set('name', `bench firmware ${version}`);
+  form.set('version', version);
+  form.set('kind', 'firmware');
+  form.set('product', PRODUCT);
+  form.set('model', model);
+  form.set('file', new Blob([randomBytes(sizeKb * 1024)]), `bench-${version}.bin`);
+  return api.postForm('/v1/packages', form, 'POST /v1/packages');
+}
+
+/** One task per 1,000 devices (the API's cap), created one after the other; each creation is timed. */
+async function createTasks(
+  api: TimedApi,
+  packageId: string,
+  plans: BenchDevicePlan[],
+  timings: number[],
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let first = 0; first < plans.length; first += TASK_LIMIT) {
+    const deviceIds = plans.slice(first, first + TASK_LIMIT).map((plan) => plan.deviceId);
+    const started = performance.now();
+    const task = await api.post<{ id: string }>('/v1/tasks', { packageId, deviceIds }, 'POST /v1/tasks');
+    timings.push(performance.now() - started);
+    ids.push(task.id);
+  }
+  return ids;
+}
+
+/**
+ * Polls each task's status and first page of devices (the requests an operator's dashboard makes,
+ * timed) until `done` says so or the deadline passes.
+ */
+async function pollTasks(
+  api: TimedApi,
+  taskIds: string[],
+  deadlineMs: number,
+  done: (statuses: TaskStatus[]) => boolean,
+): Promise<TaskStatus[]> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const statuses = await Promise.all(
+      taskIds.map(async (id) => {
+        const [status] = await Promise.all([
+          api.get<TaskStatus>(`/v1/tasks/${id}`, 'GET /v1/tasks/:id'),
+          api.get(`/v1/tasks/${id}/devices?limit=100`, 'GET /v1/tasks/:id/devices'),
+        ]);
+        return status;
+      }),
+    );
+    if (done(statuses)) return statuses;
+    if (Date.now() > deadline) throw new Error(`tasks did not finish within ${deadlineMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+function sumOutcomes(statuses: TaskStatus[]): number {
+  return statuses.reduce(
+    (sum, status) => sum + Object.values(status.counts.byOutcome).reduce((a, b) => a + b, 0),
+    0,
+  );
+}
+
+function mergeCounts(counts: Array<Record<string, number>>): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const count of counts)
+    for (const [key, value] of Object.entries(count)) merged[key] = (merged[key] ?? 0) + value;
+  return merged;
+}
+
+async function succeededDevices(api: TimedApi, taskId: string, sample: number): Promise<string[]> {
+  const page = await api.get<{ items: Array<{ deviceId: string; outcome: string | null }> }>(
+    `/v1/tasks/${taskId}/devices?limit=500`,
+    'GET /v1/tasks/:id/devices (report)',
+  );
+  return page.items
+    .filter((row) => row.outcome === 'succeeded')
+    .slice(0, sample)
+    .map((row) => row.deviceId);
+}
+
+function shapeOf(cost: HistoryCost | null): UpgradeShape {
+  if (!cost) throw new Error('no successful device upgrade to count Temporal work from');
+  const count = (type: string) => Math.round(cost.eventsByType[type] ?? 0);
+  return {
+    activities: count('ActivityTaskScheduled'),
+    signals: count('WorkflowExecutionSignaled'),
+    timers: count('TimerStarted'),
+    upserts: count('UpsertWorkflowSearchAttributes'),
+  };
+}
+
+async function runCeiling(
+  stack: BenchStack,
+  temporal: Client,
+  runId: string,
+  devices: number,
+  shape: UpgradeShape,
+  bars: MultiBar,
+): Promise<{ upgrades_per_s: number | null; started_per_min: number | null; wallS: number }> {
+  const worker = await stack.startCeilingWorker();
+  try {
+    const bar = phaseBar(bars, 'ceiling  ', Math.ceil(devices / TASK_LIMIT));
+    const started = Date.now();
+    const parentIds: string[] = [];
+    const handles = [];
+    for (let first = 0, task = 0; first < devices; first += TASK_LIMIT, task++) {
+      const workflowId = `bench-ceiling-${runId}-${task}`;
+      parentIds.push(workflowId);
+      handles.push(
+        await temporal.workflow.start('ceilingTask', {
+          workflowId,
+          taskQueue: CEILING_TASK_QUEUE,
+          args: [{ childIdPrefix: workflowId, children: Math.min(TASK_LIMIT, devices - first), shape }],
+        }),
+      );
+    }
+    await Promise.all(handles.map((handle) => handle.result().then(() => bar.increment())));
+    const wallS = (Date.now() - started) / 1000;
+    const timeline = await childTimelines(temporal, parentIds);
+    return {
+      upgrades_per_s: steadyRatePerSecond(timeline.closedAtMs),
+      started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
+      wallS,
+    };
+  } finally {
+    await worker.stop();
+  }
+}

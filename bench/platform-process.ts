@@ -1,0 +1,45 @@
+/**
+ * otaflow as `npm start` runs it (startPlatform: workers, MQTT gateway, embedded aedes broker, API,
+ * PGlite unless DATABASE_URL is set), in a process of its own so that its memory is measured alone.
+ * Configured by the environment; talks to the benchmark over IPC:
+ *   → { type: 'ready', api, mqtt }          once started
+ *   ← 'rss'  → { type: 'rss', peakMb, currentMb }   RSS sampled every 200 ms since the last reset
+ *   ← 'reset-rss', 'stop'
+ */
+import { loadConfig } from '../src/config';
+import { startPlatform } from '../src/platform';
+
+const SAMPLE_MS = 200;
+const toMb = (bytes: number) => bytes / (1024 * 1024);
+
+async function main(): Promise<void> {
+  const platform = await startPlatform(loadConfig());
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, SAMPLE_MS);
+  const stop = async () => {
+    clearInterval(sampler);
+    await platform.stop();
+    process.exit(0);
+  };
+  // The benchmark gone (killed, crashed) means nobody will ever send `stop`.
+  process.on('disconnect', () => void stop());
+  process.on('message', async (message) => {
+    if (message === 'rss') {
+      const current = process.memoryUsage().rss;
+      peak = Math.max(peak, current);
+      process.send?.({ type: 'rss', peakMb: toMb(peak), currentMb: toMb(current) });
+    } else if (message === 'reset-rss') {
+      peak = process.memoryUsage().rss;
+    } else if (message === 'stop') {
+      await stop();
+    }
+  });
+  process.send?.({ type: 'ready', api: platform.addresses.api, mqtt: platform.addresses.mqtt });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

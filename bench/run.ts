@@ -1,0 +1,198 @@
+/**
+ * `npm run bench [-- --devices 1000,10000 --quick ...]`: otaflow's speed and Temporal cost on a real
+ * local stack, side by side with the engine's own ceiling. See BENCHMARKS.md.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runMqttScenario, type ScenarioOptions, type ScenarioResult } from './mqtt-scenario';
+import { startBenchStack } from './stack';
+import { round } from './stats';
+
+const USAGE = `usage: npm run bench -- [--quick] [--devices 1000,10000] [--scenario mqtt] [--database pglite|postgres]
+  [--package-kb 4] [--download-concurrency 64] [--download-delay-ms 0] [--failure-share 0.02]
+  [--history-sample 20] [--deadline-s 900]`;
+
+interface BenchOptions extends Omit<ScenarioOptions, 'devices'> {
+  sizes: number[];
+  quick: boolean;
+  database: 'pglite' | 'postgres';
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      devices: { type: 'string' },
+      scenario: { type: 'string', default: 'mqtt' },
+      database: { type: 'string', default: 'pglite' },
+      'package-kb': { type: 'string', default: '4' },
+      'download-concurrency': { type: 'string', default: '64' },
+      'download-delay-ms': { type: 'string', default: '0' },
+      'failure-share': { type: 'string', default: '0.02' },
+      'history-sample': { type: 'string', default: '20' },
+      'deadline-s': { type: 'string', default: '900' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (values.scenario !== 'mqtt') {
+    throw new Error(
+      `--scenario ${values.scenario}: only "mqtt" exists so far (LwM2M comes with its gateway)`,
+    );
+  }
+  if (values.database !== 'pglite' && values.database !== 'postgres') {
+    throw new Error(`--database ${values.database}: expected pglite or postgres\n${USAGE}`);
+  }
+  const number = (name: string, value: string | undefined, min: number, max: number) => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+      throw new Error(`--${name} ${value}: expected a number from ${min} to ${max}\n${USAGE}`);
+    }
+    return parsed;
+  };
+  const sizes = (values.devices ?? (values.quick ? '200' : '1000,10000'))
+    .split(',')
+    .map((size) => Math.round(number('devices', size, 10, 20_000)));
+  return {
+    quick: values.quick ?? false,
+    database: values.database,
+    sizes,
+    packageKb: number('package-kb', values['package-kb'], 1, 10_240),
+    downloadConcurrency: number('download-concurrency', values['download-concurrency'], 1, 10_000),
+    downloadDelayMs: number('download-delay-ms', values['download-delay-ms'], 0, 600_000),
+    failureShare: number('failure-share', values['failure-share'], 0, 0.5),
+    historySample: number('history-sample', values['history-sample'], 1, 500),
+    deadlineMs: number('deadline-s', values['deadline-s'], 10, 7200) * 1000,
+  };
+}
+
+function machine() {
+  return {
+    nproc: os.availableParallelism(),
+    memory_gib: round(os.totalmem() / 1024 ** 3, 1),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    load_average_at_start: os.loadavg().map((load) => round(load, 2)),
+  };
+}
+
+function gitCommit(): string | null {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The figures the issue asks for, per flow; LwM2M's stay null until its gateway exists. */
+function headline(results: ScenarioResult[], machineInfo: ReturnType<typeof machine>) {
+  const largest = results.reduce((a, b) => (b.devices > a.devices ? b : a));
+  const perFlow = (mqtt: number | null) => ({ mqtt, lwm2m: null });
+  const tenThousand = results.find((result) => result.devices >= 10_000);
+  return {
+    upgrades_per_s: perFlow(largest.upgrades_per_s),
+    ceiling_ratio: perFlow(largest.ceiling_ratio),
+    actions_per_upgrade: perFlow(largest.actions_per_upgrade),
+    history_events_per_upgrade: perFlow(largest.history_events_per_upgrade),
+    limiter_grant_p99_ms: perFlow(null),
+    worker_rss_mb_10k_inflight: perFlow(
+      tenThousand && tenThousand.inflight.devices >= 10_000 ? tenThousand.inflight.peak_rss_mb : null,
+    ),
+    coap_blocks_per_s: perFlow(null),
+    upgrades_started_per_min: perFlow(largest.upgrades_started_per_min),
+    devices: largest.devices,
+    machine: machineInfo,
+  };
+}
+
+function scaling(results: ScenarioResult[]) {
+  return results.map((result) => ({
+    devices: result.devices,
+    upgrade_wall_s: round(result.wall.upgradeS, 1),
+    ms_per_device: result.wall.msPerDevice,
+    upgrades_per_s: result.upgrades_per_s,
+    connected_rss_mb: result.inflight.connected_rss_mb,
+    inflight_upgrades: result.inflight.devices,
+    inflight_peak_rss_mb: result.inflight.peak_rss_mb,
+    inflight_rss_kb_per_device: result.inflight.rss_kb_per_device,
+  }));
+}
+
+function report(summary: ReturnType<typeof headline>, results: ScenarioResult[], file: string): string {
+  const lines = [`\notaflow benchmark — MQTT flow (${file})`];
+  for (const result of results) {
+    lines.push(
+      `  ${result.devices} devices in ${result.tasks} task(s): ${JSON.stringify(result.outcomes)}`,
+      `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}`,
+      `    started/min ${result.upgrades_started_per_min} (ceiling ${result.ceiling.started_per_min})  wall ${round(result.wall.upgradeS, 1)} s (${result.wall.msPerDevice} ms/device)`,
+      `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
+      `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
+      `    otaflow process RSS with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
+      `    in flight: ${result.inflight.devices} upgrades waiting for their device ${result.inflight.reachedS !== null ? `after ${round(result.inflight.reachedS, 1)} s` : '(not all of them reached the wait)'}; peak RSS ${result.inflight.peak_rss_mb} MB; cancelled in ${round(result.inflight.cancelS, 1)} s`,
+    );
+  }
+  lines.push(`  headline: ${JSON.stringify({ ...summary, machine: undefined })}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const machineInfo = machine();
+  const startedAt = new Date();
+  const stack = await startBenchStack({ database: options.database });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, stopping the stack`);
+      void stack.stop().finally(() => process.exit(130));
+    });
+  }
+  const results: ScenarioResult[] = [];
+  try {
+    for (const devices of options.sizes) {
+      console.log(`bench: MQTT flow with ${devices} devices`);
+      results.push(await runMqttScenario(stack, { ...options, devices }));
+    }
+  } finally {
+    await stack.stop();
+  }
+  const summary = headline(results, machineInfo);
+  const document = {
+    ...summary,
+    run: {
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      commit: gitCommit(),
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      quick: options.quick,
+      stack: stack.description,
+      options: { ...options, sizes: undefined },
+    },
+    scaling: scaling(results),
+    scenarios: { mqtt: results, lwm2m: null },
+  };
+  const resultsDir = path.join(__dirname, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const json = `${JSON.stringify(document, null, 2)}\n`;
+  writeFileSync(file, json);
+  // A quick smoke run says little about speed; only full runs replace the committed figures.
+  if (!options.quick) writeFileSync(path.join(__dirname, 'latest.json'), json);
+  process.stdout.write(report(summary, results, path.relative(process.cwd(), file)));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,183 @@
+/**
+ * The stack a benchmark runs on: the Temporal dev server and MinIO started here on free loopback ports
+ * with a temp data dir (as test/support/stack does), unless TEMPORAL_ADDRESS / MINIO_ENDPOINT name
+ * existing ones; otaflow itself in a child process (platform-process.ts).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePorts } from '../src/stack/free-port';
+import { startMinioServer } from '../src/stack/minio-server';
+import { startThrowawayPostgres } from '../src/stack/postgres';
+import { startTemporalDevServer } from '../src/stack/temporal-dev-server';
+
+export interface BenchStack {
+  temporalAddress: string;
+  namespace: string;
+  api: string;
+  mqtt: string;
+  /** Which components the benchmark started itself and which it was given. */
+  description: Record<string, string>;
+  platformRss(): Promise<{ peakMb: number; currentMb: number }>;
+  resetPlatformRss(): void;
+  startCeilingWorker(): Promise<{ stop(): Promise<void> }>;
+  stop(): Promise<void>;
+}
+
+const MINIO_CREDENTIALS = { accessKey: 'otaflow-bench', secretKey: 'otaflow-bench-secret' };
+
+export interface BenchStackOptions {
+  /** `pglite`: the product's embedded default; `postgres`: a throwaway PostgreSQL server. */
+  database: 'pglite' | 'postgres';
+}
+
+export async function startBenchStack(
+  options: BenchStackOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<BenchStack> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-bench-'));
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const stopPart of stops.reverse()) await stopPart().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const [temporalPort, uiPort, minioPort, consolePort, apiPort, mqttPort] = await freePorts(6);
+    const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+    const description: Record<string, string> = {};
+
+    let temporalAddress = env.TEMPORAL_ADDRESS;
+    if (temporalAddress) description.temporal = `given: ${temporalAddress}`;
+    else {
+      const server = await startTemporalDevServer({
+        dataDir: path.join(dataDir, 'temporal'),
+        port: must(temporalPort),
+        uiPort: must(uiPort),
+        namespace,
+      });
+      stops.push(() => server.stop());
+      temporalAddress = server.address;
+      description.temporal = 'Temporal CLI dev server (SQLite file), started by the benchmark';
+    }
+
+    const minioEnv: NodeJS.ProcessEnv = {};
+    if (env.MINIO_ENDPOINT) description.minio = `given: ${env.MINIO_ENDPOINT}`;
+    else {
+      const minio = await startMinioServer({
+        dataDir: path.join(dataDir, 'minio'),
+        port: must(minioPort),
+        consolePort: must(consolePort),
+        ...MINIO_CREDENTIALS,
+      });
+      stops.push(() => minio.stop());
+      Object.assign(minioEnv, {
+        MINIO_ENDPOINT: minio.endpoint,
+        MINIO_ACCESS_KEY: MINIO_CREDENTIALS.accessKey,
+        MINIO_SECRET_KEY: MINIO_CREDENTIALS.secretKey,
+      });
+      description.minio = 'MinIO, started by the benchmark';
+    }
+    const databaseEnv: NodeJS.ProcessEnv = {};
+    if (env.DATABASE_URL) description.database = 'given: PostgreSQL (DATABASE_URL)';
+    else if (options.database === 'postgres') {
+      const postgres = await startThrowawayPostgres({ port: must((await freePorts(1))[0]) });
+      stops.push(() => postgres.stop());
+      databaseEnv.DATABASE_URL = postgres.url;
+      description.database = 'PostgreSQL, started by the benchmark';
+    } else description.database = 'embedded PGlite (the product default), in the otaflow process';
+    description.mqtt = 'embedded aedes broker';
+
+    const platform = forkTs(path.join(__dirname, 'platform-process.ts'), {
+      ...env,
+      ...minioEnv,
+      ...databaseEnv,
+      OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
+      OTAFLOW_API_PORT: String(must(apiPort)),
+      OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: namespace,
+      MQTT_URL: '',
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(must(mqttPort)),
+    });
+    stops.push(() => stopChild(platform, 'stop'));
+    const ready = await nextMessage<{ type: 'ready'; api: string; mqtt: string }>(platform, 'ready', 180_000);
+
+    return {
+      temporalAddress,
+      namespace,
+      api: ready.api,
+      mqtt: ready.mqtt,
+      description,
+      async platformRss() {
+        const reply = nextMessage<{ peakMb: number; currentMb: number }>(platform, 'rss', 10_000);
+        platform.send('rss');
+        return reply;
+      },
+      resetPlatformRss() {
+        platform.send('reset-rss');
+      },
+      async startCeilingWorker() {
+        const worker = forkTs(path.join(__dirname, 'ceiling', 'worker-process.ts'), {
+          ...env,
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_NAMESPACE: namespace,
+        });
+        await nextMessage(worker, 'ready', 120_000);
+        return { stop: () => stopChild(worker, 'stop') };
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function forkTs(file: string, env: NodeJS.ProcessEnv): ChildProcess {
+  return fork(file, [], {
+    env,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+/** The child's next IPC message of this type (`ready` may also be sent as a bare string). */
+function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => finish(new Error(`no '${type}' from ${child.spawnargs.at(-1)} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onMessage = (message: unknown) => {
+      const messageType = typeof message === 'string' ? message : (message as { type?: string })?.type;
+      if (messageType === type) finish(undefined, message as T);
+    };
+    const onExit = (code: number | null) =>
+      finish(new Error(`${child.spawnargs.at(-1)} exited with code ${code}`));
+    function finish(error?: Error, value?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(value as T);
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+async function stopChild(child: ChildProcess, message: string): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.send(message);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+function must(port: number | undefined): number {
+  if (port === undefined) throw new Error('no free port found');
+  return port;
+}
