@@ -4,7 +4,7 @@
  * Every way the upgrade ends is a result, notified to the application (step 9); the workflow itself
  * only fails on a bug.
  */
-import type { Duration } from '@temporalio/common';
+import type { Duration, SearchAttributePair } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -12,9 +12,11 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import {
   DEVICE_NOT_ONLINE,
@@ -56,19 +58,40 @@ const mqtt = proxyActivities<MqttCommandActivities>({ ...commandOptions, taskQue
 /** How the upgrade ended, before it is stamped with the task, device and target version. */
 type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVersion'>;
 
+/**
+ * Each upsert is a billed action. Since this patch the start carries the search attributes that
+ * find an upgrade (task, device, version) and the workflow upserts nothing: the API shows every step
+ * and the outcome from the database, and `patched` itself costs two actions (its marker and the
+ * `TemporalChangeVersion` upsert). Upgrades started before it upsert `OtaStep` at every step.
+ */
+const SEARCH_ATTRIBUTES_AT_START = 'mqtt-upgrade-search-attributes-at-start';
+
+/** The search attributes an MQTT upgrade starts with: `upgradeTask` passes them to `startChild`. */
+export function mqttUpgradeSearchAttributes(input: DeviceUpgradeInput): SearchAttributePair[] {
+  return [
+    { key: OtaSearchAttributes.taskId, value: input.taskId },
+    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
+    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
+  ];
+}
+
 export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
   const device = listenToDevice(input.package.kind);
   const status: DeviceUpgradeStatus = { step: 'waiting-online' };
   setHandler(deviceUpgradeStatusQuery, () => status);
-  upsertSearchAttributes([
-    { key: OtaSearchAttributes.taskId, value: input.taskId },
-    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
-    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
-    { key: OtaSearchAttributes.step, value: status.step },
-  ]);
+  const upsertsEveryStep = !patched(SEARCH_ATTRIBUTES_AT_START);
+  if (upsertsEveryStep) {
+    upsertSearchAttributes([
+      ...mqttUpgradeSearchAttributes(input),
+      { key: OtaSearchAttributes.step, value: status.step },
+    ]);
+  } else if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
+    // Started by a client, or by a task that ran the code before the patch.
+    upsertSearchAttributes(mqttUpgradeSearchAttributes(input));
+  }
   const showStep = (step: UpgradeStep) => {
     status.step = step;
-    upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: step }]);
+    if (upsertsEveryStep) upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: step }]);
   };
 
   const enterStep = async (step: UpgradeStep, details?: { fromVersion?: string }) => {

@@ -23,7 +23,7 @@ import {
 import { OtaflowCause, PlatformCause } from './failure-causes';
 import { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
 import { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
-import { mqttUpgrade } from './mqtt-upgrade';
+import { mqttUpgrade, mqttUpgradeSearchAttributes } from './mqtt-upgrade';
 
 /**
  * Children are started this many at a time, each batch awaited: it keeps one workflow task's
@@ -94,7 +94,13 @@ function startUpgradeChild(input: UpgradeTaskInput, deviceId: string, lwm2m: Lwm
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
   };
   const upgrade = { taskId: input.taskId, deviceId, package: input.package };
-  if (!lwm2m) return startChild(mqttUpgrade, { ...options, args: [upgrade] });
+  if (!lwm2m) {
+    return startChild(mqttUpgrade, {
+      ...options,
+      args: [upgrade],
+      typedSearchAttributes: mqttUpgradeSearchAttributes(upgrade),
+    });
+  }
   const { coverageRanges, radioResources } = lwm2m;
   const flow = input.package.kind === 'firmware' ? lwm2mFirmwareUpgrade : lwm2mSoftwareUpgrade;
   return startChild(flow, { ...options, args: [{ ...upgrade, coverageRanges, radioResources }] });

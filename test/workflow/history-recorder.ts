@@ -1,7 +1,12 @@
 /**
  * `npm run histories:record` (RECORD_HISTORIES=1) saves the histories of selected workflow tests to
  * test/replay/histories/, which the replay suite replays against the current workflow code.
+ *
+ * A history already there is never overwritten: it stands for workflows in flight on an older version
+ * of the code, and replacing it would hide the very incompatibility the replay suite exists to catch.
+ * A new path gets a new name (e.g. `mqtt-success-v2`).
  */
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -11,5 +16,7 @@ export const historiesDir = join(__dirname, '../replay/histories');
 
 export async function recordHistory(name: string, handle: WorkflowHandle): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  await writeFile(join(historiesDir, `${name}.json`), historyToJSON(await handle.fetchHistory()));
+  const file = join(historiesDir, `${name}.json`);
+  if (existsSync(file)) return;
+  await writeFile(file, historyToJSON(await handle.fetchHistory()));
 }

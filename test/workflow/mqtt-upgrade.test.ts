@@ -5,6 +5,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { historyCost } from '../../bench/histories';
 import {
   type DeviceUpgradeResult,
   deviceOnlineSignal,
@@ -15,7 +16,7 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { mqttUpgrade } from '../../workflows/mqtt-upgrade';
+import { mqttUpgrade, mqttUpgradeSearchAttributes } from '../../workflows/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { FakeFleet } from './fake-fleet';
 import { recordHistory } from './history-recorder';
@@ -44,12 +45,26 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function startUpgrade(deviceId: string, pkg: PackageInfo) {
+/** Starts the upgrade as `upgradeTask` does: its search attributes are part of the start. */
+function startUpgrade(deviceId: string, pkg: PackageInfo, { withSearchAttributes = true } = {}) {
+  const input = { taskId, deviceId, package: pkg };
   return client.workflow.start(mqttUpgrade, {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
-    args: [{ taskId, deviceId, package: pkg }],
+    args: [input],
+    typedSearchAttributes: withSearchAttributes ? mqttUpgradeSearchAttributes(input) : undefined,
   });
+}
+
+/** Temporal UI and CLI users find the upgrade by task, device and version; its step is the API's. */
+async function expectFoundByTaskDeviceAndVersion(handle: WorkflowHandle, deviceId: string) {
+  const { searchAttributes } = await handle.describe();
+  expect(searchAttributes).toMatchObject({
+    [OtaSearchAttributes.taskId.name]: [taskId],
+    [OtaSearchAttributes.deviceId.name]: [deviceId],
+    [OtaSearchAttributes.packageVersion.name]: ['2.0.0'],
+  });
+  expect(searchAttributes).not.toHaveProperty(OtaSearchAttributes.step.name);
 }
 
 /** Runs an upgrade that needs no waiting to its end. */
@@ -117,14 +132,26 @@ describe('MQTT upgrade, seed 001', () => {
       },
     ]);
     expect(await handle.query(deviceUpgradeStatusQuery)).toEqual({ step: 'succeeded', result });
-    const { searchAttributes } = await handle.describe();
-    expect(searchAttributes).toMatchObject({
-      [OtaSearchAttributes.taskId.name]: [taskId],
-      [OtaSearchAttributes.deviceId.name]: [deviceId],
-      [OtaSearchAttributes.packageVersion.name]: ['2.0.0'],
-      [OtaSearchAttributes.step.name]: ['succeeded'],
-    });
-    await recordHistory('mqtt-success', handle);
+    await expectFoundByTaskDeviceAndVersion(handle, deviceId);
+    await recordHistory('mqtt-success-v2', handle);
+  });
+
+  it('costs at most 12 Temporal actions for a successful upgrade', async () => {
+    const deviceId = fleet.addDevice({ softwareVersion: '1.0.0' });
+
+    const { result, handle } = await upgrade(deviceId, packageOf('software'));
+
+    expect(result.outcome).toBe('succeeded');
+    const cost = historyCost((await handle.fetchHistory()).events ?? []);
+    expect(cost.actions).toBeLessThanOrEqual(12);
+  });
+
+  it('sets its search attributes itself when its start carried none', async () => {
+    const deviceId = fleet.addDevice({ softwareVersion: '1.0.0' });
+    const handle = await startUpgrade(deviceId, packageOf('software'), { withSearchAttributes: false });
+
+    expect((await handle.result()).outcome).toBe('succeeded');
+    await expectFoundByTaskDeviceAndVersion(handle, deviceId);
   });
 
   it('compares the firmware version for a firmware package', async () => {

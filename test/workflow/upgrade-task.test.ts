@@ -5,9 +5,11 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { historyCost } from '../../bench/histories';
 import {
   deviceOperationWorkflowId,
   deviceUpgradeStatusQuery,
+  OtaSearchAttributes,
   TaskQueue,
   upgradeTaskWorkflowId,
 } from '../../workflows/definitions';
@@ -84,6 +86,14 @@ describe('upgrade task', () => {
         toVersion: '2.0.0',
       },
     ]);
+    // The task starts the device's upgrade with its search attributes, so it upserts none of its own.
+    const freeUpgrade = deviceHandle(free);
+    expect((await freeUpgrade.describe()).searchAttributes).toMatchObject({
+      [OtaSearchAttributes.taskId.name]: ['task-conflict'],
+      [OtaSearchAttributes.deviceId.name]: [free],
+      [OtaSearchAttributes.packageVersion.name]: ['2.0.0'],
+    });
+    expect(historyCost((await freeUpgrade.fetchHistory()).events ?? []).actions).toBeLessThanOrEqual(12);
     // The operation already in progress is left alone.
     expect(await otherOperation.query(deviceUpgradeStatusQuery)).toEqual({ step: 'waiting-online' });
     await recordHistory('task-conflict', task);
