@@ -1,0 +1,212 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiClient, createApiClient } from '../../src/cli/api-client';
+import { deviceCredentials } from '../../src/mqtt/device-auth';
+import { SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
+import { freePort } from '../../src/stack/free-port';
+import { type RealStack, startRealStack } from '../support/stack/real-stack';
+
+/**
+ * "A crash of any process loses no upgrade and no record": otaflow is killed (SIGKILL, no graceful
+ * stop) in the middle of a task, and a new otaflow process on the same Temporal, PostgreSQL, MinIO
+ * and Mosquitto finishes every device's upgrade. The state is in those servers, not in the process.
+ */
+
+const PRODUCT = { product: 'water-meter', model: 'WM-2' };
+const TARGET = '2.0.0';
+const STARTUP_TIMEOUT_MS = 60_000;
+const TASK_DEADLINE_MS = 90_000;
+/** C is told to upgrade before the crash and starts downloading only after the new process is up. */
+const SLOW_DOWNLOAD_DELAY_MS = 20_000;
+
+interface TaskDevice {
+  deviceId: string;
+  step: string;
+  outcome: string | null;
+  failureCause: string | null;
+  fromVersion: string | null;
+}
+
+interface PlatformChild {
+  process: ChildProcess;
+  api: ApiClient;
+}
+
+/** otaflow in a forked process (test/support/platform-child.ts), started as `npm start` starts it. */
+function startPlatformChild(env: NodeJS.ProcessEnv): Promise<PlatformChild> {
+  const child = fork(path.join(__dirname, '../support/platform-child.ts'), [], {
+    env: { ...process.env, ...env },
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error('otaflow did not start in time')), STARTUP_TIMEOUT_MS);
+    const onMessage = (message: unknown) => {
+      const ready = message as { type?: string; api?: string };
+      if (ready.type === 'ready' && ready.api) finish(undefined, ready.api);
+    };
+    const onExit = (code: number | null) => finish(new Error(`otaflow exited with code ${code} on start`));
+    function finish(error?: Error, api?: string) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (error || !api) {
+        child.kill('SIGKILL');
+        reject(error);
+      } else resolve({ process: child, api: createApiClient(api) });
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+function crash(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  return exited;
+}
+
+async function stopGracefully(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  if (child.connected) child.send('stop');
+  else child.kill('SIGKILL');
+  await exited;
+  clearTimeout(killer);
+}
+
+async function waitForTask(api: ApiClient, taskId: string): Promise<Map<string, TaskDevice>> {
+  const deadline = Date.now() + TASK_DEADLINE_MS;
+  while (Date.now() < deadline) {
+    const task = await api.get<{ state: string }>(`/v1/tasks/${taskId}`);
+    if (task.state === 'completed' || task.state === 'cancelled') {
+      const page = await api.get<{ items: TaskDevice[] }>(`/v1/tasks/${taskId}/devices?limit=500`);
+      return new Map(page.items.map((row) => [row.deviceId, row]));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`task ${taskId} did not finish within ${TASK_DEADLINE_MS} ms`);
+}
+
+describe('a crash of the otaflow process', () => {
+  // Mosquitto checks static password files, so the devices sign with a fixed hour (signType 0).
+  const credentialsHour = new Date();
+  const deviceIds = ['crash-online', 'crash-offline', 'crash-slow'] as const;
+  const [onlineId, offlineId, slowId] = deviceIds;
+  const secretOf = (deviceId: string) => `secret-of-${deviceId}-${credentialsHour.getTime()}`;
+  let stack: RealStack;
+  let platformEnv: NodeJS.ProcessEnv;
+  const dataDirs: string[] = [];
+  const children: ChildProcess[] = [];
+  const devices: SimulatedMqttDevice[] = [];
+
+  async function startOtaflow(): Promise<PlatformChild> {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-crash-'));
+    dataDirs.push(dataDir);
+    const child = await startPlatformChild({ ...platformEnv, OTAFLOW_DATA_DIR: dataDir });
+    children.push(child.process);
+    return child;
+  }
+
+  function simulate(deviceId: string, options: { offline?: boolean; downloadDelayMs?: number } = {}) {
+    const device = new SimulatedMqttDevice({
+      deviceId,
+      secret: secretOf(deviceId),
+      brokerUrl: stack.mqtt.url,
+      firmwareVersion: '1.0.0',
+      credentialsHour,
+      ...options,
+    });
+    devices.push(device);
+    return device;
+  }
+
+  beforeAll(async () => {
+    stack = await startRealStack({
+      deviceAccounts: deviceIds.map((id) => deviceCredentials(id, secretOf(id), '0', credentialsHour)),
+    });
+    // What test/support/platform.ts configures, plus what two processes in turn must share: the API
+    // address the download URLs name, the bucket, and the key that encrypts device secrets.
+    const apiPort = await freePort();
+    platformEnv = {
+      OTAFLOW_API_PORT: String(apiPort),
+      OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex'),
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      DATABASE_URL: stack.postgres.url,
+      MINIO_ENDPOINT: stack.minio.endpoint,
+      MINIO_ACCESS_KEY: stack.minio.accessKey,
+      MINIO_SECRET_KEY: stack.minio.secretKey,
+      MINIO_BUCKET: `otaflow-test-${apiPort}`,
+      MQTT_URL: stack.mqtt.url,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
+      MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
+      LWM2M_HOST: '127.0.0.1',
+      LWM2M_PORT: '0',
+    };
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map((child) => stopGracefully(child)));
+    await Promise.all(devices.map((device) => device.stop()));
+    await stack?.stop();
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loses no upgrade and no record: a new process finishes the task', async () => {
+    const first = await startOtaflow();
+    for (const id of deviceIds) {
+      await first.api.post('/v1/devices', { id, protocol: 'mqtt', ...PRODUCT, secret: secretOf(id) });
+    }
+    const online = simulate(onlineId);
+    const offline = simulate(offlineId, { offline: true });
+    const slow = simulate(slowId, { downloadDelayMs: SLOW_DOWNLOAD_DELAY_MS });
+    await Promise.all([online.start(), offline.start(), slow.start()]);
+
+    const form = new FormData();
+    form.set('name', 'meter firmware');
+    form.set('version', TARGET);
+    form.set('kind', 'firmware');
+    form.set('product', PRODUCT.product);
+    form.set('model', PRODUCT.model);
+    form.set('supportedSourceVersions', '1.0.0');
+    form.set('file', new Blob([randomBytes(200_000)]), 'wm2-2.0.0.bin');
+    const pkg = await first.api.postForm<{ id: string }>('/v1/packages', form);
+    const slowNotified = new Promise<void>((resolve) => slow.once('upgrade-notified', () => resolve()));
+    const task = await first.api.post<{ id: string }>('/v1/tasks', { packageId: pkg.id, deviceIds });
+
+    await slowNotified;
+    const stepOf = async (deviceId: string) =>
+      (await first.api.get<{ items: TaskDevice[] }>(`/v1/tasks/${task.id}/devices`)).items.find(
+        (row) => row.deviceId === deviceId,
+      )?.step;
+    await expect.poll(() => stepOf(slowId), { timeout: 10_000 }).toBe('downloading');
+    expect(await stepOf(offlineId)).toBe('waiting-online');
+
+    await crash(first.process);
+
+    const second = await startOtaflow();
+    await offline.connect();
+
+    const results = await waitForTask(second.api, task.id);
+    for (const id of deviceIds) {
+      expect(results.get(id), id).toMatchObject({
+        outcome: 'succeeded',
+        fromVersion: '1.0.0',
+        failureCause: null,
+      });
+      expect(await second.api.get(`/v1/devices/${id}`), id).toMatchObject({ firmwareVersion: TARGET });
+    }
+    expect([online, offline, slow].map((device) => device.firmwareVersion)).toEqual([TARGET, TARGET, TARGET]);
+    const status = await second.api.get<{ counts: { byOutcome: Record<string, number> } }>(
+      `/v1/tasks/${task.id}`,
+    );
+    expect(status.counts.byOutcome).toEqual({ succeeded: 3 });
+  }, 180_000);
+});
