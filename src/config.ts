@@ -31,6 +31,14 @@ const ConfigSchema = z.object({
   OTAFLOW_PUBLIC_URL: optionalUrl,
   /** 32 bytes, hex or base64: encrypts device secrets at rest. Generated into the data dir if unset. */
   OTAFLOW_SECRET_KEY: optionalAddress,
+  /**
+   * Unique per otaflow process, stable across its restarts: names its LwM2M gateway's task queue
+   * (only that gateway can reach its devices) and its MQTT gateway's broker session.
+   */
+  OTAFLOW_GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, 1 to 64 characters')
+    .default('local'),
 
   TEMPORAL_ADDRESS: optionalAddress,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -57,11 +65,6 @@ const ConfigSchema = z.object({
   /** The LwM2M gateway's CoAP/UDP listener. */
   LWM2M_HOST: z.string().min(1).default('0.0.0.0'),
   LWM2M_PORT: port.default(5683),
-  /** Names this gateway's task queue: each gateway gets its own, since only it can reach its devices. */
-  LWM2M_GATEWAY_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, 1 to 64 characters')
-    .default('local'),
   /** host[:port] devices reach the gateway at (package URIs carry it); default: the listener's address. */
   LWM2M_PUBLIC_HOST: optionalAddress,
   /** Where devices report radio coverage (LwM2M object 4 by default). */

@@ -145,6 +145,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
 
     const gateway: MqttGateway = await startMqttGateway({
       brokerUrl: mqttUrl,
+      clientId: `${serviceAccount.username}-${config.OTAFLOW_GATEWAY_ID}`,
       username: serviceAccount.username,
       password: serviceAccount.password,
       registry,
@@ -155,11 +156,11 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     stops.push(() => gateway.stop());
 
     installTemporalRuntime();
-    await forgetGatewayRegistrations(db, config.LWM2M_GATEWAY_ID);
+    await forgetGatewayRegistrations(db, config.OTAFLOW_GATEWAY_ID);
     const lwm2m = await startLwm2mGateway({
       host: config.LWM2M_HOST,
       port: config.LWM2M_PORT,
-      gatewayId: config.LWM2M_GATEWAY_ID,
+      gatewayId: config.OTAFLOW_GATEWAY_ID,
       publicHost: config.LWM2M_PUBLIC_HOST,
       registry: createLwm2mGatewayRegistry(db),
       sink: createTemporalLwm2mEventSink(temporal, log.child({ component: 'lwm2m-events' })),

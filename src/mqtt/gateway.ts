@@ -21,6 +21,8 @@ import {
 
 export interface MqttGatewayOptions {
   brokerUrl: string;
+  /** Stable per gateway process (two processes must not share it): it names the broker session. */
+  clientId: string;
   username: string;
   password: string;
   registry: DeviceRegistry;
@@ -88,10 +90,11 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       return;
     }
     const at = now();
-    if (options.presence || (await registry.isOnline(deviceId))) {
+    if (await registry.isOnline(deviceId)) {
       await registry.setPresence(deviceId, true, at);
     } else {
-      // No presence events from an external broker: the first uplink of an offline device announces it.
+      // An uplink from a device the registry thinks offline announces it: its connect may have gone
+      // unseen (an external broker without presence events, or no gateway running at the time).
       await markOnline(deviceId, at);
     }
     if (parsed.value.ignoredServices.length > 0) {
@@ -116,8 +119,10 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   const client: MqttClient = await mqtt.connectAsync(options.brokerUrl, {
     username: options.username,
     password: options.password,
-    clientId: `otaflow-gateway-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
-    clean: true,
+    // A persistent session under a stable client ID: the broker keeps the QoS 1 uplinks that arrive
+    // while this gateway is down (a crash, a restart) and delivers them when it is back.
+    clientId: options.clientId,
+    clean: false,
     reconnectPeriod: 1000,
   });
   client.on('message', (topic, payload) => {

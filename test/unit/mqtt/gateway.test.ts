@@ -51,6 +51,7 @@ beforeEach(async () => {
   sink = new RecordingSink();
   gateway = await startMqttGateway({
     brokerUrl: broker.url,
+    clientId: 'otaflow-gateway-test',
     ...service,
     registry,
     sink,
@@ -220,7 +221,14 @@ describe('gateway with an external broker (no presence events)', () => {
   it('marks an offline device online on its first uplink and signals deviceOnline once', async () => {
     await gateway.stop();
     sink = new RecordingSink();
-    gateway = await startMqttGateway({ brokerUrl: broker.url, ...service, registry, sink, log });
+    gateway = await startMqttGateway({
+      brokerUrl: broker.url,
+      clientId: 'otaflow-gateway-test',
+      ...service,
+      registry,
+      sink,
+      log,
+    });
     const device = await connectDevice('dev-a', 'secret-a');
     await publishUp(device, 'dev-a', buildVersionReport('dev-a', { softwareVersion: '1.0' }));
     await publishUp(device, 'dev-a', buildVersionReport('dev-a', { softwareVersion: '1.0' }));

@@ -32,6 +32,7 @@ beforeAll(async () => {
   });
   gateway = await startMqttGateway({
     brokerUrl: broker.url,
+    clientId: 'otaflow-gateway-test',
     ...service,
     registry,
     sink,
