@@ -17,6 +17,7 @@ import {
 } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
 import { findPackage } from './db/packages';
+import { findMqttDevicesAwaitingOnline } from './db/tasks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { type Logger, logger as rootLogger } from './logger';
 import { startLwm2mGateway } from './lwm2m/gateway';
@@ -27,6 +28,7 @@ import type { PresenceSource } from './mqtt/embedded-broker';
 import { startEmbeddedBroker } from './mqtt/embedded-broker';
 import { type MqttGateway, startMqttGateway } from './mqtt/gateway';
 import { startMosquittoPresence } from './mqtt/mosquitto-presence';
+import { buildVersionQuery } from './mqtt/ota-protocol';
 import { createPackageDownloads, publicBaseUrl } from './packages/download';
 import { createPackageStore } from './packages/package-store';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
@@ -154,6 +156,11 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       log: log.child({ component: 'mqtt-gateway' }),
     });
     stops.push(() => gateway.stop());
+    // Mosquitto reports no connects that happened while no gateway watched: ask the devices that are
+    // awaited, and the ones that are connected announce themselves by answering.
+    for (const deviceId of await findMqttDevicesAwaitingOnline(db)) {
+      await gateway.publishDownlink(deviceId, buildVersionQuery(deviceId));
+    }
 
     installTemporalRuntime();
     await forgetGatewayRegistrations(db, config.OTAFLOW_GATEWAY_ID);

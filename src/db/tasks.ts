@@ -255,3 +255,15 @@ export async function recordProgress(
     [deviceId, progress, description ?? null, at],
   );
 }
+
+/**
+ * MQTT devices whose upgrade waits for them to come online. A gateway starting up asks them for their
+ * version: one that connected while no gateway was watching answers, and its answer announces it.
+ */
+export async function findMqttDevicesAwaitingOnline(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ device_id: string }>(
+    `select distinct td.device_id from task_devices td join devices d on d.id = td.device_id
+      where td.finished_at is null and td.step = 'waiting-online' and d.protocol = 'mqtt'`,
+  );
+  return rows.map((row) => row.device_id);
+}

@@ -190,9 +190,10 @@ describe('a crash of the otaflow process', () => {
     expect(await stepOf(offlineId)).toBe('waiting-online');
 
     await crash(first.process);
+    // The awaited device connects while no otaflow process is running: nobody sees the connect.
+    await offline.connect();
 
     const second = await startOtaflow();
-    await offline.connect();
 
     const results = await waitForTask(second.api, task.id);
     for (const id of deviceIds) {
