@@ -66,10 +66,10 @@ export interface ScenarioResult {
 
 const TASK_LIMIT = 1000;
 const POLL_MS = 500;
-const PRODUCT = 'bench-meter';
+export const PRODUCT = 'bench-meter';
 const SOURCE_VERSION = '1.0.0';
 
-interface TaskStatus {
+export interface TaskStatus {
   state: string;
   counts: { byStep: Record<string, number>; byOutcome: Record<string, number> };
 }
@@ -262,11 +262,11 @@ function isFailing(index: number, share: number): boolean {
   return index % every === every - 1;
 }
 
-function phaseBar(bars: MultiBar, phase: string, total: number): SingleBar {
+export function phaseBar(bars: MultiBar, phase: string, total: number): SingleBar {
   return bars.create(total, 0, { phase, note: '' });
 }
 
-async function uploadPackage(
+export async function uploadPackage(
   api: TimedApi,
   model: string,
   version: string,
@@ -283,10 +283,10 @@ async function uploadPackage(
 }
 
 /** One task per 1,000 devices (the API's cap), created one after the other; each creation is timed. */
-async function createTasks(
+export async function createTasks(
   api: TimedApi,
   packageId: string,
-  plans: BenchDevicePlan[],
+  plans: Array<{ deviceId: string }>,
   timings: number[],
 ): Promise<string[]> {
   const ids: string[] = [];
@@ -304,7 +304,7 @@ async function createTasks(
  * Polls each task's status and first page of devices (the requests an operator's dashboard makes,
  * timed) until `done` says so or the deadline passes.
  */
-async function pollTasks(
+export async function pollTasks(
   api: TimedApi,
   taskIds: string[],
   deadlineMs: number,
@@ -327,21 +327,21 @@ async function pollTasks(
   }
 }
 
-function sumOutcomes(statuses: TaskStatus[]): number {
+export function sumOutcomes(statuses: TaskStatus[]): number {
   return statuses.reduce(
     (sum, status) => sum + Object.values(status.counts.byOutcome).reduce((a, b) => a + b, 0),
     0,
   );
 }
 
-function mergeCounts(counts: Array<Record<string, number>>): Record<string, number> {
+export function mergeCounts(counts: Array<Record<string, number>>): Record<string, number> {
   const merged: Record<string, number> = {};
   for (const count of counts)
     for (const [key, value] of Object.entries(count)) merged[key] = (merged[key] ?? 0) + value;
   return merged;
 }
 
-async function succeededDevices(api: TimedApi, taskId: string, sample: number): Promise<string[]> {
+export async function succeededDevices(api: TimedApi, taskId: string, sample: number): Promise<string[]> {
   const page = await api.get<{ items: Array<{ deviceId: string; outcome: string | null }> }>(
     `/v1/tasks/${taskId}/devices?limit=500`,
     'GET /v1/tasks/:id/devices (report)',
@@ -352,7 +352,7 @@ async function succeededDevices(api: TimedApi, taskId: string, sample: number): 
     .map((row) => row.deviceId);
 }
 
-function shapeOf(cost: HistoryCost | null): UpgradeShape {
+export function shapeOf(cost: HistoryCost | null): UpgradeShape {
   if (!cost) throw new Error('no successful device upgrade to count Temporal work from');
   const count = (type: string) => Math.round(cost.eventsByType[type] ?? 0);
   return {
@@ -363,7 +363,7 @@ function shapeOf(cost: HistoryCost | null): UpgradeShape {
   };
 }
 
-async function runCeiling(
+export async function runCeiling(
   stack: BenchStack,
   temporal: Client,
   runId: string,

@@ -2,7 +2,7 @@
  * otaflow as `npm start` runs it (startPlatform: workers, MQTT gateway, embedded aedes broker, API,
  * PGlite unless DATABASE_URL is set), in a process of its own so that its memory is measured alone.
  * Configured by the environment; talks to the benchmark over IPC:
- *   → { type: 'ready', api, mqtt }          once started
+ *   → { type: 'ready', api, mqtt, lwm2m }   once started
  *   ← 'rss'  → { type: 'rss', peakMb, currentMb }   RSS sampled every 200 ms since the last reset
  *   ← 'reset-rss', 'stop'
  */
@@ -36,7 +36,12 @@ async function main(): Promise<void> {
       await stop();
     }
   });
-  process.send?.({ type: 'ready', api: platform.addresses.api, mqtt: platform.addresses.mqtt });
+  process.send?.({
+    type: 'ready',
+    api: platform.addresses.api,
+    mqtt: platform.addresses.mqtt,
+    lwm2m: platform.addresses.lwm2m,
+  });
 }
 
 main().catch((error: unknown) => {

@@ -7,16 +7,24 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Lwm2mScenarioResult, runLwm2mScenario } from './lwm2m-scenario';
 import { runMqttScenario, type ScenarioOptions, type ScenarioResult } from './mqtt-scenario';
 import { startBenchStack } from './stack';
 import { round } from './stats';
 
-const USAGE = `usage: npm run bench -- [--quick] [--devices 1000,10000] [--scenario mqtt] [--database pglite|postgres]
-  [--package-kb 4] [--download-concurrency 64] [--download-delay-ms 0] [--failure-share 0.02]
+const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m] [--devices 1000,10000]
+  [--lwm2m-devices 1000] [--database pglite|postgres] [--package-kb 4] [--download-concurrency 64]
+  [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
   [--history-sample 20] [--deadline-s 900]`;
 
+const SCENARIOS = ['both', 'mqtt', 'lwm2m'] as const;
+
 interface BenchOptions extends Omit<ScenarioOptions, 'devices'> {
+  scenario: (typeof SCENARIOS)[number];
   sizes: number[];
+  lwm2mSizes: number[];
+  blockSize: number;
+  blockDelayMs: number;
   quick: boolean;
   database: 'pglite' | 'postgres';
 }
@@ -27,12 +35,15 @@ function parseOptions(argv: string[]): BenchOptions {
     options: {
       quick: { type: 'boolean', default: false },
       devices: { type: 'string' },
-      scenario: { type: 'string', default: 'mqtt' },
+      'lwm2m-devices': { type: 'string' },
+      scenario: { type: 'string', default: 'both' },
       database: { type: 'string', default: 'pglite' },
       'package-kb': { type: 'string', default: '4' },
       'download-concurrency': { type: 'string', default: '64' },
       'download-delay-ms': { type: 'string', default: '0' },
       'failure-share': { type: 'string', default: '0.02' },
+      'block-size': { type: 'string', default: '512' },
+      'block-delay-ms': { type: 'string', default: '0' },
       'history-sample': { type: 'string', default: '20' },
       'deadline-s': { type: 'string', default: '900' },
       help: { type: 'boolean', default: false },
@@ -42,11 +53,8 @@ function parseOptions(argv: string[]): BenchOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  if (values.scenario !== 'mqtt') {
-    throw new Error(
-      `--scenario ${values.scenario}: only "mqtt" exists so far (LwM2M comes with its gateway)`,
-    );
-  }
+  const scenario = SCENARIOS.find((name) => name === values.scenario);
+  if (!scenario) throw new Error(`--scenario ${values.scenario}: expected ${SCENARIOS.join(', ')}\n${USAGE}`);
   if (values.database !== 'pglite' && values.database !== 'postgres') {
     throw new Error(`--database ${values.database}: expected pglite or postgres\n${USAGE}`);
   }
@@ -57,13 +65,22 @@ function parseOptions(argv: string[]): BenchOptions {
     }
     return parsed;
   };
-  const sizes = (values.devices ?? (values.quick ? '200' : '1000,10000'))
-    .split(',')
-    .map((size) => Math.round(number('devices', size, 10, 20_000)));
+  const sizesOf = (name: string, list: string) =>
+    list.split(',').map((size) => Math.round(number(name, size, 10, 20_000)));
+  const sizes = sizesOf('devices', values.devices ?? (values.quick ? '200' : '1000,10000'));
+  // One UDP socket and CoAP endpoint per simulated NB-IoT device: 1,000 is the full run's size.
+  const lwm2mSizes = sizesOf('lwm2m-devices', values['lwm2m-devices'] ?? (values.quick ? '80' : '1000'));
+  const blockSize = number('block-size', values['block-size'], 16, 1024);
+  if (!Number.isInteger(Math.log2(blockSize)))
+    throw new Error(`--block-size ${blockSize}: expected a power of two`);
   return {
+    scenario,
     quick: values.quick ?? false,
     database: values.database,
     sizes,
+    lwm2mSizes,
+    blockSize,
+    blockDelayMs: number('block-delay-ms', values['block-delay-ms'], 0, 10_000),
     packageKb: number('package-kb', values['package-kb'], 1, 10_240),
     downloadConcurrency: number('download-concurrency', values['download-concurrency'], 1, 10_000),
     downloadDelayMs: number('download-delay-ms', values['download-delay-ms'], 0, 600_000),
@@ -93,23 +110,58 @@ function gitCommit(): string | null {
   }
 }
 
-/** The figures the issue asks for, per flow; LwM2M's stay null until its gateway exists. */
-function headline(results: ScenarioResult[], machineInfo: ReturnType<typeof machine>) {
-  const largest = results.reduce((a, b) => (b.devices > a.devices ? b : a));
-  const perFlow = (mqtt: number | null) => ({ mqtt, lwm2m: null });
-  const tenThousand = results.find((result) => result.devices >= 10_000);
+/** The figures the issue asks for, per flow; a flow not run this time stays null. */
+function headline(
+  mqttResults: ScenarioResult[],
+  lwm2mResults: Lwm2mScenarioResult[],
+  machineInfo: ReturnType<typeof machine>,
+) {
+  const largestOf = <T extends { devices: number }>(results: T[]) =>
+    results.reduce<T | undefined>((a, b) => (a && a.devices >= b.devices ? a : b), undefined);
+  const mqtt = largestOf(mqttResults);
+  const lwm2m = largestOf(lwm2mResults);
+  const perFlow = <T>(
+    pick: (result: ScenarioResult) => T,
+    pickLwm2m: (result: Lwm2mScenarioResult) => T,
+  ) => ({
+    mqtt: mqtt ? pick(mqtt) : null,
+    lwm2m: lwm2m ? pickLwm2m(lwm2m) : null,
+  });
+  const tenThousand = mqttResults.find((result) => result.devices >= 10_000);
   return {
-    upgrades_per_s: perFlow(largest.upgrades_per_s),
-    ceiling_ratio: perFlow(largest.ceiling_ratio),
-    actions_per_upgrade: perFlow(largest.actions_per_upgrade),
-    history_events_per_upgrade: perFlow(largest.history_events_per_upgrade),
-    limiter_grant_p99_ms: perFlow(null),
-    worker_rss_mb_10k_inflight: perFlow(
-      tenThousand && tenThousand.inflight.devices >= 10_000 ? tenThousand.inflight.peak_rss_mb : null,
+    upgrades_per_s: perFlow(
+      (r) => r.upgrades_per_s,
+      (r) => r.upgrades_per_s,
     ),
-    coap_blocks_per_s: perFlow(null),
-    upgrades_started_per_min: perFlow(largest.upgrades_started_per_min),
-    devices: largest.devices,
+    ceiling_ratio: perFlow(
+      (r) => r.ceiling_ratio,
+      (r) => r.ceiling_ratio,
+    ),
+    actions_per_upgrade: perFlow(
+      (r) => r.actions_per_upgrade,
+      (r) => r.actions_per_upgrade,
+    ),
+    history_events_per_upgrade: perFlow(
+      (r) => r.history_events_per_upgrade,
+      (r) => r.history_events_per_upgrade,
+    ),
+    limiter_grant_p99_ms: perFlow(
+      () => null,
+      (r) => r.limiter.grant_p99_ms,
+    ),
+    worker_rss_mb_10k_inflight: {
+      mqtt: tenThousand && tenThousand.inflight.devices >= 10_000 ? tenThousand.inflight.peak_rss_mb : null,
+      lwm2m: null,
+    },
+    coap_blocks_per_s: perFlow(
+      () => null,
+      (r) => r.downloads.coap_blocks_per_s,
+    ),
+    upgrades_started_per_min: perFlow(
+      (r) => r.upgrades_started_per_min,
+      (r) => r.upgrades_started_per_min,
+    ),
+    devices: { mqtt: mqtt?.devices ?? null, lwm2m: lwm2m?.devices ?? null },
     machine: machineInfo,
   };
 }
@@ -127,17 +179,36 @@ function scaling(results: ScenarioResult[]) {
   }));
 }
 
-function report(summary: ReturnType<typeof headline>, results: ScenarioResult[], file: string): string {
-  const lines = [`\notaflow benchmark — MQTT flow (${file})`];
+function report(
+  summary: ReturnType<typeof headline>,
+  results: ScenarioResult[],
+  lwm2mResults: Lwm2mScenarioResult[],
+  file: string,
+): string {
+  const lines = [`\notaflow benchmark (${file})`];
   for (const result of results) {
     lines.push(
-      `  ${result.devices} devices in ${result.tasks} task(s): ${JSON.stringify(result.outcomes)}`,
+      `  MQTT, ${result.devices} devices in ${result.tasks} task(s): ${JSON.stringify(result.outcomes)}`,
       `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}`,
       `    started/min ${result.upgrades_started_per_min} (ceiling ${result.ceiling.started_per_min})  wall ${round(result.wall.upgradeS, 1)} s (${result.wall.msPerDevice} ms/device)`,
       `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
       `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
       `    otaflow process RSS with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
       `    in flight: ${result.inflight.devices} upgrades waiting for their device ${result.inflight.reachedS !== null ? `after ${round(result.inflight.reachedS, 1)} s` : '(not all of them reached the wait)'}; peak RSS ${result.inflight.peak_rss_mb} MB; cancelled in ${round(result.inflight.cancelS, 1)} s`,
+    );
+  }
+  for (const result of lwm2mResults) {
+    const { limiter, downloads, cost_breakdown: cost } = result;
+    lines.push(
+      `  LwM2M, ${result.devices} devices in ${result.cells.length} cells (${result.cells.map((cell) => `${cell.devices}×${cell.limit}`).join(', ')} devices×permits): ${JSON.stringify(result.outcomes)}`,
+      `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}  started/min ${result.upgrades_started_per_min}  wall ${round(result.wall.upgradeS, 1)} s`,
+      `    actions/upgrade ${result.actions_per_upgrade} (device ${cost.device?.actions}, task ${cost.taskShare.actions}, limiter ${cost.limiterShare.actions})  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
+      `    limiter: release→grant p50 ${limiter.grant_p50_ms} ms, p99 ${limiter.grant_p99_ms} ms (${limiter.grant_samples} samples); ${limiter.actions_per_grant} actions, ${limiter.history_events_per_grant} events per grant`,
+      ...limiter.cells.map(
+        (cell) =>
+          `      cell ${cell.cellId}: ${cell.grants} grants, ${cell.grantsPerS} grants/s, max ${cell.maxQueued} queued, ${cell.runs} run(s)`,
+      ),
+      `    downloads: ${downloads.blocks} blocks of ${downloads.block_size} B, ${downloads.coap_blocks_per_s} blocks/s, up to ${downloads.peak_concurrent} at once; otaflow RSS peak ${downloads.platform_peak_rss_mb} MB`,
     );
   }
   lines.push(`  headline: ${JSON.stringify({ ...summary, machine: undefined })}`);
@@ -156,15 +227,24 @@ async function main(): Promise<void> {
     });
   }
   const results: ScenarioResult[] = [];
+  const lwm2mResults: Lwm2mScenarioResult[] = [];
   try {
-    for (const devices of options.sizes) {
-      console.log(`bench: MQTT flow with ${devices} devices`);
-      results.push(await runMqttScenario(stack, { ...options, devices }));
+    if (options.scenario !== 'lwm2m') {
+      for (const devices of options.sizes) {
+        console.log(`bench: MQTT flow with ${devices} devices`);
+        results.push(await runMqttScenario(stack, { ...options, devices }));
+      }
+    }
+    if (options.scenario !== 'mqtt') {
+      for (const devices of options.lwm2mSizes) {
+        console.log(`bench: LwM2M flow with ${devices} devices`);
+        lwm2mResults.push(await runLwm2mScenario(stack, { ...options, devices }));
+      }
     }
   } finally {
     await stack.stop();
   }
-  const summary = headline(results, machineInfo);
+  const summary = headline(results, lwm2mResults, machineInfo);
   const document = {
     ...summary,
     run: {
@@ -174,19 +254,23 @@ async function main(): Promise<void> {
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
       quick: options.quick,
       stack: stack.description,
-      options: { ...options, sizes: undefined },
+      options: { ...options, sizes: undefined, lwm2mSizes: undefined },
+      sizes: { mqtt: options.sizes, lwm2m: options.lwm2mSizes },
     },
     scaling: scaling(results),
-    scenarios: { mqtt: results, lwm2m: null },
+    scenarios: {
+      mqtt: results.length > 0 ? results : null,
+      lwm2m: lwm2mResults.length > 0 ? lwm2mResults : null,
+    },
   };
   const resultsDir = path.join(__dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   const json = `${JSON.stringify(document, null, 2)}\n`;
   writeFileSync(file, json);
-  // A quick smoke run says little about speed; only full runs replace the committed figures.
-  if (!options.quick) writeFileSync(path.join(__dirname, 'latest.json'), json);
-  process.stdout.write(report(summary, results, path.relative(process.cwd(), file)));
+  // A quick smoke run says little about speed; only full runs of both flows replace the committed figures.
+  if (!options.quick && options.scenario === 'both') writeFileSync(path.join(__dirname, 'latest.json'), json);
+  process.stdout.write(report(summary, results, lwm2mResults, path.relative(process.cwd(), file)));
 }
 
 main().then(

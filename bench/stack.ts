@@ -17,6 +17,8 @@ export interface BenchStack {
   namespace: string;
   api: string;
   mqtt: string;
+  /** otaflow's LwM2M gateway, `coap://127.0.0.1:port`. */
+  lwm2m: string;
   /** Which components the benchmark started itself and which it was given. */
   description: Record<string, string>;
   platformRss(): Promise<{ peakMb: number; currentMb: number }>;
@@ -43,7 +45,7 @@ export async function startBenchStack(
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    const [temporalPort, uiPort, minioPort, consolePort, apiPort, mqttPort] = await freePorts(6);
+    const [temporalPort, uiPort, minioPort, consolePort, apiPort, mqttPort, lwm2mPort] = await freePorts(7);
     const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
     const description: Record<string, string> = {};
 
@@ -100,15 +102,22 @@ export async function startBenchStack(
       MQTT_URL: '',
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: String(must(mqttPort)),
+      LWM2M_HOST: '127.0.0.1',
+      LWM2M_PORT: String(must(lwm2mPort)),
     });
     stops.push(() => stopChild(platform, 'stop'));
-    const ready = await nextMessage<{ type: 'ready'; api: string; mqtt: string }>(platform, 'ready', 180_000);
+    const ready = await nextMessage<{ type: 'ready'; api: string; mqtt: string; lwm2m: string }>(
+      platform,
+      'ready',
+      180_000,
+    );
 
     return {
       temporalAddress,
       namespace,
       api: ready.api,
       mqtt: ready.mqtt,
+      lwm2m: ready.lwm2m,
       description,
       async platformRss() {
         const reply = nextMessage<{ peakMb: number; currentMb: number }>(platform, 'rss', 10_000);

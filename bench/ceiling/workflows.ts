@@ -1,7 +1,9 @@
 /**
- * The engine's ceiling: a task workflow and device workflows with exactly the Temporal work of an MQTT
- * upgrade (activities, signals answered after an activity, timers, search-attribute upserts) and no
- * logic, no database, no broker. Children start in batches like `upgradeTask` starts them.
+ * The engine's ceiling: a task workflow and device workflows with exactly the Temporal work of a device
+ * upgrade workflow, MQTT or LwM2M, as counted from its real history (activities, signals answered
+ * after an activity, timers, search-attribute upserts), and no logic, no database, no broker.
+ * Children start in batches like `upgradeTask` starts them. The LwM2M flow's permit (one signal sent
+ * to its cell limiter, and the limiter's own work) is left out: see BENCHMARKS.md.
  */
 import {
   condition,

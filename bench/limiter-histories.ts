@@ -1,0 +1,104 @@
+/**
+ * The cell limiters' side of the LwM2M flow, read from their histories across continue-as-new runs:
+ * what they cost (events, actions) and how fast they hand a released permit to the next device.
+ */
+import type { Client } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import type { temporal } from '@temporalio/proto';
+import { cellLimiterWorkflowId } from '../workflows/lwm2m-definitions';
+import { eventTypeName, type HistoryCost, historyCost } from './histories';
+import { percentile, round } from './stats';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface CellLimiterFigures {
+  cellId: string;
+  runs: number;
+  grants: number;
+  /** Requests waiting in the queue at most, counted from the history (requests − grants). */
+  maxQueued: number;
+  cost: HistoryCost;
+  grantsPerS: number | null;
+  /** Release → next grant, only for releases made while requests were queued. */
+  releaseToGrantMs: number[];
+}
+
+/** Every run of the cell's limiter, oldest first, by following `continuedExecutionRunId` back from the latest. */
+export async function limiterRunHistories(client: Client, cellId: string): Promise<HistoryEvent[][]> {
+  const workflowId = cellLimiterWorkflowId(cellId);
+  const runs: HistoryEvent[][] = [];
+  let runId: string | undefined;
+  for (;;) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.unshift(events);
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    if (!runId) return runs;
+  }
+}
+
+function signalName(event: HistoryEvent): string | undefined {
+  return (
+    event.workflowExecutionSignaledEventAttributes?.signalName ??
+    event.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName ??
+    undefined
+  );
+}
+
+export function cellLimiterFigures(cellId: string, runs: HistoryEvent[][]): CellLimiterFigures {
+  const events = runs.flat();
+  let queued = 0;
+  let maxQueued = 0;
+  const grantTimes: number[] = [];
+  const releaseToGrantMs: number[] = [];
+  let pendingRelease: number | undefined;
+  for (const event of events) {
+    const type = eventTypeName(event);
+    const at = tsToMs(event.eventTime);
+    const name = signalName(event);
+    if (type === 'WorkflowExecutionSignaled' && name === 'requestPermit') {
+      queued += 1;
+      maxQueued = Math.max(maxQueued, queued);
+    } else if (type === 'WorkflowExecutionSignaled' && name === 'releasePermit') {
+      if (queued > 0 && pendingRelease === undefined) pendingRelease = at;
+    } else if (type === 'SignalExternalWorkflowExecutionInitiated' && name === 'permitGranted') {
+      queued = Math.max(0, queued - 1);
+      grantTimes.push(at);
+      if (pendingRelease !== undefined) releaseToGrantMs.push(at - pendingRelease);
+      pendingRelease = undefined;
+    }
+  }
+  const spanS = grantTimes.length > 1 ? ((grantTimes.at(-1) ?? 0) - (grantTimes[0] ?? 0)) / 1000 : 0;
+  return {
+    cellId,
+    runs: runs.length,
+    grants: grantTimes.length,
+    maxQueued,
+    cost: sumCosts(runs.map(historyCost)),
+    grantsPerS: spanS > 0 ? round((grantTimes.length - 1) / spanS) : null,
+    releaseToGrantMs,
+  };
+}
+
+export function grantLatency(cells: CellLimiterFigures[]) {
+  const samples = cells.flatMap((cell) => cell.releaseToGrantMs);
+  return {
+    samples: samples.length,
+    p50_ms: round(percentile(samples, 50), 1),
+    p99_ms: round(percentile(samples, 99), 1),
+  };
+}
+
+export function sumCosts(costs: HistoryCost[]): HistoryCost {
+  const sum: HistoryCost = { events: 0, actions: 0, eventsByType: {}, actionsByType: {} };
+  const add = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+  };
+  for (const cost of costs) {
+    sum.events += cost.events;
+    sum.actions += cost.actions;
+    add(sum.eventsByType, cost.eventsByType);
+    add(sum.actionsByType, cost.actionsByType);
+  }
+  return sum;
+}
