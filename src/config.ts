@@ -61,6 +61,18 @@ const ConfigSchema = z.object({
   /** The gateway's own broker account (service user); devices never get it. */
   MQTT_SERVICE_USERNAME: z.string().min(1).default('otaflow-gateway'),
   MQTT_SERVICE_PASSWORD: z.string().min(8).default('otaflow-gateway-dev-password'),
+  /**
+   * Shared secret of Mosquitto's auth plugin (mosquitto-go-auth, HTTP backend): set, the API serves
+   * device login and topic checks under /internal/mqtt-auth/{token}/ (a path segment, hence the
+   * characters); unset, it does not.
+   */
+  MQTT_AUTH_HTTP_TOKEN: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{16,}$/, 'at least 16 characters, letters, digits and . _ ~ - only')
+      .optional(),
+  ),
 
   /** The LwM2M gateway's CoAP/UDP listener. */
   LWM2M_HOST: z.string().min(1).default('0.0.0.0'),

@@ -1,20 +1,21 @@
 #!/bin/sh
-# Writes the gateway's account and the topic ACL, then runs Mosquitto with deploy/mosquitto/mosquitto.conf.
-# The gateway may use every device's topics; a device (username = device ID) only its own.
+# Points the auth plugin at otaflow's /internal/mqtt-auth/{token}/ endpoints, then runs Mosquitto with
+# deploy/mosquitto/mosquitto.conf. mosquitto-go-auth's HTTP backend cannot send extra headers, so
+# the shared secret (MQTT_AUTH_HTTP_TOKEN) is part of the URIs; the file holding them is root's only.
 set -eu
-mkdir -p /mosquitto/run
+case "${MQTT_AUTH_HTTP_TOKEN:-}" in
+  '' | *[!A-Za-z0-9._~-]*)
+    echo 'MQTT_AUTH_HTTP_TOKEN must be set, letters, digits and . _ ~ - only' >&2
+    exit 1
+    ;;
+esac
+mkdir -p /mosquitto/run/auth
 umask 077
-printf '%s:%s\n' "$MQTT_SERVICE_USERNAME" "$MQTT_SERVICE_PASSWORD" >/mosquitto/run/passwd
-mosquitto_passwd -U /mosquitto/run/passwd
-cat >/mosquitto/run/acl <<ACL
-user $MQTT_SERVICE_USERNAME
-topic readwrite \$oc/devices/+/sys/#
-topic read \$SYS/broker/log/N
-
-pattern readwrite \$oc/devices/%u/sys/#
-ACL
-# Owned by root (Mosquitto warns otherwise), readable by the account it switches to.
-chown root:mosquitto /mosquitto/run/passwd /mosquitto/run/acl
-chmod 0640 /mosquitto/run/passwd /mosquitto/run/acl
+base="/internal/mqtt-auth/$MQTT_AUTH_HTTP_TOKEN"
+cat >/mosquitto/run/auth/otaflow.conf <<CONF
+auth_opt_http_getuser_uri $base/user
+auth_opt_http_superuser_uri $base/superuser
+auth_opt_http_aclcheck_uri $base/acl
+CONF
 chown -R mosquitto:mosquitto /mosquitto/data
-exec mosquitto -c /otaflow/mosquitto.conf
+exec /usr/sbin/mosquitto -c /otaflow/mosquitto.conf

@@ -1,8 +1,11 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
+import { createDeviceRegistry } from '../db/device-registry';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
+import { brokerAuthHttpRouter } from '../mqtt/broker-auth-http';
+import { createDeviceAuthenticator } from '../mqtt/device-auth';
 import { createPackageDownloads, publicBaseUrl } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
 import { buildOpenApiDocument } from './openapi';
@@ -22,7 +25,8 @@ export interface ApiDeps {
   config: Pick<
     Config,
     'OTAFLOW_PUBLIC_URL' | 'OTAFLOW_API_HOST' | 'OTAFLOW_API_PORT' | 'coverageRanges' | 'radioResources'
-  >;
+  > &
+    Partial<Pick<Config, 'MQTT_AUTH_HTTP_TOKEN' | 'MQTT_SERVICE_USERNAME' | 'MQTT_SERVICE_PASSWORD'>>;
   logger: Logger;
   limits?: Partial<ApiLimits>;
 }
@@ -52,6 +56,19 @@ export function createApi(deps: ApiDeps): Express {
     res.json(openApiDocument);
   });
   app.use(downloadsRouter(downloads));
+  const {
+    MQTT_AUTH_HTTP_TOKEN: token,
+    MQTT_SERVICE_USERNAME: username,
+    MQTT_SERVICE_PASSWORD: password,
+  } = deps.config;
+  if (token && username && password) {
+    const registry = createDeviceRegistry(deps.db, deps.secrets);
+    const authenticate = createDeviceAuthenticator({ registry, serviceAccount: { username, password } });
+    app.use(
+      '/internal/mqtt-auth',
+      brokerAuthHttpRouter({ token, authenticate, serviceUsername: username, log: deps.logger }),
+    );
+  }
   app.use('/v1', express.json({ limit: limits.maxJsonBytes }));
   app.use('/v1/devices', devicesRouter(deps));
   app.use('/v1/packages', packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }));

@@ -83,7 +83,7 @@ export function parseDeviceClientId(clientId: string): DeviceClientId | string {
 }
 
 /** Constant-time string comparison; hashing first gives equal lengths without leaking them. */
-function secureEquals(a: string, b: string): boolean {
+export function secureEquals(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
