@@ -7,11 +7,11 @@
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import type { DeviceCommandFailure, ResourceValue } from '../../workflows/lwm2m-definitions';
+import type { PerDeviceQueue } from '../devices/per-device-queue';
 import type { Logger } from '../logger';
 import { contentFormatNumber, decodeContent, encodeResourceWrite } from './content-formats';
 import type { Lwm2mEventSink } from './lwm2m-event-sink';
 import { formatLwm2mPath, parseLwm2mPath } from './lwm2m-path';
-import type { PerDeviceQueue } from './per-device-queue';
 import type { Registration, RegistrationBook } from './registration';
 
 export class DeviceNotRegisteredError extends Error {

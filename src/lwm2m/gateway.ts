@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Agent, createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { PackageInfo } from '../../workflows/definitions';
+import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
@@ -19,7 +20,6 @@ import {
   type PackageSource,
   packagePath,
 } from './package-blocks';
-import { createPerDeviceQueue } from './per-device-queue';
 import {
   type Parsed,
   parseObjectLinks,

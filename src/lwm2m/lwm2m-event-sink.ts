@@ -1,16 +1,13 @@
-/**
- * How LwM2M device events reach the device's operation workflow: signals addressed by the device's
- * workflow ID (never a run ID); a device with no operation in progress has none, and that is normal.
- */
+/** How LwM2M device events reach the device's operation workflow. */
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { deviceOnlineSignal, deviceOperationWorkflowId } from '../../workflows/definitions';
+import { deviceOnlineSignal } from '../../workflows/definitions';
 import {
   type DeviceCommandFailure,
   deviceCommandFailedSignal,
   type ResourcesReport,
   resourcesReportedSignal,
 } from '../../workflows/lwm2m-definitions';
+import { signalDeviceOperation } from '../devices/operation-signals';
 import { type Logger, logger } from '../logger';
 
 export interface Lwm2mEventSink {
@@ -20,26 +17,10 @@ export interface Lwm2mEventSink {
 }
 
 export function createTemporalLwm2mEventSink(client: Client, log: Logger = logger): Lwm2mEventSink {
-  async function signalDevice(deviceId: string, what: string, send: (workflowId: string) => Promise<void>) {
-    try {
-      await send(deviceOperationWorkflowId(deviceId));
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-      log.debug({ deviceId, signal: what }, 'no operation in progress for the device; signal dropped');
-    }
-  }
+  const signal = signalDeviceOperation(client, log);
   return {
-    deviceOnline: (deviceId) =>
-      signalDevice(deviceId, 'deviceOnline', (id) =>
-        client.workflow.getHandle(id).signal(deviceOnlineSignal),
-      ),
-    resourcesReported: (deviceId, report) =>
-      signalDevice(deviceId, 'resourcesReported', (id) =>
-        client.workflow.getHandle(id).signal(resourcesReportedSignal, report),
-      ),
-    deviceCommandFailed: (deviceId, failure) =>
-      signalDevice(deviceId, 'deviceCommandFailed', (id) =>
-        client.workflow.getHandle(id).signal(deviceCommandFailedSignal, failure),
-      ),
+    deviceOnline: (deviceId) => signal(deviceId, deviceOnlineSignal),
+    resourcesReported: (deviceId, report) => signal(deviceId, resourcesReportedSignal, report),
+    deviceCommandFailed: (deviceId, failure) => signal(deviceId, deviceCommandFailedSignal, failure),
   };
 }

@@ -1,18 +1,13 @@
-/**
- * How device events reach the device's operation workflow: as signals addressed by the device's
- * workflow ID, never by a run ID. A device with no operation in progress has no workflow to signal;
- * that is the normal case, not an error.
- */
+/** How MQTT device events reach the device's operation workflow. */
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import {
   deviceOnlineSignal,
-  deviceOperationWorkflowId,
   type UpgradeResultReport,
   upgradeResultReportedSignal,
   type VersionReport,
   versionReportedSignal,
 } from '../../workflows/definitions';
+import { signalDeviceOperation } from '../devices/operation-signals';
 import { type Logger, logger } from '../logger';
 
 export interface DeviceEventSink {
@@ -22,32 +17,10 @@ export interface DeviceEventSink {
 }
 
 export function createTemporalDeviceEventSink(client: Client, log: Logger = logger): DeviceEventSink {
-  async function signalDevice(deviceId: string, send: (workflowId: string) => Promise<void>, what: string) {
-    try {
-      await send(deviceOperationWorkflowId(deviceId));
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-      log.debug({ deviceId, signal: what }, 'no operation in progress for the device; signal dropped');
-    }
-  }
+  const signal = signalDeviceOperation(client, log);
   return {
-    deviceOnline: (deviceId) =>
-      signalDevice(
-        deviceId,
-        (id) => client.workflow.getHandle(id).signal(deviceOnlineSignal),
-        'deviceOnline',
-      ),
-    versionReported: (deviceId, report) =>
-      signalDevice(
-        deviceId,
-        (id) => client.workflow.getHandle(id).signal(versionReportedSignal, report),
-        'versionReported',
-      ),
-    upgradeResultReported: (deviceId, report) =>
-      signalDevice(
-        deviceId,
-        (id) => client.workflow.getHandle(id).signal(upgradeResultReportedSignal, report),
-        'upgradeResultReported',
-      ),
+    deviceOnline: (deviceId) => signal(deviceId, deviceOnlineSignal),
+    versionReported: (deviceId, report) => signal(deviceId, versionReportedSignal, report),
+    upgradeResultReported: (deviceId, report) => signal(deviceId, upgradeResultReportedSignal, report),
   };
 }

@@ -6,6 +6,7 @@
  * (a failure code, or success at 100 %) become signals; the rest only update the registry.
  */
 import mqtt, { type MqttClient } from 'mqtt';
+import { createPerDeviceQueue } from '../devices/per-device-queue';
 import type { DeviceRegistry } from '../devices/registry';
 import { type Logger, logger } from '../logger';
 import type { DeviceEventSink } from './device-event-sink';
@@ -47,18 +48,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   const { registry, sink } = options;
   // Events of one device are handled in arrival order (an online signal before the version report it
   // enables, progress before the result); different devices proceed independently.
-  const queues = new Map<string, Promise<void>>();
-
-  function enqueue(deviceId: string, work: () => Promise<void>): void {
-    const previous = queues.get(deviceId) ?? Promise.resolve();
-    const next = previous.then(work).catch((error: unknown) => {
-      log.error({ err: error, deviceId }, 'handling a device event failed');
-    });
-    queues.set(deviceId, next);
-    void next.then(() => {
-      if (queues.get(deviceId) === next) queues.delete(deviceId);
-    });
-  }
+  const events = createPerDeviceQueue(log);
 
   async function markOnline(deviceId: string, at: Date): Promise<void> {
     await registry.setPresence(deviceId, true, at);
@@ -107,7 +97,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   }
 
   const unsubscribePresence = options.presence?.onPresence(({ deviceId, online }) => {
-    enqueue(deviceId, async () => {
+    events.enqueue(deviceId, async () => {
       if (online) {
         await markOnline(deviceId, now());
       } else {
@@ -131,7 +121,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       log.warn({ topic }, 'message on an unexpected topic ignored');
       return;
     }
-    enqueue(deviceId, () => handleUplink(deviceId, payload));
+    events.enqueue(deviceId, () => handleUplink(deviceId, payload));
   });
   client.on('error', (error) => log.error({ err: error }, 'MQTT gateway connection error'));
   // mqtt.js rejects a refused subscription (SUBACK 0x80) and subscribes again by itself after reconnects.
@@ -151,7 +141,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     async stop() {
       unsubscribePresence?.();
       await client.endAsync();
-      await Promise.all(queues.values());
+      await events.drain();
     },
   };
 }
