@@ -87,6 +87,88 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 3,
+    name: 'fleet-scale tasks: targets, rollout policy, retries, groups, tags, API keys, idempotency, webhooks',
+    statements: [
+      `alter table devices add column tags text[] not null default '{}'`,
+      `create table device_groups (
+        id text primary key,
+        name text not null unique,
+        description text,
+        created_at timestamptz not null default now()
+      )`,
+      `create table device_group_members (
+        group_id text not null references device_groups (id) on delete cascade,
+        device_id text not null references devices (id) on delete cascade,
+        added_at timestamptz not null default now(),
+        primary key (group_id, device_id)
+      )`,
+      'create index device_group_members_device on device_group_members (device_id)',
+      // A task's targets as the user gave them (device list, group or filter), snapshot or continuous,
+      // and its rollout policy; `rollout` is null for tasks of the first task workflow (`upgradeTask`).
+      'alter table tasks drop constraint tasks_state_check',
+      `alter table tasks add constraint tasks_state_check check (state in
+        ('scheduled', 'running', 'paused', 'cancelling', 'cancelled', 'aborted', 'completed'))`,
+      'alter table tasks add column target jsonb',
+      `alter table tasks add column mode text not null default 'snapshot' check (mode in ('snapshot', 'continuous'))`,
+      'alter table tasks add column rollout jsonb',
+      'alter table tasks add column state_reason text',
+      // Start order for the task workflow's cursor: devices a continuous task picks up later come last.
+      'alter table task_devices add column seq bigserial',
+      'create index task_devices_order on task_devices (task_id, seq)',
+      // Attempts started; the run that reported the latest result (a retried report is recognised);
+      // when a failed attempt worth retrying is due again.
+      'alter table task_devices add column attempts integer not null default 0',
+      'alter table task_devices add column result_run_id text',
+      'alter table task_devices add column retry_at timestamptz',
+      `create table api_keys (
+        id text primary key,
+        name text not null,
+        key_hash text not null unique,
+        scopes text[] not null,
+        created_at timestamptz not null default now(),
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      )`,
+      // The response of a create, replayed for a repeated Idempotency-Key from the same API key.
+      `create table idempotency_keys (
+        api_key_id text not null,
+        key text not null,
+        method text not null,
+        path text not null,
+        request_hash text not null,
+        status integer not null,
+        response jsonb not null,
+        created_at timestamptz not null default now(),
+        primary key (api_key_id, key)
+      )`,
+      `create table webhooks (
+        id text primary key,
+        url text not null,
+        secret_ciphertext text not null,
+        events text[] not null,
+        task_id text references tasks (id) on delete cascade,
+        created_at timestamptz not null default now()
+      )`,
+      // The outbox: written in the transaction that records the event, delivered at least once.
+      `create table webhook_deliveries (
+        id bigserial primary key,
+        webhook_id text not null references webhooks (id) on delete cascade,
+        event_id text not null,
+        event_type text not null,
+        payload jsonb not null,
+        attempts integer not null default 0,
+        next_attempt_at timestamptz not null default now(),
+        delivered_at timestamptz,
+        last_status integer,
+        last_error text,
+        created_at timestamptz not null default now(),
+        unique (webhook_id, event_id)
+      )`,
+      'create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where delivered_at is null',
+    ],
+  },
 ];
 
 /**

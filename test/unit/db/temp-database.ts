@@ -23,5 +23,8 @@ export async function openTempDatabase(): Promise<{
 }
 
 export async function emptyTables(db: Database): Promise<void> {
-  await db.query('truncate lwm2m_registrations, task_devices, tasks, packages, devices');
+  await db.query(
+    `truncate webhook_deliveries, webhooks, idempotency_keys, api_keys, device_group_members, device_groups,
+      lwm2m_registrations, task_devices, tasks, packages, devices`,
+  );
 }
