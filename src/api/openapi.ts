@@ -5,7 +5,6 @@ import {
   CellState,
   CreateDeviceRequest,
   CreatedDevice,
-  CreateTaskRequest,
   Device,
   DeviceList,
   DeviceParams,
@@ -16,23 +15,23 @@ import {
   PackageUploadForm,
   PageQuery,
   Problem,
-  Task,
-  TaskDeviceList,
-  TaskParams,
-  TaskStatus,
 } from './schemas';
+import { registerTaskPaths } from './task-openapi';
 
-const json = (description: string, schema: z.ZodType): ResponseConfig => ({
+export const json = (description: string, schema: z.ZodType): ResponseConfig => ({
   description,
   content: { 'application/json': { schema } },
 });
 
-const problem = (description: string): ResponseConfig => ({
+export const problem = (description: string): ResponseConfig => ({
   description,
   content: { 'application/problem+json': { schema: Problem } },
 });
 
-const jsonBody = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema } } });
+export const jsonBody = (schema: z.ZodType) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
 
 /** The OpenAPI 3.1 document, generated from the schemas the API validates with. */
 export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocument']> {
@@ -92,43 +91,7 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generate
     responses: { 200: json('The package', Package), 404: problem('No such package') },
   });
 
-  registry.registerPath({
-    method: 'post',
-    path: '/v1/tasks',
-    summary: 'Create an upgrade task and start it',
-    request: { body: jsonBody(CreateTaskRequest) },
-    responses: {
-      201: json('The task, running', Task),
-      400: problem('Invalid input'),
-      422: problem('Unknown package or devices, or devices the package does not fit'),
-      503: problem('Temporal is not reachable; nothing was created'),
-    },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/tasks/{id}',
-    summary: 'Task state with counts per step, outcome and failure cause',
-    request: { params: TaskParams },
-    responses: { 200: json('The task', TaskStatus), 404: problem('No such task') },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/v1/tasks/{id}/devices',
-    summary: "Each device's step, progress, outcome and failure cause",
-    request: { params: TaskParams, query: PageQuery },
-    responses: { 200: json('One page of task devices', TaskDeviceList), 404: problem('No such task') },
-  });
-  registry.registerPath({
-    method: 'post',
-    path: '/v1/tasks/{id}/cancel',
-    summary: 'Cancel a running task',
-    request: { params: TaskParams },
-    responses: {
-      202: json('Cancellation requested', Task),
-      404: problem('No such task'),
-      409: problem('The task has finished'),
-    },
-  });
+  registerTaskPaths(registry);
 
   registry.registerPath({
     method: 'get',

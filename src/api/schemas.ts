@@ -5,7 +5,7 @@ import { z } from 'zod';
  * document is generated from them (src/api/openapi.ts), so the two cannot disagree.
  */
 
-const timestamp = z.iso.datetime();
+export const timestamp = z.iso.datetime();
 
 /** Device IDs appear in MQTT topics, so topic separators and wildcards are not allowed. */
 export const DeviceId = z
@@ -25,7 +25,7 @@ export const PageQuery = z.object({
   cursor: z.string().min(1).max(256).optional().meta({ description: '`nextCursor` of the previous page' }),
 });
 
-const page = <Item extends z.ZodType>(item: Item) =>
+export const page = <Item extends z.ZodType>(item: Item) =>
   z.object({
     items: z.array(item),
     nextCursor: z.string().optional().meta({ description: 'Absent on the last page' }),
@@ -118,77 +118,6 @@ export const Package = z
 export const PackageList = page(Package).meta({ id: 'PackageList' });
 
 export const PackageParams = z.object({ id: z.string() });
-
-// ---- tasks ----
-
-export const CreateTaskRequest = z
-  .strictObject({
-    packageId: z.string().min(1).max(128),
-    deviceIds: z
-      .array(DeviceId)
-      .min(1)
-      .max(1000)
-      .superRefine((ids, context) => {
-        const seen = new Set<string>();
-        ids.forEach((id, index) => {
-          if (seen.has(id))
-            context.addIssue({ code: 'custom', path: [index], message: `duplicate device ID ${id}` });
-          seen.add(id);
-        });
-      }),
-    callbackUrl: z
-      .url({ protocol: /^https?$/ })
-      .optional()
-      .meta({ description: 'Receives a POST per device result and one when the task ends' }),
-  })
-  .meta({ id: 'CreateTaskRequest' });
-
-const taskState = z.enum(['running', 'completed', 'cancelling', 'cancelled']);
-
-export const Task = z
-  .object({
-    id: z.string(),
-    packageId: z.string(),
-    state: taskState,
-    callbackUrl: z.string().nullable(),
-    deviceCount: z.number().int(),
-    createdAt: timestamp,
-    finishedAt: timestamp.nullable(),
-  })
-  .meta({ id: 'Task' });
-
-const tally = z.record(z.string(), z.number().int());
-
-export const TaskStatus = Task.extend({
-  counts: z.object({
-    byStep: tally.meta({
-      description: 'pending, waiting-online, querying-version, downloading, succeeded, …',
-    }),
-    byOutcome: tally.meta({ description: 'succeeded, already-latest, failed, cancelled' }),
-    byFailureCause: tally.meta({ description: "The seed's failure messages, verbatim" }),
-  }),
-}).meta({ id: 'TaskStatus' });
-
-export const TaskDevice = z
-  .object({
-    deviceId: z.string(),
-    step: z.string(),
-    outcome: z.enum(['succeeded', 'already-latest', 'failed', 'cancelled']).nullable(),
-    failureCause: z.string().nullable(),
-    failureDetail: z.string().nullable(),
-    progress: z.number().int().nullable(),
-    progressDescription: z.string().nullable(),
-    fromVersion: z.string().nullable(),
-    toVersion: z.string(),
-    startedAt: timestamp.nullable(),
-    updatedAt: timestamp,
-    finishedAt: timestamp.nullable(),
-  })
-  .meta({ id: 'TaskDevice' });
-
-export const TaskDeviceList = page(TaskDevice).meta({ id: 'TaskDeviceList' });
-
-export const TaskParams = z.object({ id: z.string() });
 
 export const DownloadParams = z.object({ packageId: z.string() });
 

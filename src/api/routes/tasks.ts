@@ -20,7 +20,8 @@ import {
 } from '../../db/tasks';
 import type { Logger } from '../../logger';
 import { conflict, type FieldError, HttpProblem, notFound, unprocessable } from '../problem';
-import { CreateTaskRequest, PageQuery, TaskParams } from '../schemas';
+import { PageQuery } from '../schemas';
+import { CreateTaskRequest, TaskParams } from '../task-schemas';
 import { parseInput } from '../validate';
 
 /** The part of a Temporal `Client` the API uses. */
