@@ -32,6 +32,8 @@ export const OtaSearchAttributes = {
   deviceId: defineSearchAttributeKey('OtaDeviceId', SearchAttributeType.KEYWORD),
   packageVersion: defineSearchAttributeKey('OtaPackageVersion', SearchAttributeType.KEYWORD),
   step: defineSearchAttributeKey('OtaStep', SearchAttributeType.KEYWORD),
+  /** Set with the final step of a failed upgrade: the seed's message, verbatim. */
+  failureCause: defineSearchAttributeKey('OtaFailureCause', SearchAttributeType.KEYWORD),
 };
 
 export const otaSearchAttributeNames = Object.values(OtaSearchAttributes).map((key) => key.name);

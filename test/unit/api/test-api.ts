@@ -7,6 +7,9 @@ import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 
 export const testSecrets = createSecretBox(Buffer.alloc(32, 3));
 
+/** The API key the test API is started with (all scopes). */
+export const testApiKey = 'ofk_test-api-key-with-every-scope';
+
 /** The API over a temp PGlite database, an in-memory package store and a fake Temporal client. */
 export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonBytes?: number }) {
   const temp = await openTempDatabase();
@@ -32,6 +35,8 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
     db: temp.db,
     packageStore,
     temporal,
+    /** Headers that authenticate a request with `testApiKey`: `request(api.app).get(…).set(api.auth)`. */
+    auth: { authorization: `Bearer ${testApiKey}` },
     async reset() {
       await emptyTables(temp.db);
       packageStore.objects.clear();
