@@ -3,5 +3,5 @@
 export { cellLimiter } from './cell-limiter';
 export { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
 export { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
-export { mqttUpgrade } from './mqtt-upgrade';
+export { mqttUpgrade, mqttUpgradeV2 } from './mqtt-upgrade';
 export { upgradeTask } from './upgrade-task';
