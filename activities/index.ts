@@ -1,20 +1,25 @@
+import type { Client } from '@temporalio/client';
 import type { Database } from '../src/db/database';
 import type { PackageDownloads } from '../src/packages/download';
 import { createDownloadTokenActivities } from './download-tokens';
-import type { PlatformActivities } from './interfaces';
+import type { PlatformActivities, RolloutActivities } from './interfaces';
 import { createNotificationActivities } from './notifications';
 import { createRegistryActivities } from './registry';
+import { createRolloutActivities } from './rollout';
 
 export interface PlatformActivityDeps {
   db: Database;
   downloads: PackageDownloads;
+  /** Signals device results to rollout tasks. */
+  temporal: Client;
 }
 
 /** The activities of TaskQueue.platform, wired with their dependencies. */
-export function createActivities(deps: PlatformActivityDeps): PlatformActivities {
+export function createActivities(deps: PlatformActivityDeps): PlatformActivities & RolloutActivities {
   return {
     ...createRegistryActivities(deps),
     ...createDownloadTokenActivities(deps),
     ...createNotificationActivities(deps),
+    ...createRolloutActivities(deps),
   };
 }

@@ -11,7 +11,14 @@ import type {
   UpgradeStep,
   UpgradeTaskSummary,
 } from '../workflows/definitions';
-import type { PermitRequest, ResourceValue } from '../workflows/lwm2m-definitions';
+import type { FailureCause } from '../workflows/failure-causes';
+import type {
+  Lwm2mBatch,
+  Lwm2mBatchAnswer,
+  PermitRequest,
+  ResourceValue,
+} from '../workflows/lwm2m-definitions';
+import type { RolloutTaskSummary, TaskState, TaskTargetDevice } from '../workflows/rollout-definitions';
 
 /** What a device needs to fetch a package: the seed's "package download URL, token, and package information". */
 export interface PackageDelivery {
@@ -41,9 +48,40 @@ export interface PlatformActivities {
     packageId: string,
     deviceId: string,
   ): Promise<Omit<PackageDelivery, 'version' | 'fileName' | 'size' | 'sha256'>>;
-  /** Records the device's final result and tells the application (callback URL, if the task has one). */
+  /**
+   * Records the device's result and queues its `device.result` webhook event. For a rollout task, a
+   * failed attempt its retry policy tries again is recorded as `retrying` instead (no event), and a
+   * result reported by a device workflow is signalled to the task (`deviceUpgradeEndedSignal`).
+   */
   notifyDeviceResult(result: DeviceUpgradeResult): Promise<void>;
-  notifyTaskCompleted(summary: UpgradeTaskSummary): Promise<void>;
+  /** Finishes the task and queues its `task.completed` webhook event. */
+  notifyTaskCompleted(summary: UpgradeTaskSummary | RolloutTaskSummary): Promise<void>;
+}
+
+/** Runs on TaskQueue.platform: what the `rolloutTask` workflow reads and writes besides device results. */
+export interface RolloutActivities {
+  /** The task's devices still `pending` after `afterSeq`, in start order, at most `limit`. */
+  nextTaskDevices(taskId: string, afterSeq: number, limit: number): Promise<TaskTargetDevice[]>;
+  /** Continuous tasks: adds the devices that match the task's target and are not in it yet; how many. */
+  addMatchingDevices(taskId: string): Promise<number>;
+  /** The task's state as the API shows it; a task being cancelled or finished keeps its state. */
+  recordTaskState(taskId: string, state: TaskState, reason?: string): Promise<void>;
+  /**
+   * Ends devices the task will not start any more: up to `CLOSE_BATCH_SIZE` of those still `pending`
+   * after `afterSeq` end `cancelled` with `cause`; those awaiting a retry end `failed` with their last
+   * attempt's cause. Queues their `device.result` events; returns how many ended so and whether pending
+   * ones remain (call again).
+   */
+  closeUnstartedDevices(
+    request: UnstartedDevices,
+  ): Promise<{ cancelled: number; failed: number; remaining: boolean }>;
+}
+
+export interface UnstartedDevices {
+  taskId: string;
+  afterSeq: number;
+  awaitingRetry: string[];
+  cause: FailureCause;
 }
 
 /**
@@ -87,3 +125,16 @@ export interface Lwm2mPlatformActivities {
 }
 
 export const DEVICE_NOT_ONLINE = 'DeviceNotOnline';
+
+/** Pending devices one `closeUnstartedDevices` call closes, each with its webhook event, in one transaction. */
+export const CLOSE_BATCH_SIZE = 1000;
+
+/**
+ * Runs on the task queue of the LwM2M gateway the device is registered with, like
+ * `Lwm2mCommandActivities` (patch `lwm2m-upgrade-fewer-actions`): several commands in one activity,
+ * read answers returned when they come quickly, the step recorded for the API. Fails with
+ * `DeviceNotOnline` when the device has no live registration on that gateway.
+ */
+export interface Lwm2mBatchActivities {
+  lwm2mSend(deviceId: string, batch: Lwm2mBatch): Promise<Lwm2mBatchAnswer>;
+}

@@ -6,22 +6,40 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { Lwm2mContentError } from '../src/lwm2m/content-formats';
+import type { GatewayOperation } from '../src/lwm2m/device-management';
 import { DeviceNotRegisteredError } from '../src/lwm2m/device-management';
 import type { Lwm2mGatewayCommands } from '../src/lwm2m/gateway';
 import { InvalidLwm2mPathError } from '../src/lwm2m/lwm2m-path';
-import { DEVICE_NOT_ONLINE, type Lwm2mCommandActivities } from './interfaces';
+import {
+  DEVICE_NOT_ONLINE,
+  type Lwm2mBatchActivities,
+  type Lwm2mCommandActivities,
+  type PlatformActivities,
+} from './interfaces';
 
 export interface Lwm2mCommandDependencies {
   gateway: { commands: Lwm2mGatewayCommands };
+  /** Records the step a batch starts, so the API shows it without an activity of its own. */
+  steps: Pick<PlatformActivities, 'recordUpgradeStep'>;
 }
 
 export const INVALID_LWM2M_COMMAND = 'InvalidLwm2mCommand';
 
-export function createLwm2mCommandActivities({ gateway }: Lwm2mCommandDependencies): Lwm2mCommandActivities {
+/**
+ * How long a batch waits for its read answers: an awake NB-IoT device answers within seconds, and
+ * an answer returned costs no signal (nor a timer in the workflow). The seed's 3 minutes for an
+ * answer count from the activity's end, so they are never shortened.
+ */
+export const BATCH_ANSWER_WITHIN_MS = 5_000;
+
+export function createLwm2mCommandActivities({
+  gateway,
+  steps,
+}: Lwm2mCommandDependencies): Lwm2mCommandActivities & Lwm2mBatchActivities {
   const { commands } = gateway;
-  async function run(command: () => void): Promise<void> {
+  async function run<T>(command: () => T | Promise<T>): Promise<T> {
     try {
-      command();
+      return await command();
     } catch (error) {
       if (error instanceof DeviceNotRegisteredError) {
         throw ApplicationFailure.nonRetryable(error.message, DEVICE_NOT_ONLINE);
@@ -46,6 +64,24 @@ export function createLwm2mCommandActivities({ gateway }: Lwm2mCommandDependenci
         );
       }
       return commands.packageUri(pkg);
+    },
+    async lwm2mSend(deviceId, { operations, quiet, step }) {
+      if (!commands.isRegistered(deviceId)) {
+        throw ApplicationFailure.nonRetryable(
+          `device ${deviceId} has no live LwM2M registration`,
+          DEVICE_NOT_ONLINE,
+        );
+      }
+      if (step) {
+        const details = step.fromVersion === undefined ? undefined : { fromVersion: step.fromVersion };
+        await steps.recordUpgradeStep(step.taskId, deviceId, step.step, details);
+      }
+      const sent: GatewayOperation[] = operations.map((operation) =>
+        operation.op === 'write-package-uri'
+          ? { op: 'write', path: operation.path, value: commands.packageUri(operation.package) }
+          : operation,
+      );
+      return run(() => commands.sendBatch(deviceId, sent, { quiet, answerWithinMs: BATCH_ANSWER_WITHIN_MS }));
     },
   };
 }

@@ -1,53 +1,133 @@
+import { Context } from '@temporalio/activity';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Database } from '../src/db/database';
 import { recordVersions } from '../src/db/devices';
 import { findPackage } from '../src/db/packages';
-import { findTask, finishTask, recordDeviceResult } from '../src/db/tasks';
+import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
+import { findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
+import { enqueueWebhookEvent } from '../src/webhooks/outbox';
+import { type DeviceUpgradeResult, upgradeTaskWorkflowId } from '../workflows/definitions';
+import { isRetried, retryDelayMs } from '../workflows/rollout/retry';
+import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout-definitions';
 import type { PlatformActivities } from './interfaces';
 
-const CALLBACK_TIMEOUT_MS = 10_000;
+type Queryable = Pick<Database, 'query'>;
+
+/** What a `device.result` webhook event carries: the device's final result in the task. */
+export interface DeviceResultPayload {
+  taskId: string;
+  deviceId: string;
+  outcome: DeviceUpgradeResult['outcome'];
+  cause: string | null;
+  detail: string | null;
+  fromVersion: string | null;
+  toVersion: string;
+  attempts: number;
+  finishedAt: string;
+}
+
+/** Queues the device's `device.result` event; one per device and task, whoever records the result. */
+export function enqueueDeviceResult(db: Queryable, payload: DeviceResultPayload): Promise<void> {
+  return enqueueWebhookEvent(db, {
+    type: 'device.result',
+    id: `device.result:${payload.taskId}:${payload.deviceId}`,
+    taskId: payload.taskId,
+    payload,
+  });
+}
 
 export function createNotificationActivities(deps: {
   db: Database;
+  temporal: Client;
 }): Pick<PlatformActivities, 'notifyDeviceResult' | 'notifyTaskCompleted'> {
-  const { db } = deps;
+  const { db, temporal } = deps;
   return {
     async notifyDeviceResult(result) {
-      const callbackUrl = await db.transaction(async (tx) => {
+      const caller = Context.current().info.workflowExecution;
+      // The task records the results of devices it could not start itself, and already knows them.
+      const reportedByTask = !caller || caller.workflowId === upgradeTaskWorkflowId(result.taskId);
+      const runId = caller?.runId ?? '';
+      const ended = await db.transaction(async (tx): Promise<DeviceUpgradeEnded | undefined> => {
         const task = await findTask(tx, result.taskId);
         if (!task) throw new Error(`task ${result.taskId} does not exist`);
         const now = new Date();
-        await recordDeviceResult(tx, result, now);
-        if (result.outcome === 'succeeded' || result.outcome === 'already-latest') {
-          const pkg = await findPackage(tx, task.packageId);
-          const report =
-            pkg?.kind === 'firmware'
-              ? { firmwareVersion: result.toVersion }
-              : { softwareVersion: result.toVersion };
-          await recordVersions(tx, result.deviceId, report, now);
+        const attempt = await lockDeviceAttempt(tx, result.taskId, result.deviceId);
+        if (!task.rollout || reportedByTask || !attempt) {
+          await recordFinalResult(tx, task, result, now, attempt?.attempts ?? 0);
+          return undefined;
         }
-        return task.callbackUrl;
+        const report = { deviceId: result.deviceId, runId, outcome: result.outcome, cause: result.cause };
+        // A repeated report (the activity retried) is signalled again, in case the signal was lost.
+        if (attempt.resultRunId === runId || attempt.finished) return { ...report, final: attempt.finished };
+        // An attempt that failed before recording any step is counted here.
+        const attempts = attempt.attempts + (['pending', 'retrying'].includes(attempt.step) ? 1 : 0);
+        const { retry } = task.rollout;
+        if (retry && isRetried(retry, result, attempts)) {
+          const retryAt = new Date(now.getTime() + retryDelayMs(retry, attempts));
+          await recordRetryingAttempt(tx, result, { attempts, runId, retryAt }, now);
+          return { ...report, final: false };
+        }
+        await recordFinalResult(tx, task, result, now, attempts, runId);
+        return { ...report, final: true };
       });
-      if (callbackUrl) await postCallback(callbackUrl, { event: 'deviceUpgradeResult', ...result });
+      if (ended) await signalTask(temporal, result.taskId, ended);
     },
 
     async notifyTaskCompleted(summary) {
-      const task = await finishTask(db, summary.taskId, new Date());
-      if (!task) throw new Error(`task ${summary.taskId} does not exist`);
-      if (task.callbackUrl) {
-        await postCallback(task.callbackUrl, { event: 'taskCompleted', state: task.state, ...summary });
-      }
+      await db.transaction(async (tx) => {
+        const task = await finishTask(tx, summary.taskId, new Date());
+        if (!task) throw new Error(`task ${summary.taskId} does not exist`);
+        await enqueueWebhookEvent(tx, {
+          type: 'task.completed',
+          id: `task.completed:${task.id}`,
+          taskId: task.id,
+          payload: {
+            ...summary,
+            state: task.state,
+            stateReason: task.stateReason,
+            finishedAt: (task.finishedAt ?? new Date()).toISOString(),
+          },
+        });
+      });
     },
   };
 }
 
-/** A refused or failed callback throws, so Temporal retries the activity; the writes before it are idempotent. */
-async function postCallback(url: string, body: object): Promise<void> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
+async function recordFinalResult(
+  tx: Queryable,
+  task: Task,
+  result: DeviceUpgradeResult,
+  now: Date,
+  attempts: number,
+  runId?: string,
+): Promise<void> {
+  await recordDeviceResult(tx, result, now, runId === undefined ? undefined : { attempts, runId });
+  if (result.outcome === 'succeeded' || result.outcome === 'already-latest') {
+    const pkg = await findPackage(tx, task.packageId);
+    const report =
+      pkg?.kind === 'firmware'
+        ? { firmwareVersion: result.toVersion }
+        : { softwareVersion: result.toVersion };
+    await recordVersions(tx, result.deviceId, report, now);
+  }
+  await enqueueDeviceResult(tx, {
+    taskId: result.taskId,
+    deviceId: result.deviceId,
+    outcome: result.outcome,
+    cause: result.cause ?? null,
+    detail: result.detail ?? null,
+    fromVersion: result.fromVersion ?? null,
+    toVersion: result.toVersion,
+    attempts,
+    finishedAt: now.toISOString(),
   });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`the task's callback URL answered ${response.status}`);
+}
+
+/** A task that has ended (or a rollout task started on a server since wiped) has nobody to tell. */
+async function signalTask(temporal: Client, taskId: string, ended: DeviceUpgradeEnded): Promise<void> {
+  try {
+    await temporal.workflow.getHandle(upgradeTaskWorkflowId(taskId)).signal(deviceUpgradeEndedSignal, ended);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
 }

@@ -25,6 +25,8 @@ export interface BenchDevicePlan {
   secret: string;
   /** Refuses every upgrade with this result code (5: not enough storage). */
   failWith?: number;
+  /** The version the device runs at first, when not the fleet's `firmwareVersion`. */
+  firmwareVersion?: string;
 }
 
 export interface FleetOptions {
@@ -64,7 +66,7 @@ export async function connectBenchFleet(
       reconnectPeriod: 1000,
       keepalive: 300,
     });
-    let firmwareVersion = options.firmwareVersion;
+    let firmwareVersion = plan.firmwareVersion ?? options.firmwareVersion;
     const send = (message: EventEnvelope) =>
       client.publishAsync(eventsUpTopic(plan.deviceId), JSON.stringify(message), { qos: 1 });
     client.on('message', (_topic, payload) => {

@@ -2,12 +2,15 @@
  * What a workflow run costs on Temporal, read from its event history: events by type, and the
  * billable actions among them as Temporal Cloud counts them
  * (https://docs.temporal.io/cloud/actions): a workflow start (client or child), each activity
- * attempt, each timer, each signal received or sent, each search-attribute upsert, each marker
- * (patch, side effect) and each accepted update. Workflow tasks and completion events are free.
+ * attempt, each timer, each signal received or sent, each search-attribute upsert except the SDK's
+ * own `TemporalChangeVersion` one (a `patched` call's, which that page exempts), the markers of
+ * one workflow task as one action (patches, local activities: that page counts "all RecordMarkers
+ * from each Workflow Task as one action") and each accepted update. Workflow tasks and completion
+ * events are free.
  */
 import type { Client } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import { deviceOperationWorkflowId } from '../workflows/definitions';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -41,10 +44,17 @@ export function eventTypeName(event: HistoryEvent): string {
 
 export function historyCost(events: HistoryEvent[]): HistoryCost {
   const cost: HistoryCost = { events: events.length, actions: 0, eventsByType: {}, actionsByType: {} };
+  const workflowTasksWithMarkers = new Set<string>();
   for (const event of events) {
     const type = eventTypeName(event);
     cost.eventsByType[type] = (cost.eventsByType[type] ?? 0) + 1;
     let actions = ACTION_EVENT_TYPES.has(type) ? 1 : 0;
+    if (type === 'MarkerRecorded') {
+      const task = String(event.markerRecordedEventAttributes?.workflowTaskCompletedEventId ?? event.eventId);
+      actions = workflowTasksWithMarkers.has(task) ? 0 : 1;
+      workflowTasksWithMarkers.add(task);
+    }
+    if (type === 'UpsertWorkflowSearchAttributes' && onlyChangeVersion(event)) actions = 0;
     // A retried activity is one ActivityTaskScheduled but one billed action per attempt.
     if (type === 'ActivityTaskStarted')
       actions = Math.max(0, (event.activityTaskStartedEventAttributes?.attempt ?? 1) - 1);
@@ -55,6 +65,13 @@ export function historyCost(events: HistoryEvent[]): HistoryCost {
     }
   }
   return cost;
+}
+
+function onlyChangeVersion(event: HistoryEvent): boolean {
+  const fields = Object.keys(
+    event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+  );
+  return fields.length > 0 && fields.every((field) => field === 'TemporalChangeVersion');
 }
 
 export async function fetchEvents(client: Client, workflowId: string): Promise<HistoryEvent[]> {
@@ -95,36 +112,26 @@ export function averageCosts(costs: HistoryCost[]): HistoryCost {
   };
 }
 
-/** When each child of a parent workflow started and closed, from the parent's own history. */
-export interface ChildTimeline {
+const DEVICE_OPERATION_PREFIX = deviceOperationWorkflowId('');
+
+/** When each device upgrade of some tasks started and closed. */
+export interface DeviceTimeline {
   startedAtMs: number[];
   closedAtMs: number[];
 }
 
-const CHILD_CLOSED = new Set([
-  'ChildWorkflowExecutionCompleted',
-  'ChildWorkflowExecutionFailed',
-  'ChildWorkflowExecutionCanceled',
-  'ChildWorkflowExecutionTerminated',
-  'ChildWorkflowExecutionTimedOut',
-]);
-
-export function childTimeline(events: HistoryEvent[]): ChildTimeline {
-  const timeline: ChildTimeline = { startedAtMs: [], closedAtMs: [] };
-  for (const event of events) {
-    const type = eventTypeName(event);
-    if (type === 'ChildWorkflowExecutionStarted') timeline.startedAtMs.push(tsToMs(event.eventTime));
-    else if (CHILD_CLOSED.has(type)) timeline.closedAtMs.push(tsToMs(event.eventTime));
-  }
-  return timeline;
-}
-
-export async function childTimelines(client: Client, parentIds: string[]): Promise<ChildTimeline> {
-  const all: ChildTimeline = { startedAtMs: [], closedAtMs: [] };
-  for (const id of parentIds) {
-    const timeline = childTimeline(await fetchEvents(client, id));
-    all.startedAtMs.push(...timeline.startedAtMs);
-    all.closedAtMs.push(...timeline.closedAtMs);
+/**
+ * From Temporal's visibility (`OtaTaskId`), not the task's history: `rolloutTask` does not wait on its
+ * children, so its history has no child completions, and it may have continued-as-new.
+ */
+export async function deviceTimelines(client: Client, taskIds: string[]): Promise<DeviceTimeline> {
+  const all: DeviceTimeline = { startedAtMs: [], closedAtMs: [] };
+  for (const taskId of taskIds) {
+    for await (const execution of client.workflow.list({ query: `OtaTaskId = "${taskId}"` })) {
+      if (!execution.workflowId.startsWith(DEVICE_OPERATION_PREFIX)) continue; // the task itself
+      all.startedAtMs.push(execution.startTime.getTime());
+      if (execution.closeTime) all.closedAtMs.push(execution.closeTime.getTime());
+    }
   }
   return all;
 }

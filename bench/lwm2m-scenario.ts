@@ -10,7 +10,7 @@ import { MultiBar, Presets } from 'cli-progress';
 import { SimulatedLwm2mDevice } from '../src/simulator/lwm2m-device';
 import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
 import type { UpgradeShape } from './ceiling/shape';
-import { childTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
+import { deviceTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
 import {
   type CellLimiterFigures,
   cellLimiterFigures,
@@ -106,7 +106,7 @@ export async function runLwm2mScenario(
   stack: BenchStack,
   options: Lwm2mScenarioOptions,
 ): Promise<Lwm2mScenarioResult> {
-  const api = createTimedApi(stack.api);
+  const api = createTimedApi(stack.api, stack.apiKey);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const temporal = new Client({ connection, namespace: stack.namespace });
   const runId = `${Date.now().toString(36)}-${options.devices}`;
@@ -176,7 +176,7 @@ export async function runLwm2mScenario(
     const upgradeS = (Date.now() - upgradeStarted) / 1000;
     const rss = await stack.platformRss();
     const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
-    const timeline = await childTimelines(temporal, taskIds.map(upgradeTaskWorkflowId));
+    const timeline = await deviceTimelines(temporal, taskIds);
 
     // ---- cost, from real histories: device workflows, task workflows, cell limiters ----
     const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);

@@ -10,7 +10,7 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
 import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
-import { childTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
+import { deviceTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
 import type { BenchStack } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
 import { createTimedApi, inParallel, type TimedApi } from './timed-api';
@@ -75,7 +75,7 @@ export interface TaskStatus {
 }
 
 export async function runMqttScenario(stack: BenchStack, options: ScenarioOptions): Promise<ScenarioResult> {
-  const api = createTimedApi(stack.api);
+  const api = createTimedApi(stack.api, stack.apiKey);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const temporal = new Client({ connection, namespace: stack.namespace });
   const runId = `${Date.now().toString(36)}-${options.devices}`;
@@ -136,7 +136,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     });
     const upgradeS = (Date.now() - upgradeStarted) / 1000;
     const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
-    const timeline = await childTimelines(temporal, taskIds.map(upgradeTaskWorkflowId));
+    const timeline = await deviceTimelines(temporal, taskIds);
 
     // ---- cost, from real histories ----
     const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
@@ -293,7 +293,11 @@ export async function createTasks(
   for (let first = 0; first < plans.length; first += TASK_LIMIT) {
     const deviceIds = plans.slice(first, first + TASK_LIMIT).map((plan) => plan.deviceId);
     const started = performance.now();
-    const task = await api.post<{ id: string }>('/v1/tasks', { packageId, deviceIds }, 'POST /v1/tasks');
+    const task = await api.post<{ id: string }>(
+      '/v1/tasks',
+      { packageId, target: { deviceIds } },
+      'POST /v1/tasks',
+    );
     timings.push(performance.now() - started);
     ids.push(task.id);
   }
@@ -390,7 +394,7 @@ export async function runCeiling(
     }
     await Promise.all(handles.map((handle) => handle.result().then(() => bar.increment())));
     const wallS = (Date.now() - started) / 1000;
-    const timeline = await childTimelines(temporal, parentIds);
+    const timeline = await deviceTimelines(temporal, parentIds);
     return {
       upgrades_per_s: steadyRatePerSecond(timeline.closedAtMs),
       started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),

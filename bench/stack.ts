@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { generateApiKey } from '../src/api/auth';
 import { freePorts } from '../src/stack/free-port';
 import { startMinioServer } from '../src/stack/minio-server';
 import { startThrowawayPostgres } from '../src/stack/postgres';
@@ -16,6 +17,8 @@ export interface BenchStack {
   temporalAddress: string;
   namespace: string;
   api: string;
+  /** The API key the benchmark's otaflow is started with. */
+  apiKey: string;
   mqtt: string;
   /** otaflow's LwM2M gateway, `coap://127.0.0.1:port`. */
   lwm2m: string;
@@ -90,10 +93,12 @@ export async function startBenchStack(
     } else description.database = 'embedded PGlite (the product default), in the otaflow process';
     description.mqtt = 'embedded aedes broker';
 
+    const apiKey = generateApiKey();
     const platform = forkTs(path.join(__dirname, 'platform-process.ts'), {
       ...env,
       ...minioEnv,
       ...databaseEnv,
+      OTAFLOW_API_KEY: apiKey,
       OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
       OTAFLOW_API_PORT: String(must(apiPort)),
       OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
@@ -116,6 +121,7 @@ export async function startBenchStack(
       temporalAddress,
       namespace,
       api: ready.api,
+      apiKey,
       mqtt: ready.mqtt,
       lwm2m: ready.lwm2m,
       description,

@@ -6,11 +6,14 @@ export interface TimedApi {
   latenciesMs: Map<string, number[]>;
 }
 
-export function createTimedApi(baseUrl: string): TimedApi {
+export function createTimedApi(baseUrl: string, apiKey: string): TimedApi {
   const latenciesMs = new Map<string, number[]>();
   async function send<T>(path: string, init: RequestInit, route: string): Promise<T> {
     const started = performance.now();
-    const response = await fetch(`${baseUrl}${path}`, init);
+    const response = await fetch(`${baseUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, ...init.headers },
+    });
     const text = await response.text();
     const elapsed = performance.now() - started;
     if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${response.status} ${text}`);

@@ -32,6 +32,17 @@ const ConfigSchema = z.object({
   /** 32 bytes, hex or base64: encrypts device secrets at rest. Generated into the data dir if unset. */
   OTAFLOW_SECRET_KEY: optionalAddress,
   /**
+   * The bootstrap API key (every scope). Unset: generated on first start into `<data dir>/api-key`.
+   * Printable ASCII without spaces, so it fits an `Authorization: Bearer` header as is.
+   */
+  OTAFLOW_API_KEY: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .regex(/^[\x21-\x7e]{32,256}$/, '32 to 256 printable characters, no spaces')
+      .optional(),
+  ),
+  /**
    * Unique per otaflow process, stable across its restarts: names its LwM2M gateway's task queue
    * (only that gateway can reach its devices) and its MQTT gateway's broker session.
    */

@@ -6,6 +6,8 @@ import { createActivities } from '../activities';
 import { createLwm2mPlatformActivities } from '../activities/cell-permits';
 import { createLwm2mCommandActivities } from '../activities/lwm2m-commands';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
+import { createRegistryActivities } from '../activities/registry';
+import { loadBootstrapApiKey } from './api/auth';
 import { createApi } from './api/create-api';
 import type { Config } from './config';
 import type { Database } from './db/database';
@@ -35,6 +37,7 @@ import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
 import { installTemporalRuntime } from './temporal/runtime';
 import { createWorkers } from './temporal/workers';
+import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 /** Where each part of a running platform can be reached. */
 export interface PlatformAddresses {
@@ -51,6 +54,10 @@ export interface Platform {
   addresses: PlatformAddresses;
   db: Database;
   temporal: Client;
+  /** The bootstrap API key (every scope), for the process's own clients (the demo). */
+  apiKey: string;
+  /** Where the bootstrap key is kept, when it is not `OTAFLOW_API_KEY`. */
+  apiKeyFile?: string;
   stop(): Promise<void>;
 }
 
@@ -188,7 +195,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       platformActivities: {
-        ...createActivities({ db, downloads }),
+        ...createActivities({ db, downloads, temporal }),
         ...createLwm2mPlatformActivities({
           client: temporal,
           gatewayOf: (deviceId) => findLwm2mGateway(db, deviceId),
@@ -197,12 +204,27 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       mqttCommandActivities: createMqttCommandActivities({ gateway, registry }),
       lwm2mGateway: {
         gatewayId: lwm2m.gatewayId,
-        activities: createLwm2mCommandActivities({ gateway: lwm2m }),
+        activities: createLwm2mCommandActivities({ gateway: lwm2m, steps: createRegistryActivities({ db }) }),
       },
     });
     const running = workers.map((worker) => worker.run());
     stops.push(() => shutDownWorkers(workers, running));
 
+    const dispatcher = startWebhookDispatcher({ db, secrets, logger: log.child({ component: 'webhooks' }) });
+    stops.push(() => dispatcher.stop());
+
+    const apiKey = await loadBootstrapApiKey({
+      configuredKey: config.OTAFLOW_API_KEY,
+      dataDir: config.dataDir,
+    });
+    if (apiKey.file) {
+      log.info(
+        { file: apiKey.file },
+        apiKey.generated
+          ? 'generated the bootstrap API key into its file'
+          : 'bootstrap API key read from its file',
+      );
+    }
     const app = createApi({
       db,
       packageStore,
@@ -210,6 +232,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       secrets,
       config,
       logger: log.child({ component: 'api' }),
+      apiKey: apiKey.key,
     });
     const server = await listen(app, config.OTAFLOW_API_HOST, config.OTAFLOW_API_PORT);
     stops.push(() => closeServer(server));
@@ -227,6 +250,8 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       },
       db,
       temporal,
+      apiKey: apiKey.key,
+      apiKeyFile: apiKey.file,
       stop,
     };
   } catch (error) {

@@ -28,12 +28,14 @@ export const DeviceCause = {
 
 /**
  * Causes otaflow adds where the seed names a rule but no message: the seed continues only when the
- * device's current version "supports upgrades" (is one the package lists as a source), and an
- * operator may cancel a task.
+ * device's current version "supports upgrades" (is one the package lists as a source), an
+ * operator may cancel a task, and a rollout aborts when too many of its devices fail.
  */
 export const OtaflowCause = {
   sourceVersionNotSupported: 'Source version not supported by the package',
   cancelled: 'Cancelled',
+  /** A device the task never started because the task aborted (failures past its threshold). */
+  taskAborted: 'Task aborted',
 } as const;
 
 export type FailureCause =

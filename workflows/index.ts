@@ -4,4 +4,5 @@ export { cellLimiter } from './cell-limiter';
 export { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
 export { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
 export { mqttUpgrade, mqttUpgradeV2 } from './mqtt-upgrade';
+export { rolloutTask } from './rollout-task';
 export { upgradeTask } from './upgrade-task';

@@ -4,6 +4,7 @@
  * from workflow code.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { PackageInfo, UpgradeStep } from './definitions';
 
 /** LwM2M resource paths, `/object/instance/resource`, as OMA defines them. */
 export const Lwm2mPath = {
@@ -39,6 +40,8 @@ export type ResourceValue = string | number | boolean | null;
  */
 export interface ResourcesReport {
   values: Record<string, ResourceValue>;
+  /** Quiet values the device reported before `values` (see `QuietValues`), oldest first. */
+  earlier?: Record<string, ResourceValue[]>;
 }
 export const resourcesReportedSignal = defineSignal<[ResourcesReport]>('resourcesReported');
 
@@ -49,6 +52,43 @@ export interface DeviceCommandFailure {
   code: string;
 }
 export const deviceCommandFailedSignal = defineSignal<[DeviceCommandFailure]>('deviceCommandFailed');
+
+// ---- commands in batches (patch `lwm2m-upgrade-fewer-actions`) ----
+
+/** One operation of a batch: the gateway sends a batch's operations to the device in order. */
+export type Lwm2mOperation =
+  | { op: 'read'; paths: string[] }
+  /** The observation's first answer (the current values) is not reported: it predates the upgrade. */
+  | { op: 'observe'; paths: string[] }
+  /** Writes the package's CoAP URI on the device's gateway (`lwm2mPackageUri`) to `path`. */
+  | { op: 'write-package-uri'; path: string; package: PackageInfo }
+  | { op: 'execute'; path: string }
+  | { op: 'cancel-observation'; paths: string[] };
+
+/**
+ * Observed values that end no wait of the workflow (e.g. firmware state 1, downloading). The gateway
+ * keeps a notification made only of quiet values instead of signalling it, and sends what it kept
+ * along with the next notification it does signal (`ResourcesReport.earlier`), or returns it from
+ * the next batch: progress reports cost no Temporal action.
+ */
+export type QuietValues = Record<string, number[]>;
+
+export interface Lwm2mBatch {
+  operations: Lwm2mOperation[];
+  /** Replaces the device's quiet values before the operations go out; absent keeps them. */
+  quiet?: QuietValues;
+  /** The upgrade step these commands start: the activity records it for the API first. */
+  step?: { taskId: string; step: UpgradeStep; fromVersion?: string };
+}
+
+export interface Lwm2mBatchAnswer {
+  /** Read answers that came within the gateway's short wait; later ones arrive as signals. */
+  values: Record<string, ResourceValue>;
+  /** Reads the device refused (or answered undecodably) within that wait. */
+  refused: DeviceCommandFailure[];
+  /** Quiet values kept since the last report, as they stood when the batch began. */
+  kept: Record<string, ResourceValue[]>;
+}
 
 /**
  * CoAP downlinks must leave through the gateway that holds the device's address (NAT binding), so

@@ -4,16 +4,17 @@
  * way the upgrade ends is a result, notified to the application; the workflow itself only fails on
  * a bug.
  */
-import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from './definitions';
 import { DeviceCause, PlatformCause } from './failure-causes';
-import { Lwm2mPath } from './lwm2m-definitions';
+import { Lwm2mPath, type QuietValues } from './lwm2m-definitions';
 import { FirmwareState, FirmwareUpdateResult, firmwareResultCause } from './lwm2m-result-codes';
 import {
   asText,
   CellPermit,
   cancelled,
   type Ending,
+  FEWER_ACTIONS_PATCH,
   failed,
   isDeviceNotOnline,
   Lwm2mDevice,
@@ -27,10 +28,25 @@ import {
 import { Lwm2mTimeouts } from './timeouts';
 
 const observed = [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult];
+/** Firmware states and results that end no wait while the device downloads, and while it updates. */
+const quietWhileDownloading: QuietValues = {
+  [Lwm2mPath.firmwareState]: [FirmwareState.idle, FirmwareState.downloading],
+  [Lwm2mPath.firmwareUpdateResult]: [FirmwareUpdateResult.initial],
+};
+const quietWhileUpdating: QuietValues = {
+  [Lwm2mPath.firmwareState]: [
+    FirmwareState.idle,
+    FirmwareState.downloading,
+    FirmwareState.downloaded,
+    FirmwareState.updating,
+  ],
+  [Lwm2mPath.firmwareUpdateResult]: [FirmwareUpdateResult.initial],
+};
 
 export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
-  const progress = trackProgress(input);
+  const fewerActions = patched(FEWER_ACTIONS_PATCH);
+  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice(), fewerActions);
+  const progress = trackProgress(input, fewerActions);
   const permit = new CellPermit(device);
   let observing = false;
   let fromVersion: string | undefined;
@@ -43,34 +59,49 @@ export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       if (!(await waitUntilOnline(device, progress))) return failed(PlatformCause.onlineTimeout);
 
       // Steps 4–5: query the firmware version (3 minutes) and decide whether an upgrade is required.
-      await progress.enter('querying-version');
-      const version = await device.read([Lwm2mPath.firmwareVersion], Lwm2mTimeouts.versionReport);
+      const version = await device.read([Lwm2mPath.firmwareVersion], Lwm2mTimeouts.versionReport, {
+        step: await progress.startedBy('querying-version'),
+      });
       fromVersion = asText(version?.[Lwm2mPath.firmwareVersion]);
       if (fromVersion === undefined) return failed(PlatformCause.versionTimeout);
       const decided = versionDecision(input.package, fromVersion);
       if (decided) return decided;
 
       // Steps 6–8: radio coverage → the cell's permits; wait for one.
-      await progress.enter('querying-radio', { fromVersion });
-      const cell = await queryRadioCoverage(device, input);
+      const cell = await queryRadioCoverage(device, input, {
+        step: await progress.startedBy('querying-radio', { fromVersion }),
+      });
       if (!cell) return failed(PlatformCause.cellIdTimeout, undefined, fromVersion);
       await progress.enter('waiting-permit', { fromVersion });
       await permit.acquire(cell);
 
-      // Step 9: subscribe to the firmware upgrade status.
-      await device.observe(observed);
-      observing = true;
-
-      // Steps 10–11: deliver the package URL; the device downloads it (60 minutes).
-      await progress.enter('downloading', { fromVersion });
-      const uri = await device.packageUri(input.package);
-      device.reports.forget(observed);
-      await device.write(Lwm2mPath.firmwarePackageUri, uri);
+      // Step 9: subscribe to the firmware upgrade status; steps 10–11: deliver the package URL; the
+      // device downloads it (60 minutes).
+      if (fewerActions) {
+        observing = true;
+        device.reports.forget(observed);
+        await device.send({
+          operations: [
+            { op: 'observe', paths: observed },
+            { op: 'write-package-uri', path: Lwm2mPath.firmwarePackageUri, package: input.package },
+          ],
+          quiet: quietWhileDownloading,
+          step: await progress.startedBy('downloading', { fromVersion }),
+        });
+      } else {
+        await device.observe(observed);
+        observing = true;
+        await progress.enter('downloading', { fromVersion });
+        const uri = await device.packageUri(input.package);
+        device.reports.forget(observed);
+        await device.write(Lwm2mPath.firmwarePackageUri, uri);
+      }
       const downloaded = () =>
         device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.downloaded, FirmwareState.updating]);
       await condition(() => deviceFailure() !== undefined || downloaded(), Lwm2mTimeouts.download);
       if (deviceFailure()) return deviceFailure() as Ending;
       if (!downloaded()) {
+        await device.collectQuietValues();
         const started = device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.downloading]);
         return failed(
           started ? PlatformCause.downloadedTimeout : PlatformCause.startDownloadTimeout,
@@ -80,21 +111,33 @@ export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       }
 
       // Steps 12–13: execute the update; the device updates and reports the result (30 minutes).
-      await progress.enter('updating', { fromVersion });
-      await device.execute(Lwm2mPath.firmwareUpdate);
+      if (fewerActions) {
+        await device.send({
+          operations: [{ op: 'execute', path: Lwm2mPath.firmwareUpdate }],
+          quiet: quietWhileUpdating,
+          step: await progress.startedBy('updating', { fromVersion }),
+        });
+      } else {
+        await progress.enter('updating', { fromVersion });
+        await device.execute(Lwm2mPath.firmwareUpdate);
+      }
       const succeeded = () =>
         device.reports.latestNumber(Lwm2mPath.firmwareUpdateResult) === FirmwareUpdateResult.success;
       await condition(() => deviceFailure() !== undefined || succeeded(), Lwm2mTimeouts.upgradeResult);
       if (deviceFailure()) return deviceFailure() as Ending;
+      if (!succeeded()) await device.collectQuietValues();
       const startedUpdating = device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.updating]);
       if (!succeeded() && !startedUpdating)
         return failed(PlatformCause.startUpdateTimeout, undefined, fromVersion);
 
-      // Step 14: query the upgrade result and the version to check it (also when the result never came).
+      // Step 14: query the upgrade result and the version to check it (also when the result never came);
+      // since the patch, step 15's cancel of the observation goes in the same batch.
       const check = await device.read(
         [Lwm2mPath.firmwareUpdateResult, Lwm2mPath.firmwareVersion],
         Lwm2mTimeouts.versionReport,
+        { after: [{ op: 'cancel-observation', paths: observed }] },
       );
+      if (fewerActions) observing = false;
       if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
       if (deviceFailure()) return deviceFailure() as Ending;
       if (!succeeded()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);

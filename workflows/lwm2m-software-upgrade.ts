@@ -5,16 +5,17 @@
  * before the radio query, as the seed orders it. Every way the upgrade ends is a result, notified to
  * the application; the workflow itself only fails on a bug.
  */
-import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from './definitions';
 import { DeviceCause, PlatformCause } from './failure-causes';
-import { Lwm2mPath } from './lwm2m-definitions';
+import { Lwm2mPath, type QuietValues } from './lwm2m-definitions';
 import { SoftwareState, SoftwareUpdateResult, softwareResultCause } from './lwm2m-result-codes';
 import {
   asText,
   CellPermit,
   cancelled,
   type Ending,
+  FEWER_ACTIONS_PATCH,
   failed,
   isDeviceNotOnline,
   Lwm2mDevice,
@@ -28,10 +29,24 @@ import {
 import { Lwm2mTimeouts } from './timeouts';
 
 const observed = [Lwm2mPath.softwareUpdateState, Lwm2mPath.softwareUpdateResult];
+/** Update states and results that end no wait until the device has downloaded, and while it installs. */
+const quietWhileDownloading: QuietValues = {
+  [Lwm2mPath.softwareUpdateState]: [SoftwareState.initial, SoftwareState.downloadStarted],
+  [Lwm2mPath.softwareUpdateResult]: [SoftwareUpdateResult.initial, SoftwareUpdateResult.downloading],
+};
+const quietWhileInstalling: QuietValues = {
+  [Lwm2mPath.softwareUpdateState]: Object.values(SoftwareState),
+  [Lwm2mPath.softwareUpdateResult]: [
+    SoftwareUpdateResult.initial,
+    SoftwareUpdateResult.downloading,
+    SoftwareUpdateResult.downloadedAndVerified,
+  ],
+};
 
 export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
-  const progress = trackProgress(input);
+  const fewerActions = patched(FEWER_ACTIONS_PATCH);
+  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice(), fewerActions);
+  const progress = trackProgress(input, fewerActions);
   const permit = new CellPermit(device);
   let observing = false;
   let fromVersion: string | undefined;
@@ -44,29 +59,50 @@ export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       if (!(await waitUntilOnline(device, progress))) return failed(PlatformCause.onlineTimeout);
 
       // Steps 4–5: query the software version (3 minutes) and decide whether an upgrade is required.
-      await progress.enter('querying-version');
-      const version = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport);
+      const version = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport, {
+        step: await progress.startedBy('querying-version'),
+      });
       fromVersion = asText(version?.[Lwm2mPath.softwareVersion]);
       if (fromVersion === undefined) return failed(PlatformCause.versionTimeout);
       const decided = versionDecision(input.package, fromVersion);
       if (decided) return decided;
 
-      // Step 6: subscribe to the software upgrade status.
-      await device.observe(observed);
-      observing = true;
-
-      // Steps 7–9: radio coverage → the cell's permits; wait for one.
-      await progress.enter('querying-radio', { fromVersion });
-      const cell = await queryRadioCoverage(device, input);
+      // Step 6: subscribe to the software upgrade status (since the patch, in one batch with step 7's
+      // radio query); steps 7–9: radio coverage → the cell's permits; wait for one.
+      let cell: Awaited<ReturnType<typeof queryRadioCoverage>>;
+      if (fewerActions) {
+        observing = true;
+        cell = await queryRadioCoverage(device, input, {
+          before: [{ op: 'observe', paths: observed }],
+          quiet: quietWhileDownloading,
+          step: await progress.startedBy('querying-radio', { fromVersion }),
+        });
+      } else {
+        await device.observe(observed);
+        observing = true;
+        await progress.enter('querying-radio', { fromVersion });
+        cell = await queryRadioCoverage(device, input);
+      }
       if (!cell) return failed(PlatformCause.cellIdTimeout, undefined, fromVersion);
       await progress.enter('waiting-permit', { fromVersion });
       await permit.acquire(cell);
 
       // Steps 10–12: notify the new version; the device downloads it in segments (60 minutes).
-      await progress.enter('downloading', { fromVersion });
-      const uri = await device.packageUri(input.package);
-      device.reports.forget(observed);
-      await device.write(Lwm2mPath.softwarePackageUri, uri);
+      if (fewerActions) {
+        device.reports.forget(observed);
+        await device.send({
+          operations: [
+            { op: 'write-package-uri', path: Lwm2mPath.softwarePackageUri, package: input.package },
+          ],
+          quiet: quietWhileDownloading,
+          step: await progress.startedBy('downloading', { fromVersion }),
+        });
+      } else {
+        await progress.enter('downloading', { fromVersion });
+        const uri = await device.packageUri(input.package);
+        device.reports.forget(observed);
+        await device.write(Lwm2mPath.softwarePackageUri, uri);
+      }
       const downloaded = () =>
         device.reports.tookAnyOf(Lwm2mPath.softwareUpdateState, [
           SoftwareState.downloaded,
@@ -78,6 +114,7 @@ export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       await condition(() => deviceFailure() !== undefined || downloaded(), Lwm2mTimeouts.download);
       if (deviceFailure()) return deviceFailure() as Ending;
       if (!downloaded()) {
+        await device.collectQuietValues();
         const started =
           device.reports.tookAnyOf(Lwm2mPath.softwareUpdateState, [SoftwareState.downloadStarted]) ||
           device.reports.tookAnyOf(Lwm2mPath.softwareUpdateResult, [SoftwareUpdateResult.downloading]);
@@ -89,16 +126,28 @@ export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       }
 
       // Steps 13–14: the upgrade (install) command; the device installs and reports (30 minutes).
-      await progress.enter('updating', { fromVersion });
-      await device.execute(Lwm2mPath.softwareInstall);
+      if (fewerActions) {
+        await device.send({
+          operations: [{ op: 'execute', path: Lwm2mPath.softwareInstall }],
+          quiet: quietWhileInstalling,
+          step: await progress.startedBy('updating', { fromVersion }),
+        });
+      } else {
+        await progress.enter('updating', { fromVersion });
+        await device.execute(Lwm2mPath.softwareInstall);
+      }
       const installed = () =>
         device.reports.latestNumber(Lwm2mPath.softwareUpdateResult) === SoftwareUpdateResult.installed;
       await condition(() => deviceFailure() !== undefined || installed(), Lwm2mTimeouts.upgradeResult);
       if (deviceFailure()) return deviceFailure() as Ending;
       if (!installed()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);
 
-      // Success means the device now runs the target version.
-      const check = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport);
+      // Success means the device now runs the target version; since the patch, step 15's cancel of the
+      // observation goes in the same batch.
+      const check = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport, {
+        after: [{ op: 'cancel-observation', paths: observed }],
+      });
+      if (fewerActions) observing = false;
       if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
       const newVersion = asText(check[Lwm2mPath.softwareVersion]);
       if (newVersion !== input.package.version) {

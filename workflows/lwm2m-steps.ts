@@ -3,7 +3,7 @@
  * commands routed through the device's gateway, waiting for answers, the radio query, the cell
  * permit, and showing progress. Each flow's own file reads top to bottom like the seed.
  */
-import type { Duration } from '@temporalio/common';
+import { type Duration, type SearchAttributePair, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -13,12 +13,14 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
   DEVICE_NOT_ONLINE,
+  type Lwm2mBatchActivities,
   type Lwm2mCommandActivities,
   type Lwm2mPlatformActivities,
   type PlatformActivities,
@@ -39,6 +41,9 @@ import {
   cellLimiterWorkflowId,
   type DeviceCommandFailure,
   deviceCommandFailedSignal,
+  type Lwm2mBatch,
+  type Lwm2mBatchAnswer,
+  type Lwm2mOperation,
   Lwm2mPath,
   permitGrantedSignal,
   type RadioResources,
@@ -49,6 +54,25 @@ import {
 } from './lwm2m-definitions';
 import { type CoverageRanges, permitsForCoverage } from './radio-coverage';
 import { Lwm2mTimeouts } from './timeouts';
+
+/**
+ * Since this patch an LwM2M upgrade costs about a third of the Temporal actions it did
+ * (docs/workflows.md, "Temporal actions"): search attributes come with the start and
+ * only the final step is upserted (with `OtaFailureCause` for a failure); commands go in batches
+ * that record their step and return quick read answers; the gateway is located once; registry and
+ * permit calls are local activities; the gateway keeps quiet progress notifications instead of
+ * signalling each. One patch ID for all of it: each ID costs every new upgrade a marker.
+ */
+export const FEWER_ACTIONS_PATCH = 'lwm2m-upgrade-fewer-actions';
+
+/** The search attributes an LwM2M upgrade starts with: the task workflows pass them to `startChild`. */
+export function lwm2mUpgradeSearchAttributes(input: DeviceUpgradeInput): SearchAttributePair[] {
+  return [
+    { key: OtaSearchAttributes.taskId, value: input.taskId },
+    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
+    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
+  ];
+}
 
 export interface Lwm2mUpgradeInput extends DeviceUpgradeInput {
   /** The RSRP/SINR range bounds that decide the cell's permits (configuration). */
@@ -102,12 +126,27 @@ export class DeviceReports {
   online = false;
   readonly grantedCells = new Set<string>();
   private readonly values = new Map<string, ResourceValue[]>();
+  /** Quiet values (`QuietValues`): they end no wait, so they only tell what the device passed through. */
+  private readonly passedThrough = new Map<string, ResourceValue[]>();
   private failures: DeviceCommandFailure[] = [];
 
   store(report: ResourcesReport): void {
+    if (report.earlier) this.storeQuiet(report.earlier);
     for (const [path, value] of Object.entries(report.values)) {
       this.values.set(path, [...(this.values.get(path) ?? []), value]);
     }
+  }
+
+  storeQuiet(values: Record<string, ResourceValue[]>): void {
+    for (const [path, list] of Object.entries(values)) {
+      this.passedThrough.set(path, [...(this.passedThrough.get(path) ?? []), ...list]);
+    }
+  }
+
+  /** A batch's quick read answers and refusals, as if they had come by signal. */
+  storeAnswer(answer: Pick<Lwm2mBatchAnswer, 'values' | 'refused'>): void {
+    if (Object.keys(answer.values).length > 0) this.store({ values: answer.values });
+    for (const failure of answer.refused) this.storeFailure(failure);
   }
 
   storeFailure(failure: DeviceCommandFailure): void {
@@ -116,7 +155,10 @@ export class DeviceReports {
 
   /** Stale values must not answer a new question: forget them right before asking. */
   forget(paths: readonly string[]): void {
-    for (const path of paths) this.values.delete(path);
+    for (const path of paths) {
+      this.values.delete(path);
+      this.passedThrough.delete(path);
+    }
     this.failures = this.failures.filter((failure) => !failure.paths.some((path) => paths.includes(path)));
   }
 
@@ -130,7 +172,8 @@ export class DeviceReports {
 
   /** Whether the resource took any of these numeric values since it was last forgotten. */
   tookAnyOf(path: string, values: readonly number[]): boolean {
-    return (this.values.get(path) ?? []).some((value) => values.includes(asNumber(value) ?? Number.NaN));
+    const taken = [...(this.values.get(path) ?? []), ...(this.passedThrough.get(path) ?? [])];
+    return taken.some((value) => values.includes(asNumber(value) ?? Number.NaN));
   }
 
   refused(
@@ -193,26 +236,51 @@ const platform = proxyActivities<PlatformActivities & Lwm2mPlatformActivities>({
   ...commandOptions,
   taskQueue: TaskQueue.platform,
 });
+/**
+ * Cheap database reads and writes and the permit request, run by the workflow's own worker: those
+ * of one workflow task are one action between them, and share it with the patch marker at the start.
+ */
+const platformLocal = proxyLocalActivities<PlatformActivities & Lwm2mPlatformActivities>({
+  startToCloseTimeout: commandOptions.startToCloseTimeout,
+  retry: commandOptions.retry,
+});
+/**
+ * A gateway that does not pick a batch up for this long may be gone, and the device registered with
+ * another: the batch locates it again.
+ */
+const BATCH_SCHEDULE_TO_START = '5 minutes';
+
+/** The platform's calls of one flow: local activities since `FEWER_ACTIONS_PATCH`. */
+function platformCalls(fewerActions: boolean): PlatformActivities & Lwm2mPlatformActivities {
+  return fewerActions ? platformLocal : platform;
+}
 
 /**
- * The device's commands. Each locates the device's gateway first: a sleepy NB-IoT device may
- * register again through another gateway between two steps of a one-hour download.
+ * The device's commands. Before `FEWER_ACTIONS_PATCH` each command locates the device's gateway
+ * first (a sleepy NB-IoT device may register again through another gateway between two steps of a
+ * one-hour download); since, the gateway is located once and again when it says it no longer holds
+ * the device, or does not pick a batch up.
  */
 export class Lwm2mDevice {
+  private gateway?: string;
+
   constructor(
     readonly deviceId: string,
     readonly reports: DeviceReports,
+    readonly fewerActions: boolean,
   ) {}
 
   /** The task queue of the device's gateway; the device is not online when no gateway holds it. */
   private async gatewayQueue(): Promise<string> {
-    const location = await platform.locateLwm2mDevice(this.deviceId);
+    if (this.fewerActions && this.gateway !== undefined) return this.gateway;
+    const location = await platformCalls(this.fewerActions).locateLwm2mDevice(this.deviceId);
     if (!location) {
       throw ApplicationFailure.nonRetryable(
         `device ${this.deviceId} has no LwM2M registration`,
         DEVICE_NOT_ONLINE,
       );
     }
+    this.gateway = location.taskQueue;
     return location.taskQueue;
   }
 
@@ -221,14 +289,54 @@ export class Lwm2mDevice {
     return proxyActivities<Lwm2mCommandActivities>({ ...options, taskQueue });
   }
 
-  /** Reads the resources; their values once all have been reported, undefined on a refusal or timeout. */
-  async read(paths: string[], timeout: Duration): Promise<Record<string, ResourceValue> | undefined> {
+  private batchesVia(taskQueue: string, options = commandOptions): Lwm2mBatchActivities {
+    return proxyActivities<Lwm2mBatchActivities>({
+      ...options,
+      taskQueue,
+      scheduleToStartTimeout: BATCH_SCHEDULE_TO_START,
+    });
+  }
+
+  /** Sends a batch through the device's gateway; its quick read answers are stored as reports. */
+  async send(batch: Lwm2mBatch, options = commandOptions): Promise<Lwm2mBatchAnswer> {
+    for (;;) {
+      const queue = await this.gatewayQueue();
+      try {
+        const answer = await this.batchesVia(queue, options).lwm2mSend(this.deviceId, batch);
+        this.reports.storeAnswer(answer);
+        return answer;
+      } catch (err) {
+        const notPickedUp = isScheduleToStartTimeout(err);
+        if (!notPickedUp && !isDeviceNotOnline(err)) throw err;
+        this.gateway = undefined;
+        // The same gateway, which says it does not hold the device: the device is not online.
+        if ((await this.gatewayQueue()) === queue && !notPickedUp) throw err;
+      }
+    }
+  }
+
+  /**
+   * Reads the resources; their values once all have been reported, undefined on a refusal or timeout.
+   * Since `FEWER_ACTIONS_PATCH` the read goes in a batch with `step` and the operations around it.
+   */
+  async read(
+    paths: string[],
+    timeout: Duration,
+    batch: Omit<Lwm2mBatch, 'operations'> & { before?: Lwm2mOperation[]; after?: Lwm2mOperation[] } = {},
+  ): Promise<Record<string, ResourceValue> | undefined> {
     this.reports.forget(paths);
-    await this.commandsVia(await this.gatewayQueue()).lwm2mRead(this.deviceId, paths);
+    if (this.fewerActions) {
+      const { before = [], after = [], ...rest } = batch;
+      await this.send({ ...rest, operations: [...before, { op: 'read', paths }, ...after] });
+    } else {
+      await this.commandsVia(await this.gatewayQueue()).lwm2mRead(this.deviceId, paths);
+    }
     const answered = () =>
       this.reports.refused('read', paths) !== undefined ||
       paths.every((path) => this.reports.latest(path) !== undefined);
-    if (!(await condition(answered, timeout)) || this.reports.refused('read', paths)) return undefined;
+    // A quick answer needs no wait, and so no timer.
+    if (!answered() && !(await condition(answered, timeout))) return undefined;
+    if (this.reports.refused('read', paths)) return undefined;
     return Object.fromEntries(paths.map((path) => [path, this.reports.latest(path) as ResourceValue]));
   }
 
@@ -248,9 +356,26 @@ export class Lwm2mDevice {
     return this.commandsVia(await this.gatewayQueue()).lwm2mPackageUri(this.deviceId, pkg);
   }
 
+  /**
+   * What the device passed through quietly since the last batch (asked only when a wait timed out,
+   * to name the timeout). Best effort: a device gone by now passed through nothing we can learn of.
+   */
+  async collectQuietValues(): Promise<void> {
+    if (!this.fewerActions) return;
+    try {
+      this.reports.storeQuiet((await this.send({ operations: [] })).kept);
+    } catch (err) {
+      if (!isDeviceNotOnline(err)) throw err;
+    }
+  }
+
   /** Best effort: the device may be gone by now, which must not change how the upgrade ended. */
   async cancelObservation(paths: string[]): Promise<void> {
     try {
+      if (this.fewerActions) {
+        await this.send({ operations: [{ op: 'cancel-observation', paths }] }, cleanupOptions);
+        return;
+      }
       await this.commandsVia(await this.gatewayQueue(), cleanupOptions).lwm2mCancelObservation(
         this.deviceId,
         paths,
@@ -259,6 +384,14 @@ export class Lwm2mDevice {
       log.info('Could not cancel the observation', { deviceId: this.deviceId, paths, err });
     }
   }
+}
+
+function isScheduleToStartTimeout(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
 }
 
 export function isDeviceNotOnline(err: unknown): boolean {
@@ -270,7 +403,7 @@ export function isDeviceNotOnline(err: unknown): boolean {
 
 /** True once the device is online: at once per the registry, or when it registers within 24 hours. */
 export async function waitUntilOnline(device: Lwm2mDevice, progress: Progress): Promise<boolean> {
-  if (await platform.isDeviceOnline(device.deviceId)) return true;
+  if (await platformCalls(device.fewerActions).isDeviceOnline(device.deviceId)) return true;
   await progress.enter('waiting-online');
   return condition(() => device.reports.online, Lwm2mTimeouts.deviceOnline);
 }
@@ -290,9 +423,10 @@ export interface CellAssignment {
 export async function queryRadioCoverage(
   device: Lwm2mDevice,
   input: Lwm2mUpgradeInput,
+  batch: Parameters<Lwm2mDevice['read']>[2] = {},
 ): Promise<CellAssignment | undefined> {
   const { cellId: cellIdPath, rsrp, sinr } = input.radioResources;
-  const full = await device.read([cellIdPath, rsrp, sinr], Lwm2mTimeouts.radioCoverageReport);
+  const full = await device.read([cellIdPath, rsrp, sinr], Lwm2mTimeouts.radioCoverageReport, batch);
   const coverage = {
     cellId: asText(full?.[cellIdPath]),
     rsrpDbm: asNumber(full?.[rsrp]),
@@ -320,7 +454,7 @@ export class CellPermit {
 
   async acquire(cell: CellAssignment): Promise<void> {
     this.requestedIn = cell.cellId;
-    await platform.requestCellPermit(cell.cellId, {
+    await platformCalls(this.device.fewerActions).requestCellPermit(cell.cellId, {
       requesterWorkflowId: workflowInfo().workflowId,
       deviceId: this.device.deviceId,
       limit: cell.permits,
@@ -345,27 +479,44 @@ export class CellPermit {
 
 export interface Progress {
   enter(step: UpgradeStep, details?: { fromVersion?: string }): Promise<void>;
+  /**
+   * The step a batch of commands starts. Before `FEWER_ACTIONS_PATCH` the step is entered here and
+   * the batch carries none; since, the batch's activity records it.
+   */
+  startedBy(step: UpgradeStep, details?: { fromVersion?: string }): Promise<Lwm2mBatch['step']>;
   /** Stamps the ending into a result, shows it and notifies the application (also after a cancellation). */
   end(ending: Ending): Promise<DeviceUpgradeResult>;
 }
 
-export function trackProgress(input: Lwm2mUpgradeInput): Progress {
+export function trackProgress(input: Lwm2mUpgradeInput, fewerActions: boolean): Progress {
   const status: DeviceUpgradeStatus = { step: 'waiting-online' };
   setHandler(deviceUpgradeStatusQuery, () => status);
-  upsertSearchAttributes([
-    { key: OtaSearchAttributes.taskId, value: input.taskId },
-    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
-    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
-    { key: OtaSearchAttributes.step, value: status.step },
-  ]);
+  if (!fewerActions) {
+    upsertSearchAttributes([
+      ...lwm2mUpgradeSearchAttributes(input),
+      { key: OtaSearchAttributes.step, value: status.step },
+    ]);
+  } else if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
+    // Started by a client, or by a task that does not pass them: still findable by task, device, version.
+    upsertSearchAttributes(lwm2mUpgradeSearchAttributes(input));
+  }
   const show = (step: UpgradeStep) => {
     status.step = step;
-    upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: status.step }]);
+    if (!fewerActions) upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: status.step }]);
+  };
+  const enter = async (step: UpgradeStep, details?: { fromVersion?: string }) => {
+    show(step);
+    await platformCalls(fewerActions).recordUpgradeStep(input.taskId, input.deviceId, step, details);
   };
   return {
-    async enter(step, details) {
+    enter,
+    async startedBy(step, details) {
+      if (!fewerActions) {
+        await enter(step, details);
+        return undefined;
+      }
       show(step);
-      await platform.recordUpgradeStep(input.taskId, input.deviceId, step, details);
+      return { taskId: input.taskId, step, ...details };
     },
     async end(ending) {
       const result: DeviceUpgradeResult = {
@@ -374,7 +525,17 @@ export function trackProgress(input: Lwm2mUpgradeInput): Progress {
         toVersion: input.package.version,
         ...ending,
       };
-      show(ending.outcome === 'already-latest' ? 'succeeded' : ending.outcome);
+      const finalStep = ending.outcome === 'already-latest' ? 'succeeded' : ending.outcome;
+      show(finalStep);
+      if (fewerActions) {
+        // The one upsert of the upgrade: its final step and, for a failure, the seed's message.
+        upsertSearchAttributes([
+          { key: OtaSearchAttributes.step, value: finalStep },
+          ...(ending.outcome === 'failed' && ending.cause
+            ? [{ key: OtaSearchAttributes.failureCause, value: ending.cause }]
+            : []),
+        ]);
+      }
       status.result = result;
       await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
       return result;

@@ -4,7 +4,7 @@
  * activities, the API and tests; importable from workflow code.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { Lwm2mTaskSettings, PackageInfo, UpgradeOutcome } from './definitions';
+import type { Lwm2mTaskSettings, PackageInfo, UpgradeOutcome, UpgradeTaskSummary } from './definitions';
 import type { FailureCause } from './failure-causes';
 
 /** Workflow type of tasks created since rollout control; `upgradeTask` stays for tasks started before. */
@@ -71,8 +71,8 @@ export interface RetryPolicy {
   initialIntervalSeconds: number;
   backoffCoefficient: number;
   maxIntervalSeconds: number;
-  /** The failure causes worth another attempt (by default the seed's platform-side timeouts). */
-  causes: FailureCause[];
+  /** The failure causes worth another attempt; by default the seed's platform-side timeouts (`defaultRetryCauses`). */
+  causes?: FailureCause[];
 }
 
 export interface RolloutTaskInput {
@@ -82,6 +82,8 @@ export interface RolloutTaskInput {
   policy: RolloutPolicy;
   /** What NB-IoT (LwM2M) upgrades use to read radio coverage and turn it into cell permits. */
   nbiot: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'>;
+  /** History events after which a run continues as new; tests lower it, otherwise leave it unset. */
+  historyEventLimit?: number;
 }
 
 export type TaskState =
@@ -102,18 +104,27 @@ export interface TaskTargetDevice {
 
 /**
  * Sent to the task by the device-result activity when a device workflow reports its result; `runId`
- * is that workflow's run, so a duplicate or an earlier attempt's report is recognised.
+ * is that workflow's run, so a duplicate or an earlier attempt's report is recognised. `final` is
+ * false for a failed attempt the retry policy tries again (the activity recorded it as `retrying`).
  */
 export interface DeviceUpgradeEnded {
   deviceId: string;
   runId: string;
   outcome: UpgradeOutcome;
   cause?: FailureCause;
+  final: boolean;
 }
 export const deviceUpgradeEndedSignal = defineSignal<[DeviceUpgradeEnded]>('deviceUpgradeEnded');
 
 export const pauseTaskSignal = defineSignal('pauseTask');
 export const resumeTaskSignal = defineSignal('resumeTask');
+
+/** How a rollout task ended, notified with `notifyTaskCompleted` and returned by the workflow. */
+export interface RolloutTaskSummary extends UpgradeTaskSummary {
+  state: Extract<TaskState, 'completed' | 'cancelled' | 'aborted'>;
+  /** Why the task aborted. */
+  stateReason?: string;
+}
 
 export interface RolloutStatus {
   state: TaskState;

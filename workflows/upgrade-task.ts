@@ -4,26 +4,18 @@
  * and scope cancellation) and still reports each device and the summary.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import {
-  CancellationScope,
-  isCancellation,
-  ParentClosePolicy,
-  proxyActivities,
-  startChild,
-} from '@temporalio/workflow';
+import { CancellationScope, isCancellation, ParentClosePolicy, proxyActivities } from '@temporalio/workflow';
 import type { PlatformActivities } from '../activities/interfaces';
 import {
   type DeviceUpgradeResult,
-  deviceOperationWorkflowId,
   type Lwm2mTaskSettings,
   TaskQueue,
   type UpgradeTaskInput,
   type UpgradeTaskSummary,
 } from './definitions';
+import { startDeviceUpgrade } from './device-upgrade-start';
 import { OtaflowCause, PlatformCause } from './failure-causes';
-import { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
-import { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
-import { mqttUpgrade, mqttUpgradeSearchAttributes } from './mqtt-upgrade';
+import { mqttUpgrade } from './mqtt-upgrade';
 
 /**
  * Children are started this many at a time, each batch awaited: it keeps one workflow task's
@@ -45,9 +37,7 @@ export async function upgradeTask(input: UpgradeTaskInput): Promise<UpgradeTaskS
   for (let first = 0; first < input.deviceIds.length; first += START_BATCH_SIZE) {
     const batch = input.deviceIds.slice(first, first + START_BATCH_SIZE);
     upgrades.push(
-      ...(await Promise.all(
-        batch.map((deviceId) => startDeviceUpgrade(input, deviceId, settingsOf(deviceId))),
-      )),
+      ...(await Promise.all(batch.map((deviceId) => startUpgrade(input, deviceId, settingsOf(deviceId))))),
     );
   }
   const results = await Promise.all(upgrades.map((upgrade) => upgrade.result));
@@ -67,13 +57,20 @@ interface DeviceUpgrade {
  * overtook ends cancelled. Either way the task notifies the device's result itself, as no device
  * workflow will.
  */
-async function startDeviceUpgrade(
+async function startUpgrade(
   input: UpgradeTaskInput,
   deviceId: string,
   lwm2m: Lwm2mTaskSettings | undefined,
 ): Promise<DeviceUpgrade> {
   try {
-    const child = await startUpgradeChild(input, deviceId, lwm2m);
+    const child = await startDeviceUpgrade({
+      taskId: input.taskId,
+      deviceId,
+      package: input.package,
+      lwm2m,
+      mqttFlow: mqttUpgrade,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
     return { result: child.result().catch((err) => endedWithoutResult(input, deviceId, err)) };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -84,26 +81,6 @@ async function startDeviceUpgrade(
     }
     throw err;
   }
-}
-
-/** Seed 001's flow for an MQTT device; seed 000's software or firmware flow for an NB-IoT (LwM2M) one. */
-function startUpgradeChild(input: UpgradeTaskInput, deviceId: string, lwm2m: Lwm2mTaskSettings | undefined) {
-  const options = {
-    workflowId: deviceOperationWorkflowId(deviceId),
-    taskQueue: TaskQueue.platform,
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-  };
-  const upgrade = { taskId: input.taskId, deviceId, package: input.package };
-  if (!lwm2m) {
-    return startChild(mqttUpgrade, {
-      ...options,
-      args: [upgrade],
-      typedSearchAttributes: mqttUpgradeSearchAttributes(upgrade),
-    });
-  }
-  const { coverageRanges, radioResources } = lwm2m;
-  const flow = input.package.kind === 'firmware' ? lwm2mFirmwareUpgrade : lwm2mSoftwareUpgrade;
-  return startChild(flow, { ...options, args: [{ ...upgrade, coverageRanges, radioResources }] });
 }
 
 /**

@@ -8,13 +8,18 @@ import { brokerAuthHttpRouter } from '../mqtt/broker-auth-http';
 import { createDeviceAuthenticator } from '../mqtt/device-auth';
 import { createPackageDownloads, publicBaseUrl } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
+import { authenticate } from './auth';
+import { idempotency, idempotentCreates } from './idempotency';
 import { buildOpenApiDocument } from './openapi';
 import { HttpProblem, notFound, sendProblem } from './problem';
+import { apiKeysRouter } from './routes/api-keys';
 import { cellsRouter } from './routes/cells';
 import { devicesRouter } from './routes/devices';
 import { downloadsRouter } from './routes/downloads';
+import { groupsRouter } from './routes/groups';
 import { packagesRouter } from './routes/packages';
 import { type TaskWorkflows, tasksRouter } from './routes/tasks';
+import { webhooksRouter } from './routes/webhooks';
 
 export interface ApiDeps {
   db: Database;
@@ -28,6 +33,8 @@ export interface ApiDeps {
   > &
     Partial<Pick<Config, 'MQTT_AUTH_HTTP_TOKEN' | 'MQTT_SERVICE_USERNAME' | 'MQTT_SERVICE_PASSWORD'>>;
   logger: Logger;
+  /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
+  apiKey: string;
   limits?: Partial<ApiLimits>;
 }
 
@@ -36,7 +43,8 @@ export interface ApiLimits {
   maxJsonBytes: number;
 }
 
-export const defaultApiLimits: ApiLimits = { maxPackageBytes: 2 * 1024 ** 3, maxJsonBytes: 256 * 1024 };
+/** 16 MiB of JSON: a task may list 100,000 device IDs, a bulk import 10,000 devices. */
+export const defaultApiLimits: ApiLimits = { maxPackageBytes: 2 * 1024 ** 3, maxJsonBytes: 16 * 1024 ** 2 };
 
 export function createApi(deps: ApiDeps): Express {
   const limits = { ...defaultApiLimits, ...deps.limits };
@@ -52,7 +60,8 @@ export function createApi(deps: ApiDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/openapi.json', (_req, res) => {
+  const requireKey = authenticate({ db: deps.db, bootstrapKey: deps.apiKey });
+  app.get('/openapi.json', requireKey, (_req, res) => {
     res.json(openApiDocument);
   });
   app.use(downloadsRouter(downloads));
@@ -69,7 +78,8 @@ export function createApi(deps: ApiDeps): Express {
       brokerAuthHttpRouter({ token, authenticate, serviceUsername: username, log: deps.logger }),
     );
   }
-  app.use('/v1', express.json({ limit: limits.maxJsonBytes }));
+  app.use('/v1', requireKey, express.json({ limit: limits.maxJsonBytes }));
+  app.post([...idempotentCreates], idempotency(deps));
   app.use('/v1/devices', devicesRouter(deps));
   app.use('/v1/packages', packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }));
   app.use(
@@ -80,6 +90,9 @@ export function createApi(deps: ApiDeps): Express {
     }),
   );
   app.use('/v1/cells', cellsRouter(deps));
+  app.use('/v1/groups', groupsRouter(deps));
+  app.use('/v1/webhooks', webhooksRouter(deps));
+  app.use('/v1/api-keys', apiKeysRouter(deps));
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`);

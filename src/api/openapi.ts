@@ -1,20 +1,46 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import type { z } from 'zod';
+import type { ResponseObject, SchemaObject } from 'openapi3-ts/oas31';
+import { z } from 'zod';
+import packageJson from '../../package.json';
+import { IDEMPOTENCY_KEY_HEADER, idempotentCreates } from './idempotency';
 import {
+  AddGroupDevicesRequest,
+  ApiKey,
+  ApiKeyList,
+  ApiKeyParams,
+  BulkCreateDevicesRequest,
   CellParams,
   CellState,
+  CreateApiKeyRequest,
   CreateDeviceRequest,
+  CreatedApiKey,
   CreatedDevice,
+  CreatedDeviceList,
+  CreatedWebhook,
+  CreateGroupRequest,
+  CreateWebhookRequest,
+  DeliveryPageQuery,
   Device,
   DeviceList,
+  DeviceListQuery,
   DeviceParams,
   DownloadParams,
+  Group,
+  GroupList,
+  GroupMemberParams,
+  GroupParams,
+  IdempotencyKeyHeader,
   Package,
   PackageList,
   PackageParams,
   PackageUploadForm,
   PageQuery,
   Problem,
+  UpdateDeviceRequest,
+  Webhook,
+  WebhookDeliveryList,
+  WebhookList,
+  WebhookParams,
 } from './schemas';
 import { registerTaskPaths } from './task-openapi';
 
@@ -33,10 +59,148 @@ export const jsonBody = (schema: z.ZodType) => ({
   content: { 'application/json': { schema } },
 });
 
-/** The OpenAPI 3.1 document, generated from the schemas the API validates with. */
-export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocument']> {
-  const registry = new OpenAPIRegistry();
+const noContent = (description: string): ResponseConfig => ({ description });
 
+type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+const bearerScheme = 'apiKey';
+
+/**
+ * The OpenAPI 3.1 document, generated from the schemas the API validates with. Every operation needs
+ * an API key (a global bearer security requirement) except those that declare `security: []`.
+ */
+export function buildOpenApiDocument(): OpenApiDocument {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', bearerScheme, {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An otaflow API key (`ofk_…`): the bootstrap key (`OTAFLOW_API_KEY` or `<data dir>/api-key`) or one ' +
+      'created with POST /v1/api-keys. Scopes: `read` for GET, `write` for other methods, `admin` for /v1/api-keys.',
+  });
+  const { $schema: _dialect, ...idempotencyKeySchema } = z.toJSONSchema(IdempotencyKeyHeader);
+  registry.registerComponent('parameters', 'IdempotencyKey', {
+    name: IDEMPOTENCY_KEY_HEADER,
+    in: 'header',
+    required: false,
+    description:
+      'Makes the create safe to retry: a repeat with the same key replays the first successful answer ' +
+      '(with `Idempotent-Replayed: true`) for 24 hours; the same key with another request is refused (422).',
+    schema: idempotencyKeySchema as SchemaObject,
+  });
+
+  registerDevicePaths(registry);
+  registerPackagePaths(registry);
+  registerTaskPaths(registry);
+  registerGroupPaths(registry);
+  registerWebhookPaths(registry);
+  registerApiKeyPaths(registry);
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cells/{cellId}',
+    summary: "An NB-IoT cell's upgrade permits: the devices holding one and the queue",
+    request: { params: CellParams },
+    responses: { 200: json('The cell', CellState), 400: problem('Invalid cell ID') },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/ota/packages/{packageId}/file',
+    summary: 'Device package download (Authorization: Bearer <access_token>; Range supported)',
+    description: "The device's download token, not an API key, authenticates this request.",
+    security: [],
+    request: { params: DownloadParams },
+    responses: {
+      200: { description: 'The package file', content: { 'application/octet-stream': { schema: {} } } },
+      206: { description: 'The requested range', content: { 'application/octet-stream': { schema: {} } } },
+      401: problem('No or malformed token'),
+      403: problem('Token expired or not valid for this package'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness',
+    security: [],
+    responses: { 200: { description: 'The API is up' } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    responses: {
+      200: { description: 'The OpenAPI 3.1 document', content: { 'application/json': { schema: {} } } },
+    },
+  });
+
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'otaflow',
+      version: packageJson.version,
+      description: 'OTA upgrade orchestration for IoT fleets',
+    },
+    security: [{ [bearerScheme]: [] }],
+  });
+  addCommonResponses(document);
+  return document;
+}
+
+/**
+ * What every operation has in common, added once here rather than at each path: the answers to a
+ * missing key or scope, and on creates the Idempotency-Key header and its answers. The document is
+ * generated by now, so schemas are referenced, not given as zod.
+ */
+function addCommonResponses(document: OpenApiDocument): void {
+  const problemAnswer = (description: string): ResponseObject => ({
+    description,
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+  });
+  const alsoMeaning = (response: ResponseObject | undefined, description: string): ResponseObject =>
+    response
+      ? { ...response, description: `${response.description}; or: ${description}` }
+      : problemAnswer(description);
+  const creates = new Set<string>(idempotentCreates);
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const method of ['get', 'post', 'patch', 'delete'] as const) {
+      const operation = item[method];
+      if (!operation) continue;
+      operation.responses ??= {};
+      const responses: Record<string, ResponseObject> = operation.responses;
+      if (operation.security?.length !== 0) {
+        responses['401'] ??= problemAnswer('No API key, or an unknown or revoked one');
+        responses['403'] ??= problemAnswer('The API key lacks the scope this operation needs');
+      }
+      if (method === 'post' && creates.has(path)) {
+        operation.parameters = [
+          ...(operation.parameters ?? []),
+          { $ref: '#/components/parameters/IdempotencyKey' },
+        ];
+        for (const [status, response] of Object.entries(responses)) {
+          if (!status.startsWith('2')) continue;
+          response.headers = {
+            ...response.headers,
+            'Idempotent-Replayed': {
+              description: `\`true\` when this is the stored answer to an earlier request with the same ${IDEMPOTENCY_KEY_HEADER}`,
+              schema: { type: 'string', enum: ['true'] },
+            },
+          };
+        }
+        responses['409'] = alsoMeaning(
+          responses['409'],
+          `A request with the same ${IDEMPOTENCY_KEY_HEADER} is still in progress`,
+        );
+        responses['422'] = alsoMeaning(
+          responses['422'],
+          `The ${IDEMPOTENCY_KEY_HEADER} was used for a different request`,
+        );
+      }
+    }
+  }
+}
+
+function registerDevicePaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post',
     path: '/v1/devices',
@@ -49,20 +213,44 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generate
     },
   });
   registry.registerPath({
+    method: 'post',
+    path: '/v1/devices/bulk',
+    summary: 'Provision up to 10,000 devices at once, all or none',
+    request: { body: jsonBody(BulkCreateDevicesRequest) },
+    responses: {
+      201: json('The devices, in request order, with their secrets (shown this once)', CreatedDeviceList),
+      400: problem('Invalid input, including an ID given twice (`devices.<i>.<field>`)'),
+      409: problem('Some IDs exist already (`devices.<i>.id`); nothing was created'),
+    },
+  });
+  registry.registerPath({
     method: 'get',
     path: '/v1/devices',
-    summary: 'List devices',
-    request: { query: PageQuery },
-    responses: { 200: json('One page of devices', DeviceList), 400: problem('Invalid paging') },
+    summary: 'List devices, optionally filtered',
+    request: { query: DeviceListQuery },
+    responses: { 200: json('One page of devices', DeviceList), 400: problem('Invalid paging or filter') },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/devices/{id}',
-    summary: 'A device: presence, last seen, reported versions',
+    summary: 'A device: presence, last seen, reported versions, tags',
     request: { params: DeviceParams },
     responses: { 200: json('The device', Device), 404: problem('No such device') },
   });
+  registry.registerPath({
+    method: 'patch',
+    path: '/v1/devices/{id}',
+    summary: "Replace a device's tags",
+    request: { params: DeviceParams, body: jsonBody(UpdateDeviceRequest) },
+    responses: {
+      200: json('The device', Device),
+      400: problem('Invalid tags'),
+      404: problem('No such device'),
+    },
+  });
+}
 
+function registerPackagePaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post',
     path: '/v1/packages',
@@ -90,38 +278,150 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generate
     request: { params: PackageParams },
     responses: { 200: json('The package', Package), 404: problem('No such package') },
   });
+}
 
-  registerTaskPaths(registry);
-
+function registerGroupPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
-    method: 'get',
-    path: '/v1/cells/{cellId}',
-    summary: "An NB-IoT cell's upgrade permits: the devices holding one and the queue",
-    request: { params: CellParams },
-    responses: { 200: json('The cell', CellState), 400: problem('Invalid cell ID') },
-  });
-
-  registry.registerPath({
-    method: 'get',
-    path: '/ota/packages/{packageId}/file',
-    summary: 'Device package download (Authorization: Bearer <access_token>; Range supported)',
-    request: { params: DownloadParams },
+    method: 'post',
+    path: '/v1/groups',
+    summary: 'Create a device group',
+    request: { body: jsonBody(CreateGroupRequest) },
     responses: {
-      200: { description: 'The package file', content: { 'application/octet-stream': { schema: {} } } },
-      206: { description: 'The requested range', content: { 'application/octet-stream': { schema: {} } } },
-      401: problem('No or malformed token'),
-      403: problem('Token expired or not valid for this package'),
+      201: json('The group', Group),
+      400: problem('Invalid input'),
+      409: problem('A group with this name exists'),
     },
   });
   registry.registerPath({
     method: 'get',
-    path: '/healthz',
-    summary: 'Liveness',
-    responses: { 200: { description: 'The API is up' } },
+    path: '/v1/groups',
+    summary: 'List groups',
+    request: { query: PageQuery },
+    responses: { 200: json('One page of groups', GroupList), 400: problem('Invalid paging') },
   });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/groups/{id}',
+    summary: 'A group and its device count',
+    request: { params: GroupParams },
+    responses: { 200: json('The group', Group), 404: problem('No such group') },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/groups/{id}',
+    summary: 'Delete a group (its devices stay)',
+    request: { params: GroupParams },
+    responses: { 204: noContent('Deleted'), 404: problem('No such group') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/groups/{id}/devices',
+    summary: 'Add devices to a group (those already in it stay)',
+    request: { params: GroupParams, body: jsonBody(AddGroupDevicesRequest) },
+    responses: {
+      200: json('The group', Group),
+      400: problem('Invalid input'),
+      404: problem('No such group'),
+      422: problem('Unknown devices (`deviceIds.<i>`); none was added'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/groups/{id}/devices',
+    summary: "A group's devices",
+    request: { params: GroupParams, query: PageQuery },
+    responses: {
+      200: json('One page of devices', DeviceList),
+      400: problem('Invalid paging'),
+      404: problem('No such group'),
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/groups/{id}/devices/{deviceId}',
+    summary: 'Remove a device from a group',
+    request: { params: GroupMemberParams },
+    responses: { 204: noContent('Removed'), 404: problem('No such group, or the device is not in it') },
+  });
+}
 
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
-    openapi: '3.1.0',
-    info: { title: 'otaflow', version: '0.1.0', description: 'OTA upgrade orchestration for IoT fleets' },
+function registerWebhookPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/webhooks',
+    summary: 'Subscribe a URL to device results and task completions',
+    description:
+      'Each event is POSTed as JSON `{id, type, createdAt, data}` with Standard Webhooks headers ' +
+      '(`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`) and ' +
+      '`Idempotency-Key: <event id>`, at least once, retried with backoff for up to 3 days.',
+    request: { body: jsonBody(CreateWebhookRequest) },
+    responses: {
+      201: json('The webhook, with its signing secret (shown this once)', CreatedWebhook),
+      400: problem('Invalid input'),
+      422: problem('Unknown task'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/webhooks',
+    summary: 'List webhooks',
+    request: { query: PageQuery },
+    responses: { 200: json('One page of webhooks', WebhookList), 400: problem('Invalid paging') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/webhooks/{id}',
+    summary: 'A webhook',
+    request: { params: WebhookParams },
+    responses: { 200: json('The webhook', Webhook), 404: problem('No such webhook') },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/webhooks/{id}',
+    summary: 'Delete a webhook and its queued deliveries',
+    request: { params: WebhookParams },
+    responses: { 204: noContent('Deleted'), 404: problem('No such webhook') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/webhooks/{id}/deliveries',
+    summary: "A webhook's deliveries: status, attempts, last error",
+    request: { params: WebhookParams, query: DeliveryPageQuery },
+    responses: {
+      200: json('One page of deliveries, oldest first', WebhookDeliveryList),
+      400: problem('Invalid paging'),
+      404: problem('No such webhook'),
+    },
+  });
+}
+
+function registerApiKeyPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/api-keys',
+    summary: 'Create an API key (admin scope)',
+    request: { body: jsonBody(CreateApiKeyRequest) },
+    responses: { 201: json('The key (shown this once)', CreatedApiKey), 400: problem('Invalid input') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/api-keys',
+    summary: 'List API keys, revoked ones included (admin scope)',
+    request: { query: PageQuery },
+    responses: { 200: json('One page of API keys', ApiKeyList), 400: problem('Invalid paging') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/api-keys/{id}',
+    summary: 'An API key (admin scope)',
+    request: { params: ApiKeyParams },
+    responses: { 200: json('The API key', ApiKey), 404: problem('No such API key') },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/api-keys/{id}',
+    summary: 'Revoke an API key at once (admin scope)',
+    request: { params: ApiKeyParams },
+    responses: { 204: noContent('Revoked'), 404: problem('No such API key') },
   });
 }

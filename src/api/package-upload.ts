@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import type { z } from 'zod';
 import { fieldErrors, HttpProblem, invalidInput } from './problem';
 import { PackageFields } from './schemas';
+import { nulCharacterErrors } from './validate';
 
 export type PackageFieldValues = z.output<typeof PackageFields>;
 
@@ -144,9 +145,10 @@ function parseFields(raw: Map<string, string[]>, fileHasBegun: boolean): Package
       candidate[name] = values[0];
     }
   }
+  errors.push(...nulCharacterErrors(candidate));
   const parsed = PackageFields.safeParse(candidate);
   if (parsed.success && errors.length === 0) return parsed.data;
-  if (!parsed.success) {
+  if (!parsed.success && errors.length === 0) {
     for (const error of fieldErrors(parsed.error)) {
       const missing = !raw.has(error.path.split('.')[0] ?? '');
       errors.push(

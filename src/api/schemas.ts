@@ -20,6 +20,30 @@ const Version = z
 
 const Label = z.string().trim().min(1).max(128);
 
+/** A tag such as `eu-west` or `ring=canary`: used in filters and query strings, so no spaces or commas. */
+export const Tag = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:=/-]{0,63}$/, 'letters, digits, and _ . : = / - only, 1 to 64 characters')
+  .meta({ example: 'ring=canary' });
+
+const distinct = (what: string) => (values: string[], context: z.RefinementCtx) => {
+  const seen = new Set<string>();
+  values.forEach((value, index) => {
+    if (seen.has(value))
+      context.addIssue({ code: 'custom', path: [index], message: `duplicate ${what} ${value}` });
+    seen.add(value);
+  });
+};
+
+const Tags = z
+  .array(Tag)
+  .max(32)
+  .superRefine(distinct('tag'))
+  .meta({ description: 'At most 32 distinct tags' });
+
+/** The optional `Idempotency-Key` request header of creates (see src/api/idempotency.ts). */
+export const IdempotencyKeyHeader = z.string().min(1).max(255);
+
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().min(1).max(256).optional().meta({ description: '`nextCursor` of the previous page' }),
@@ -55,8 +79,36 @@ export const CreateDeviceRequest = z
       .max(256)
       .optional()
       .meta({ description: 'The MQTT device secret; generated (and returned once) when omitted' }),
+    tags: Tags.optional(),
   })
   .meta({ id: 'CreateDeviceRequest' });
+
+export const MAX_BULK_DEVICES = 10_000;
+
+export const BulkCreateDevicesRequest = z
+  .strictObject({
+    devices: z
+      .array(CreateDeviceRequest)
+      .min(1)
+      .max(MAX_BULK_DEVICES)
+      .superRefine(
+        (devices, context) => {
+          const seen = new Set<unknown>();
+          devices.forEach((device, index) => {
+            // Runs even when some devices are invalid, so every error is named in one answer.
+            const id = (device as { id?: unknown } | null)?.id;
+            if (typeof id !== 'string') return;
+            if (seen.has(id))
+              context.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate device ID ${id}` });
+            seen.add(id);
+          });
+        },
+        { when: (payload) => Array.isArray(payload.value) },
+      ),
+  })
+  .meta({ id: 'BulkCreateDevicesRequest' });
+
+export const UpdateDeviceRequest = z.strictObject({ tags: Tags }).meta({ id: 'UpdateDeviceRequest' });
 
 export const Device = z
   .object({
@@ -68,6 +120,7 @@ export const Device = z
     lastSeenAt: timestamp.nullable(),
     softwareVersion: z.string().nullable(),
     firmwareVersion: z.string().nullable(),
+    tags: z.array(z.string()),
     createdAt: timestamp,
   })
   .meta({ id: 'Device' });
@@ -76,7 +129,19 @@ export const CreatedDevice = Device.extend({
   secret: z.string().meta({ description: 'The device secret: shown this once, never again' }),
 }).meta({ id: 'CreatedDevice' });
 
+export const CreatedDeviceList = z
+  .object({ items: z.array(CreatedDevice).meta({ description: 'In the order of the request' }) })
+  .meta({ id: 'CreatedDeviceList' });
+
 export const DeviceList = page(Device).meta({ id: 'DeviceList' });
+
+export const DeviceListQuery = PageQuery.extend({
+  protocol: z.enum(['mqtt', 'lwm2m']).optional(),
+  product: Label.optional(),
+  model: Label.optional(),
+  tag: Tag.optional().meta({ description: 'Devices carrying this tag' }),
+  version: Version.optional().meta({ description: 'Devices whose software or firmware version is this' }),
+});
 
 export const DeviceParams = z.object({ id: z.string() });
 
@@ -143,3 +208,147 @@ export const CellState = z
 export const CellParams = z.object({
   cellId: z.string().min(1).max(128).meta({ description: 'The radio cell ID the devices report (/4/0/8)' }),
 });
+
+// ---- groups ----
+
+export const CreateGroupRequest = z
+  .strictObject({
+    name: Label.meta({ description: 'Unique' }),
+    description: z.string().max(1000).optional(),
+  })
+  .meta({ id: 'CreateGroupRequest' });
+
+export const Group = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    deviceCount: z.number().int(),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'Group' });
+
+export const GroupList = page(Group).meta({ id: 'GroupList' });
+
+export const GroupParams = z.object({ id: z.string() });
+
+export const GroupMemberParams = z.object({ id: z.string(), deviceId: z.string() });
+
+export const AddGroupDevicesRequest = z
+  .strictObject({
+    deviceIds: z.array(DeviceId).min(1).max(MAX_BULK_DEVICES).superRefine(distinct('device ID')),
+  })
+  .meta({ id: 'AddGroupDevicesRequest' });
+
+// ---- webhooks ----
+
+export const webhookEventTypes = ['device.result', 'task.completed'] as const;
+
+/** Standard Webhooks secret format: `whsec_` and the base64 of the HMAC key (24 to 64 bytes). */
+export const WebhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, {
+    message: '`whsec_` followed by the base64 of 24 to 64 random bytes',
+    abort: true,
+  })
+  .refine((secret) => {
+    const length = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+    return length >= 24 && length <= 64;
+  }, '`whsec_` followed by the base64 of 24 to 64 random bytes');
+
+export const CreateWebhookRequest = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .meta({ description: 'Receives a POST per event' }),
+    events: z.array(z.enum(webhookEventTypes)).min(1).superRefine(distinct('event')),
+    taskId: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta({ description: "Only this task's events; every task's when omitted" }),
+    secret: WebhookSecret.optional().meta({
+      description: 'The signing secret; generated (and returned once) when omitted',
+    }),
+  })
+  .meta({ id: 'CreateWebhookRequest' });
+
+export const Webhook = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.enum(webhookEventTypes)),
+    taskId: z.string().nullable(),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'Webhook' });
+
+export const CreatedWebhook = Webhook.extend({
+  secret: z.string().meta({ description: 'The signing secret: shown this once, never again' }),
+}).meta({ id: 'CreatedWebhook' });
+
+export const WebhookList = page(Webhook).meta({ id: 'WebhookList' });
+
+export const WebhookParams = z.object({ id: z.string() });
+
+export const WebhookDelivery = z
+  .object({
+    id: z.string(),
+    eventId: z.string().meta({ description: 'Also the `webhook-id` and `Idempotency-Key` headers' }),
+    eventType: z.enum(webhookEventTypes),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number().int(),
+    nextAttemptAt: timestamp.nullable().meta({ description: 'Null once delivered or failed' }),
+    lastStatus: z.number().int().nullable().meta({ description: "The receiver's last HTTP status" }),
+    lastError: z.string().nullable(),
+    createdAt: timestamp,
+    deliveredAt: timestamp.nullable(),
+    failedAt: timestamp.nullable(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const WebhookDeliveryList = page(WebhookDelivery).meta({ id: 'WebhookDeliveryList' });
+
+export const DeliveryPageQuery = PageQuery.extend({
+  cursor: z
+    .string()
+    .regex(/^\d{1,18}$/, 'the nextCursor of the previous page')
+    .optional()
+    .meta({ description: '`nextCursor` of the previous page' }),
+});
+
+// ---- API keys ----
+
+export const apiKeyScopes = ['read', 'write', 'admin'] as const;
+
+export const CreateApiKeyRequest = z
+  .strictObject({
+    name: Label,
+    scopes: z
+      .array(z.enum(apiKeyScopes))
+      .min(1)
+      .superRefine(distinct('scope'))
+      .meta({ description: 'read: GET; write: every other method; admin: /v1/api-keys' }),
+  })
+  .meta({ id: 'CreateApiKeyRequest' });
+
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(z.enum(apiKeyScopes)),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable().meta({ description: 'To the minute' }),
+    revokedAt: timestamp.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const CreatedApiKey = ApiKey.extend({
+  key: z.string().meta({ description: 'The key: shown this once, stored only as a SHA-256 hash' }),
+}).meta({ id: 'CreatedApiKey' });
+
+export const ApiKeyList = page(ApiKey).meta({ id: 'ApiKeyList' });
+
+export const ApiKeyParams = z.object({ id: z.string() });

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { fieldErrors, invalidInput } from './problem';
+import { type FieldError, fieldErrors, invalidInput } from './problem';
 
 const sources = { body: 'request body', query: 'query string', params: 'path' } as const;
 
@@ -15,10 +15,29 @@ export function parseInput<Schema extends z.ZodType>(
     ]);
   }
   const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const errors = fieldErrors(parsed.error);
+  const nulErrors = nulCharacterErrors(value);
+  if (parsed.success && nulErrors.length === 0) return parsed.data;
+  const errors = nulErrors.length > 0 ? nulErrors : fieldErrors(parsed.error as z.ZodError);
   throw invalidInput(
     `invalid ${sources[source]}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
     errors,
   );
 }
+
+/**
+ * PostgreSQL text cannot hold U+0000, so a NUL would pass validation and then fail the query: it is
+ * refused up front, naming where it is.
+ */
+export function nulCharacterErrors(value: unknown, path: string[] = []): FieldError[] {
+  const here = path.join('.') || '(root)';
+  if (typeof value === 'string')
+    return value.includes('\u0000') ? [{ path: here, message: NUL_MESSAGE }] : [];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, item]) =>
+    key.includes('\u0000')
+      ? [{ path: [...path, key].join('.'), message: NUL_MESSAGE }]
+      : nulCharacterErrors(item, [...path, key]),
+  );
+}
+
+const NUL_MESSAGE = 'contains a NUL character (U+0000)';

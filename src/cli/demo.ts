@@ -39,7 +39,7 @@ const NBIOT_DEVICES = [
  * creates an upgrade task and shows each device's step and progress until every device has a result.
  */
 export async function runDemo(platform: Platform): Promise<void> {
-  const api = createApiClient(platform.addresses.api);
+  const api = createApiClient(platform.addresses.api, platform.apiKey);
   const runId = Date.now().toString(36);
   // A model of its own per run: a package version is unique per product and model.
   const model = `${DEMO_MODEL}-${runId}`;
@@ -86,7 +86,7 @@ export async function runDemo(platform: Platform): Promise<void> {
     ];
     const task = await api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: devices.map((device) => device.deviceId),
+      target: { deviceIds: devices.map((device) => device.deviceId) },
     });
     process.stdout.write(
       `demo: task ${task.id} upgrades ${devices.length} devices to firmware ${TARGET_VERSION}\n`,

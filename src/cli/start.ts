@@ -23,9 +23,10 @@ async function main(): Promise<void> {
   if (demo) await runDemo(platform);
 }
 
-function printAddresses({ addresses }: Platform): void {
+function printAddresses({ addresses, apiKeyFile }: Platform): void {
   const rows: Array<[string, string | undefined]> = [
     ['REST API', addresses.api],
+    ['API key', apiKeyFile ? `in ${apiKeyFile}` : 'from OTAFLOW_API_KEY'],
     ['OpenAPI document', `${addresses.api}/openapi.json`],
     ['Temporal frontend', addresses.temporal],
     ['Temporal UI', addresses.temporalUi],

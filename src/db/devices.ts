@@ -15,6 +15,7 @@ export interface Device {
   lastSeenAt: Date | null;
   softwareVersion: string | null;
   firmwareVersion: string | null;
+  tags: string[];
   createdAt: Date;
 }
 
@@ -24,6 +25,17 @@ export interface NewDevice {
   product: string;
   model: string;
   secretCiphertext: string;
+  tags?: string[];
+}
+
+/** What GET /v1/devices filters by; every given criterion must hold. */
+export interface DeviceListFilter {
+  protocol?: DeviceProtocol;
+  product?: string;
+  model?: string;
+  tag?: string;
+  /** The software or the firmware version. */
+  version?: string;
 }
 
 interface DeviceRow {
@@ -35,11 +47,12 @@ interface DeviceRow {
   last_seen_at: Date | null;
   software_version: string | null;
   firmware_version: string | null;
+  tags: string[];
   created_at: Date;
 }
 
 const deviceColumns =
-  'id, protocol, product, model, online, last_seen_at, software_version, firmware_version, created_at';
+  'id, protocol, product, model, online, last_seen_at, software_version, firmware_version, tags, created_at';
 
 function toDevice(row: DeviceRow): Device {
   return {
@@ -51,6 +64,7 @@ function toDevice(row: DeviceRow): Device {
     lastSeenAt: row.last_seen_at,
     softwareVersion: row.software_version,
     firmwareVersion: row.firmware_version,
+    tags: row.tags,
     createdAt: row.created_at,
   };
 }
@@ -58,9 +72,44 @@ function toDevice(row: DeviceRow): Device {
 /** Undefined when a device with that ID exists already. */
 export async function insertDevice(db: Queryable, device: NewDevice): Promise<Device | undefined> {
   const { rows } = await db.query<DeviceRow>(
-    `insert into devices (id, protocol, product, model, secret_ciphertext) values ($1, $2, $3, $4, $5)
+    `insert into devices (id, protocol, product, model, secret_ciphertext, tags) values ($1, $2, $3, $4, $5, $6)
      on conflict (id) do nothing returning ${deviceColumns}`,
-    [device.id, device.protocol, device.product, device.model, device.secretCiphertext],
+    [device.id, device.protocol, device.product, device.model, device.secretCiphertext, device.tags ?? []],
+  );
+  return rows[0] && toDevice(rows[0]);
+}
+
+/**
+ * Inserts every device or none: undefined (and nothing inserted, when `db` is a transaction the caller
+ * rolls back) when any ID exists already. One statement, however many devices.
+ */
+export async function insertDevices(db: Queryable, devices: NewDevice[]): Promise<Device[] | undefined> {
+  const { rows } = await db.query<DeviceRow>(
+    `insert into devices (id, protocol, product, model, secret_ciphertext, tags)
+     select d.id, d.protocol, d.product, d.model, d.secret_ciphertext,
+            array(select jsonb_array_elements_text(d.tags))
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+         as d (id, protocol, product, model, secret_ciphertext, tags)
+     on conflict (id) do nothing returning ${deviceColumns}`,
+    [
+      devices.map((device) => device.id),
+      devices.map((device) => device.protocol),
+      devices.map((device) => device.product),
+      devices.map((device) => device.model),
+      devices.map((device) => device.secretCiphertext),
+      devices.map((device) => JSON.stringify(device.tags ?? [])),
+    ],
+  );
+  if (rows.length < devices.length) return undefined;
+  const byId = new Map(rows.map((row) => [row.id, toDevice(row)]));
+  return devices.map((device) => byId.get(device.id) as Device);
+}
+
+/** Undefined when no such device exists. */
+export async function setDeviceTags(db: Queryable, id: string, tags: string[]): Promise<Device | undefined> {
+  const { rows } = await db.query<DeviceRow>(
+    `update devices set tags = $2 where id = $1 returning ${deviceColumns}`,
+    [id, tags],
   );
   return rows[0] && toDevice(rows[0]);
 }
@@ -78,10 +127,40 @@ export async function findDevices(db: Queryable, ids: string[]): Promise<Device[
   return rows.map(toDevice);
 }
 
-export async function listDevices(db: Queryable, page: PageRequest): Promise<Page<Device>> {
+export function listDevices(
+  db: Queryable,
+  page: PageRequest,
+  filter: DeviceListFilter = {},
+): Promise<Page<Device>> {
+  return listDevicesWhere(
+    db,
+    `($3::text is null or protocol = $3)
+      and ($4::text is null or product = $4)
+      and ($5::text is null or model = $5)
+      and ($6::text is null or tags @> array[$6::text])
+      and ($7::text is null or software_version = $7 or firmware_version = $7)`,
+    [
+      filter.protocol ?? null,
+      filter.product ?? null,
+      filter.model ?? null,
+      filter.tag ?? null,
+      filter.version ?? null,
+    ],
+    page,
+  );
+}
+
+/** One page, in ID order, of the devices matching `condition`: SQL over `devices`, its parameters from `$3`. */
+export async function listDevicesWhere(
+  db: Queryable,
+  condition: string,
+  params: unknown[],
+  page: PageRequest,
+): Promise<Page<Device>> {
   const { rows } = await db.query<DeviceRow>(
-    `select ${deviceColumns} from devices where $1::text is null or id > $1 order by id limit $2`,
-    [page.cursor ?? null, page.limit + 1],
+    `select ${deviceColumns} from devices where ($1::text is null or id > $1) and (${condition})
+      order by id limit $2`,
+    [page.cursor ?? null, page.limit + 1, ...params],
   );
   return toPage(rows.map(toDevice), page.limit, (device) => device.id);
 }

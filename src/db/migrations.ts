@@ -169,6 +169,28 @@ export const migrations: readonly Migration[] = [
       'create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where delivered_at is null',
     ],
   },
+  {
+    id: 4,
+    name: 'API platform: idempotency keys in progress, failed webhook deliveries, device tag index',
+    statements: [
+      // A claimed key whose first request is still running has no answer yet: status and response null.
+      'alter table idempotency_keys alter column status drop not null',
+      'alter table idempotency_keys alter column response drop not null',
+      // A delivery given up on (past its maximum age) is kept, failed, for GET /v1/webhooks/{id}/deliveries.
+      'alter table webhook_deliveries add column failed_at timestamptz',
+      'drop index webhook_deliveries_due',
+      `create index webhook_deliveries_due on webhook_deliveries (next_attempt_at)
+        where delivered_at is null and failed_at is null`,
+      'create index webhook_deliveries_by_webhook on webhook_deliveries (webhook_id, id)',
+      // Device lists and task filters select by tag (`tags @> array[...]`).
+      'create index devices_tags on devices using gin (tags)',
+    ],
+  },
+  {
+    id: 5,
+    name: 'task names',
+    statements: ['alter table tasks add column name text'],
+  },
 ];
 
 /**

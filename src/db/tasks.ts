@@ -1,18 +1,38 @@
 import type { DeviceUpgradeResult, UpgradeOutcome, UpgradeStep } from '../../workflows/definitions';
+import type { DeviceFilter, RolloutPolicy, TargetMode, TaskState } from '../../workflows/rollout-definitions';
 import type { Database } from './database';
 import { type Page, type PageRequest, toPage } from './paging';
 
 type Queryable = Pick<Database, 'query'>;
 
-export type TaskState = 'running' | 'completed' | 'cancelling' | 'cancelled';
+export type { TaskState };
 
-/** A device's step in a task: 'pending' until its workflow records the first one. */
-export type TaskDeviceStep = 'pending' | UpgradeStep;
+/** A device's step in a task: 'pending' until its workflow records the first one; 'retrying' between attempts. */
+export type TaskDeviceStep = 'pending' | 'retrying' | UpgradeStep;
+
+/** States a task leaves only by an API action or its workflow; the others are final. */
+export const activeTaskStates: readonly TaskState[] = ['scheduled', 'running', 'paused'];
+
+/**
+ * The target as the task keeps it: a group or filter as given (a continuous task matches it again),
+ * a device list as its length (its rows are the list).
+ */
+export type StoredTaskTarget =
+  | { deviceList: { count: number } }
+  | { groupId: string }
+  | { filter: DeviceFilter };
 
 export interface Task {
   id: string;
+  name: string | null;
   packageId: string;
   state: TaskState;
+  stateReason: string | null;
+  /** Null for tasks of the first task workflow (`upgradeTask`), like `rollout`. */
+  target: StoredTaskTarget | null;
+  mode: TargetMode;
+  rollout: RolloutPolicy | null;
+  /** Only tasks of the first task workflow have one; webhooks replace it. */
   callbackUrl: string | null;
   deviceCount: number;
   createdAt: Date;
@@ -27,6 +47,8 @@ export interface TaskDevice {
   failureDetail: string | null;
   progress: number | null;
   progressDescription: string | null;
+  attempts: number;
+  retryAt: Date | null;
   fromVersion: string | null;
   toVersion: string;
   startedAt: Date | null;
@@ -42,8 +64,13 @@ export interface TaskCounts {
 
 interface TaskRow {
   id: string;
+  name: string | null;
   package_id: string;
   state: TaskState;
+  state_reason: string | null;
+  target: StoredTaskTarget | null;
+  mode: TargetMode;
+  rollout: RolloutPolicy | null;
   callback_url: string | null;
   device_count: number;
   created_at: Date;
@@ -51,6 +78,7 @@ interface TaskRow {
 }
 
 interface TaskDeviceRow {
+  seq: number | string;
   device_id: string;
   step: TaskDeviceStep;
   outcome: UpgradeOutcome | null;
@@ -58,6 +86,8 @@ interface TaskDeviceRow {
   failure_detail: string | null;
   progress: number | null;
   progress_description: string | null;
+  attempts: number;
+  retry_at: Date | null;
   from_version: string | null;
   to_version: string;
   started_at: Date | null;
@@ -65,15 +95,21 @@ interface TaskDeviceRow {
   finished_at: Date | null;
 }
 
-const taskColumns = 'id, package_id, state, callback_url, device_count, created_at, finished_at';
-const taskDeviceColumns = `device_id, step, outcome, failure_cause, failure_detail, progress, progress_description,
-  from_version, to_version, started_at, updated_at, finished_at`;
+const taskColumns = `id, name, package_id, state, state_reason, target, mode, rollout, callback_url, device_count,
+  created_at, finished_at`;
+const taskDeviceColumns = `seq, device_id, step, outcome, failure_cause, failure_detail, progress, progress_description,
+  attempts, retry_at, from_version, to_version, started_at, updated_at, finished_at`;
 
 function toTask(row: TaskRow): Task {
   return {
     id: row.id,
+    name: row.name,
     packageId: row.package_id,
     state: row.state,
+    stateReason: row.state_reason,
+    target: row.target,
+    mode: row.mode,
+    rollout: row.rollout,
     callbackUrl: row.callback_url,
     deviceCount: Number(row.device_count),
     createdAt: row.created_at,
@@ -90,6 +126,8 @@ function toTaskDevice(row: TaskDeviceRow): TaskDevice {
     failureDetail: row.failure_detail,
     progress: row.progress,
     progressDescription: row.progress_description,
+    attempts: Number(row.attempts),
+    retryAt: row.retry_at,
     fromVersion: row.from_version,
     toVersion: row.to_version,
     startedAt: row.started_at,
@@ -101,23 +139,22 @@ function toTaskDevice(row: TaskDeviceRow): TaskDevice {
 export interface NewTask {
   id: string;
   packageId: string;
-  callbackUrl?: string;
-  deviceIds: string[];
-  /** The package's version: what every device is upgraded to. */
-  toVersion: string;
+  name?: string;
+  target: StoredTaskTarget;
+  mode: TargetMode;
+  rollout: RolloutPolicy;
+  state: Extract<TaskState, 'scheduled' | 'running'>;
 }
 
-/** The task and one 'pending' row per device; run it in a transaction so both land or neither. */
+/**
+ * The task without devices yet: src/db/task-targets.ts inserts them (and counts them) in the same
+ * transaction.
+ */
 export async function insertTask(db: Queryable, task: NewTask): Promise<Task> {
   const { rows } = await db.query<TaskRow>(
-    `insert into tasks (id, package_id, state, callback_url, device_count) values ($1, $2, 'running', $3, $4)
-     returning ${taskColumns}`,
-    [task.id, task.packageId, task.callbackUrl ?? null, task.deviceIds.length],
-  );
-  await db.query(
-    `insert into task_devices (task_id, device_id, step, to_version)
-     select $1, device_id, 'pending', $3 from unnest($2::text[]) as device_id`,
-    [task.id, task.deviceIds, task.toVersion],
+    `insert into tasks (id, package_id, name, state, target, mode, rollout, device_count)
+     values ($1, $2, $3, $4, $5, $6, $7, 0) returning ${taskColumns}`,
+    [task.id, task.packageId, task.name ?? null, task.state, task.target, task.mode, task.rollout],
   );
   const inserted = rows[0];
   if (!inserted) throw new Error(`task ${task.id} was not inserted`);
@@ -132,6 +169,19 @@ export async function deleteTask(db: Queryable, id: string): Promise<void> {
 export async function findTask(db: Queryable, id: string): Promise<Task | undefined> {
   const { rows } = await db.query<TaskRow>(`select ${taskColumns} from tasks where id = $1`, [id]);
   return rows[0] && toTask(rows[0]);
+}
+
+/** Tasks in ID (creation) order, optionally in one state only. */
+export async function listTasks(
+  db: Queryable,
+  query: PageRequest & { state?: TaskState },
+): Promise<Page<Task>> {
+  const { rows } = await db.query<TaskRow>(
+    `select ${taskColumns} from tasks
+     where ($1::text is null or id > $1) and ($2::text is null or state = $2) order by id limit $3`,
+    [query.cursor ?? null, query.state ?? null, query.limit + 1],
+  );
+  return toPage(rows.map(toTask), query.limit, (task) => task.id);
 }
 
 export async function countTaskDevices(db: Queryable, taskId: string): Promise<TaskCounts> {
@@ -158,33 +208,68 @@ export async function countTaskDevices(db: Queryable, taskId: string): Promise<T
   return counts;
 }
 
+export interface TaskDeviceQuery extends PageRequest {
+  step?: TaskDeviceStep;
+  outcome?: UpgradeOutcome;
+  failureCause?: string;
+}
+
+/** A task's devices in start order; the cursor is the last row's start position (`seq`). */
 export async function listTaskDevices(
   db: Queryable,
   taskId: string,
-  page: PageRequest,
+  query: TaskDeviceQuery,
 ): Promise<Page<TaskDevice>> {
   const { rows } = await db.query<TaskDeviceRow>(
     `select ${taskDeviceColumns} from task_devices
-     where task_id = $1 and ($2::text is null or device_id > $2) order by device_id limit $3`,
-    [taskId, page.cursor ?? null, page.limit + 1],
+     where task_id = $1 and ($2::bigint is null or seq > $2) and ($3::text is null or step = $3)
+       and ($4::text is null or outcome = $4) and ($5::text is null or failure_cause = $5)
+     order by seq limit $6`,
+    [
+      taskId,
+      query.cursor ?? null,
+      query.step ?? null,
+      query.outcome ?? null,
+      query.failureCause ?? null,
+      query.limit + 1,
+    ],
   );
-  return toPage(rows.map(toTaskDevice), page.limit, (device) => device.deviceId);
+  const page = toPage(rows, query.limit, (row) => String(row.seq));
+  return { ...page, items: page.items.map(toTaskDevice) };
 }
 
-/** Undefined when the task is not running (finished, or already being cancelled). */
-export async function markTaskCancelling(db: Queryable, id: string): Promise<Task | undefined> {
+/**
+ * Moves the task to `to` if it is in one of `from` (clearing the reason of the state it leaves);
+ * undefined when it is not.
+ */
+export async function setTaskState(
+  db: Queryable,
+  id: string,
+  from: readonly TaskState[],
+  to: TaskState,
+): Promise<Task | undefined> {
   const { rows } = await db.query<TaskRow>(
-    `update tasks set state = 'cancelling' where id = $1 and state = 'running' returning ${taskColumns}`,
-    [id],
+    `update tasks set state = $3, state_reason = null where id = $1 and state = any($2::text[])
+     returning ${taskColumns}`,
+    [id, from, to],
   );
   return rows[0] && toTask(rows[0]);
 }
 
-/** A task being cancelled ends cancelled, any other completed; finishing twice changes nothing. */
+/** Undefined when the task has ended or is being cancelled already. */
+export function markTaskCancelling(db: Queryable, id: string): Promise<Task | undefined> {
+  return setTaskState(db, id, activeTaskStates, 'cancelling');
+}
+
+/**
+ * A task being cancelled ends cancelled, an aborted one stays aborted, any other completes; finishing
+ * twice changes nothing.
+ */
 export async function finishTask(db: Queryable, id: string, at: Date): Promise<Task | undefined> {
   const { rows } = await db.query<TaskRow>(
     `update tasks set
-       state = case when state in ('cancelling', 'cancelled') then 'cancelled' else 'completed' end,
+       state = case when state in ('cancelling', 'cancelled') then 'cancelled'
+                    when state = 'aborted' then 'aborted' else 'completed' end,
        finished_at = coalesce(finished_at, $2)
      where id = $1 returning ${taskColumns}`,
     [id, at],
@@ -192,7 +277,11 @@ export async function finishTask(db: Queryable, id: string, at: Date): Promise<T
   return rows[0] && toTask(rows[0]);
 }
 
-/** Steps after a device's result is in are ignored, so a late activity retry cannot undo it. */
+/**
+ * Steps after a device's result is in are ignored, so a late activity retry cannot undo it. The first
+ * step of an attempt (the row leaves 'pending' or 'retrying') counts the attempt and clears the
+ * previous attempt's failure; repeating a step counts nothing.
+ */
 export async function recordStep(
   db: Queryable,
   taskId: string,
@@ -203,7 +292,10 @@ export async function recordStep(
 ): Promise<void> {
   await db.query(
     `update task_devices set step = $3, from_version = coalesce($4, from_version),
-       started_at = coalesce(started_at, $5), updated_at = $5
+       attempts = attempts + case when step in ('pending', 'retrying') then 1 else 0 end,
+       failure_cause = case when step = 'retrying' then null else failure_cause end,
+       failure_detail = case when step = 'retrying' then null else failure_detail end,
+       retry_at = null, started_at = coalesce(started_at, $5), updated_at = $5
      where task_id = $1 and device_id = $2 and finished_at is null`,
     [taskId, deviceId, step, fromVersion ?? null, at],
   );
@@ -216,15 +308,20 @@ const finalStep: Record<UpgradeOutcome, UpgradeStep> = {
   cancelled: 'cancelled',
 };
 
-/** Idempotent: a retried write leaves the row as the first one did, apart from `updated_at`. */
+/**
+ * Idempotent: a retried write leaves the row as the first one did, apart from `updated_at`. `attempt`
+ * (rollout tasks) sets the attempt count and the run that reported the result.
+ */
 export async function recordDeviceResult(
   db: Queryable,
   result: DeviceUpgradeResult,
   at: Date,
+  attempt?: { attempts: number; runId: string | null },
 ): Promise<void> {
   await db.query(
     `update task_devices set step = $3, outcome = $4, failure_cause = $5, failure_detail = $6,
-       from_version = coalesce($7, from_version), to_version = $8,
+       from_version = coalesce($7, from_version), to_version = $8, retry_at = null,
+       attempts = coalesce($10, attempts), result_run_id = coalesce($11, result_run_id),
        started_at = coalesce(started_at, $9), updated_at = $9, finished_at = coalesce(finished_at, $9)
      where task_id = $1 and device_id = $2`,
     [
@@ -237,6 +334,8 @@ export async function recordDeviceResult(
       result.fromVersion ?? null,
       result.toVersion,
       at,
+      attempt?.attempts ?? null,
+      attempt?.runId ?? null,
     ],
   );
 }

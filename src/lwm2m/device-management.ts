@@ -6,7 +6,12 @@
  * while after each of its uplinks; commands for it wait for the next one.
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
-import type { DeviceCommandFailure, ResourceValue } from '../../workflows/lwm2m-definitions';
+import type {
+  DeviceCommandFailure,
+  Lwm2mBatchAnswer,
+  QuietValues,
+  ResourceValue,
+} from '../../workflows/lwm2m-definitions';
 import type { PerDeviceQueue } from '../devices/per-device-queue';
 import type { Logger } from '../logger';
 import { contentFormatNumber, decodeContent, encodeResourceWrite } from './content-formats';
@@ -21,8 +26,33 @@ export class DeviceNotRegisteredError extends Error {
   }
 }
 
+/** A batch's operation as the gateway sends it (the package URI already resolved). */
+export type GatewayOperation =
+  | { op: 'read'; paths: string[] }
+  | { op: 'observe'; paths: string[] }
+  | { op: 'write'; path: string; value: ResourceValue }
+  | { op: 'execute'; path: string }
+  | { op: 'cancel-observation'; paths: string[] };
+
+export interface BatchOptions {
+  /** Replaces the device's quiet values before the operations go out; absent keeps them. */
+  quiet?: QuietValues;
+  /** How long to wait for the batch's read answers before leaving them to signals. */
+  answerWithinMs: number;
+}
+
 export interface Lwm2mCommands {
   isRegistered(deviceId: string): boolean;
+  /**
+   * Sends the operations in order. Read answers that come within `answerWithinMs` are returned
+   * instead of reported; later ones are reported as `read` reports them. An observation's first
+   * answer is not reported, and its notifications made only of quiet values are kept.
+   */
+  sendBatch(
+    deviceId: string,
+    operations: GatewayOperation[],
+    options: BatchOptions,
+  ): Promise<Lwm2mBatchAnswer>;
   read(deviceId: string, paths: string[]): void;
   write(deviceId: string, path: string, value: ResourceValue): void;
   execute(deviceId: string, path: string): void;
@@ -43,6 +73,13 @@ export interface DeviceManagementOptions {
 
 type Operation = DeviceCommandFailure['operation'];
 type Send = (registration: Registration) => void;
+type Values = Record<string, ResourceValue>;
+
+/** A device's quiet values and the notifications kept under them, oldest first. */
+interface Quiet {
+  values: QuietValues;
+  kept: Record<string, ResourceValue[]>;
+}
 
 /** Codes otaflow reports when there is no CoAP response code to pass on. */
 export const NO_ANSWER = 'timeout';
@@ -52,6 +89,7 @@ export class DeviceManagement implements Lwm2mCommands {
   private readonly held = new Map<string, Send[]>();
   private readonly observations = new Map<string, Map<string, ObserveReadStream>>();
   private readonly inFlight = new Set<OutgoingMessage>();
+  private readonly quiet = new Map<string, Quiet>();
   private readonly now: () => number;
 
   constructor(private readonly options: DeviceManagementOptions) {
@@ -60,6 +98,53 @@ export class DeviceManagement implements Lwm2mCommands {
 
   isRegistered(deviceId: string): boolean {
     return this.options.book.findByEndpoint(deviceId) !== undefined;
+  }
+
+  async sendBatch(
+    deviceId: string,
+    operations: GatewayOperation[],
+    options: BatchOptions,
+  ): Promise<Lwm2mBatchAnswer> {
+    this.requireRegistration(deviceId);
+    const quiet = this.quiet.get(deviceId);
+    const kept = quiet?.kept ?? {};
+    if (options.quiet) this.quiet.set(deviceId, { values: options.quiet, kept: {} });
+    else if (quiet) quiet.kept = {};
+    const answers = new BatchAnswers(
+      operations,
+      (report) => this.report(deviceId, report),
+      (failure) => this.reportFailure(deviceId, failure),
+    );
+    for (const operation of operations) {
+      if (operation.op === 'read') {
+        const paths = operation.paths.map(normalize);
+        this.dispatch(deviceId, (registration) => {
+          for (const path of paths) {
+            this.send(
+              registration,
+              'read',
+              path,
+              { method: 'GET' },
+              (response) => {
+                const decoded = this.decode(
+                  deviceId,
+                  path,
+                  response.headers['Content-Format'],
+                  response.payload,
+                );
+                if (decoded) answers.answered(decoded);
+                else answers.refused({ operation: 'read', paths: [path], code: UNDECODABLE_ANSWER });
+              },
+              (code) => answers.refused({ operation: 'read', paths: [path], code }),
+            );
+          }
+        });
+      } else if (operation.op === 'observe') this.startObservations(deviceId, operation.paths, false);
+      else if (operation.op === 'write') this.write(deviceId, operation.path, operation.value);
+      else if (operation.op === 'execute') this.execute(deviceId, operation.path);
+      else this.cancelObservation(deviceId, operation.paths);
+    }
+    return { ...(await answers.settle(options.answerWithinMs)), kept };
   }
 
   read(deviceId: string, paths: string[]): void {
@@ -90,27 +175,13 @@ export class DeviceManagement implements Lwm2mCommands {
   }
 
   observe(deviceId: string, paths: string[]): void {
-    const normalized = paths.map(normalize);
-    this.dispatch(deviceId, (registration) => {
-      for (const path of normalized) {
-        this.send(registration, 'observe', path, { method: 'GET', observe: true }, (response) => {
-          const stream = response as ObserveReadStream;
-          const observed = this.observationsOf(deviceId);
-          observed.get(path)?.close();
-          observed.set(path, stream);
-          stream.on('data', (payload: Buffer) => {
-            if (observed.get(path) !== stream) return;
-            this.reportPayload(deviceId, 'observe', path, stream.headers['Content-Format'], payload);
-          });
-          stream.on('error', () => undefined);
-        });
-      }
-    });
+    this.startObservations(deviceId, paths, true);
   }
 
   cancelObservation(deviceId: string, paths: string[]): void {
     const normalized = paths.map(normalize);
     this.requireRegistration(deviceId);
+    this.quiet.delete(deviceId);
     const observed = this.observationsOf(deviceId);
     const streams = normalized.flatMap((path) => {
       const stream = observed.get(path);
@@ -145,6 +216,7 @@ export class DeviceManagement implements Lwm2mCommands {
   /** The registration ended: its observations and held commands end with it. */
   forget(deviceId: string): void {
     this.held.delete(deviceId);
+    this.quiet.delete(deviceId);
     this.endObservations(deviceId);
   }
 
@@ -153,6 +225,82 @@ export class DeviceManagement implements Lwm2mCommands {
     this.held.clear();
     for (const request of this.inFlight) this.options.agent.abort(request);
     this.inFlight.clear();
+  }
+
+  private startObservations(deviceId: string, paths: string[], reportFirstAnswer: boolean): void {
+    const normalized = paths.map(normalize);
+    this.dispatch(deviceId, (registration) => {
+      for (const path of normalized) {
+        this.send(registration, 'observe', path, { method: 'GET', observe: true }, (response) => {
+          const stream = response as ObserveReadStream;
+          const observed = this.observationsOf(deviceId);
+          observed.get(path)?.close();
+          observed.set(path, stream);
+          // The stream also emits the first answer's payload; a batch's observation skips it.
+          let skipFirst = !reportFirstAnswer;
+          stream.on('data', (payload: Buffer) => {
+            if (observed.get(path) !== stream) return;
+            if (skipFirst) {
+              skipFirst = false;
+              return;
+            }
+            const values = this.decode(deviceId, path, stream.headers['Content-Format'], payload);
+            if (values) this.notify(deviceId, values);
+            else
+              this.reportFailure(deviceId, { operation: 'observe', paths: [path], code: UNDECODABLE_ANSWER });
+          });
+          stream.on('error', () => undefined);
+        });
+      }
+    });
+  }
+
+  /** An observation's notification: kept when all its values are quiet, otherwise reported with what was kept. */
+  private notify(deviceId: string, values: Values): void {
+    const quiet = this.quiet.get(deviceId);
+    if (!quiet) {
+      this.report(deviceId, { values });
+      return;
+    }
+    const isQuiet = Object.entries(values).every(
+      ([path, value]) => quiet.values[path]?.includes(Number(value)) ?? false,
+    );
+    if (isQuiet) {
+      for (const [path, value] of Object.entries(values))
+        quiet.kept[path] = [...(quiet.kept[path] ?? []), value];
+      return;
+    }
+    const earlier = quiet.kept;
+    quiet.kept = {};
+    this.report(deviceId, Object.keys(earlier).length > 0 ? { values, earlier } : { values });
+  }
+
+  private report(
+    deviceId: string,
+    report: { values: Values; earlier?: Record<string, ResourceValue[]> },
+  ): void {
+    this.options.events.enqueue(deviceId, () => this.options.sink.resourcesReported(deviceId, report));
+  }
+
+  private reportFailure(deviceId: string, failure: DeviceCommandFailure): void {
+    this.options.events.enqueue(deviceId, () => this.options.sink.deviceCommandFailed(deviceId, failure));
+  }
+
+  private decode(
+    deviceId: string,
+    path: string,
+    contentFormat: unknown,
+    payload: Buffer,
+  ): Values | undefined {
+    try {
+      return decodeContent(contentFormatNumber(contentFormat), payload, path);
+    } catch (error) {
+      this.options.log.warn(
+        { deviceId, path, problem: (error as Error).message },
+        'device answer not decodable',
+      );
+      return undefined;
+    }
   }
 
   private requireRegistration(deviceId: string): Registration {
@@ -188,6 +336,7 @@ export class DeviceManagement implements Lwm2mCommands {
     path: string,
     message: { method: 'GET' | 'PUT' | 'POST'; observe?: boolean; contentFormat?: number; payload?: Buffer },
     onSuccess: (response: IncomingMessage) => void,
+    onFailure?: (code: string) => void,
   ): void {
     const deviceId = registration.endpoint;
     const request = this.options.agent.request({
@@ -205,9 +354,8 @@ export class DeviceManagement implements Lwm2mCommands {
       settled = true;
       this.inFlight.delete(request);
       this.options.log.info({ deviceId, operation, path, code }, 'device command failed');
-      this.options.events.enqueue(deviceId, () =>
-        this.options.sink.deviceCommandFailed(deviceId, { operation, paths: [path], code }),
-      );
+      if (onFailure) onFailure(code);
+      else this.reportFailure(deviceId, { operation, paths: [path], code });
     };
     request.on('response', (response: IncomingMessage) => {
       if (settled) return;
@@ -234,18 +382,60 @@ export class DeviceManagement implements Lwm2mCommands {
     contentFormat: unknown,
     payload: Buffer,
   ): void {
-    const { sink, events, log } = this.options;
-    let values: Record<string, ResourceValue>;
-    try {
-      values = decodeContent(contentFormatNumber(contentFormat), payload, path);
-    } catch (error) {
-      log.warn({ deviceId, path, problem: (error as Error).message }, 'device answer not decodable');
-      events.enqueue(deviceId, () =>
-        sink.deviceCommandFailed(deviceId, { operation, paths: [path], code: UNDECODABLE_ANSWER }),
-      );
-      return;
+    const values = this.decode(deviceId, path, contentFormat, payload);
+    if (values) this.report(deviceId, { values });
+    else this.reportFailure(deviceId, { operation, paths: [path], code: UNDECODABLE_ANSWER });
+  }
+}
+
+/**
+ * A batch's read answers: returned if all come within the wait, otherwise those that came are
+ * returned and the rest reported one by one as they come, as `read` reports them.
+ */
+class BatchAnswers {
+  private readonly values: Values = {};
+  private readonly failures: DeviceCommandFailure[] = [];
+  private outstanding: number;
+  private settled = false;
+  private allIn?: () => void;
+
+  constructor(
+    operations: GatewayOperation[],
+    private readonly reportLate: (report: { values: Values }) => void,
+    private readonly reportLateFailure: (failure: DeviceCommandFailure) => void,
+  ) {
+    this.outstanding = operations.reduce((sum, op) => sum + (op.op === 'read' ? op.paths.length : 0), 0);
+  }
+
+  answered(values: Values): void {
+    if (this.settled) this.reportLate({ values });
+    else Object.assign(this.values, values);
+    this.done();
+  }
+
+  refused(failure: DeviceCommandFailure): void {
+    if (this.settled) this.reportLateFailure(failure);
+    else this.failures.push(failure);
+    this.done();
+  }
+
+  async settle(waitMs: number): Promise<Pick<Lwm2mBatchAnswer, 'values' | 'refused'>> {
+    if (this.outstanding > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.allIn = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
-    events.enqueue(deviceId, () => sink.resourcesReported(deviceId, { values }));
+    this.settled = true;
+    return { values: { ...this.values }, refused: [...this.failures] };
+  }
+
+  private done(): void {
+    this.outstanding--;
+    if (this.outstanding <= 0) this.allIn?.();
   }
 }
 

@@ -255,6 +255,8 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
 
   const commands: Lwm2mGatewayCommands = {
     isRegistered: (deviceId) => management.isRegistered(deviceId),
+    sendBatch: (deviceId, operations, batchOptions) =>
+      management.sendBatch(deviceId, operations, batchOptions),
     read: (deviceId, paths) => management.read(deviceId, paths),
     write: (deviceId, path, value) => management.write(deviceId, path, value),
     execute: (deviceId, path) => management.execute(deviceId, path),

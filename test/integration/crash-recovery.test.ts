@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../../src/api/auth';
 import { type ApiClient, createApiClient } from '../../src/cli/api-client';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
 import { SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
@@ -57,7 +58,7 @@ function startPlatformChild(env: NodeJS.ProcessEnv): Promise<PlatformChild> {
       if (error || !api) {
         child.kill('SIGKILL');
         reject(error);
-      } else resolve({ process: child, api: createApiClient(api) });
+      } else resolve({ process: child, api: createApiClient(api, env.OTAFLOW_API_KEY) });
     }
     child.on('message', onMessage);
     child.on('exit', onExit);
@@ -137,6 +138,7 @@ describe('a crash of the otaflow process', () => {
     platformEnv = {
       OTAFLOW_API_PORT: String(apiPort),
       OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex'),
+      OTAFLOW_API_KEY: generateApiKey(),
       TEMPORAL_ADDRESS: stack.temporal.address,
       DATABASE_URL: stack.postgres.url,
       MINIO_ENDPOINT: stack.minio.endpoint,
@@ -179,7 +181,10 @@ describe('a crash of the otaflow process', () => {
     form.set('file', new Blob([randomBytes(200_000)]), 'wm2-2.0.0.bin');
     const pkg = await first.api.postForm<{ id: string }>('/v1/packages', form);
     const slowNotified = new Promise<void>((resolve) => slow.once('upgrade-notified', () => resolve()));
-    const task = await first.api.post<{ id: string }>('/v1/tasks', { packageId: pkg.id, deviceIds });
+    const task = await first.api.post<{ id: string }>('/v1/tasks', {
+      packageId: pkg.id,
+      target: { deviceIds },
+    });
 
     await slowNotified;
     const stepOf = async (deviceId: string) =>

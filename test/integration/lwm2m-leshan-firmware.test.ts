@@ -85,7 +85,7 @@ describe('Eclipse Leshan client through the LwM2M firmware flow', () => {
     expect(pkg.sha256).toBe(sha256);
     const task = await platform.api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: [DEVICE_ID],
+      target: { deviceIds: [DEVICE_ID] },
     });
 
     await expect

@@ -135,7 +135,7 @@ describe('NB-IoT firmware upgrades through the LwM2M server, with per-cell permi
     const pkg = await platform.api.postForm<{ id: string }>('/v1/packages', form);
     const task = await platform.api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: fleet.map((device) => device.id),
+      target: { deviceIds: fleet.map((device) => device.id) },
     });
 
     // While it runs, the API shows the poor cell's single holder and its queue.

@@ -111,7 +111,7 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
     const pkg = await uploadFirmware(platform.api, randomBytes(300_000));
     const task = await platform.api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: fleet.map((device) => device.id),
+      target: { deviceIds: fleet.map((device) => device.id) },
     });
 
     const results = await waitForTask(platform.api, task.id);
@@ -231,7 +231,7 @@ describe('MQTT upgrades through otaflow’s embedded broker', () => {
       const pkg = await uploadFirmware(platform.api, content, model);
       const task = await platform.api.post<{ id: string }>('/v1/tasks', {
         packageId: pkg.id,
-        deviceIds: ['plain-device'],
+        target: { deviceIds: ['plain-device'] },
       });
       const results = await waitForTask(platform.api, task.id);
       expect(results.get('plain-device')).toMatchObject({ outcome: 'succeeded', failureCause: null });
@@ -253,7 +253,7 @@ describe('MQTT upgrades through otaflow’s embedded broker', () => {
     const pkg = await uploadFirmware(platform.api, randomBytes(10_000), 'WM-2-sleepy');
     const first = await platform.api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: ['sleepy'],
+      target: { deviceIds: ['sleepy'] },
     });
     // The device is offline: the first task's upgrade waits (up to 25 h) for it to come online.
     await expect
@@ -268,7 +268,7 @@ describe('MQTT upgrades through otaflow’s embedded broker', () => {
 
     const second = await platform.api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      deviceIds: ['sleepy'],
+      target: { deviceIds: ['sleepy'] },
     });
     const secondResults = await waitForTask(platform.api, second.id);
     expect(secondResults.get('sleepy')).toMatchObject({ outcome: 'failed', failureCause: 'Task Conflict' });

@@ -10,6 +10,8 @@ import type { RealStack } from './stack/real-stack';
 
 export interface TestPlatform extends Platform {
   api: ApiClient;
+  /** Headers that authenticate a request (for calls beyond `api`, e.g. a CSV download). */
+  apiHeaders: Record<string, string>;
 }
 
 /**
@@ -42,7 +44,8 @@ export async function startTestPlatform(
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
   return {
     ...platform,
-    api: createApiClient(platform.addresses.api),
+    api: createApiClient(platform.addresses.api, platform.apiKey),
+    apiHeaders: { authorization: `Bearer ${platform.apiKey}` },
     stop: async () => {
       await platform.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -34,4 +34,11 @@ describe('configuration', () => {
     expect(attempt).toThrow(/MQTT_URL/);
     expect(attempt).toThrow(/MINIO_SECRET_KEY/);
   });
+
+  it('takes an API key of 32+ printable characters, and none when blank', () => {
+    expect(loadConfig({ OTAFLOW_API_KEY: 'k'.repeat(32) }).OTAFLOW_API_KEY).toBe('k'.repeat(32));
+    expect(loadConfig({ OTAFLOW_API_KEY: ' ' }).OTAFLOW_API_KEY).toBeUndefined();
+    expect(() => loadConfig({ OTAFLOW_API_KEY: 'too-short' })).toThrow(/OTAFLOW_API_KEY/);
+    expect(() => loadConfig({ OTAFLOW_API_KEY: `${'k'.repeat(32)} with spaces` })).toThrow(/OTAFLOW_API_KEY/);
+  });
 });

@@ -7,13 +7,16 @@
  */
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { createLwm2mPlatformActivities } from '../../activities/cell-permits';
-import type {
-  Lwm2mCommandActivities,
-  Lwm2mPlatformActivities,
-  PlatformActivities,
+import {
+  DEVICE_NOT_ONLINE,
+  type Lwm2mBatchActivities,
+  type Lwm2mCommandActivities,
+  type Lwm2mPlatformActivities,
+  type PlatformActivities,
 } from '../../activities/interfaces';
 import {
   type DeviceUpgradeResult,
@@ -27,6 +30,7 @@ import {
   Lwm2mPath,
   lwm2mGatewayTaskQueue,
   type PermitRequest,
+  type QuietValues,
   type ResourceValue,
   resourcesReportedSignal,
 } from '../../workflows/lwm2m-definitions';
@@ -34,6 +38,8 @@ import { defaultRadioResources, type Lwm2mUpgradeInput } from '../../workflows/l
 import { defaultCoverageRanges } from '../../workflows/radio-coverage';
 
 export const GATEWAY_ID = 'gateway-1';
+/** A second gateway, for devices that register again elsewhere. */
+export const OTHER_GATEWAY_ID = 'gateway-2';
 type Values = Record<string, ResourceValue>;
 
 export interface FakeLwm2mDevice {
@@ -41,6 +47,13 @@ export interface FakeLwm2mDevice {
   online: boolean;
   /** False: the gateway holds no registration for it (`locateLwm2mDevice` finds none). */
   registered: boolean;
+  /** The gateway holding its registration. */
+  gatewayId: string;
+  /**
+   * After its first batch (the version read) the device registers again through this gateway, or
+   * (null) its registration ends.
+   */
+  movesTo?: string | null;
   /** What a read answers (and what observations report first); device reports update it. */
   resources: Values;
   /** Reads of these resources go unanswered. */
@@ -53,6 +66,12 @@ export interface FakeLwm2mDevice {
   onPackageUri: Values[];
   /** What the device reports, one report after another, on the update / install execute. */
   onExecute: Values[];
+}
+
+/** What the gateway keeps for a device between batches (`lwm2mSend`): its quiet values and what it kept. */
+interface GatewayQuiet {
+  values: QuietValues;
+  kept: Record<string, ResourceValue[]>;
 }
 
 export interface Lwm2mCommand {
@@ -84,7 +103,10 @@ export class Lwm2mFakeFleet {
   readonly steps: { deviceId: string; step: UpgradeStep; details?: { fromVersion?: string } }[] = [];
   readonly commands: Lwm2mCommand[] = [];
   readonly permitRequests: { cellId: string; request: PermitRequest }[] = [];
+  /** The gateway each batch (`lwm2mSend`) went through. */
+  readonly batchGateways: { deviceId: string; gatewayId: string }[] = [];
   readonly notifiedResults: DeviceUpgradeResult[] = [];
+  private readonly quiet = new Map<string, GatewayQuiet>();
 
   constructor(private readonly client: Client) {}
 
@@ -97,6 +119,7 @@ export class Lwm2mFakeFleet {
     this.devices.set(deviceId, {
       online: true,
       registered: true,
+      gatewayId: GATEWAY_ID,
       silent: [],
       silentAfterExecute: [],
       lacking: [],
@@ -153,7 +176,10 @@ export class Lwm2mFakeFleet {
   platformActivities(): PlatformActivities & Lwm2mPlatformActivities {
     const permits = createLwm2mPlatformActivities({
       client: this.client,
-      gatewayOf: async (deviceId) => (this.device(deviceId).registered ? GATEWAY_ID : undefined),
+      gatewayOf: async (deviceId) => {
+        const device = this.device(deviceId);
+        return device.registered ? device.gatewayId : undefined;
+      },
     });
     return {
       ...permits,
@@ -175,17 +201,14 @@ export class Lwm2mFakeFleet {
     };
   }
 
-  commandActivities(): Lwm2mCommandActivities {
-    return {
+  /** The activities of gateway `gatewayId`'s queue. */
+  commandActivities(gatewayId = GATEWAY_ID): Lwm2mCommandActivities & Lwm2mBatchActivities {
+    const commands: Lwm2mCommandActivities = {
       lwm2mRead: async (deviceId, paths) => {
         this.commands.push({ deviceId, command: 'lwm2mRead', paths });
-        const device = this.device(deviceId);
-        if (paths.some((path) => device.lacking.includes(path))) {
-          await this.signal(deviceId, 'failure', { operation: 'read', paths, code: '4.04' });
-          return;
-        }
-        const answered = paths.filter((path) => !device.silent.includes(path));
-        if (answered.length > 0) await this.report(deviceId, pick(device.resources, answered));
+        const answer = this.readAnswer(deviceId, paths);
+        if (answer.refused) await this.signal(deviceId, 'failure', answer.refused);
+        else if (Object.keys(answer.values).length > 0) await this.signal(deviceId, 'report', answer.values);
       },
       lwm2mObserve: async (deviceId, paths) => {
         this.commands.push({ deviceId, command: 'lwm2mObserve', paths });
@@ -206,9 +229,104 @@ export class Lwm2mFakeFleet {
       },
       lwm2mPackageUri: async (deviceId, pkg) => {
         this.commands.push({ deviceId, command: 'lwm2mPackageUri', paths: [] });
-        return `coap://gateway-1.test/packages/${pkg.id}/${pkg.sha256.slice(0, 8)}`;
+        return packageUriOf(pkg);
       },
     };
+    return {
+      ...commands,
+      // As the gateway does: operations in order, quick read answers returned, an observation's first
+      // answer dropped, notifications of quiet values kept instead of signalled.
+      lwm2mSend: async (deviceId, batch) => {
+        const device = this.device(deviceId);
+        if (!device.registered || device.gatewayId !== gatewayId) {
+          throw ApplicationFailure.nonRetryable(
+            `device ${deviceId} has no live LwM2M registration`,
+            DEVICE_NOT_ONLINE,
+          );
+        }
+        if (batch.step) {
+          const { taskId, step, fromVersion } = batch.step;
+          await this.platformActivities().recordUpgradeStep(
+            taskId,
+            deviceId,
+            step,
+            fromVersion === undefined ? undefined : { fromVersion },
+          );
+        }
+        const kept = this.quiet.get(deviceId)?.kept ?? {};
+        const previous = this.quiet.get(deviceId);
+        if (batch.quiet) this.quiet.set(deviceId, { values: batch.quiet, kept: {} });
+        else if (previous) previous.kept = {};
+        const answer: Awaited<ReturnType<Lwm2mBatchActivities['lwm2mSend']>> = {
+          values: {},
+          refused: [],
+          kept,
+        };
+        for (const operation of batch.operations) {
+          if (operation.op === 'read') {
+            this.commands.push({ deviceId, command: 'lwm2mRead', paths: operation.paths });
+            const read = this.readAnswer(deviceId, operation.paths);
+            if (read.refused) answer.refused.push(read.refused);
+            else Object.assign(answer.values, read.values);
+          } else if (operation.op === 'observe') {
+            this.commands.push({ deviceId, command: 'lwm2mObserve', paths: operation.paths });
+          } else if (operation.op === 'write-package-uri') {
+            this.commands.push({ deviceId, command: 'lwm2mPackageUri', paths: [] });
+            const value = packageUriOf(operation.package);
+            this.commands.push({ deviceId, command: 'lwm2mWrite', paths: [operation.path], value });
+            for (const values of this.device(deviceId).onPackageUri) await this.notify(deviceId, values);
+          } else if (operation.op === 'execute') {
+            this.commands.push({ deviceId, command: 'lwm2mExecute', paths: [operation.path] });
+            const device = this.device(deviceId);
+            device.silent.push(...device.silentAfterExecute);
+            for (const values of device.onExecute) await this.notify(deviceId, values);
+          } else {
+            this.commands.push({ deviceId, command: 'lwm2mCancelObservation', paths: operation.paths });
+            this.quiet.delete(deviceId);
+          }
+        }
+        this.batchGateways.push({ deviceId, gatewayId });
+        if (device.movesTo !== undefined) {
+          if (device.movesTo === null) device.registered = false;
+          else device.gatewayId = device.movesTo;
+          device.movesTo = undefined;
+        }
+        return answer;
+      },
+    };
+  }
+
+  /** What a read of these resources answers: values (none for silent ones), or a refusal (4.04). */
+  private readAnswer(
+    deviceId: string,
+    paths: string[],
+  ): { values: Values; refused?: { operation: 'read'; paths: string[]; code: string } } {
+    const device = this.device(deviceId);
+    if (paths.some((path) => device.lacking.includes(path))) {
+      return { values: {}, refused: { operation: 'read', paths, code: '4.04' } };
+    }
+    return {
+      values: pick(
+        device.resources,
+        paths.filter((path) => !device.silent.includes(path)),
+      ),
+    };
+  }
+
+  /** An observed change, through the gateway's quiet values: kept when all quiet, else signalled. */
+  private async notify(deviceId: string, values: Values): Promise<void> {
+    Object.assign(this.device(deviceId).resources, values);
+    const quiet = this.quiet.get(deviceId);
+    const entries = Object.entries(values);
+    if (quiet && entries.every(([path, value]) => quiet.values[path]?.includes(Number(value)))) {
+      for (const [path, value] of entries) quiet.kept[path] = [...(quiet.kept[path] ?? []), value];
+      return;
+    }
+    const earlier = quiet?.kept ?? {};
+    if (quiet) quiet.kept = {};
+    await this.client.workflow
+      .getHandle(deviceOperationWorkflowId(deviceId))
+      .signal(resourcesReportedSignal, Object.keys(earlier).length > 0 ? { values, earlier } : { values });
   }
 
   /** The device sends values: the gateway passes them on, and they become what later reads answer. */
@@ -232,6 +350,10 @@ export class Lwm2mFakeFleet {
   }
 }
 
+function packageUriOf(pkg: PackageInfo): string {
+  return `coap://gateway-1.test/packages/${pkg.id}/${pkg.sha256.slice(0, 8)}`;
+}
+
 function pick(values: Values, paths: string[]): Values {
   return Object.fromEntries(paths.map((path) => [path, values[path] ?? null]));
 }
@@ -250,11 +372,13 @@ export async function runLwm2mWorkers(
       workflowBundle,
       activities: fleet.platformActivities(),
     }),
-    Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: lwm2mGatewayTaskQueue(GATEWAY_ID),
-      activities: fleet.commandActivities(),
-    }),
+    ...[GATEWAY_ID, OTHER_GATEWAY_ID].map((gatewayId) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: lwm2mGatewayTaskQueue(gatewayId),
+        activities: fleet.commandActivities(gatewayId),
+      }),
+    ),
   ]);
   const running = workers.map((worker) => worker.run());
   return async () => {

@@ -16,9 +16,17 @@ import {
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
 import { lwm2mFirmwareUpgrade } from '../../workflows/lwm2m-firmware-upgrade';
+import { lwm2mUpgradeSearchAttributes } from '../../workflows/lwm2m-steps';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
-import { type FakeLwm2mDevice, Lwm2mFakeFleet, runLwm2mWorkers } from './lwm2m-fake-fleet';
+import {
+  type FakeLwm2mDevice,
+  GATEWAY_ID,
+  Lwm2mFakeFleet,
+  OTHER_GATEWAY_ID,
+  runLwm2mWorkers,
+} from './lwm2m-fake-fleet';
+import { describeCost, lwm2mUpgradeCost } from './lwm2m-upgrade-cost';
 import { packageOf } from './packages';
 import { lockedClient, untilWaitingOnTimer } from './server-time';
 
@@ -44,11 +52,14 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function startUpgrade(deviceId: string) {
+/** Started as a client would; `withSearchAttributes` starts it as the task workflows do. */
+function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
+  const input = fleet.upgradeInput(deviceId, pkg, taskId);
   return client.workflow.start(lwm2mFirmwareUpgrade, {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
-    args: [fleet.upgradeInput(deviceId, pkg, taskId)],
+    args: [input],
+    typedSearchAttributes: withSearchAttributes ? lwm2mUpgradeSearchAttributes(input) : undefined,
   });
 }
 
@@ -121,7 +132,28 @@ describe('LwM2M firmware upgrade, seed 000', () => {
       [OtaSearchAttributes.deviceId.name]: [deviceId],
       [OtaSearchAttributes.step.name]: ['succeeded'],
     });
-    await recordHistory('lwm2m-firmware-success', handle);
+    await recordHistory('lwm2m-firmware-success-v2', handle);
+  });
+
+  it('costs at most 20 Temporal actions for a successful upgrade, its cell permit included', async () => {
+    // In a cell where another device holds a permit, as in a rollout: the limiter runs already.
+    const holder = fleet.addDevice({ onPackageUri: [], resources: { '/4/0/8': 'busy-cell-firmware' } });
+    const holding = await startUpgrade(holder);
+    await untilWaitingOnTimer(holding, 60 * MINUTE);
+    const deviceId = fleet.addDevice({ resources: { '/4/0/8': 'busy-cell-firmware' } });
+    const handle = await startUpgrade(deviceId, { withSearchAttributes: true });
+
+    expect((await handle.result()).outcome).toBe('succeeded');
+    const cost = await lwm2mUpgradeCost(client, handle, 'busy-cell-firmware');
+    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(20);
+    expect((await handle.describe()).searchAttributes).toMatchObject({
+      [OtaSearchAttributes.taskId.name]: [taskId],
+      [OtaSearchAttributes.deviceId.name]: [deviceId],
+      [OtaSearchAttributes.packageVersion.name]: ['2.0.0'],
+      [OtaSearchAttributes.step.name]: ['succeeded'],
+    });
+    await holding.cancel();
+    expect(await holding.result()).toMatchObject({ outcome: 'cancelled' });
   });
 
   it('marks a device already on the target version successful without a radio query or a permit', async () => {
@@ -242,7 +274,7 @@ describe('LwM2M firmware upgrade, seed 000', () => {
   });
 
   it('fails when the device starts downloading but does not finish within 60 minutes', async () => {
-    const { result } = await upgradeUntilTimeout(
+    const { handle, result } = await upgradeUntilTimeout(
       { onPackageUri: [{ '/5/0/3': 1 }] },
       'downloading',
       60 * MINUTE,
@@ -252,6 +284,7 @@ describe('LwM2M firmware upgrade, seed 000', () => {
       outcome: 'failed',
       cause: 'Waiting for device downloaded package timeout',
     });
+    await recordHistory('lwm2m-firmware-downloaded-timeout-v2', handle);
   });
 
   it('fails when the device does not start updating within 30 minutes', async () => {
@@ -324,6 +357,19 @@ describe('LwM2M firmware upgrade, seed 000', () => {
     await expectCellFree(deviceId);
   });
 
+  it('shows a failed upgrade in Temporal by its final step and the seed failure message', async () => {
+    const { handle, result } = await upgrade({
+      onPackageUri: [{ '/5/0/3': 1 }, { '/5/0/3': 0, '/5/0/5': 5 }],
+    });
+
+    expect(result.cause).toBe('Integrity check failure for new downloaded package');
+    expect((await handle.describe()).searchAttributes).toMatchObject({
+      [OtaSearchAttributes.step.name]: ['failed'],
+      [OtaSearchAttributes.failureCause.name]: ['Integrity check failure for new downloaded package'],
+    });
+    await recordHistory('lwm2m-firmware-device-failure-v2', handle);
+  });
+
   it('reports update result 8 during the update as "Firmware update failed"', async () => {
     const { result } = await upgrade({ onExecute: [{ '/5/0/3': 3 }, { '/5/0/3': 2, '/5/0/5': 8 }] });
 
@@ -353,6 +399,29 @@ describe('LwM2M firmware upgrade, seed 000', () => {
       cause: 'Device Abnormal is not online',
       toVersion: '2.0.0',
     });
+  });
+
+  it('follows a device that registers again through another gateway during the upgrade', async () => {
+    const { deviceId, result } = await upgrade({ movesTo: OTHER_GATEWAY_ID });
+
+    expect(result.outcome).toBe('succeeded');
+    const gateways = fleet.batchGateways.filter((b) => b.deviceId === deviceId).map((b) => b.gatewayId);
+    expect(gateways[0]).toBe(GATEWAY_ID);
+    expect(gateways.slice(1)).toEqual(Array(4).fill(OTHER_GATEWAY_ID));
+  });
+
+  it('fails with "Device Abnormal is not online" when the registration ends during the upgrade', async () => {
+    const { deviceId, result } = await upgrade({ movesTo: null });
+
+    expect(result).toEqual({
+      taskId,
+      deviceId,
+      outcome: 'failed',
+      cause: 'Device Abnormal is not online',
+      fromVersion: '1.0.0',
+      toVersion: '2.0.0',
+    });
+    expect(fleet.permitRequests.filter((p) => p.request.deviceId === deviceId)).toEqual([]);
   });
 
   it('ends cancelled while waiting for a permit, and leaves the cell queue', async () => {

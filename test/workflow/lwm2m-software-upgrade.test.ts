@@ -13,9 +13,11 @@ import {
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
 import { lwm2mSoftwareUpgrade } from '../../workflows/lwm2m-software-upgrade';
+import { lwm2mUpgradeSearchAttributes } from '../../workflows/lwm2m-steps';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import { type FakeLwm2mDevice, Lwm2mFakeFleet, runLwm2mWorkers, softwareDevice } from './lwm2m-fake-fleet';
+import { describeCost, lwm2mUpgradeCost } from './lwm2m-upgrade-cost';
 import { packageOf } from './packages';
 import { lockedClient, untilWaitingOnTimer } from './server-time';
 
@@ -45,11 +47,14 @@ function addDevice(overrides: Partial<FakeLwm2mDevice> = {}) {
   return fleet.addDevice({ ...softwareDevice(), ...overrides });
 }
 
-function startUpgrade(deviceId: string) {
+/** Started as a client would; `withSearchAttributes` starts it as the task workflows do. */
+function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
+  const input = fleet.upgradeInput(deviceId, pkg, taskId);
   return client.workflow.start(lwm2mSoftwareUpgrade, {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
-    args: [fleet.upgradeInput(deviceId, pkg, taskId)],
+    args: [input],
+    typedSearchAttributes: withSearchAttributes ? lwm2mUpgradeSearchAttributes(input) : undefined,
   });
 }
 
@@ -115,7 +120,22 @@ describe('LwM2M software upgrade, seed 000', () => {
       holders: [],
       queue: [],
     });
-    await recordHistory('lwm2m-software-success', handle);
+    await recordHistory('lwm2m-software-success-v2', handle);
+  });
+
+  it('costs at most 20 Temporal actions for a successful upgrade, its cell permit included', async () => {
+    // In a cell where another device holds a permit, as in a rollout: the limiter runs already.
+    const holder = addDevice({ onPackageUri: [], resources: { '/4/0/8': 'busy-cell-software' } });
+    const holding = await startUpgrade(holder);
+    await untilWaitingOnTimer(holding, 60 * MINUTE);
+    const deviceId = addDevice({ resources: { '/4/0/8': 'busy-cell-software' } });
+    const handle = await startUpgrade(deviceId, { withSearchAttributes: true });
+
+    expect((await handle.result()).outcome).toBe('succeeded');
+    const cost = await lwm2mUpgradeCost(client, handle, 'busy-cell-software');
+    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(20);
+    await holding.cancel();
+    expect(await holding.result()).toMatchObject({ outcome: 'cancelled' });
   });
 
   it('marks a device already on the target version successful without observing it', async () => {

@@ -1,23 +1,38 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database';
-import { findDevice, insertDevice, listDevices } from '../../db/devices';
+import {
+  findDevice,
+  findDevices,
+  insertDevice,
+  insertDevices,
+  listDevices,
+  setDeviceTags,
+} from '../../db/devices';
 import { generateDeviceSecret, type SecretBox } from '../../devices/secrets';
-import { conflict, notFound } from '../problem';
-import { CreateDeviceRequest, DeviceParams, PageQuery } from '../schemas';
+import { conflict, type FieldError, notFound } from '../problem';
+import {
+  BulkCreateDevicesRequest,
+  CreateDeviceRequest,
+  DeviceListQuery,
+  DeviceParams,
+  UpdateDeviceRequest,
+} from '../schemas';
 import { parseInput } from '../validate';
 
 export function devicesRouter(deps: { db: Database; secrets: SecretBox }): Router {
+  const { db, secrets } = deps;
   const router = Router();
 
   router.post('/', async (req, res) => {
     const request = parseInput(CreateDeviceRequest, req.body, 'body');
     const secret = request.secret ?? generateDeviceSecret();
-    const device = await insertDevice(deps.db, {
+    const device = await insertDevice(db, {
       id: request.id,
       protocol: request.protocol,
       product: request.product,
       model: request.model,
-      secretCiphertext: deps.secrets.encrypt(secret),
+      secretCiphertext: secrets.encrypt(secret),
+      tags: request.tags,
     });
     if (!device)
       throw conflict(`device ${request.id} exists already`, [{ path: 'id', message: 'already taken' }]);
@@ -27,13 +42,62 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox }): Route
       .json({ ...device, secret });
   });
 
+  /** All or nothing: one device that cannot be created refuses the whole request. */
+  router.post('/bulk', async (req, res) => {
+    const { devices: requested } = parseInput(BulkCreateDevicesRequest, req.body, 'body');
+    const existing = new Set(
+      (
+        await findDevices(
+          db,
+          requested.map((device) => device.id),
+        )
+      ).map((d) => d.id),
+    );
+    const taken: FieldError[] = requested.flatMap((device, index) =>
+      existing.has(device.id)
+        ? [{ path: `devices.${index}.id`, message: `device ${device.id} exists already` }]
+        : [],
+    );
+    if (taken.length > 0)
+      throw conflict(`${taken.length} device ID(s) exist already; nothing was created`, taken);
+    const secretsShown = requested.map((device) => device.secret ?? generateDeviceSecret());
+    const created = await db.transaction(async (tx) => {
+      const inserted = await insertDevices(
+        tx,
+        requested.map((device, index) => ({
+          id: device.id,
+          protocol: device.protocol,
+          product: device.product,
+          model: device.model,
+          secretCiphertext: secrets.encrypt(secretsShown[index] as string),
+          tags: device.tags,
+        })),
+      );
+      // Another request created one of them since the check above: roll back, create nothing.
+      if (!inserted) throw conflict('some of these device IDs were taken meanwhile; nothing was created');
+      return inserted;
+    });
+    res
+      .status(201)
+      .json({ items: created.map((device, index) => ({ ...device, secret: secretsShown[index] })) });
+  });
+
   router.get('/', async (req, res) => {
-    res.json(await listDevices(deps.db, parseInput(PageQuery, req.query, 'query')));
+    const { limit, cursor, ...filter } = parseInput(DeviceListQuery, req.query, 'query');
+    res.json(await listDevices(db, { limit, cursor }, filter));
   });
 
   router.get('/:id', async (req, res) => {
     const { id } = parseInput(DeviceParams, req.params, 'params');
-    const device = await findDevice(deps.db, id);
+    const device = await findDevice(db, id);
+    if (!device) throw notFound(`device ${id} does not exist`);
+    res.json(device);
+  });
+
+  router.patch('/:id', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const { tags } = parseInput(UpdateDeviceRequest, req.body, 'body');
+    const device = await setDeviceTags(db, id, tags);
     if (!device) throw notFound(`device ${id} does not exist`);
     res.json(device);
   });

@@ -1,27 +1,51 @@
-import type { WorkflowClient } from '@temporalio/client';
+import { type WorkflowClient, WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
 import {
   type Lwm2mTaskSettings,
+  OtaSearchAttributes,
   TaskQueue,
-  type UpgradeTaskInput,
   upgradeTaskWorkflowId,
 } from '../../../workflows/definitions';
-import type { Database } from '../../db/database';
-import { findDevices } from '../../db/devices';
-import { newId } from '../../db/ids';
-import { findPackage, toPackageInfo } from '../../db/packages';
 import {
+  pauseTaskSignal,
+  type RolloutTaskInput,
+  resumeTaskSignal,
+  rolloutTaskWorkflowType,
+  type TaskTarget,
+} from '../../../workflows/rollout-definitions';
+import type { Database } from '../../db/database';
+import { newId } from '../../db/ids';
+import { findPackage, type Package, toPackageInfo } from '../../db/packages';
+import {
+  findUnfitListedDevices,
+  groupExists,
+  insertListedTaskDevices,
+  insertResolvedTaskDevices,
+  maxTaskDevices,
+} from '../../db/task-targets';
+import {
+  activeTaskStates,
   countTaskDevices,
   deleteTask,
   findTask,
   insertTask,
   listTaskDevices,
+  listTasks,
   markTaskCancelling,
+  setTaskState,
+  type Task,
 } from '../../db/tasks';
 import type { Logger } from '../../logger';
-import { conflict, type FieldError, HttpProblem, notFound, unprocessable } from '../problem';
-import { PageQuery } from '../schemas';
-import { CreateTaskRequest, TaskParams } from '../task-schemas';
+import { conflict, HttpProblem, notFound, unprocessable } from '../problem';
+import { defaultTaskEventTiming, streamTaskProgress, type TaskEventTiming } from '../task-event-stream';
+import { sendTaskResultsCsv } from '../task-results-csv';
+import {
+  CreateTaskRequest,
+  maxListedErrors,
+  TaskDeviceQuery,
+  TaskListQuery,
+  TaskParams,
+} from '../task-schemas';
 import { parseInput } from '../validate';
 
 /** The part of a Temporal `Client` the API uses. */
@@ -29,7 +53,18 @@ export interface TaskWorkflows {
   workflow: Pick<WorkflowClient, 'start' | 'getHandle'>;
 }
 
-export const upgradeTaskWorkflowType = 'upgradeTask';
+/** The task as the API shows it: the callback URL of tasks from before webhooks stays internal. */
+function taskBody({ callbackUrl: _internal, ...task }: Task) {
+  return task;
+}
+
+function isFuture(instant: string | undefined): boolean {
+  return instant !== undefined && Date.parse(instant) > Date.now();
+}
+
+function temporalUnavailable(what: string): HttpProblem {
+  return new HttpProblem(503, 'Service unavailable', `${what}: Temporal is not reachable`);
+}
 
 export function tasksRouter(deps: {
   db: Database;
@@ -37,9 +72,31 @@ export function tasksRouter(deps: {
   logger: Logger;
   /** What NB-IoT (LwM2M) upgrades use to read radio coverage and turn it into cell permits. */
   nbiot: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'>;
+  events?: TaskEventTiming;
 }): Router {
   const { db, temporal } = deps;
   const router = Router();
+
+  async function requireTask(id: string): Promise<Task> {
+    const task = await findTask(db, id);
+    if (!task) throw notFound(`task ${id} does not exist`);
+    return task;
+  }
+
+  /**
+   * The task's state is written first, so a workflow that reads it sees the request; when Temporal
+   * cannot be told, the state goes back and nothing changed.
+   */
+  async function tellWorkflow(task: Task, changed: Task, tell: () => Promise<void>): Promise<void> {
+    try {
+      await tell();
+    } catch (error) {
+      await setTaskState(db, task.id, [changed.state], task.state);
+      if (error instanceof WorkflowNotFoundError) throw conflict(`task ${task.id}'s workflow has ended`);
+      deps.logger.error({ err: error, taskId: task.id }, 'could not reach the task workflow');
+      throw temporalUnavailable(`task ${task.id} is unchanged`);
+    }
+  }
 
   router.post('/', async (req, res) => {
     const request = parseInput(CreateTaskRequest, req.body, 'body');
@@ -49,81 +106,166 @@ export function tasksRouter(deps: {
         { path: 'packageId', message: 'no such package' },
       ]);
     }
-    const devices = new Map((await findDevices(db, request.deviceIds)).map((device) => [device.id, device]));
-    const errors: FieldError[] = [];
-    request.deviceIds.forEach((deviceId, index) => {
-      const device = devices.get(deviceId);
-      const path = `deviceIds.${index}`;
-      if (!device) errors.push({ path, message: `device ${deviceId} does not exist` });
-      else if (device.product !== pkg.product || device.model !== pkg.model) {
-        errors.push({
-          path,
-          message: `device ${deviceId} is ${device.product}/${device.model}; the package is for ${pkg.product}/${pkg.model}`,
-        });
-      }
-    });
-    if (errors.length > 0) throw unprocessable(`${errors.length} device(s) cannot take this package`, errors);
-
     const taskId = newId('task');
-    const task = await db.transaction((tx) =>
-      insertTask(tx, {
-        id: taskId,
-        packageId: pkg.id,
-        callbackUrl: request.callbackUrl,
-        deviceIds: request.deviceIds,
-        toVersion: pkg.version,
-      }),
-    );
-    const lwm2mDeviceIds = request.deviceIds.filter((id) => devices.get(id)?.protocol === 'lwm2m');
-    const input: UpgradeTaskInput = {
+    const { startAt } = request.rollout;
+    const state = isFuture(startAt) ? ('scheduled' as const) : ('running' as const);
+    const task = await db.transaction(async (tx) => {
+      const newTask = { id: taskId, packageId: pkg.id, name: request.name, mode: request.mode, state };
+      const rollout = request.rollout;
+      const { target } = request;
+      if ('deviceIds' in target) {
+        await refuseUnfitDevices(tx, pkg, target.deviceIds);
+        await insertTask(tx, {
+          ...newTask,
+          rollout,
+          target: { deviceList: { count: target.deviceIds.length } },
+        });
+        await insertListedTaskDevices(tx, taskId, target.deviceIds);
+      } else {
+        if ('groupId' in target && !(await groupExists(tx, target.groupId))) {
+          throw unprocessable(`group ${target.groupId} does not exist`, [
+            { path: 'target.groupId', message: 'no such group' },
+          ]);
+        }
+        await insertTask(tx, { ...newTask, rollout, target });
+        refuseResolvedCount(await insertResolvedTaskDevices(tx, taskId), target, request.mode);
+      }
+      return findTask(tx, taskId);
+    });
+    if (!task) throw new Error(`task ${taskId} vanished after its creation`);
+
+    const input: RolloutTaskInput = {
       taskId,
-      deviceIds: request.deviceIds,
       package: toPackageInfo(pkg),
-      ...(lwm2mDeviceIds.length > 0 && { lwm2m: { deviceIds: lwm2mDeviceIds, ...deps.nbiot } }),
+      mode: request.mode,
+      policy: request.rollout,
+      nbiot: deps.nbiot,
     };
     try {
-      await temporal.workflow.start(upgradeTaskWorkflowType, {
+      await temporal.workflow.start(rolloutTaskWorkflowType, {
         workflowId: upgradeTaskWorkflowId(taskId),
         taskQueue: TaskQueue.platform,
         args: [input],
+        typedSearchAttributes: [{ key: OtaSearchAttributes.taskId, value: taskId }],
       });
     } catch (error) {
-      // A task without its workflow would stay 'running' forever.
+      // A task without its workflow would never move.
       await deleteTask(db, taskId);
-      deps.logger.error({ err: error, taskId }, 'could not start the upgrade task workflow');
-      throw new HttpProblem(
-        503,
-        'Service unavailable',
-        'the task could not be started: Temporal is not reachable',
-      );
+      deps.logger.error({ err: error, taskId }, 'could not start the task workflow');
+      throw temporalUnavailable('the task could not be started');
     }
-    res.status(201).location(`/v1/tasks/${task.id}`).json(task);
+    res.status(201).location(`/v1/tasks/${task.id}`).json(taskBody(task));
+  });
+
+  router.get('/', async (req, res) => {
+    const page = await listTasks(db, parseInput(TaskListQuery, req.query, 'query'));
+    res.json({ ...page, items: page.items.map(taskBody) });
   });
 
   router.get('/:id', async (req, res) => {
     const { id } = parseInput(TaskParams, req.params, 'params');
-    const task = await findTask(db, id);
-    if (!task) throw notFound(`task ${id} does not exist`);
-    res.json({ ...task, counts: await countTaskDevices(db, id) });
+    const task = await requireTask(id);
+    res.json({ ...taskBody(task), counts: await countTaskDevices(db, id) });
   });
 
   router.get('/:id/devices', async (req, res) => {
     const { id } = parseInput(TaskParams, req.params, 'params');
-    const page = parseInput(PageQuery, req.query, 'query');
-    if (!(await findTask(db, id))) throw notFound(`task ${id} does not exist`);
-    res.json(await listTaskDevices(db, id, page));
+    const query = parseInput(TaskDeviceQuery, req.query, 'query');
+    await requireTask(id);
+    res.json(await listTaskDevices(db, id, query));
+  });
+
+  router.get('/:id/results.csv', async (req, res) => {
+    const { id } = parseInput(TaskParams, req.params, 'params');
+    await requireTask(id);
+    await sendTaskResultsCsv(res, db, id);
+  });
+
+  router.get('/:id/events', async (req, res) => {
+    const { id } = parseInput(TaskParams, req.params, 'params');
+    await requireTask(id);
+    await streamTaskProgress(
+      res,
+      async () => {
+        const task = await findTask(db, id);
+        if (!task) return undefined;
+        const { state, stateReason, deviceCount } = task;
+        return { state, stateReason, deviceCount, counts: await countTaskDevices(db, id) };
+      },
+      deps.events ?? defaultTaskEventTiming,
+    );
+  });
+
+  router.post('/:id/pause', async (req, res) => {
+    const { id } = parseInput(TaskParams, req.params, 'params');
+    const task = await requireTask(id);
+    if (!task.rollout) throw conflict(`task ${id} predates rollout control and cannot be paused`);
+    const paused = await setTaskState(db, id, ['scheduled', 'running'], 'paused');
+    if (!paused)
+      throw conflict(`task ${id} is ${task.state}; only a scheduled or running task can be paused`);
+    await tellWorkflow(task, paused, () =>
+      temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).signal(pauseTaskSignal),
+    );
+    res.json(taskBody(paused));
+  });
+
+  router.post('/:id/resume', async (req, res) => {
+    const { id } = parseInput(TaskParams, req.params, 'params');
+    const task = await requireTask(id);
+    const startAt = task.rollout?.startAt;
+    const resumed = await setTaskState(db, id, ['paused'], isFuture(startAt) ? 'scheduled' : 'running');
+    if (!resumed) throw conflict(`task ${id} is ${task.state}; only a paused task can be resumed`);
+    await tellWorkflow(task, resumed, () =>
+      temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).signal(resumeTaskSignal),
+    );
+    res.json(taskBody(resumed));
   });
 
   router.post('/:id/cancel', async (req, res) => {
     const { id } = parseInput(TaskParams, req.params, 'params');
-    const task = await findTask(db, id);
-    if (!task) throw notFound(`task ${id} does not exist`);
-    if (task.state === 'completed' || task.state === 'cancelled')
+    const task = await requireTask(id);
+    if (!activeTaskStates.includes(task.state) && task.state !== 'cancelling')
       throw conflict(`task ${id} is already ${task.state}`);
+    // Cancelling a task being cancelled asks its workflow again.
     const cancelling = (await markTaskCancelling(db, id)) ?? task;
-    await temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).cancel();
-    res.status(202).json(cancelling);
+    await tellWorkflow(task, cancelling, async () => {
+      await temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).cancel();
+    });
+    res.status(202).json(taskBody(cancelling));
   });
 
   return router;
+}
+
+/** A listed device that does not exist or is of another product/model refuses the whole task. */
+async function refuseUnfitDevices(
+  db: Pick<Database, 'query'>,
+  pkg: Package,
+  deviceIds: string[],
+): Promise<void> {
+  const { unfit, total } = await findUnfitListedDevices(db, pkg.id, deviceIds, maxListedErrors);
+  if (total === 0) return;
+  const errors = unfit.map(({ index, deviceId, product, model }) => ({
+    path: `target.deviceIds.${index}`,
+    message:
+      product === null
+        ? `device ${deviceId} does not exist`
+        : `device ${deviceId} is ${product}/${model}; the package is for ${pkg.product}/${pkg.model}`,
+  }));
+  const listed = total > unfit.length ? ` (the first ${unfit.length} are listed)` : '';
+  throw unprocessable(`${total} device(s) cannot take this package${listed}`, errors);
+}
+
+function refuseResolvedCount(count: number, target: TaskTarget, mode: RolloutTaskInput['mode']): void {
+  const path = 'groupId' in target ? 'target.groupId' : 'target.filter';
+  if (count > maxTaskDevices) {
+    throw unprocessable(`the target matches more than ${maxTaskDevices} devices`, [
+      { path, message: `matches more than ${maxTaskDevices} devices of the package's product and model` },
+    ]);
+  }
+  if (count === 0 && mode === 'snapshot') {
+    throw unprocessable('the target matches no device', [
+      { path, message: "matches no device of the package's product and model" },
+    ]);
+  }
 }

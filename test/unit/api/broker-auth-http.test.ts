@@ -9,7 +9,7 @@ import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
-import { testSecrets } from './test-api';
+import { testApiKey, testSecrets } from './test-api';
 
 const token = 'broker-auth-token-0123456789';
 const service = { username: 'otaflow-gateway', password: 'gateway-password' };
@@ -32,6 +32,7 @@ function apiWith(db: Awaited<ReturnType<typeof openTempDatabase>>['db'], authTok
       MQTT_SERVICE_PASSWORD: service.password,
     },
     logger: silentLogger,
+    apiKey: testApiKey,
   });
 }
 
@@ -43,6 +44,7 @@ beforeAll(async () => {
   for (const id of ['meter-1', 'meter-2']) {
     await request(app)
       .post('/v1/devices')
+      .set('authorization', `Bearer ${testApiKey}`)
       .send({ id, protocol: 'mqtt', product: 'meter', model: 'm1', secret: `${id}-secret` })
       .expect(201);
   }

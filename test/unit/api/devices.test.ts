@@ -13,12 +13,12 @@ const meter = { id: 'meter-1', protocol: 'mqtt', product: 'meter', model: 'm1' }
 
 describe('POST /v1/devices', () => {
   it('provisions a device and shows a generated secret once', async () => {
-    const created = await request(api.app).post('/v1/devices').send(meter).expect(201);
+    const created = await request(api.app).post('/v1/devices').set(api.auth).send(meter).expect(201);
     expect(created.body).toMatchObject({ ...meter, online: false, lastSeenAt: null });
     expect(created.body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(created.headers.location).toBe('/v1/devices/meter-1');
 
-    const shown = await request(api.app).get('/v1/devices/meter-1').expect(200);
+    const shown = await request(api.app).get('/v1/devices/meter-1').set(api.auth).expect(200);
     expect(shown.body).toMatchObject(meter);
     expect(shown.body).not.toHaveProperty('secret');
     const { rows } = await api.db.query<{ secret_ciphertext: string }>(
@@ -30,6 +30,7 @@ describe('POST /v1/devices', () => {
   it('keeps a given secret, encrypted', async () => {
     const created = await request(api.app)
       .post('/v1/devices')
+      .set(api.auth)
       .send({ ...meter, secret: 'my-device-secret' })
       .expect(201);
     expect(created.body.secret).toBe('my-device-secret');
@@ -40,18 +41,20 @@ describe('POST /v1/devices', () => {
   });
 
   it('refuses a duplicate ID with 409 and leaves the first device as it was', async () => {
-    await request(api.app).post('/v1/devices').send(meter).expect(201);
+    await request(api.app).post('/v1/devices').set(api.auth).send(meter).expect(201);
     const duplicate = await request(api.app)
       .post('/v1/devices')
+      .set(api.auth)
       .send({ ...meter, product: 'other' })
       .expect(409);
     expect(duplicate.body.errors).toEqual([{ path: 'id', message: 'already taken' }]);
-    expect((await request(api.app).get('/v1/devices/meter-1')).body.product).toBe('meter');
+    expect((await request(api.app).get('/v1/devices/meter-1').set(api.auth)).body.product).toBe('meter');
   });
 
   it('names each bad field, as problem+json, and stores nothing', async () => {
     const response = await request(api.app)
       .post('/v1/devices')
+      .set(api.auth)
       .send({ id: 'bad/id', protocol: 'coap', product: 'meter', model: 'm1', extra: 1 })
       .expect(400)
       .expect('content-type', /application\/problem\+json/);
@@ -59,20 +62,22 @@ describe('POST /v1/devices', () => {
     const paths = response.body.errors.map((error: { path: string }) => error.path);
     expect(paths).toEqual(expect.arrayContaining(['id', 'protocol']));
     expect(response.body.detail).toMatch(/protocol/);
-    expect((await request(api.app).get('/v1/devices')).body.items).toEqual([]);
+    expect((await request(api.app).get('/v1/devices').set(api.auth)).body.items).toEqual([]);
   });
 
   it('refuses malformed JSON, a missing body and an oversized body', async () => {
     const malformed = await request(api.app)
       .post('/v1/devices')
+      .set(api.auth)
       .set('content-type', 'application/json')
       .send('{"id":')
       .expect(400);
     expect(malformed.body.detail).toMatch(/not valid JSON/);
-    const missing = await request(api.app).post('/v1/devices').expect(400);
+    const missing = await request(api.app).post('/v1/devices').set(api.auth).expect(400);
     expect(missing.body.detail).toMatch(/must be JSON/);
     await request(api.app)
       .post('/v1/devices')
+      .set(api.auth)
       .send({ ...meter, product: 'x'.repeat(2000) })
       .expect(413);
   });
@@ -83,24 +88,26 @@ describe('GET /v1/devices', () => {
     for (const id of ['c', 'a', 'b'])
       await request(api.app)
         .post('/v1/devices')
+        .set(api.auth)
         .send({ ...meter, id })
         .expect(201);
-    const first = await request(api.app).get('/v1/devices?limit=2').expect(200);
+    const first = await request(api.app).get('/v1/devices?limit=2').set(api.auth).expect(200);
     expect(first.body.items.map((device: { id: string }) => device.id)).toEqual(['a', 'b']);
     const second = await request(api.app)
       .get(`/v1/devices?limit=2&cursor=${first.body.nextCursor}`)
+      .set(api.auth)
       .expect(200);
     expect(second.body.items.map((device: { id: string }) => device.id)).toEqual(['c']);
     expect(second.body.nextCursor).toBeUndefined();
   });
 
   it('refuses a bad limit, naming it', async () => {
-    const response = await request(api.app).get('/v1/devices?limit=0').expect(400);
+    const response = await request(api.app).get('/v1/devices?limit=0').set(api.auth).expect(400);
     expect(response.body.errors[0].path).toBe('limit');
   });
 
   it('answers 404 for an unknown device', async () => {
-    const response = await request(api.app).get('/v1/devices/nobody').expect(404);
+    const response = await request(api.app).get('/v1/devices/nobody').set(api.auth).expect(404);
     expect(response.body.detail).toBe('device nobody does not exist');
   });
 });
@@ -111,12 +118,12 @@ describe('the rest of the surface', () => {
   });
 
   it('answers unknown routes with a 404 problem', async () => {
-    const response = await request(api.app).get('/v1/nothing-here').expect(404);
+    const response = await request(api.app).get('/v1/nothing-here').set(api.auth).expect(404);
     expect(response.body.detail).toBe('no route for GET /v1/nothing-here');
   });
 
   it('serves an OpenAPI 3.1 document describing every endpoint', async () => {
-    const { body } = await request(api.app).get('/openapi.json').expect(200);
+    const { body } = await request(api.app).get('/openapi.json').set(api.auth).expect(200);
     expect(body.openapi).toBe('3.1.0');
     expect(Object.keys(body.paths)).toEqual(
       expect.arrayContaining([
@@ -132,10 +139,10 @@ describe('the rest of the surface', () => {
         '/healthz',
       ]),
     );
-    expect(body.components.schemas.CreateTaskRequest.properties.deviceIds).toMatchObject({
+    expect(body.components.schemas.BulkCreateDevicesRequest.properties.devices).toMatchObject({
       type: 'array',
       minItems: 1,
-      maxItems: 1000,
+      maxItems: 10_000,
     });
     expect(body.paths['/v1/packages'].post.requestBody.content).toHaveProperty('multipart/form-data');
   });

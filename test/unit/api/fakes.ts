@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import pino from 'pino';
 import type { TaskWorkflows } from '../../../src/api/routes/tasks';
 import {
@@ -10,25 +11,39 @@ import {
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** Records the workflow starts and cancellations the API asks of Temporal. */
+/** Records the workflow starts, signals and cancellations the API asks of Temporal. */
 export function fakeTemporal() {
   const started: {
     workflowType: string;
-    options: { workflowId: string; taskQueue: string; args: unknown[] };
+    options: { workflowId: string; taskQueue: string; args: unknown[]; typedSearchAttributes?: unknown };
   }[] = [];
   const cancelled: string[] = [];
+  const signalled: { workflowId: string; signal: string; args: unknown[] }[] = [];
   let unavailable = false;
+  const refuse = () => {
+    if (unavailable) throw new Error('connect ECONNREFUSED 127.0.0.1:7233');
+  };
   const temporal = {
     workflow: {
       async start(workflowType: string, options: { workflowId: string; taskQueue: string; args: unknown[] }) {
-        if (unavailable) throw new Error('connect ECONNREFUSED 127.0.0.1:7233');
+        refuse();
         started.push({ workflowType, options });
         return {};
       },
       getHandle(workflowId: string) {
         return {
           async cancel() {
+            refuse();
             cancelled.push(workflowId);
+          },
+          async signal(definition: { name: string }, ...args: unknown[]) {
+            refuse();
+            signalled.push({ workflowId, signal: definition.name, args });
+          },
+          // No workflow runs here: a query finds none (as for a cell limiter that never started).
+          async query() {
+            refuse();
+            throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
           },
         };
       },
@@ -38,12 +53,14 @@ export function fakeTemporal() {
     temporal,
     started,
     cancelled,
+    signalled,
     makeUnavailable() {
       unavailable = true;
     },
     reset() {
       started.length = 0;
       cancelled.length = 0;
+      signalled.length = 0;
       unavailable = false;
     },
   };

@@ -15,7 +15,7 @@ const content = Buffer.from('firmware image bytes '.repeat(100));
 
 /** `file: null` sends no file part. */
 function upload(values: Record<string, string | string[]> = fields, file: Buffer | null = content) {
-  const req = request(api.app).post('/v1/packages');
+  const req = request(api.app).post('/v1/packages').set(api.auth);
   for (const [name, value] of Object.entries(values)) {
     for (const item of Array.isArray(value) ? value : [value]) req.field(name, item);
   }
@@ -41,8 +41,8 @@ describe('POST /v1/packages', () => {
     });
     expect(response.body).not.toHaveProperty('objectKey');
     expect([...api.packageStore.objects.values()]).toEqual([content]);
-    await request(api.app).get(`/v1/packages/${response.body.id}`).expect(200);
-    const list = await request(api.app).get('/v1/packages').expect(200);
+    await request(api.app).get(`/v1/packages/${response.body.id}`).set(api.auth).expect(200);
+    const list = await request(api.app).get('/v1/packages').set(api.auth).expect(200);
     expect(list.body.items.map((pkg: { id: string }) => pkg.id)).toEqual([response.body.id]);
   });
 
@@ -62,6 +62,7 @@ describe('POST /v1/packages', () => {
   it('says fields must precede the file when the file comes first', async () => {
     const response = await request(api.app)
       .post('/v1/packages')
+      .set(api.auth)
       .attach('file', content, 'fw.bin')
       .field('name', 'x')
       .expect(400);
@@ -99,10 +100,10 @@ describe('POST /v1/packages', () => {
   });
 
   it('refuses a body that is not multipart', async () => {
-    await request(api.app).post('/v1/packages').send(fields).expect(415);
+    await request(api.app).post('/v1/packages').set(api.auth).send(fields).expect(415);
   });
 
   it('answers 404 for an unknown package', async () => {
-    await request(api.app).get('/v1/packages/pkg_nope').expect(404);
+    await request(api.app).get('/v1/packages/pkg_nope').set(api.auth).expect(404);
   });
 });

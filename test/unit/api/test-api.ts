@@ -28,6 +28,7 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
       radioResources: defaultRadioResources,
     },
     logger: silentLogger,
+    apiKey: testApiKey,
     limits,
   });
   return {

@@ -3,15 +3,18 @@ import type { Database } from '../../../src/db/database';
 import { createDeviceRegistry } from '../../../src/db/device-registry';
 import { findDevice, insertDevice, listDevices, recordVersions, setPresence } from '../../../src/db/devices';
 import { findPackage, insertPackage, type NewPackage } from '../../../src/db/packages';
+import { insertListedTaskDevices } from '../../../src/db/task-targets';
 import {
   countTaskDevices,
   findTask,
   finishTask,
   insertTask,
   listTaskDevices,
+  listTasks,
   markTaskCancelling,
   recordDeviceResult,
   recordStep,
+  setTaskState,
 } from '../../../src/db/tasks';
 import { createSecretBox } from '../../../src/devices/secrets';
 import { emptyTables, openTempDatabase } from './temp-database';
@@ -53,9 +56,20 @@ const firmware: NewPackage = {
 };
 
 async function addTask(taskId: string, deviceIds: string[]) {
-  return db.transaction((tx) =>
-    insertTask(tx, { id: taskId, packageId: firmware.id, deviceIds, toVersion: '2.0.0' }),
-  );
+  await db.transaction(async (tx) => {
+    await insertTask(tx, {
+      id: taskId,
+      packageId: firmware.id,
+      target: { deviceList: { count: deviceIds.length } },
+      mode: 'snapshot',
+      rollout: { maxInProgress: 100 },
+      state: 'running',
+    });
+    await insertListedTaskDevices(tx, taskId, deviceIds);
+  });
+  const task = await findTask(db, taskId);
+  if (!task) throw new Error(`task ${taskId} was not created`);
+  return task;
 }
 
 describe('devices', () => {
@@ -118,7 +132,15 @@ describe('tasks', () => {
 
   it('creates a running task with a pending row per device', async () => {
     const task = await addTask('t1', ['d1', 'd2', 'd3']);
-    expect(task).toMatchObject({ state: 'running', deviceCount: 3, callbackUrl: null, finishedAt: null });
+    expect(task).toMatchObject({
+      state: 'running',
+      stateReason: null,
+      target: { deviceList: { count: 3 } },
+      mode: 'snapshot',
+      rollout: { maxInProgress: 100 },
+      deviceCount: 3,
+      finishedAt: null,
+    });
     const devices = await listTaskDevices(db, 't1', { limit: 10 });
     expect(devices.items.map((d) => [d.deviceId, d.step, d.toVersion])).toEqual([
       ['d1', 'pending', '2.0.0'],
@@ -177,6 +199,48 @@ describe('tasks', () => {
     expect(await finishTask(db, 't1', new Date())).toMatchObject({ state: 'cancelled' });
     expect(await finishTask(db, 't2', new Date())).toMatchObject({ state: 'completed' });
     expect((await findTask(db, 't2'))?.finishedAt).toBeInstanceOf(Date);
+  });
+
+  it('moves a task between states only from the states given', async () => {
+    await addTask('t1', ['d1']);
+    await db.query(`update tasks set state_reason = 'why' where id = 't1'`);
+    expect(await setTaskState(db, 't1', ['paused'], 'running')).toBeUndefined();
+    expect(await setTaskState(db, 't1', ['scheduled', 'running'], 'paused')).toMatchObject({
+      state: 'paused',
+      stateReason: null,
+    });
+    expect(await markTaskCancelling(db, 't1')).toMatchObject({ state: 'cancelling' });
+    expect(await setTaskState(db, 't1', ['scheduled', 'running', 'paused'], 'running')).toBeUndefined();
+  });
+
+  it('lists tasks in creation order, in one state if asked, page by page', async () => {
+    for (const id of ['t1', 't2', 't3']) await addTask(id, ['d1']);
+    await markTaskCancelling(db, 't2');
+    const first = await listTasks(db, { limit: 2 });
+    expect(first.items.map((task) => task.id)).toEqual(['t1', 't2']);
+    const rest = await listTasks(db, { limit: 2, cursor: first.nextCursor });
+    expect(rest).toEqual({ items: [expect.objectContaining({ id: 't3' })] });
+    const running = await listTasks(db, { limit: 10, state: 'running' });
+    expect(running.items.map((task) => task.id)).toEqual(['t1', 't3']);
+  });
+
+  it("lists a task's devices in start order, filtered by step, outcome or cause", async () => {
+    await addTask('t1', ['d3', 'd1', 'd2']);
+    await recordStep(db, 't1', 'd1', 'downloading', '1.0.0', new Date());
+    const failure = { taskId: 't1', outcome: 'failed', toVersion: '2.0.0' } as const;
+    const at = new Date();
+    await recordDeviceResult(db, { ...failure, deviceId: 'd2', cause: 'Firmware update failed' }, at);
+    await recordDeviceResult(db, { ...failure, deviceId: 'd3', cause: 'Invalid URI' }, at);
+    const ids = async (query: Parameters<typeof listTaskDevices>[2]) =>
+      (await listTaskDevices(db, 't1', query)).items.map((device) => device.deviceId);
+
+    const first = await listTaskDevices(db, 't1', { limit: 2 });
+    expect(first.items.map((device) => device.deviceId)).toEqual(['d3', 'd1']);
+    expect(await ids({ limit: 2, cursor: first.nextCursor })).toEqual(['d2']);
+    expect(await ids({ limit: 10, step: 'downloading' })).toEqual(['d1']);
+    expect(await ids({ limit: 10, outcome: 'failed' })).toEqual(['d3', 'd2']);
+    expect(await ids({ limit: 10, failureCause: 'Invalid URI' })).toEqual(['d3']);
+    expect(first.items[0]).toMatchObject({ attempts: 0, retryAt: null, failureCause: 'Invalid URI' });
   });
 });
 

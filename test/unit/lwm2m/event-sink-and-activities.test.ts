@@ -3,7 +3,11 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DEVICE_NOT_ONLINE } from '../../../activities/interfaces';
-import { createLwm2mCommandActivities, INVALID_LWM2M_COMMAND } from '../../../activities/lwm2m-commands';
+import {
+  BATCH_ANSWER_WITHIN_MS,
+  createLwm2mCommandActivities,
+  INVALID_LWM2M_COMMAND,
+} from '../../../activities/lwm2m-commands';
 import { DeviceNotRegisteredError } from '../../../src/lwm2m/device-management';
 import type { Lwm2mGatewayCommands } from '../../../src/lwm2m/gateway';
 import { createTemporalLwm2mEventSink } from '../../../src/lwm2m/lwm2m-event-sink';
@@ -74,9 +78,22 @@ describe('createLwm2mCommandActivities', () => {
     execute: (_d, path) => void calls.push(`execute ${path}`),
     observe: (_d, paths) => void calls.push(`observe ${paths.join(',')}`),
     cancelObservation: (_d, paths) => void calls.push(`cancel ${paths.join(',')}`),
+    async sendBatch(_d, operations, { quiet, answerWithinMs }) {
+      calls.push(
+        `batch ${JSON.stringify(operations)} quiet=${JSON.stringify(quiet)} within=${answerWithinMs}`,
+      );
+      return { values: { '/3/0/3': '1.0.0' }, refused: [], kept: {} };
+    },
     packageUri: (pkg) => `coap://gw:5683/fw/${pkg.id}/${pkg.sha256.slice(0, 16)}`,
   };
-  const activities = createLwm2mCommandActivities({ gateway: { commands } });
+  const steps: string[] = [];
+  const activities = createLwm2mCommandActivities({
+    gateway: { commands },
+    steps: {
+      recordUpgradeStep: async (taskId, deviceId, step, details) =>
+        void steps.push(`${taskId} ${deviceId} ${step} ${details?.fromVersion}`),
+    },
+  });
   const pkg = { id: 'p1', sha256: 'ab'.repeat(32) } as PackageInfo;
 
   it('passes commands to the gateway and builds the package URI', async () => {
@@ -93,6 +110,31 @@ describe('createLwm2mCommandActivities', () => {
       'cancel /5/0/3',
     ]);
     expect(await activities.lwm2mPackageUri('d1', pkg)).toBe('coap://gw:5683/fw/p1/abababababababab');
+  });
+
+  it('records a batch step first, then sends its operations with the package URI resolved', async () => {
+    calls.length = 0;
+    const answer = await activities.lwm2mSend('d1', {
+      operations: [
+        { op: 'observe', paths: ['/5/0/3'] },
+        { op: 'write-package-uri', path: '/5/0/1', package: pkg },
+      ],
+      quiet: { '/5/0/3': [0, 1] },
+      step: { taskId: 't1', step: 'downloading', fromVersion: '1.0.0' },
+    });
+
+    expect(steps).toEqual(['t1 d1 downloading 1.0.0']);
+    expect(calls).toEqual([
+      `batch ${JSON.stringify([
+        { op: 'observe', paths: ['/5/0/3'] },
+        { op: 'write', path: '/5/0/1', value: 'coap://gw:5683/fw/p1/abababababababab' },
+      ])} quiet={"/5/0/3":[0,1]} within=${BATCH_ANSWER_WITHIN_MS}`,
+    ]);
+    expect(answer).toEqual({ values: { '/3/0/3': '1.0.0' }, refused: [], kept: {} });
+    await expect(activities.lwm2mSend('d2', { operations: [] })).rejects.toMatchObject({
+      type: DEVICE_NOT_ONLINE,
+      nonRetryable: true,
+    });
   });
 
   it('fails without retries for a device with no registration, or a malformed path', async () => {

@@ -186,6 +186,58 @@ describe('device management', () => {
     expect(sink.calls.slice(reportsBefore).filter((call) => call.signal === 'resourcesReported')).toEqual([]);
   });
 
+  it('answers a batch read at once and signals only the progress a workflow waits for, with what it kept', async () => {
+    await startDevice({ endpoint: 'meter-6', updatedVersion: '2.0.0', lwm2mVersion: '1.0' });
+    const pkg = addPackage('pkg-2', randomBytes(3000));
+    const reports = () =>
+      sink.calls.flatMap((call) =>
+        call.signal === 'resourcesReported' && call.deviceId === 'meter-6' ? [call.report] : [],
+      );
+
+    expect(
+      await gateway.commands.sendBatch('meter-6', [{ op: 'read', paths: ['/3/0/3', '/3/0/999'] }], {
+        answerWithinMs: 2_000,
+      }),
+    ).toEqual({
+      values: { '/3/0/3': '1.0.0' },
+      refused: [{ operation: 'read', paths: ['/3/0/999'], code: '4.04' }],
+      kept: {},
+    });
+
+    // Downloading (state 1) is quiet: kept, and sent along with "downloaded" (state 2).
+    await gateway.commands.sendBatch(
+      'meter-6',
+      [
+        { op: 'observe', paths: [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult] },
+        { op: 'write', path: Lwm2mPath.firmwarePackageUri, value: gateway.commands.packageUri(pkg) },
+      ],
+      { quiet: { '/5/0/3': [0, 1], '/5/0/5': [0] }, answerWithinMs: 2_000 },
+    );
+    await eventually(() => expect(reports()).toHaveLength(1));
+    expect(reports()[0]).toMatchObject({ values: { '/5/0/3': 2 }, earlier: { '/5/0/3': [1] } });
+
+    // While updating, only the result is signalled; the states it passed through come with it.
+    await gateway.commands.sendBatch('meter-6', [{ op: 'execute', path: Lwm2mPath.firmwareUpdate }], {
+      quiet: { '/5/0/3': [0, 1, 2, 3], '/5/0/5': [0] },
+      answerWithinMs: 2_000,
+    });
+    await eventually(() => expect(reports()).toHaveLength(2));
+    expect(reports()[1]?.values).toEqual({ '/5/0/5': 1 });
+    const passedThrough = [
+      ...(reports()[1]?.earlier?.['/5/0/3'] ?? []),
+      ...((await flush())['/5/0/3'] ?? []),
+    ];
+    expect(passedThrough).toEqual([3, 0]);
+
+    await gateway.commands.sendBatch('meter-6', [{ op: 'cancel-observation', paths: ['/5/0/3', '/5/0/5'] }], {
+      answerWithinMs: 2_000,
+    });
+
+    async function flush() {
+      return (await gateway.commands.sendBatch('meter-6', [], { answerWithinMs: 2_000 })).kept;
+    }
+  });
+
   it('refuses commands for a device with no registration here', () => {
     expect(() => gateway.commands.read('nobody', ['/3/0/3'])).toThrow(/no live LwM2M registration/);
   });

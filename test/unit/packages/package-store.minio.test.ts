@@ -2,8 +2,10 @@
  * Package upload and device download against a real MinIO server (the provisioned binary, see
  * minio-server.ts): run `npm run provision` first if it is missing.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { Client } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities';
@@ -18,7 +20,7 @@ import {
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { fakeTemporal, silentLogger } from '../api/fakes';
-import { testSecrets } from '../api/test-api';
+import { testApiKey, testSecrets } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
 import { startTestMinio, type TestMinio } from './minio-server';
 
@@ -46,6 +48,7 @@ beforeAll(async () => {
       radioResources: defaultRadioResources,
     },
     logger: silentLogger,
+    apiKey: testApiKey,
   });
 }, 120_000);
 
@@ -59,6 +62,7 @@ const content = randomBytes(9 * 1024 * 1024 + 123);
 function uploadPackage(version: string, file: Buffer) {
   return request(app)
     .post('/v1/packages')
+    .set('authorization', `Bearer ${testApiKey}`)
     .field('name', 'meter firmware')
     .field('version', version)
     .field('kind', 'firmware')
@@ -103,6 +107,7 @@ describe('package upload and download through MinIO', () => {
     const activities = createActivities({
       db: temp.db,
       downloads: createPackageDownloads({ db: temp.db, store, publicBaseUrl }),
+      temporal: {} as Client, // no rollout task here to signal
     });
     const before = Math.floor(Date.now() / 1000);
     const delivery = await activities.issueDownloadToken(packageId, 'meter-1');

@@ -1,0 +1,112 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RequestHandler, Response } from 'express';
+import { type ApiScope, findApiKeyByHash, touchApiKey } from '../db/api-keys';
+import type { Database } from '../db/database';
+import { HttpProblem } from './problem';
+
+export const apiScopes = ['read', 'write', 'admin'] as const satisfies readonly ApiScope[];
+
+/** The key a request was authenticated with, in `res.locals.apiKey`. */
+export interface Caller {
+  id: string;
+  scopes: readonly ApiScope[];
+}
+
+/** The bootstrap key's ID: it lives in the configuration, not in the `api_keys` table. */
+export const bootstrapKeyId = 'bootstrap';
+
+/** `ofk_` + 256 random bits: the prefix makes a leaked key easy to recognise (and to scan for). */
+export function generateApiKey(): string {
+  return `ofk_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Keys are random, so an unsalted SHA-256 is enough to make the stored hash useless to a thief. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function callerOf(res: Response): Caller {
+  const caller = res.locals.apiKey as Caller | undefined;
+  if (!caller) throw new Error('the route is not behind the authenticate middleware');
+  return caller;
+}
+
+/**
+ * `GET`/`HEAD` need `read`, every other method `write`; key management (/v1/api-keys) needs `admin`.
+ * Scopes do not imply each other: a key that should do everything carries all three.
+ */
+export function requiredScope(method: string, path: string): ApiScope {
+  if (path === '/v1/api-keys' || path.startsWith('/v1/api-keys/')) return 'admin';
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+}
+
+/**
+ * `Authorization: Bearer <key>`: the bootstrap key from the configuration, or a key created through
+ * /v1/api-keys and not revoked. Answers 401 (with `WWW-Authenticate: Bearer`) without a valid key and
+ * 403 naming the scope a valid key lacks.
+ */
+export function authenticate(deps: { db: Database; bootstrapKey: string }): RequestHandler {
+  const bootstrapHash = Buffer.from(hashApiKey(deps.bootstrapKey), 'hex');
+  return async (req, res, next) => {
+    const header = req.get('authorization');
+    const match = header?.match(/^Bearer +([\x21-\x7e]+) *$/i);
+    if (!match?.[1]) {
+      res.set('WWW-Authenticate', 'Bearer realm="otaflow"');
+      throw unauthorized(
+        header ? 'the Authorization header is not "Bearer <API key>"' : 'an API key is required',
+      );
+    }
+    const hash = hashApiKey(match[1]);
+    let caller: Caller;
+    if (timingSafeEqual(Buffer.from(hash, 'hex'), bootstrapHash)) {
+      caller = { id: bootstrapKeyId, scopes: apiScopes };
+    } else {
+      const key = await findApiKeyByHash(deps.db, hash);
+      if (!key || key.revokedAt) {
+        res.set('WWW-Authenticate', 'Bearer realm="otaflow", error="invalid_token"');
+        throw unauthorized(key ? 'this API key has been revoked' : 'unknown API key');
+      }
+      if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000)
+        await touchApiKey(deps.db, key.id);
+      caller = { id: key.id, scopes: key.scopes };
+    }
+    const scope = requiredScope(req.method, req.baseUrl + req.path);
+    if (!caller.scopes.includes(scope)) {
+      throw new HttpProblem(403, 'Forbidden', `this API key lacks the ${scope} scope`, [
+        { path: 'authorization', message: `the API key needs the ${scope} scope` },
+      ]);
+    }
+    res.locals.apiKey = caller;
+    next();
+  };
+}
+
+function unauthorized(detail: string): HttpProblem {
+  return new HttpProblem(401, 'Unauthorized', detail, [{ path: 'authorization', message: detail }]);
+}
+
+/**
+ * The bootstrap key: `OTAFLOW_API_KEY`, or the one kept in `<dataDir>/api-key` (owner-only), generated
+ * on first start. `file` is set when the key comes from the file.
+ */
+export async function loadBootstrapApiKey(options: {
+  configuredKey?: string;
+  dataDir: string;
+}): Promise<{ key: string; file?: string; generated: boolean }> {
+  if (options.configuredKey) return { key: options.configuredKey, generated: false };
+  const file = path.join(options.dataDir, 'api-key');
+  await mkdir(options.dataDir, { recursive: true });
+  let generated = true;
+  try {
+    // 'wx': two processes starting together must not each write their own key.
+    await writeFile(file, `${generateApiKey()}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    generated = false;
+  }
+  const key = (await readFile(file, 'utf8')).trim();
+  if (!/^[\x21-\x7e]{32,256}$/.test(key)) throw new Error(`${file} does not hold an API key`);
+  return { key, file, generated };
+}

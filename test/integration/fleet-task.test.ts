@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BenchDevicePlan, type BenchFleet, connectBenchFleet } from '../../bench/bench-fleet';
+import type { ApiClient } from '../../src/cli/api-client';
+import { DeviceCause } from '../../workflows/failure-causes';
+import { startTestPlatform, type TestPlatform } from '../support/platform';
+import { type RealStack, startRealStack } from '../support/stack/real-stack';
+
+/**
+ * One task of 5,000 simulated MQTT devices on the real stack (Temporal dev server, MinIO, PostgreSQL,
+ * otaflow's broker), selected by a tag filter and rolled out 500 at a time: every device ends, and the
+ * API, the CSV export and Temporal's visibility agree on the exact counts per outcome and cause.
+ */
+
+const FLEET_SIZE = 5_000;
+const TAG = 'fleet-5k';
+const PRODUCT = { product: 'gas-meter', model: 'GM-5' };
+const SOURCE = '1.0.0';
+const TARGET = '2.0.0';
+/** Every 50th device refuses with result code 5; the one after it already runs the target. */
+const EVERY = 50;
+const TASK_DEADLINE_MS = 45 * 60_000;
+const IMPORT_BATCH = 2_500;
+
+const expected = {
+  failed: FLEET_SIZE / EVERY,
+  alreadyLatest: FLEET_SIZE / EVERY,
+  succeeded: FLEET_SIZE - (2 * FLEET_SIZE) / EVERY,
+};
+
+function planFleet(): BenchDevicePlan[] {
+  return Array.from({ length: FLEET_SIZE }, (_, index) => ({
+    deviceId: `gm5-${String(index).padStart(5, '0')}`,
+    secret: `secret-${index}-of-the-5k-fleet`,
+    ...(index % EVERY === 0 && { failWith: 5 }),
+    ...(index % EVERY === 1 && { firmwareVersion: TARGET }),
+  }));
+}
+
+async function uploadFirmware(api: ApiClient): Promise<{ id: string }> {
+  const form = new FormData();
+  form.set('name', 'gas meter firmware');
+  form.set('version', TARGET);
+  form.set('kind', 'firmware');
+  form.set('product', PRODUCT.product);
+  form.set('model', PRODUCT.model);
+  form.set('file', new Blob([Buffer.alloc(2048, 7)]), 'gm5-2.0.0.bin');
+  return api.postForm('/v1/packages', form);
+}
+
+interface TaskStatus {
+  state: string;
+  deviceCount: number;
+  counts: { byStep: Record<string, number>; byOutcome: Record<string, number>; byFailureCause: Record<string, number> };
+}
+
+async function waitForEnd(api: ApiClient, taskId: string): Promise<TaskStatus> {
+  const deadline = Date.now() + TASK_DEADLINE_MS;
+  let lastLog = 0;
+  while (Date.now() < deadline) {
+    const task = await api.get<TaskStatus>(`/v1/tasks/${taskId}`);
+    if (['completed', 'cancelled', 'aborted'].includes(task.state)) return task;
+    if (Date.now() - lastLog > 60_000) {
+      lastLog = Date.now();
+      console.info(`5,000-device task: ${JSON.stringify(task.counts.byStep)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  throw new Error(`task ${taskId} did not finish within ${TASK_DEADLINE_MS / 60_000} minutes`);
+}
+
+describe('a 5,000-device task on the real stack', () => {
+  let stack: RealStack;
+  let platform: TestPlatform;
+  let fleet: BenchFleet | undefined;
+  const deviceErrors: unknown[] = [];
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    platform = await startTestPlatform(stack, { embeddedBroker: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await platform?.stop();
+    await stack?.stop();
+  }, 120_000);
+
+  it(
+    'upgrades every device a tag selects and reports exact counts per outcome and cause',
+    async () => {
+      const { api } = platform;
+      const plans = planFleet();
+      for (let first = 0; first < plans.length; first += IMPORT_BATCH) {
+        const devices = plans.slice(first, first + IMPORT_BATCH).map((plan) => ({
+          id: plan.deviceId,
+          protocol: 'mqtt',
+          ...PRODUCT,
+          secret: plan.secret,
+          tags: [TAG],
+        }));
+        await api.post('/v1/devices/bulk', { devices });
+      }
+      const pkg = await uploadFirmware(api);
+      fleet = await connectBenchFleet(plans, {
+        brokerUrl: platform.addresses.mqtt,
+        firmwareVersion: SOURCE,
+        downloadConcurrency: 64,
+        downloadDelayMs: 0,
+        onError: (error) => deviceErrors.push(error),
+      });
+
+      const task = await api.post<{ id: string; deviceCount: number }>('/v1/tasks', {
+        packageId: pkg.id,
+        target: { filter: { tags: [TAG] } },
+        rollout: { maxInProgress: 500 },
+      });
+      expect(task.deviceCount).toBe(FLEET_SIZE);
+      const ended = await waitForEnd(api, task.id);
+
+      expect(deviceErrors).toEqual([]);
+      expect(ended.state).toBe('completed');
+      expect(ended.counts.byOutcome).toEqual({
+        succeeded: expected.succeeded,
+        'already-latest': expected.alreadyLatest,
+        failed: expected.failed,
+      });
+      expect(ended.counts.byFailureCause).toEqual({ [DeviceCause.notEnoughStorage]: expected.failed });
+      expect(ended.counts.byStep).toEqual({
+        succeeded: expected.succeeded + expected.alreadyLatest,
+        failed: expected.failed,
+      });
+
+      const csv = await (
+        await fetch(`${platform.addresses.api}/v1/tasks/${task.id}/results.csv`, { headers: platform.apiHeaders })
+      ).text();
+      const rows = csv.trim().split('\n');
+      expect(rows).toHaveLength(FLEET_SIZE + 1);
+      expect(rows.filter((row) => row.includes(DeviceCause.notEnoughStorage))).toHaveLength(expected.failed);
+
+      const visible = (query: string) =>
+        platform.temporal.workflow.count(`OtaTaskId = "${task.id}" AND ${query}`).then((r) => r.count);
+      expect(await visible('OtaStep = "succeeded"')).toBe(expected.succeeded + expected.alreadyLatest);
+      expect(await visible(`OtaFailureCause = "${DeviceCause.notEnoughStorage}"`)).toBe(expected.failed);
+    },
+    TASK_DEADLINE_MS + 10 * 60_000,
+  );
+});

@@ -1,0 +1,123 @@
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueWebhookEvent } from '../../../src/webhooks/outbox';
+import { startTestApi, testSecrets } from './test-api';
+
+let api: Awaited<ReturnType<typeof startTestApi>>;
+beforeAll(async () => {
+  api = await startTestApi();
+}, 60_000);
+afterAll(() => api.dispose());
+beforeEach(() => api.reset());
+
+const subscription = {
+  url: 'https://app.example.com/ota-events',
+  events: ['device.result', 'task.completed'],
+};
+
+describe('/v1/webhooks', () => {
+  it('creates a webhook with a generated secret shown once and stored encrypted', async () => {
+    const created = await request(api.app).post('/v1/webhooks').set(api.auth).send(subscription).expect(201);
+    expect(created.body).toMatchObject({ ...subscription, taskId: null });
+    expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(created.headers.location).toBe(`/v1/webhooks/${created.body.id}`);
+    const { rows } = await api.db.query<{ secret_ciphertext: string }>(
+      'select secret_ciphertext from webhooks',
+    );
+    expect(rows[0]?.secret_ciphertext).not.toContain(created.body.secret.slice(6));
+    expect(testSecrets.decrypt(rows[0]?.secret_ciphertext ?? '')).toBe(created.body.secret);
+
+    const shown = await request(api.app).get(`/v1/webhooks/${created.body.id}`).set(api.auth).expect(200);
+    expect(shown.body).not.toHaveProperty('secret');
+    const list = await request(api.app).get('/v1/webhooks').set(api.auth).expect(200);
+    expect(list.body.items).toEqual([shown.body]);
+  });
+
+  it('keeps a given secret, and names bad fields', async () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const created = await request(api.app)
+      .post('/v1/webhooks')
+      .set(api.auth)
+      .send({ ...subscription, secret })
+      .expect(201);
+    expect(created.body.secret).toBe(secret);
+    const bad = await request(api.app)
+      .post('/v1/webhooks')
+      .set(api.auth)
+      .send({
+        url: 'ftp://app.example.com',
+        events: ['device.result', 'device.online', 'device.result'],
+        secret: 'x',
+      })
+      .expect(400);
+    expect(bad.body.errors.map((error: { path: string }) => error.path).sort()).toEqual([
+      'events.1',
+      'secret',
+      'url',
+    ]);
+    const none = await request(api.app)
+      .post('/v1/webhooks')
+      .set(api.auth)
+      .send({ ...subscription, events: [] });
+    expect(none.status).toBe(400);
+    expect(none.body.errors[0].path).toBe('events');
+  });
+
+  it('refuses an unknown task with 422', async () => {
+    const response = await request(api.app)
+      .post('/v1/webhooks')
+      .set(api.auth)
+      .send({ ...subscription, taskId: 'task_nope' })
+      .expect(422);
+    expect(response.body.errors).toEqual([{ path: 'taskId', message: 'no such task' }]);
+  });
+
+  it('lists deliveries with status and attempts, pages them, and deletes the webhook with them', async () => {
+    const { body: webhook } = await request(api.app).post('/v1/webhooks').set(api.auth).send(subscription);
+    for (const deviceId of ['d1', 'd2', 'd3']) {
+      await enqueueWebhookEvent(api.db, {
+        type: 'device.result',
+        id: `device.result:task_1:${deviceId}`,
+        taskId: 'task_1',
+        payload: { deviceId },
+      });
+    }
+    await api.db.query(
+      `update webhook_deliveries set attempts = 3, last_status = 503, last_error = 'HTTP 503' where event_id like '%d2'`,
+    );
+    await api.db.query(
+      `update webhook_deliveries set delivered_at = now(), attempts = 1 where event_id like '%d1'`,
+    );
+    const first = await request(api.app)
+      .get(`/v1/webhooks/${webhook.id}/deliveries?limit=2`)
+      .set(api.auth)
+      .expect(200);
+    expect(first.body.items).toEqual([
+      expect.objectContaining({
+        eventId: 'device.result:task_1:d1',
+        status: 'delivered',
+        attempts: 1,
+        nextAttemptAt: null,
+      }),
+      expect.objectContaining({ status: 'pending', attempts: 3, lastStatus: 503, lastError: 'HTTP 503' }),
+    ]);
+    const second = await request(api.app)
+      .get(`/v1/webhooks/${webhook.id}/deliveries?limit=2&cursor=${first.body.nextCursor}`)
+      .set(api.auth)
+      .expect(200);
+    expect(second.body.items.map((delivery: { eventId: string }) => delivery.eventId)).toEqual([
+      'device.result:task_1:d3',
+    ]);
+    const badCursor = await request(api.app)
+      .get(`/v1/webhooks/${webhook.id}/deliveries?cursor=abc`)
+      .set(api.auth);
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.errors[0].path).toBe('cursor');
+
+    await request(api.app).delete(`/v1/webhooks/${webhook.id}`).set(api.auth).expect(204);
+    await request(api.app).get(`/v1/webhooks/${webhook.id}`).set(api.auth).expect(404);
+    await request(api.app).get(`/v1/webhooks/${webhook.id}/deliveries`).set(api.auth).expect(404);
+    const { rows } = await api.db.query('select 1 from webhook_deliveries');
+    expect(rows).toEqual([]);
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * Starting one device's upgrade as a child of a task workflow: seed 001's flow for an MQTT device,
+ * seed 000's software or firmware flow for an NB-IoT (LwM2M) one, under the device's operation ID so
+ * that Temporal refuses a second operation on the device ("Task Conflict").
+ */
+import { type ParentClosePolicy, startChild } from '@temporalio/workflow';
+import {
+  deviceOperationWorkflowId,
+  type Lwm2mTaskSettings,
+  type PackageInfo,
+  TaskQueue,
+} from './definitions';
+import { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
+import { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
+import type { mqttUpgrade, mqttUpgradeV2 } from './mqtt-upgrade';
+import { mqttUpgradeSearchAttributes } from './mqtt-upgrade';
+
+export interface DeviceUpgradeStart {
+  taskId: string;
+  deviceId: string;
+  package: PackageInfo;
+  /** The radio settings of an NB-IoT device's upgrade; undefined for an MQTT device. */
+  lwm2m: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'> | undefined;
+  /** `mqttUpgrade` for `upgradeTask` (its histories), `mqttUpgradeV2` for `rolloutTask`. */
+  mqttFlow: typeof mqttUpgrade | typeof mqttUpgradeV2;
+  parentClosePolicy: ParentClosePolicy;
+}
+
+export function startDeviceUpgrade(start: DeviceUpgradeStart) {
+  const { taskId, deviceId, lwm2m, mqttFlow, parentClosePolicy } = start;
+  const options = {
+    workflowId: deviceOperationWorkflowId(deviceId),
+    taskQueue: TaskQueue.platform,
+    parentClosePolicy,
+  };
+  const upgrade = { taskId, deviceId, package: start.package };
+  if (!lwm2m) {
+    return startChild(mqttFlow, {
+      ...options,
+      args: [upgrade],
+      typedSearchAttributes: mqttUpgradeSearchAttributes(upgrade),
+    });
+  }
+  const { coverageRanges, radioResources } = lwm2m;
+  const flow = start.package.kind === 'firmware' ? lwm2mFirmwareUpgrade : lwm2mSoftwareUpgrade;
+  return startChild(flow, { ...options, args: [{ ...upgrade, coverageRanges, radioResources }] });
+}
