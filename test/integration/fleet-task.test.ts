@@ -50,7 +50,11 @@ async function uploadFirmware(api: ApiClient): Promise<{ id: string }> {
 interface TaskStatus {
   state: string;
   deviceCount: number;
-  counts: { byStep: Record<string, number>; byOutcome: Record<string, number>; byFailureCause: Record<string, number> };
+  counts: {
+    byStep: Record<string, number>;
+    byOutcome: Record<string, number>;
+    byFailureCause: Record<string, number>;
+  };
 }
 
 async function waitForEnd(api: ApiClient, taskId: string): Promise<TaskStatus> {
@@ -131,7 +135,9 @@ describe('a 5,000-device task on the real stack', () => {
       });
 
       const csv = await (
-        await fetch(`${platform.addresses.api}/v1/tasks/${task.id}/results.csv`, { headers: platform.apiHeaders })
+        await fetch(`${platform.addresses.api}/v1/tasks/${task.id}/results.csv`, {
+          headers: platform.apiHeaders,
+        })
       ).text();
       const rows = csv.trim().split('\n');
       expect(rows).toHaveLength(FLEET_SIZE + 1);

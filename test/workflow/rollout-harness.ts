@@ -4,14 +4,14 @@
  * device upgrade of rollout-workflows.ts and the script of how each device's attempts go.
  */
 import { join } from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { Database } from '../../src/db/database';
 import { insertDevice } from '../../src/db/devices';
 import { insertPackage } from '../../src/db/packages';
-import { insertListedTaskDevices } from '../../src/db/task-targets';
+import { insertListedTaskDevices, insertResolvedTaskDevices } from '../../src/db/task-targets';
 import { findTask, insertTask, listTaskDevices, type Task, type TaskDevice } from '../../src/db/tasks';
 import type { PackageDownloads } from '../../src/packages/download';
 import {
@@ -22,7 +22,12 @@ import {
 } from '../../workflows/definitions';
 import type { FailureCause } from '../../workflows/failure-causes';
 import { defaultCoverageRanges } from '../../workflows/radio-coverage';
-import type { RolloutPolicy, RolloutTaskInput, TargetMode } from '../../workflows/rollout-definitions';
+import type {
+  DeviceFilter,
+  RolloutPolicy,
+  RolloutTaskInput,
+  TargetMode,
+} from '../../workflows/rollout-definitions';
 import { rolloutTask } from '../../workflows/rollout-task';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { openTempDatabase } from '../unit/db/temp-database';
@@ -32,11 +37,15 @@ export const MINUTE = 60_000;
 const radioResources = { cellId: '/4/0/8', rsrp: '/4/0/2', sinr: '/4/0/11' };
 export const HOUR = 60 * MINUTE;
 
-/** How one attempt of a fake device upgrade goes: its outcome after so many minutes. */
+/**
+ * How one attempt of a fake device upgrade goes: its outcome after so many minutes (server time), the
+ * device's first answer coming `realDelayMs` late (real time, for tests that cannot skip time).
+ */
 export interface FakeAttempt {
   outcome: UpgradeOutcome;
   cause?: FailureCause;
   minutes: number;
+  realDelayMs?: number;
 }
 
 export interface FakeDeviceActivities {
@@ -93,7 +102,9 @@ export class RolloutHarness {
         fakeDeviceAttempt: async (deviceId: string, startedAt: number) => {
           this.attempts.push({ deviceId, startedAt });
           const script = this.scripts.get(deviceId) ?? [];
-          return (script.length > 1 ? script.shift() : script[0]) ?? succeedsInFiveMinutes;
+          const attempt = (script.length > 1 ? script.shift() : script[0]) ?? succeedsInFiveMinutes;
+          if (attempt.realDelayMs) await new Promise((resolve) => setTimeout(resolve, attempt.realDelayMs));
+          return attempt;
         },
       } satisfies FakeDeviceActivities & object,
     });
@@ -113,19 +124,22 @@ export class RolloutHarness {
    */
   async addDevices(count: number, ...attempts: FakeAttempt[]): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const id = `device-${this.scripts.size + 1}`;
-      await insertDevice(this.db, {
-        id,
-        protocol: 'mqtt',
-        product: 'meter',
-        model: 'm1',
-        secretCiphertext: 'x',
-      });
-      this.scripts.set(id, [...attempts]);
-      ids.push(id);
-    }
+    for (let i = 0; i < count; i++) ids.push(await this.addTaggedDevice([], ...attempts));
     return ids;
+  }
+
+  async addTaggedDevice(tags: string[], ...attempts: FakeAttempt[]): Promise<string> {
+    const id = `device-${this.scripts.size + 1}`;
+    this.scripts.set(id, [...attempts]);
+    await insertDevice(this.db, {
+      id,
+      protocol: 'mqtt',
+      product: 'meter',
+      model: 'm1',
+      secretCiphertext: 'x',
+      tags,
+    });
+    return id;
   }
 
   /** Replaces the device's script. */
@@ -133,24 +147,28 @@ export class RolloutHarness {
     this.scripts.set(deviceId, attempts);
   }
 
-  /** Creates the task's rows as the API does and starts its workflow. */
+  /**
+   * Creates the task's rows as the API does and starts its workflow: the given devices, or those a
+   * filter matches.
+   */
   async startTask(
-    deviceIds: string[],
+    targets: string[] | { filter: DeviceFilter },
     policy: RolloutPolicy,
     options: { mode?: TargetMode; historyEventLimit?: number } = {},
-  ): Promise<WorkflowHandle<typeof rolloutTask>> {
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutTask>> {
     const taskId = `task-${++this.nextTask}`;
     const mode = options.mode ?? 'snapshot';
     await this.db.transaction(async (tx) => {
       await insertTask(tx, {
         id: taskId,
         packageId: 'software-2.0.0',
-        target: { deviceList: { count: deviceIds.length } },
+        target: Array.isArray(targets) ? { deviceList: { count: targets.length } } : targets,
         mode,
         rollout: policy,
         state: policy.startAt ? 'scheduled' : 'running',
       });
-      await insertListedTaskDevices(tx, taskId, deviceIds);
+      if (Array.isArray(targets)) await insertListedTaskDevices(tx, taskId, targets);
+      else await insertResolvedTaskDevices(tx, taskId);
     });
     const input: RolloutTaskInput = {
       taskId,

@@ -3,13 +3,22 @@
  * threshold, pause and resume, cancellation and "Task Conflict". The task runs with otaflow's real
  * activities on PGlite; device upgrades are fakes that take scripted minutes (rollout-workflows.ts).
  */
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { historyCost } from '../../bench/histories';
 import { deviceOperationWorkflowId, TaskQueue } from '../../workflows/definitions';
 import { DeviceCause } from '../../workflows/failure-causes';
-import { pauseTaskSignal, resumeTaskSignal, rolloutStatusQuery } from '../../workflows/rollout-definitions';
+import {
+  pauseTaskSignal,
+  type RolloutStatus,
+  resumeTaskSignal,
+  rolloutStatusQuery,
+} from '../../workflows/rollout-definitions';
+import type { rolloutTask } from '../../workflows/rollout-task';
 import { recordHistory } from './history-recorder';
 import { packageOf } from './packages';
 import { hangs, MINUTE, RolloutHarness } from './rollout-harness';
+import { lockedClient } from './server-time';
 
 const harness = new RolloutHarness();
 
@@ -62,13 +71,19 @@ describe('rate', () => {
     expect(startsPerMinute(harness.startsOf(devices))).toEqual([2, 4, 8, 6]);
   });
 
-  it('keeps no more than maxInProgress devices upgrading at once', async () => {
+  it('keeps no more than maxInProgress devices upgrading at once, at one action per device', async () => {
     const devices = await harness.addDevices(7, succeeds(10));
     const task = await harness.startTask(devices, { maxInProgress: 3 });
 
     expect(await task.result()).toMatchObject({ succeeded: 7 });
     // Ten-minute upgrades three at a time: starts at minutes 0, 10 and 20.
     expect(startsPerMinute(harness.startsOf(devices)).filter((count) => count > 0)).toEqual([3, 3, 1]);
+    // What the task's own history pays per device: one action (the result's signal; the child's start
+    // is billed in the child's history) and about ten events, which bounds a run to ~1,000 devices.
+    const cost = historyCost((await task.fetchHistory()).events ?? []);
+    expect(cost.actionsByType.WorkflowExecutionSignaled).toBe(devices.length);
+    expect(cost.actions).toBeLessThanOrEqual(devices.length + 4); // + its start, targets read, state, summary
+    expect(cost.events / devices.length).toBeLessThan(13);
   });
 });
 
@@ -88,9 +103,10 @@ describe('waves', () => {
   });
 
   it('aborts when a wave falls short of its success percentage, closing the devices never started', async () => {
-    const [good, bad] = await Promise.all([harness.addDevices(1), harness.addDevices(1, fails)]);
+    const good = await harness.addDevices(1);
+    const bad = await harness.addDevices(1, fails);
     const rest = await harness.addDevices(3);
-    const devices = [...(good ?? []), ...(bad ?? []), ...rest];
+    const devices = [...good, ...bad, ...rest];
     const task = await harness.startTask(devices, {
       maxInProgress: 100,
       waves: { sizes: [2], successPercent: 90 },
@@ -120,6 +136,21 @@ describe('waves', () => {
   });
 });
 
+/**
+ * Moves time a minute at a time through the failures of the first three devices (one minute each, two
+ * at a time): skipping freely, the server could run past a slow device's ten minutes while a failure
+ * is still being recorded, and reorder the results.
+ */
+async function failTheFirstThree(task: WorkflowHandle<typeof rolloutTask>): Promise<void> {
+  const until = (check: (status: RolloutStatus) => boolean, what: string) =>
+    harness.until(async () => check(await task.query(rolloutStatusQuery)), what);
+  await until((status) => status.inProgress === 2, 'the first two start');
+  await harness.env.sleep(MINUTE);
+  await until((status) => status.failed === 2 && status.inProgress === 2, 'two fail and two more start');
+  await harness.env.sleep(MINUTE);
+  await until((status) => status.state === 'aborted', 'the third fails and the task aborts');
+}
+
 describe('abort threshold', () => {
   it('stops starting devices once failures pass the threshold, and lets those in progress finish', async () => {
     const failing = await harness.addDevices(3, fails);
@@ -129,6 +160,7 @@ describe('abort threshold', () => {
       abort: { failedCount: 2, minFinished: 3, cancelInProgress: false },
     });
     const taskId = task.workflowId.replace('upgrade-task:', '');
+    await failTheFirstThree(task);
 
     const summary = await task.result();
 
@@ -149,8 +181,11 @@ describe('abort threshold', () => {
       abort: { failedPercent: 50, minFinished: 3, cancelInProgress: true },
     });
     const taskId = task.workflowId.replace('upgrade-task:', '');
+    await failTheFirstThree(task);
 
-    const summary = await task.result();
+    const summary = await lockedClient(harness.env)
+      .workflow.getHandle<typeof rolloutTask>(task.workflowId)
+      .result();
 
     expect(summary).toMatchObject({ total: 10, succeeded: 0, failed: 3, cancelled: 7, state: 'aborted' });
     const [cancelledInProgress] = slow;

@@ -30,7 +30,7 @@ export async function mqttUpgradeV2(input: DeviceUpgradeInput): Promise<DeviceUp
   try {
     await activities.recordUpgradeStep(taskId, deviceId, 'downloading');
     const attempt = await activities.fakeDeviceAttempt(deviceId, workflowInfo().startTime.getTime());
-    await sleep(attempt.minutes * 60_000);
+    if (attempt.minutes > 0) await sleep(attempt.minutes * 60_000);
     result = { ...base, outcome: attempt.outcome, ...(attempt.cause ? { cause: attempt.cause } : {}) };
   } catch (err) {
     if (!isCancellation(err)) throw err;
