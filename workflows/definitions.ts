@@ -3,7 +3,7 @@
  * signal/query definitions and their payload types. Importable from workflow code (deterministic,
  * no Node APIs).
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { FailureCause } from './failure-causes';
 import type { RadioResources } from './lwm2m-definitions';
@@ -61,6 +61,15 @@ export interface DeviceUpgradeInput {
   taskId: string;
   deviceId: string;
   package: PackageInfo;
+}
+
+/** The search attributes a device upgrade starts with: the task workflows pass them to `startChild`. */
+export function deviceUpgradeSearchAttributes(input: DeviceUpgradeInput): SearchAttributePair[] {
+  return [
+    { key: OtaSearchAttributes.taskId, value: input.taskId },
+    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
+    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
+  ];
 }
 
 /** The step a device upgrade is in, as the API shows it. */

@@ -6,6 +6,7 @@
 import { type ParentClosePolicy, startChild } from '@temporalio/workflow';
 import {
   deviceOperationWorkflowId,
+  deviceUpgradeSearchAttributes,
   type Lwm2mTaskSettings,
   type PackageInfo,
   TaskQueue,
@@ -13,7 +14,6 @@ import {
 import { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
 import { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
 import type { mqttUpgrade, mqttUpgradeV2 } from './mqtt-upgrade';
-import { mqttUpgradeSearchAttributes } from './mqtt-upgrade';
 
 export interface DeviceUpgradeStart {
   taskId: string;
@@ -28,19 +28,14 @@ export interface DeviceUpgradeStart {
 
 export function startDeviceUpgrade(start: DeviceUpgradeStart) {
   const { taskId, deviceId, lwm2m, mqttFlow, parentClosePolicy } = start;
+  const upgrade = { taskId, deviceId, package: start.package };
   const options = {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     parentClosePolicy,
+    typedSearchAttributes: deviceUpgradeSearchAttributes(upgrade),
   };
-  const upgrade = { taskId, deviceId, package: start.package };
-  if (!lwm2m) {
-    return startChild(mqttFlow, {
-      ...options,
-      args: [upgrade],
-      typedSearchAttributes: mqttUpgradeSearchAttributes(upgrade),
-    });
-  }
+  if (!lwm2m) return startChild(mqttFlow, { ...options, args: [upgrade] });
   const { coverageRanges, radioResources } = lwm2m;
   const flow = start.package.kind === 'firmware' ? lwm2mFirmwareUpgrade : lwm2mSoftwareUpgrade;
   return startChild(flow, { ...options, args: [{ ...upgrade, coverageRanges, radioResources }] });

@@ -3,7 +3,7 @@
  * commands routed through the device's gateway, waiting for answers, the radio query, the cell
  * permit, and showing progress. Each flow's own file reads top to bottom like the seed.
  */
-import { type Duration, type SearchAttributePair, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import { type Duration, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -30,6 +30,7 @@ import {
   type DeviceUpgradeResult,
   type DeviceUpgradeStatus,
   deviceOnlineSignal,
+  deviceUpgradeSearchAttributes,
   deviceUpgradeStatusQuery,
   OtaSearchAttributes,
   type PackageInfo,
@@ -64,15 +65,6 @@ import { Lwm2mTimeouts } from './timeouts';
  * signalling each. One patch ID for all of it: each ID costs every new upgrade a marker.
  */
 export const FEWER_ACTIONS_PATCH = 'lwm2m-upgrade-fewer-actions';
-
-/** The search attributes an LwM2M upgrade starts with: the task workflows pass them to `startChild`. */
-export function lwm2mUpgradeSearchAttributes(input: DeviceUpgradeInput): SearchAttributePair[] {
-  return [
-    { key: OtaSearchAttributes.taskId, value: input.taskId },
-    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
-    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
-  ];
-}
 
 export interface Lwm2mUpgradeInput extends DeviceUpgradeInput {
   /** The RSRP/SINR range bounds that decide the cell's permits (configuration). */
@@ -493,12 +485,12 @@ export function trackProgress(input: Lwm2mUpgradeInput, fewerActions: boolean): 
   setHandler(deviceUpgradeStatusQuery, () => status);
   if (!fewerActions) {
     upsertSearchAttributes([
-      ...lwm2mUpgradeSearchAttributes(input),
+      ...deviceUpgradeSearchAttributes(input),
       { key: OtaSearchAttributes.step, value: status.step },
     ]);
   } else if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
     // Started by a client, or by a task that does not pass them: still findable by task, device, version.
-    upsertSearchAttributes(lwm2mUpgradeSearchAttributes(input));
+    upsertSearchAttributes(deviceUpgradeSearchAttributes(input));
   }
   const show = (step: UpgradeStep) => {
     status.step = step;

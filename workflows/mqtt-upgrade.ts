@@ -4,7 +4,7 @@
  * Every way the upgrade ends is a result, notified to the application (step 9); the workflow itself
  * only fails on a bug.
  */
-import type { Duration, SearchAttributePair } from '@temporalio/common';
+import type { Duration } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -28,6 +28,7 @@ import {
   type DeviceUpgradeResult,
   type DeviceUpgradeStatus,
   deviceOnlineSignal,
+  deviceUpgradeSearchAttributes,
   deviceUpgradeStatusQuery,
   OtaSearchAttributes,
   type PackageKind,
@@ -66,15 +67,6 @@ type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVe
  */
 const SEARCH_ATTRIBUTES_AT_START = 'mqtt-upgrade-search-attributes-at-start';
 
-/** The search attributes an MQTT upgrade starts with: the task workflows pass them to `startChild`. */
-export function mqttUpgradeSearchAttributes(input: DeviceUpgradeInput): SearchAttributePair[] {
-  return [
-    { key: OtaSearchAttributes.taskId, value: input.taskId },
-    { key: OtaSearchAttributes.deviceId, value: input.deviceId },
-    { key: OtaSearchAttributes.packageVersion, value: input.package.version },
-  ];
-}
-
 /**
  * The MQTT upgrade that `rolloutTask` starts. A new workflow type rather than a patch: it needs no
  * patch marker, so its one upsert at the end — the final step and the failure cause, so Temporal UI
@@ -82,7 +74,7 @@ export function mqttUpgradeSearchAttributes(input: DeviceUpgradeInput): SearchAt
  */
 export async function mqttUpgradeV2(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
   if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
-    upsertSearchAttributes(mqttUpgradeSearchAttributes(input)); // started by a client without them
+    upsertSearchAttributes(deviceUpgradeSearchAttributes(input)); // started by a client without them
   }
   return runMqttUpgrade(input, {
     showStep: () => {},
@@ -99,12 +91,12 @@ export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgr
   const upsertsEveryStep = !patched(SEARCH_ATTRIBUTES_AT_START);
   if (upsertsEveryStep) {
     upsertSearchAttributes([
-      ...mqttUpgradeSearchAttributes(input),
+      ...deviceUpgradeSearchAttributes(input),
       { key: OtaSearchAttributes.step, value: 'waiting-online' },
     ]);
   } else if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
     // Started by a client, or by a task that ran the code before the patch.
-    upsertSearchAttributes(mqttUpgradeSearchAttributes(input));
+    upsertSearchAttributes(deviceUpgradeSearchAttributes(input));
   }
   const showStep = (step: UpgradeStep) => {
     if (upsertsEveryStep) upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: step }]);

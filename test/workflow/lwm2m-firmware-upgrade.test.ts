@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deviceOnlineSignal,
   deviceOperationWorkflowId,
+  deviceUpgradeSearchAttributes,
   deviceUpgradeStatusQuery,
   OtaSearchAttributes,
   TaskQueue,
@@ -16,7 +17,6 @@ import {
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
 import { lwm2mFirmwareUpgrade } from '../../workflows/lwm2m-firmware-upgrade';
-import { lwm2mUpgradeSearchAttributes } from '../../workflows/lwm2m-steps';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import {
@@ -59,7 +59,7 @@ function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     args: [input],
-    typedSearchAttributes: withSearchAttributes ? lwm2mUpgradeSearchAttributes(input) : undefined,
+    typedSearchAttributes: withSearchAttributes ? deviceUpgradeSearchAttributes(input) : undefined,
   });
 }
 

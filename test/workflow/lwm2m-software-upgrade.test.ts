@@ -7,13 +7,13 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deviceOperationWorkflowId,
+  deviceUpgradeSearchAttributes,
   deviceUpgradeStatusQuery,
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
 import { lwm2mSoftwareUpgrade } from '../../workflows/lwm2m-software-upgrade';
-import { lwm2mUpgradeSearchAttributes } from '../../workflows/lwm2m-steps';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import { type FakeLwm2mDevice, Lwm2mFakeFleet, runLwm2mWorkers, softwareDevice } from './lwm2m-fake-fleet';
@@ -54,7 +54,7 @@ function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     args: [input],
-    typedSearchAttributes: withSearchAttributes ? lwm2mUpgradeSearchAttributes(input) : undefined,
+    typedSearchAttributes: withSearchAttributes ? deviceUpgradeSearchAttributes(input) : undefined,
   });
 }
 

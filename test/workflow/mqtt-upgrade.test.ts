@@ -10,13 +10,14 @@ import {
   type DeviceUpgradeResult,
   deviceOnlineSignal,
   deviceOperationWorkflowId,
+  deviceUpgradeSearchAttributes,
   deviceUpgradeStatusQuery,
   OtaSearchAttributes,
   type PackageInfo,
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { mqttUpgradeSearchAttributes, mqttUpgradeV2 } from '../../workflows/mqtt-upgrade';
+import { mqttUpgradeV2 } from '../../workflows/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { FakeFleet } from './fake-fleet';
 import { recordHistory } from './history-recorder';
@@ -55,7 +56,7 @@ function startUpgrade(deviceId: string, pkg: PackageInfo, { withSearchAttributes
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     args: [input],
-    typedSearchAttributes: withSearchAttributes ? mqttUpgradeSearchAttributes(input) : undefined,
+    typedSearchAttributes: withSearchAttributes ? deviceUpgradeSearchAttributes(input) : undefined,
   });
 }
 
