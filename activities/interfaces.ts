@@ -75,6 +75,21 @@ export interface RolloutActivities {
   closeUnstartedDevices(
     request: UnstartedDevices,
   ): Promise<{ cancelled: number; failed: number; remaining: boolean }>;
+  /**
+   * Of these workflow runs, the ones that are no longer running, with their status name (`TERMINATED`,
+   * `FAILED`, `COMPLETED`…, `NOT_FOUND` for a run the server does not know). At most
+   * a few hundred runs a call: it asks the server about each.
+   */
+  findEndedRuns(runs: WorkflowRun[]): Promise<EndedRun[]>;
+}
+
+export interface WorkflowRun {
+  workflowId: string;
+  runId: string;
+}
+
+export interface EndedRun extends WorkflowRun {
+  status: string;
 }
 
 export interface UnstartedDevices {

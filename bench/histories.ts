@@ -79,6 +79,39 @@ export async function fetchEvents(client: Client, workflowId: string): Promise<H
   return history.events ?? [];
 }
 
+/** Every run of a workflow, oldest first, by following `continuedExecutionRunId` back from the latest. */
+export async function runHistories(client: Client, workflowId: string): Promise<HistoryEvent[][]> {
+  const runs: HistoryEvent[][] = [];
+  let runId: string | undefined;
+  for (;;) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.unshift(events);
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    if (!runId) return runs;
+  }
+}
+
+/** What all the runs of a workflow cost together (a task that continued as new is one task). */
+export async function chainCost(client: Client, workflowId: string): Promise<HistoryCost & { runs: number }> {
+  const runs = await runHistories(client, workflowId);
+  return { ...sumCosts(runs.map(historyCost)), runs: runs.length };
+}
+
+export function sumCosts(costs: HistoryCost[]): HistoryCost {
+  const sum: HistoryCost = { events: 0, actions: 0, eventsByType: {}, actionsByType: {} };
+  const add = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+  };
+  for (const cost of costs) {
+    sum.events += cost.events;
+    sum.actions += cost.actions;
+    add(sum.eventsByType, cost.eventsByType);
+    add(sum.actionsByType, cost.actionsByType);
+  }
+  return sum;
+}
+
 /** The mean cost of the given workflows' histories, fetched a few at a time. */
 export async function meanHistoryCost(client: Client, workflowIds: string[]): Promise<HistoryCost | null> {
   if (workflowIds.length === 0) return null;
@@ -122,16 +155,27 @@ export interface DeviceTimeline {
 
 /**
  * From Temporal's visibility (`OtaTaskId`), not the task's history: `rolloutTask` does not wait on its
- * children, so its history has no child completions, and it may have continued-as-new.
+ * children, so its history has no child completions, and it may have continued-as-new. A task reports
+ * its end as soon as the last result is signalled, a moment before that device workflow closes, so
+ * this waits (up to `waitMs`) until `expected` device workflows show closed.
  */
-export async function deviceTimelines(client: Client, taskIds: string[]): Promise<DeviceTimeline> {
-  const all: DeviceTimeline = { startedAtMs: [], closedAtMs: [] };
-  for (const taskId of taskIds) {
-    for await (const execution of client.workflow.list({ query: `OtaTaskId = "${taskId}"` })) {
-      if (!execution.workflowId.startsWith(DEVICE_OPERATION_PREFIX)) continue; // the task itself
-      all.startedAtMs.push(execution.startTime.getTime());
-      if (execution.closeTime) all.closedAtMs.push(execution.closeTime.getTime());
+export async function deviceTimelines(
+  client: Client,
+  taskIds: string[],
+  expected: number,
+  waitMs = 30_000,
+): Promise<DeviceTimeline> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const all: DeviceTimeline = { startedAtMs: [], closedAtMs: [] };
+    for (const taskId of taskIds) {
+      for await (const execution of client.workflow.list({ query: `OtaTaskId = "${taskId}"` })) {
+        if (!execution.workflowId.startsWith(DEVICE_OPERATION_PREFIX)) continue; // the task itself
+        all.startedAtMs.push(execution.startTime.getTime());
+        if (execution.closeTime) all.closedAtMs.push(execution.closeTime.getTime());
+      }
     }
+    if (all.closedAtMs.length >= expected || Date.now() > deadline) return all;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
-  return all;
 }

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import { cellLimiterWorkflowId } from '../workflows/lwm2m-definitions';
-import { eventTypeName, type HistoryCost, historyCost } from './histories';
+import { eventTypeName, type HistoryCost, historyCost, runHistories, sumCosts } from './histories';
 import { percentile, round } from './stats';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -23,18 +23,9 @@ export interface CellLimiterFigures {
   releaseToGrantMs: number[];
 }
 
-/** Every run of the cell's limiter, oldest first, by following `continuedExecutionRunId` back from the latest. */
-export async function limiterRunHistories(client: Client, cellId: string): Promise<HistoryEvent[][]> {
-  const workflowId = cellLimiterWorkflowId(cellId);
-  const runs: HistoryEvent[][] = [];
-  let runId: string | undefined;
-  for (;;) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
-    runs.unshift(events);
-    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
-    if (!runId) return runs;
-  }
+/** Every run of the cell's limiter (its continue-as-new chain), oldest first. */
+export function limiterRunHistories(client: Client, cellId: string): Promise<HistoryEvent[][]> {
+  return runHistories(client, cellLimiterWorkflowId(cellId));
 }
 
 function signalName(event: HistoryEvent): string | undefined {
@@ -87,18 +78,4 @@ export function grantLatency(cells: CellLimiterFigures[]) {
     p50_ms: round(percentile(samples, 50), 1),
     p99_ms: round(percentile(samples, 99), 1),
   };
-}
-
-export function sumCosts(costs: HistoryCost[]): HistoryCost {
-  const sum: HistoryCost = { events: 0, actions: 0, eventsByType: {}, actionsByType: {} };
-  const add = (into: Record<string, number>, from: Record<string, number>) => {
-    for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
-  };
-  for (const cost of costs) {
-    sum.events += cost.events;
-    sum.actions += cost.actions;
-    add(sum.eventsByType, cost.eventsByType);
-    add(sum.actionsByType, cost.actionsByType);
-  }
-  return sum;
 }

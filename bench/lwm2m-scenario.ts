@@ -8,15 +8,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets } from 'cli-progress';
 import { SimulatedLwm2mDevice } from '../src/simulator/lwm2m-device';
-import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
+import { deviceOperationWorkflowId } from '../workflows/definitions';
 import type { UpgradeShape } from './ceiling/shape';
-import { deviceTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
+import { deviceTimelines, type HistoryCost, meanHistoryCost, sumCosts } from './histories';
 import {
   type CellLimiterFigures,
   cellLimiterFigures,
   grantLatency,
   limiterRunHistories,
-  sumCosts,
 } from './limiter-histories';
 import {
   createTasks,
@@ -29,6 +28,8 @@ import {
   shapeOf,
   succeededDevices,
   sumOutcomes,
+  type TaskShare,
+  taskShareOf,
   uploadPackage,
 } from './mqtt-scenario';
 import type { BenchStack } from './stack';
@@ -81,7 +82,7 @@ export interface Lwm2mScenarioResult {
   history_events_per_upgrade: number | null;
   cost_breakdown: {
     device: HistoryCost | null;
-    taskShare: { actions: number; events: number };
+    taskShare: TaskShare;
     limiterShare: { actions: number; events: number };
   };
   limiter: {
@@ -168,7 +169,7 @@ export async function runLwm2mScenario(
     stack.resetPlatformRss();
     const upgradeStarted = Date.now();
     const upgradeBar = phaseBar(bars, 'upgrade  ', plans.length);
-    const taskIds = await createTasks(api, pkg.id, plans, []);
+    const taskIds = await createTasks(api, pkg.id, plans, plans.length, []);
     const finalStatus = await pollTasks(api, taskIds, options.deadlineMs, (statuses) => {
       upgradeBar.update(sumOutcomes(statuses));
       return statuses.every((status) => status.state !== 'running');
@@ -176,14 +177,12 @@ export async function runLwm2mScenario(
     const upgradeS = (Date.now() - upgradeStarted) / 1000;
     const rss = await stack.platformRss();
     const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
-    const timeline = await deviceTimelines(temporal, taskIds);
+    const timeline = await deviceTimelines(temporal, taskIds, plans.length);
 
     // ---- cost, from real histories: device workflows, task workflows, cell limiters ----
     const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
     const deviceCost = await meanHistoryCost(temporal, succeeded.map(deviceOperationWorkflowId));
-    const taskCosts = await Promise.all(
-      taskIds.map(async (id) => historyCost(await fetchEvents(temporal, upgradeTaskWorkflowId(id)))),
-    );
+    const taskShare = await taskShareOf(temporal, taskIds, options.devices);
     const cells = cellsOf(plans);
     const limiters = await Promise.all(
       cells.map(async (cell) =>
@@ -193,10 +192,6 @@ export async function runLwm2mScenario(
     const limiterCost = sumCosts(limiters.map((cell) => cell.cost));
     const grants = limiters.reduce((sum, cell) => sum + cell.grants, 0);
     const perDevice = (total: number) => total / options.devices;
-    const taskShare = {
-      actions: perDevice(taskCosts.reduce((sum, cost) => sum + cost.actions, 0)),
-      events: perDevice(taskCosts.reduce((sum, cost) => sum + cost.events, 0)),
-    };
     const limiterShare = { actions: perDevice(limiterCost.actions), events: perDevice(limiterCost.events) };
     const shape = shapeOf(deviceCost);
 
@@ -230,7 +225,7 @@ export async function runLwm2mScenario(
         : null,
       cost_breakdown: {
         device: deviceCost,
-        taskShare: { actions: round(taskShare.actions, 3) ?? 0, events: round(taskShare.events, 3) ?? 0 },
+        taskShare,
         limiterShare: {
           actions: round(limiterShare.actions, 3) ?? 0,
           events: round(limiterShare.events, 3) ?? 0,

@@ -1,16 +1,17 @@
 /**
  * The MQTT flow at one fleet size: N devices provisioned through the API and connected, a package,
- * tasks of at most 1,000 devices run to completion (2 % of devices refuse with result code 5); then
- * the same N upgrades held in flight (devices silent after the version query) to measure memory, and
- * cancelled. Finally the ceiling: the same Temporal work with no logic, at the same concurrency.
+ * one task for all of them run to completion (2 % of devices refuse with result code 5); then the
+ * same N upgrades held in flight (devices offline) to measure memory, and cancelled. Finally the
+ * ceiling: the same Temporal work with no logic, at the same concurrency.
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { maxInProgressLimit } from '../src/api/task-schemas';
 import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
 import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
-import { deviceTimelines, fetchEvents, type HistoryCost, historyCost, meanHistoryCost } from './histories';
+import { chainCost, deviceTimelines, type HistoryCost, meanHistoryCost } from './histories';
 import type { BenchStack } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
 import { createTimedApi, inParallel, type TimedApi } from './timed-api';
@@ -43,7 +44,7 @@ export interface ScenarioResult {
   ceiling_ratio: number | null;
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
-  cost_breakdown: { device: HistoryCost | null; taskShare: { actions: number; events: number } | null };
+  cost_breakdown: { device: HistoryCost | null; taskShare: TaskShare };
   api: {
     create_task_ms: number[];
     get_task_p99_ms: number | null;
@@ -64,10 +65,25 @@ export interface ScenarioResult {
   };
 }
 
-const TASK_LIMIT = 1000;
+/**
+ * The in-flight phase's tasks hold this many devices each: `rolloutTask` starts at most 100 devices
+ * per look and looks again only when a device reports or a timer rings, so with devices that never
+ * answer a task stops at its first 100 starts, whatever its `maxInProgress` (see BENCHMARKS.md).
+ */
+const IN_FLIGHT_TASK_SIZE = 100;
 const POLL_MS = 500;
+/** Tasks polled at once; the in-flight phase has one task per 100 devices. */
+const POLL_CONCURRENCY = 8;
 export const PRODUCT = 'bench-meter';
 const SOURCE_VERSION = '1.0.0';
+
+/** The task workflows' own cost (every run of each), per device of the scenario. */
+export interface TaskShare {
+  actions: number;
+  events: number;
+  runs: number;
+  actionsByType: Record<string, number>;
+}
 
 export interface TaskStatus {
   state: string;
@@ -129,25 +145,19 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     const upgradeStarted = Date.now();
     const upgradeBar = phaseBar(bars, 'upgrade  ', options.devices);
     const createTaskMs: number[] = [];
-    const taskIds = await createTasks(api, pkg.id, plans, createTaskMs);
+    const taskIds = await createTasks(api, pkg.id, plans, plans.length, createTaskMs);
     const finalStatus = await pollTasks(api, taskIds, options.deadlineMs, (statuses) => {
       upgradeBar.update(sumOutcomes(statuses), { note: '' });
       return statuses.every((status) => status.state !== 'running');
     });
     const upgradeS = (Date.now() - upgradeStarted) / 1000;
     const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
-    const timeline = await deviceTimelines(temporal, taskIds);
+    const timeline = await deviceTimelines(temporal, taskIds, options.devices);
 
     // ---- cost, from real histories ----
     const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
     const deviceCost = await meanHistoryCost(temporal, succeeded.map(deviceOperationWorkflowId));
-    const taskCosts = await Promise.all(
-      taskIds.map(async (id) => historyCost(await fetchEvents(temporal, upgradeTaskWorkflowId(id)))),
-    );
-    const taskShare = {
-      actions: taskCosts.reduce((sum, cost) => sum + cost.actions, 0) / options.devices,
-      events: taskCosts.reduce((sum, cost) => sum + cost.events, 0) / options.devices,
-    };
+    const taskShare = await taskShareOf(temporal, taskIds, options.devices);
     const shape = shapeOf(deviceCost);
 
     // ---- the ceiling: the same Temporal work, no logic ----
@@ -165,7 +175,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     const inflightPkg = await uploadPackage(api, model, '3.0.0', options.packageKb);
     const inflightStarted = Date.now();
     const inflightBar = phaseBar(bars, 'in flight', options.devices);
-    const inflightTasks = await createTasks(api, inflightPkg.id, plans, []);
+    const inflightTasks = await createTasks(api, inflightPkg.id, plans, IN_FLIGHT_TASK_SIZE, []);
     let waitingPeak = 0;
     const reached = await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) => {
       const waiting = statuses.reduce(
@@ -184,9 +194,9 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const inflight = await stack.platformRss();
     const cancelStarted = Date.now();
-    await Promise.all(
-      inflightTasks.map((id) => api.post(`/v1/tasks/${id}/cancel`, {}, 'POST /v1/tasks/:id/cancel')),
-    );
+    await inParallel(inflightTasks, POLL_CONCURRENCY, async (id) => {
+      await api.post(`/v1/tasks/${id}/cancel`, {}, 'POST /v1/tasks/:id/cancel');
+    });
     await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) =>
       statuses.every((status) => status.state !== 'running' && status.state !== 'cancelling'),
     );
@@ -282,20 +292,24 @@ export async function uploadPackage(
   return api.postForm('/v1/packages', form, 'POST /v1/packages');
 }
 
-/** One task per 1,000 devices (the API's cap), created one after the other; each creation is timed. */
+/**
+ * Tasks of `perTask` devices (one task for the whole fleet when it is the fleet's size), created one
+ * after the other, each with as many upgrades in progress as a task allows; each creation is timed.
+ */
 export async function createTasks(
   api: TimedApi,
   packageId: string,
   plans: Array<{ deviceId: string }>,
+  perTask: number,
   timings: number[],
 ): Promise<string[]> {
   const ids: string[] = [];
-  for (let first = 0; first < plans.length; first += TASK_LIMIT) {
-    const deviceIds = plans.slice(first, first + TASK_LIMIT).map((plan) => plan.deviceId);
+  for (let first = 0; first < plans.length; first += perTask) {
+    const deviceIds = plans.slice(first, first + perTask).map((plan) => plan.deviceId);
     const started = performance.now();
     const task = await api.post<{ id: string }>(
       '/v1/tasks',
-      { packageId, target: { deviceIds } },
+      { packageId, target: { deviceIds }, rollout: { maxInProgress: maxInProgressLimit } },
       'POST /v1/tasks',
     );
     timings.push(performance.now() - started);
@@ -316,15 +330,14 @@ export async function pollTasks(
 ): Promise<TaskStatus[]> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    const statuses = await Promise.all(
-      taskIds.map(async (id) => {
-        const [status] = await Promise.all([
-          api.get<TaskStatus>(`/v1/tasks/${id}`, 'GET /v1/tasks/:id'),
-          api.get(`/v1/tasks/${id}/devices?limit=100`, 'GET /v1/tasks/:id/devices'),
-        ]);
-        return status;
-      }),
-    );
+    const statuses: TaskStatus[] = [];
+    await inParallel(taskIds, POLL_CONCURRENCY, async (id) => {
+      const [status] = await Promise.all([
+        api.get<TaskStatus>(`/v1/tasks/${id}`, 'GET /v1/tasks/:id'),
+        api.get(`/v1/tasks/${id}/devices?limit=100`, 'GET /v1/tasks/:id/devices'),
+      ]);
+      statuses.push(status);
+    });
     if (done(statuses)) return statuses;
     if (Date.now() > deadline) throw new Error(`tasks did not finish within ${deadlineMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -356,6 +369,22 @@ export async function succeededDevices(api: TimedApi, taskId: string, sample: nu
     .map((row) => row.deviceId);
 }
 
+/** Every run of each task workflow (`upgrade-task:<id>`), summed and divided by the devices. */
+export async function taskShareOf(temporal: Client, taskIds: string[], devices: number): Promise<TaskShare> {
+  const costs = await Promise.all(taskIds.map((id) => chainCost(temporal, upgradeTaskWorkflowId(id))));
+  const actionsByType: Record<string, number> = {};
+  for (const cost of costs)
+    for (const [type, actions] of Object.entries(cost.actionsByType))
+      actionsByType[type] = (actionsByType[type] ?? 0) + actions;
+  const perDevice = (total: number) => Math.round((total / devices) * 1000) / 1000;
+  return {
+    actions: perDevice(costs.reduce((sum, cost) => sum + cost.actions, 0)),
+    events: perDevice(costs.reduce((sum, cost) => sum + cost.events, 0)),
+    runs: costs.reduce((sum, cost) => sum + cost.runs, 0),
+    actionsByType: Object.fromEntries(Object.entries(actionsByType).map(([type, n]) => [type, perDevice(n)])),
+  };
+}
+
 export function shapeOf(cost: HistoryCost | null): UpgradeShape {
   if (!cost) throw new Error('no successful device upgrade to count Temporal work from');
   const count = (type: string) => Math.round(cost.eventsByType[type] ?? 0);
@@ -377,24 +406,18 @@ export async function runCeiling(
 ): Promise<{ upgrades_per_s: number | null; started_per_min: number | null; wallS: number }> {
   const worker = await stack.startCeilingWorker();
   try {
-    const bar = phaseBar(bars, 'ceiling  ', Math.ceil(devices / TASK_LIMIT));
+    const bar = phaseBar(bars, 'ceiling  ', 1);
     const started = Date.now();
-    const parentIds: string[] = [];
-    const handles = [];
-    for (let first = 0, task = 0; first < devices; first += TASK_LIMIT, task++) {
-      const workflowId = `bench-ceiling-${runId}-${task}`;
-      parentIds.push(workflowId);
-      handles.push(
-        await temporal.workflow.start('ceilingTask', {
-          workflowId,
-          taskQueue: CEILING_TASK_QUEUE,
-          args: [{ childIdPrefix: workflowId, children: Math.min(TASK_LIMIT, devices - first), shape }],
-        }),
-      );
-    }
-    await Promise.all(handles.map((handle) => handle.result().then(() => bar.increment())));
+    const taskId = `bench-ceiling-${runId}`;
+    const handle = await temporal.workflow.start('ceilingTask', {
+      workflowId: taskId,
+      taskQueue: CEILING_TASK_QUEUE,
+      args: [{ taskId, children: devices, maxInProgress: maxInProgressLimit, shape }],
+    });
+    await handle.result();
+    bar.increment();
     const wallS = (Date.now() - started) / 1000;
-    const timeline = await deviceTimelines(temporal, parentIds);
+    const timeline = await deviceTimelines(temporal, [taskId], devices);
     return {
       upgrades_per_s: steadyRatePerSecond(timeline.closedAtMs),
       started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),

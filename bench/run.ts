@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Lwm2mScenarioResult, runLwm2mScenario } from './lwm2m-scenario';
-import { runMqttScenario, type ScenarioOptions, type ScenarioResult } from './mqtt-scenario';
+import { runMqttScenario, type ScenarioOptions, type ScenarioResult, type TaskShare } from './mqtt-scenario';
 import { startBenchStack } from './stack';
 import { round } from './stats';
 
@@ -179,6 +179,10 @@ function scaling(results: ScenarioResult[]) {
   }));
 }
 
+function taskLine(share: TaskShare): string {
+  return `    task workflow itself: ${share.actions} actions and ${share.events} events per device (${share.runs} run(s)); actions by type per device ${JSON.stringify(share.actionsByType)}`;
+}
+
 function report(
   summary: ReturnType<typeof headline>,
   results: ScenarioResult[],
@@ -192,6 +196,7 @@ function report(
       `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}`,
       `    started/min ${result.upgrades_started_per_min} (ceiling ${result.ceiling.started_per_min})  wall ${round(result.wall.upgradeS, 1)} s (${result.wall.msPerDevice} ms/device)`,
       `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
+      taskLine(result.cost_breakdown.taskShare),
       `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
       `    otaflow process RSS with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
       `    in flight: ${result.inflight.devices} upgrades waiting for their device ${result.inflight.reachedS !== null ? `after ${round(result.inflight.reachedS, 1)} s` : '(not all of them reached the wait)'}; peak RSS ${result.inflight.peak_rss_mb} MB; cancelled in ${round(result.inflight.cancelS, 1)} s`,
@@ -203,6 +208,7 @@ function report(
       `  LwM2M, ${result.devices} devices in ${result.cells.length} cells (${result.cells.map((cell) => `${cell.devices}×${cell.limit}`).join(', ')} devices×permits): ${JSON.stringify(result.outcomes)}`,
       `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}  started/min ${result.upgrades_started_per_min}  wall ${round(result.wall.upgradeS, 1)} s`,
       `    actions/upgrade ${result.actions_per_upgrade} (device ${cost.device?.actions}, task ${cost.taskShare.actions}, limiter ${cost.limiterShare.actions})  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
+      taskLine(cost.taskShare),
       `    limiter: release→grant p50 ${limiter.grant_p50_ms} ms, p99 ${limiter.grant_p99_ms} ms (${limiter.grant_samples} samples); ${limiter.actions_per_grant} actions, ${limiter.history_events_per_grant} events per grant`,
       ...limiter.cells.map(
         (cell) =>

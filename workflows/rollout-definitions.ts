@@ -84,6 +84,11 @@ export interface RolloutTaskInput {
   nbiot: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'>;
   /** History events after which a run continues as new; tests lower it, otherwise leave it unset. */
   historyEventLimit?: number;
+  /**
+   * How often devices started by earlier runs are looked up (`SWEEP_INTERVAL_MS`); tests lower it,
+   * otherwise leave it unset.
+   */
+  sweepIntervalMs?: number;
 }
 
 export type TaskState =

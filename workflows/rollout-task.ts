@@ -10,6 +10,8 @@
  *   are in flight, when the minute's rate is used up, and at a wave's end until its gate opens.
  * - Aborting (failure threshold or a shut wave gate) and cancelling close the devices never started;
  *   the task then waits for the devices in flight (cancelled, if so asked) and notifies its summary.
+ * - Devices started by an earlier run have no child handle here: every `SWEEP_INTERVAL_MS` the task
+ *   asks whether their runs ended without reporting (patch `rollout-sweep-earlier-runs`).
  * - The history stays bounded: the workflow continues as new with its progress when Temporal
  *   suggests it or past `HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW` events.
  */
@@ -22,6 +24,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -74,6 +77,12 @@ const TARGET_PAGE_SIZE = 500;
 const MATCH_INTERVAL_MS = 60_000;
 /** A run's history is closed well before Temporal's 50,000-event limit and its warnings. */
 export const HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW = 10_000;
+/** How often the task asks whether devices started by earlier runs ended without reporting. */
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+/** Runs asked about per `findEndedRuns` call (at most `MAX_IN_PROGRESS` are in flight). */
+const SWEEP_BATCH_SIZE = 250;
+/** Runs that carry devices of earlier runs in flight look for those that ended without reporting. */
+const SWEEP_EARLIER_RUNS_PATCH = 'rollout-sweep-earlier-runs';
 
 const platform = proxyActivities<PlatformActivities & RolloutActivities>({
   taskQueue: TaskQueue.platform,
@@ -112,6 +121,8 @@ export interface RolloutProgress {
   firstStartAt?: number;
   rateWindow: RateWindow;
   nextMatchAt?: number;
+  /** When the devices in flight that earlier runs started are next looked up. */
+  nextSweepAt?: number;
 }
 
 export async function rolloutTask(
@@ -150,10 +161,12 @@ function freshProgress(): RolloutProgress {
   };
 }
 
-/** A device workflow of this run that ended without reporting a result (terminated, failed). */
+/** A device workflow that ended without reporting a result (terminated, failed, cancelled). */
 interface EndedWithoutResult {
   device: InFlightDevice;
-  err: unknown;
+  cancelled: boolean;
+  /** How it ended, for the device's failure detail. */
+  how: string;
 }
 
 class Rollout {
@@ -164,16 +177,21 @@ class Rollout {
   /** Bumped by every signal and child ending, so the loop wakes up to look. */
   private changes = 0;
   private readonly alarm = new Alarm();
+  /** The devices an earlier run started: this run has no handle on their workflows. */
+  private readonly startedEarlier: ReadonlySet<InFlightDevice>;
 
   constructor(
     private readonly input: RolloutTaskInput,
     private readonly progress: RolloutProgress,
-  ) {}
+  ) {
+    this.startedEarlier = new Set(progress.inFlight);
+  }
 
   /** Starts devices as the policy allows until the task is done; continues as new on the way. */
   async run(): Promise<void> {
     for (;;) {
       const seen = this.changes;
+      const sweepAt = await this.sweepEarlierRuns();
       await this.accountForEndedWithoutResult();
       if (this.isActive()) {
         const reason = abortReason(this.input.policy.abort, this.progress.counts);
@@ -192,8 +210,11 @@ class Rollout {
         await condition(allHandlersFinished);
         await continueAsNew<typeof rolloutTask>(this.input, this.progress);
       }
-      const wakeAt = earliest(retryAt, this.nextRetryAt(), this.progress.nextMatchAt);
-      this.alarm.set(this.isActive() && wakeAt !== undefined && wakeAt > Date.now() ? wakeAt : undefined);
+      const startsAt = this.isActive()
+        ? earliest(retryAt, this.nextRetryAt(), this.progress.nextMatchAt)
+        : undefined;
+      const wakeAt = earliest(startsAt, sweepAt);
+      this.alarm.set(wakeAt !== undefined && wakeAt > Date.now() ? wakeAt : undefined);
       await condition(() => this.changes !== seen || this.alarm.rang);
     }
   }
@@ -355,7 +376,8 @@ class Rollout {
       );
       device.runId = child.firstExecutionRunId;
       child.result().catch((err) => {
-        this.endedWithoutResult.push({ device, err });
+        const how = err instanceof Error ? err.message : String(err);
+        this.endedWithoutResult.push({ device, cancelled: isCancellation(err), how });
         this.changes++;
       });
     } catch (err) {
@@ -465,19 +487,58 @@ class Rollout {
     return info.continueAsNewSuggested || info.historyLength >= limit;
   }
 
-  /** Devices of this run whose workflow ended without a report: the task records their result. */
+  /**
+   * Devices started by earlier runs, every `SWEEP_INTERVAL_MS`: those whose run ended (without a
+   * report, or its report would have taken them out of flight) join `endedWithoutResult`. Returns when
+   * to look next; undefined when there is nothing to look for.
+   */
+  private async sweepEarlierRuns(): Promise<number | undefined> {
+    const earlier = this.progress.inFlight.filter(
+      (device): device is InFlightDevice & { runId: string } =>
+        device.runId !== undefined && this.startedEarlier.has(device),
+    );
+    // Checked only with such devices in flight, so runs without them record no marker.
+    if (earlier.length === 0 || !patched(SWEEP_EARLIER_RUNS_PATCH)) {
+      this.progress.nextSweepAt = undefined;
+      return undefined;
+    }
+    const interval = this.input.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
+    this.progress.nextSweepAt ??= Date.now() + interval;
+    if (Date.now() < this.progress.nextSweepAt) return this.progress.nextSweepAt;
+    for (let i = 0; i < earlier.length; i += SWEEP_BATCH_SIZE) {
+      const batch = earlier.slice(i, i + SWEEP_BATCH_SIZE);
+      const runs = batch.map((device) => ({
+        workflowId: deviceOperationWorkflowId(device.deviceId),
+        runId: device.runId,
+      }));
+      for (const run of await platform.findEndedRuns(runs)) {
+        const device = batch.find((d) => d.runId === run.runId);
+        if (!device) continue;
+        const how = `its run ${run.runId} (started by an earlier run of the task) ended ${run.status}`;
+        this.endedWithoutResult.push({ device, cancelled: run.status === 'CANCELLED', how });
+      }
+    }
+    this.progress.nextSweepAt = Date.now() + interval;
+    return this.progress.nextSweepAt;
+  }
+
+  /** Devices whose workflow ended without a report: the task records their result. */
   private async accountForEndedWithoutResult(): Promise<void> {
     const ended = this.endedWithoutResult;
     this.endedWithoutResult = [];
-    for (const { device, err } of ended) {
+    for (const { device, cancelled, how } of ended) {
       if (!this.progress.inFlight.includes(device)) continue; // its report came after all
       this.removeInFlight(device);
-      if (isCancellation(err)) {
+      if (cancelled) {
         await this.notify(device.deviceId, 'cancelled', OtaflowCause.cancelled);
         this.tally('cancelled');
       } else {
-        const detail = `device workflow ended without a result: ${err instanceof Error ? err.message : String(err)}`;
-        await this.notify(device.deviceId, 'failed', undefined, detail);
+        await this.notify(
+          device.deviceId,
+          'failed',
+          undefined,
+          `device workflow ended without a result: ${how}`,
+        );
         this.tally('failed');
       }
     }
@@ -539,7 +600,12 @@ class Alarm {
         () => {
           this.rang = true;
         },
-        () => undefined, // replaced by another time, or the task was cancelled
+        () => {
+          // Replaced by another time, or cancelled with the task: then the next time set starts a timer.
+          if (this.scope !== scope) return;
+          this.scope = undefined;
+          this.at = undefined;
+        },
       );
   }
 }

@@ -10,10 +10,14 @@ export interface UpgradeShape {
 }
 
 export interface CeilingTaskInput {
-  childIdPrefix: string;
+  /** Set as the children's `OtaTaskId`, so their times are read from visibility as a real task's are. */
+  taskId: string;
   children: number;
+  /** Children in flight at once, at most, as a rollout task's `maxInProgress`. */
+  maxInProgress: number;
   shape: UpgradeShape;
 }
 
 export const CEILING_TASK_QUEUE = 'otaflow-bench-ceiling';
 export const ceilingAnswerSignalName = 'ceilingAnswer';
+export const ceilingDeviceEndedSignalName = 'ceilingDeviceEnded';

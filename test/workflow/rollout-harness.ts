@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -28,7 +29,7 @@ import type {
   RolloutTaskInput,
   TargetMode,
 } from '../../workflows/rollout-definitions';
-import { rolloutTask } from '../../workflows/rollout-task';
+import { type RolloutProgress, rolloutTask } from '../../workflows/rollout-task';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { openTempDatabase } from '../unit/db/temp-database';
 import { packageOf } from './packages';
@@ -154,7 +155,7 @@ export class RolloutHarness {
   async startTask(
     targets: string[] | { filter: DeviceFilter },
     policy: RolloutPolicy,
-    options: { mode?: TargetMode; historyEventLimit?: number } = {},
+    options: { mode?: TargetMode; historyEventLimit?: number; sweepIntervalMs?: number } = {},
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutTask>> {
     const taskId = `task-${++this.nextTask}`;
     const mode = options.mode ?? 'snapshot';
@@ -177,6 +178,7 @@ export class RolloutHarness {
       policy,
       nbiot: { coverageRanges: defaultCoverageRanges, radioResources },
       ...(options.historyEventLimit ? { historyEventLimit: options.historyEventLimit } : {}),
+      ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
     };
     return this.client.workflow.start(rolloutTask, {
       workflowId: upgradeTaskWorkflowId(taskId),
@@ -206,6 +208,28 @@ export class RolloutHarness {
       [taskId],
     );
     return rows.map((row) => row.event_id);
+  }
+
+  /** What each run of the task handed to the next one when it continued as new. */
+  async carriedProgress(task: WorkflowHandleWithFirstExecutionRunId): Promise<RolloutProgress[]> {
+    const carried: RolloutProgress[] = [];
+    let runId: string | undefined = task.firstExecutionRunId;
+    while (runId) {
+      const history: temporal.api.history.v1.IHistory = await this.client.workflow
+        .getHandle(task.workflowId, runId)
+        .fetchHistory();
+      const last = history.events?.at(-1);
+      runId = undefined;
+      if (
+        last?.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+      ) {
+        const attributes = last.workflowExecutionContinuedAsNewEventAttributes;
+        const progress = attributes?.input?.payloads?.[1]?.data;
+        if (progress) carried.push(JSON.parse(Buffer.from(progress).toString('utf8')));
+        runId = attributes?.newExecutionRunId ?? undefined;
+      }
+    }
+    return carried;
   }
 
   /** Polls until `check` holds, in real time (the server's time stands still meanwhile). */

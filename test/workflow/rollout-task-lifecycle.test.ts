@@ -2,11 +2,7 @@
  * A rollout task over time: per-device retries with exponential backoff, a start time and a
  * maintenance window, and continue-as-new with devices in flight (no device lost or counted twice).
  */
-import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-
-type WorkflowExecutionHandle = WorkflowHandleWithFirstExecutionRunId<typeof rolloutTask>;
-
-import { temporal } from '@temporalio/proto';
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformCause } from '../../workflows/failure-causes';
 import { rolloutStatusQuery } from '../../workflows/rollout-definitions';
@@ -149,7 +145,7 @@ describe('continue-as-new', () => {
       .result();
 
     expect(summary).toMatchObject({ total: 16, succeeded: 16, failed: 0, cancelled: 0, state: 'completed' });
-    const carried = await carriedProgress(task);
+    const carried = await harness.carriedProgress(task);
     expect(carried.length).toBeGreaterThan(1);
     expect(carried.some((progress) => progress.inFlight.length > 0)).toBe(true);
     const retried = devices.filter((_, i) => i % 5 === 0);
@@ -166,23 +162,3 @@ describe('continue-as-new', () => {
     await recordHistory('rollout-continued-as-new', task); // the last run: it began with carried progress
   });
 });
-
-/** What each run of the task handed to the next one when it continued as new. */
-async function carriedProgress(task: WorkflowExecutionHandle): Promise<{ inFlight: unknown[] }[]> {
-  const carried: { inFlight: unknown[] }[] = [];
-  let runId: string | undefined = task.firstExecutionRunId;
-  while (runId) {
-    const history: temporal.api.history.v1.IHistory = await harness.client.workflow
-      .getHandle(task.workflowId, runId)
-      .fetchHistory();
-    const last = history.events?.at(-1);
-    runId = undefined;
-    if (last?.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW) {
-      const attributes = last.workflowExecutionContinuedAsNewEventAttributes;
-      const progress = attributes?.input?.payloads?.[1]?.data;
-      if (progress) carried.push(JSON.parse(Buffer.from(progress).toString('utf8')));
-      runId = attributes?.newExecutionRunId ?? undefined;
-    }
-  }
-  return carried;
-}

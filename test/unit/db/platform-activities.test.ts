@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities';
@@ -19,12 +19,19 @@ let db: Database;
 let activities: PlatformActivities & RolloutActivities;
 /** What the activities signalled to task workflows. */
 let signals: { workflowId: string; ended: DeviceUpgradeEnded }[] = [];
+/** The status of each workflow run the server knows, by `workflowId/runId`. */
+let runStatuses = new Map<string, string>();
 
 const temporal = {
   workflow: {
-    getHandle: (workflowId: string) => ({
+    getHandle: (workflowId: string, runId?: string) => ({
       signal: async (_signal: unknown, ended: DeviceUpgradeEnded) => {
         signals.push({ workflowId, ended });
+      },
+      describe: async () => {
+        const name = runStatuses.get(`${workflowId}/${runId}`);
+        if (name === undefined) throw new WorkflowNotFoundError('not found', workflowId, runId);
+        return { status: { name } };
       },
     }),
   },
@@ -48,6 +55,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await emptyTables(db);
   signals = [];
+  runStatuses = new Map();
   await insertPackage(db, {
     id: 'pkg_sw',
     name: 'app',
@@ -328,6 +336,24 @@ describe('rollout activities', () => {
       'device.result:t1:d2',
       'device.result:t1:d3',
     ]);
+  });
+
+  it('finds the workflow runs that are no longer running, with their status', async () => {
+    const runs = [
+      { workflowId: 'device-operation:d1', runId: 'run-1', status: 'RUNNING' },
+      { workflowId: 'device-operation:d2', runId: 'run-2', status: 'TERMINATED' },
+      { workflowId: 'device-operation:d3', runId: 'run-3', status: 'FAILED' },
+    ];
+    for (const run of runs) runStatuses.set(`${run.workflowId}/${run.runId}`, run.status);
+    // d1's next run is running, but the task asks about the one it started.
+    const gone = { workflowId: 'device-operation:d1', runId: 'run-0' };
+
+    const ended = await activities.findEndedRuns([
+      ...runs.map(({ workflowId, runId }) => ({ workflowId, runId })),
+      gone,
+    ]);
+
+    expect(ended).toEqual([runs[1], runs[2], { ...gone, status: 'NOT_FOUND' }]);
   });
 
   it('records task states, but never takes a task being cancelled back to running', async () => {
