@@ -323,6 +323,8 @@ class Rollout {
       newRoom--;
     }
     if (batch.length > 0) await this.start(batch);
+    // A full batch may leave room in the window: look again at once rather than wait for a result.
+    if (batch.length === START_BATCH_SIZE) this.changes++;
     const rateUsedUp = rate.allowed - batch.length <= 0;
     return rateUsedUp ? rate.nextWindowAt : undefined;
   }
