@@ -5,23 +5,23 @@
  * before the radio query, as the seed orders it. Every way the upgrade ends is a result, notified to
  * the application; the workflow itself only fails on a bug.
  */
-import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
+import { CancellationScope, condition, patched } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from './definitions';
-import { DeviceCause, PlatformCause } from './failure-causes';
+import { PlatformCause } from './failure-causes';
 import { Lwm2mPath, type QuietValues } from './lwm2m-definitions';
 import { SoftwareState, SoftwareUpdateResult, softwareResultCause } from './lwm2m-result-codes';
 import {
   asText,
   CellPermit,
-  cancelled,
   type Ending,
+  endingOfError,
   FEWER_ACTIONS_PATCH,
   failed,
-  isDeviceNotOnline,
   Lwm2mDevice,
   type Lwm2mUpgradeInput,
   listenToLwm2mDevice,
   queryRadioCoverage,
+  targetVersionEnding,
   trackProgress,
   versionDecision,
   waitUntilOnline,
@@ -149,19 +149,9 @@ export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       });
       if (fewerActions) observing = false;
       if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
-      const newVersion = asText(check[Lwm2mPath.softwareVersion]);
-      if (newVersion !== input.package.version) {
-        return failed(
-          DeviceCause.firmwareUpdateFailed,
-          `device reported version ${newVersion ?? '(none)'} after the upgrade, expected ${input.package.version}`,
-          fromVersion,
-        );
-      }
-      return { outcome: 'succeeded', fromVersion };
+      return targetVersionEnding(asText(check[Lwm2mPath.softwareVersion]), input.package, fromVersion);
     } catch (err) {
-      if (isCancellation(err)) return cancelled(fromVersion);
-      if (isDeviceNotOnline(err)) return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);
-      throw err;
+      return endingOfError(err, fromVersion);
     } finally {
       // The observation and the cell's permit end with the upgrade, whatever the ending.
       await CancellationScope.nonCancellable(async () => {

@@ -11,6 +11,7 @@ import {
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -37,7 +38,7 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from './definitions';
-import { type FailureCause, OtaflowCause } from './failure-causes';
+import { DeviceCause, type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
 import {
   cellLimiterWorkflowId,
   type DeviceCommandFailure,
@@ -92,6 +93,27 @@ export function failed(cause: FailureCause, detail?: string, fromVersion?: strin
 
 export function cancelled(fromVersion?: string): Ending {
   return { outcome: 'cancelled', cause: OtaflowCause.cancelled, fromVersion };
+}
+
+/** The last check of both flows: the upgrade succeeded only if the device now runs the target version. */
+export function targetVersionEnding(
+  reported: string | undefined,
+  pkg: PackageInfo,
+  fromVersion: string,
+): Ending {
+  if (reported === pkg.version) return { outcome: 'succeeded', fromVersion };
+  return failed(
+    DeviceCause.firmwareUpdateFailed,
+    `device reported version ${reported ?? '(none)'} after the upgrade, expected ${pkg.version}`,
+    fromVersion,
+  );
+}
+
+/** An upgrade ended by an error: cancelled, or the device's registration gone; anything else is a bug. */
+export function endingOfError(err: unknown, fromVersion?: string): Ending {
+  if (isCancellation(err)) return cancelled(fromVersion);
+  if (isDeviceNotOnline(err)) return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);
+  throw err;
 }
 
 /** Seed step 5: the device's version decides whether, and from where, the upgrade goes on. */

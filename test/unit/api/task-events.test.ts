@@ -5,13 +5,11 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tasksRouter } from '../../../src/api/routes/tasks';
 import type { Database } from '../../../src/db/database';
-import { insertDevice } from '../../../src/db/devices';
-import { insertPackage } from '../../../src/db/packages';
 import { finishTask, recordStep } from '../../../src/db/tasks';
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { silentLogger } from './fakes';
-import { startTestApi } from './test-api';
+import { insertFirmwareAndMeters, startTestApi } from './test-api';
 
 let api: Awaited<ReturnType<typeof startTestApi>>;
 let server: http.Server;
@@ -26,27 +24,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await api.reset();
-  await insertPackage(api.db, {
-    id: 'pkg_1',
-    name: 'fw',
-    version: '2.0.0',
-    kind: 'firmware',
-    product: 'meter',
-    model: 'm1',
-    supportedSourceVersions: [],
-    fileName: 'fw.bin',
-    size: 1,
-    sha256: 'ab'.repeat(32),
-    objectKey: 'packages/pkg_1',
-  });
-  for (const id of ['m1', 'm2'])
-    await insertDevice(api.db, {
-      id,
-      protocol: 'mqtt',
-      product: 'meter',
-      model: 'm1',
-      secretCiphertext: 'x',
-    });
+  await insertFirmwareAndMeters(api.db, ['m1', 'm2']);
 });
 
 interface SseEvent {

@@ -1,10 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { insertDevice } from '../../../src/db/devices';
-import { insertPackage } from '../../../src/db/packages';
 import { recordDeviceResult, recordStep } from '../../../src/db/tasks';
-import { startTestApi } from './test-api';
+import { insertFirmwareAndMeters, startTestApi } from './test-api';
 
 let api: Awaited<ReturnType<typeof startTestApi>>;
 beforeAll(async () => {
@@ -16,27 +14,7 @@ let taskId: string;
 
 beforeEach(async () => {
   await api.reset();
-  await insertPackage(api.db, {
-    id: 'pkg_1',
-    name: 'fw',
-    version: '2.0.0',
-    kind: 'firmware',
-    product: 'meter',
-    model: 'm1',
-    supportedSourceVersions: [],
-    fileName: 'fw.bin',
-    size: 1,
-    sha256: 'ab'.repeat(32),
-    objectKey: 'packages/pkg_1',
-  });
-  for (const id of ['d1', 'd2', 'd3', 'd4'])
-    await insertDevice(api.db, {
-      id,
-      protocol: 'mqtt',
-      product: 'meter',
-      model: 'm1',
-      secretCiphertext: 'x',
-    });
+  await insertFirmwareAndMeters(api.db, ['d1', 'd2', 'd3', 'd4']);
   const created = await request(api.app)
     .post('/v1/tasks')
     .set(api.auth)

@@ -1,8 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { insertDevice } from '../../../src/db/devices';
-import { insertPackage } from '../../../src/db/packages';
-import { startTestApi } from './test-api';
+import { insertFirmwareAndMeters, startTestApi } from './test-api';
 
 let api: Awaited<ReturnType<typeof startTestApi>>;
 beforeAll(async () => {
@@ -12,26 +10,7 @@ afterAll(() => api.dispose());
 
 beforeEach(async () => {
   await api.reset();
-  await insertPackage(api.db, {
-    id: 'pkg_1',
-    name: 'fw',
-    version: '2.0.0',
-    kind: 'firmware',
-    product: 'meter',
-    model: 'm1',
-    supportedSourceVersions: [],
-    fileName: 'fw.bin',
-    size: 1,
-    sha256: 'ab'.repeat(32),
-    objectKey: 'packages/pkg_1',
-  });
-  await insertDevice(api.db, {
-    id: 'm1',
-    protocol: 'mqtt',
-    product: 'meter',
-    model: 'm1',
-    secretCiphertext: 'x',
-  });
+  await insertFirmwareAndMeters(api.db, ['m1']);
 });
 
 const createWith = (rollout: unknown) =>

@@ -1,4 +1,7 @@
 import { createApi } from '../../../src/api/create-api';
+import type { Database } from '../../../src/db/database';
+import { insertDevice } from '../../../src/db/devices';
+import { insertPackage } from '../../../src/db/packages';
 import { createSecretBox } from '../../../src/devices/secrets';
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
@@ -45,4 +48,24 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
     },
     dispose: temp.dispose,
   };
+}
+
+/** A firmware package `pkg_1` for meter/m1 (version 2.0.0) and MQTT meters of that model. */
+export async function insertFirmwareAndMeters(db: Database, deviceIds: string[]): Promise<void> {
+  await insertPackage(db, {
+    id: 'pkg_1',
+    name: 'fw',
+    version: '2.0.0',
+    kind: 'firmware',
+    product: 'meter',
+    model: 'm1',
+    supportedSourceVersions: [],
+    fileName: 'fw.bin',
+    size: 1,
+    sha256: 'ab'.repeat(32),
+    objectKey: 'packages/pkg_1',
+  });
+  for (const id of deviceIds) {
+    await insertDevice(db, { id, protocol: 'mqtt', product: 'meter', model: 'm1', secretCiphertext: 'x' });
+  }
 }
