@@ -163,58 +163,66 @@ describe('a crash of the otaflow process', () => {
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loses no upgrade and no record: a new process finishes the task', async () => {
-    const first = await startOtaflow();
-    for (const id of deviceIds) {
-      await first.api.post('/v1/devices', { id, protocol: 'mqtt', ...PRODUCT, secret: secretOf(id) });
-    }
-    const online = simulate(onlineId);
-    const offline = simulate(offlineId, { offline: true });
-    const slow = simulate(slowId, { downloadDelayMs: SLOW_DOWNLOAD_DELAY_MS });
-    await Promise.all([online.start(), offline.start(), slow.start()]);
+  it(
+    'loses no upgrade and no record: a new process finishes the task',
+    async () => {
+      const first = await startOtaflow();
+      for (const id of deviceIds) {
+        await first.api.post('/v1/devices', { id, protocol: 'mqtt', ...PRODUCT, secret: secretOf(id) });
+      }
+      const online = simulate(onlineId);
+      const offline = simulate(offlineId, { offline: true });
+      const slow = simulate(slowId, { downloadDelayMs: SLOW_DOWNLOAD_DELAY_MS });
+      await Promise.all([online.start(), offline.start(), slow.start()]);
 
-    const form = new FormData();
-    form.set('name', 'meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', PRODUCT.model);
-    form.set('supportedSourceVersions', '1.0.0');
-    form.set('file', new Blob([randomBytes(200_000)]), 'wm2-2.0.0.bin');
-    const pkg = await first.api.postForm<{ id: string }>('/v1/packages', form);
-    const slowNotified = new Promise<void>((resolve) => slow.once('upgrade-notified', () => resolve()));
-    const task = await first.api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds },
-    });
-
-    await slowNotified;
-    const stepOf = async (deviceId: string) =>
-      (await first.api.get<{ items: TaskDevice[] }>(`/v1/tasks/${task.id}/devices`)).items.find(
-        (row) => row.deviceId === deviceId,
-      )?.step;
-    await expect.poll(() => stepOf(slowId), { timeout: 10_000 }).toBe('downloading');
-    expect(await stepOf(offlineId)).toBe('waiting-online');
-
-    await crash(first.process);
-    // The awaited device connects while no otaflow process is running: nobody sees the connect.
-    await offline.connect();
-
-    const second = await startOtaflow();
-
-    const results = await waitForTask(second.api, task.id);
-    for (const id of deviceIds) {
-      expect(results.get(id), id).toMatchObject({
-        outcome: 'succeeded',
-        fromVersion: '1.0.0',
-        failureCause: null,
+      const form = new FormData();
+      form.set('name', 'meter firmware');
+      form.set('version', TARGET);
+      form.set('kind', 'firmware');
+      form.set('product', PRODUCT.product);
+      form.set('model', PRODUCT.model);
+      form.set('supportedSourceVersions', '1.0.0');
+      form.set('file', new Blob([randomBytes(200_000)]), 'wm2-2.0.0.bin');
+      const pkg = await first.api.postForm<{ id: string }>('/v1/packages', form);
+      const slowNotified = new Promise<void>((resolve) => slow.once('upgrade-notified', () => resolve()));
+      const task = await first.api.post<{ id: string }>('/v1/tasks', {
+        packageId: pkg.id,
+        target: { deviceIds },
       });
-      expect(await second.api.get(`/v1/devices/${id}`), id).toMatchObject({ firmwareVersion: TARGET });
-    }
-    expect([online, offline, slow].map((device) => device.firmwareVersion)).toEqual([TARGET, TARGET, TARGET]);
-    const status = await second.api.get<{ counts: { byOutcome: Record<string, number> } }>(
-      `/v1/tasks/${task.id}`,
-    );
-    expect(status.counts.byOutcome).toEqual({ succeeded: 3 });
-  }, 180_000);
+
+      await slowNotified;
+      const stepOf = async (deviceId: string) =>
+        (await first.api.get<{ items: TaskDevice[] }>(`/v1/tasks/${task.id}/devices`)).items.find(
+          (row) => row.deviceId === deviceId,
+        )?.step;
+      await expect.poll(() => stepOf(slowId), { timeout: 10_000 }).toBe('downloading');
+      expect(await stepOf(offlineId)).toBe('waiting-online');
+
+      await crash(first.process);
+      // The awaited device connects while no otaflow process is running: nobody sees the connect.
+      await offline.connect();
+
+      const second = await startOtaflow();
+
+      const results = await waitForTask(second.api, task.id);
+      for (const id of deviceIds) {
+        expect(results.get(id), id).toMatchObject({
+          outcome: 'succeeded',
+          fromVersion: '1.0.0',
+          failureCause: null,
+        });
+        expect(await second.api.get(`/v1/devices/${id}`), id).toMatchObject({ firmwareVersion: TARGET });
+      }
+      expect([online, offline, slow].map((device) => device.firmwareVersion)).toEqual([
+        TARGET,
+        TARGET,
+        TARGET,
+      ]);
+      const status = await second.api.get<{ counts: { byOutcome: Record<string, number> } }>(
+        `/v1/tasks/${task.id}`,
+      );
+      expect(status.counts.byOutcome).toEqual({ succeeded: 3 });
+    },
+    2 * STARTUP_TIMEOUT_MS + TASK_DEADLINE_MS + 60_000,
+  ); // two starts, the task, setup and checks
 });
