@@ -1,7 +1,7 @@
 /**
  * `Lwm2mPlatformActivities`: where an LwM2M device's commands go, and the cell limiter's side
- * effects (delivering a permit request, starting the cell's limiter on demand; finding holders that
- * ended without releasing).
+ * effects (delivering a permit request, starting the cell's limiter on demand; delivering a release;
+ * finding holders that ended without releasing).
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
@@ -11,6 +11,7 @@ import { TaskQueue } from '../workflows/definitions';
 import {
   cellLimiterWorkflowId,
   lwm2mGatewayTaskQueue,
+  releasePermitSignal,
   requestPermitSignal,
 } from '../workflows/lwm2m-definitions';
 import type { Lwm2mPlatformActivities } from './interfaces';
@@ -42,6 +43,16 @@ export function createLwm2mPlatformActivities(deps: CellPermitActivityDeps): Lwm
         signal: requestPermitSignal,
         signalArgs: [request],
       });
+    },
+
+    async releaseCellPermit(cellId, release) {
+      try {
+        await deps.client.workflow
+          .getHandle(cellLimiterWorkflowId(cellId))
+          .signal(releasePermitSignal, release);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
     },
 
     async findEndedWorkflows(workflowIds) {

@@ -106,6 +106,24 @@ export interface UnstartedDevices {
 export interface MqttCommandActivities {
   sendVersionQuery(deviceId: string): Promise<void>;
   sendUpgradeNotification(deviceId: string, kind: PackageKind, delivery: PackageDelivery): Promise<void>;
+  /**
+   * `mqttUpgradeV3`'s steps 3–4 in one activity (each activity is a billed action): an online device
+   * has step `querying-version` recorded and is sent the version query (true). An offline one has step
+   * `waiting-online` recorded (false) when `ifOffline` is `wait`, and fails with `DeviceNotOnline`
+   * when it is `fail`.
+   */
+  queryVersionIfOnline(upgrade: MqttUpgradeRef, ifOffline: 'wait' | 'fail'): Promise<boolean>;
+  /**
+   * `mqttUpgradeV3`'s steps 6–7 in one activity: issues the device's download token, sends the upgrade
+   * notification with URL, token and package information, and records step `downloading`.
+   */
+  deliverUpgrade(upgrade: MqttUpgradeRef, pkg: PackageInfo, fromVersion: string): Promise<void>;
+}
+
+/** Which task's upgrade of which device a command belongs to (its API row). */
+export interface MqttUpgradeRef {
+  taskId: string;
+  deviceId: string;
 }
 
 /**
@@ -135,6 +153,8 @@ export interface Lwm2mPlatformActivities {
   locateLwm2mDevice(deviceId: string): Promise<{ taskQueue: string } | undefined>;
   /** Delivers the request to the cell's limiter workflow, starting it if the cell has none yet. */
   requestCellPermit(cellId: string, request: PermitRequest): Promise<void>;
+  /** Returns the requester's permit (or request) to the cell's limiter; none running holds none. */
+  releaseCellPermit(cellId: string, release: { requesterWorkflowId: string }): Promise<void>;
   /** Of these workflows, the ones that are no longer running (terminated, timed out, completed, gone). */
   findEndedWorkflows(workflowIds: string[]): Promise<string[]>;
 }

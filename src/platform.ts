@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createLwm2mPlatformActivities } from '../activities/cell-permits';
+import { createDownloadTokenActivities } from '../activities/download-tokens';
 import { createLwm2mCommandActivities } from '../activities/lwm2m-commands';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
 import { createRegistryActivities } from '../activities/registry';
@@ -194,6 +195,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const workers = await createWorkers({
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
+      workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
       platformActivities: {
         ...createActivities({ db, downloads, temporal }),
         ...createLwm2mPlatformActivities({
@@ -201,7 +203,11 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           gatewayOf: (deviceId) => findLwm2mGateway(db, deviceId),
         }),
       },
-      mqttCommandActivities: createMqttCommandActivities({ gateway, registry }),
+      mqttCommandActivities: createMqttCommandActivities({
+        gateway,
+        registry,
+        platform: { ...createRegistryActivities({ db }), ...createDownloadTokenActivities({ downloads }) },
+      }),
       lwm2mGateway: {
         gatewayId: lwm2m.gatewayId,
         activities: createLwm2mCommandActivities({ gateway: lwm2m, steps: createRegistryActivities({ db }) }),

@@ -5,7 +5,7 @@
  * before the radio query, as the seed orders it. Every way the upgrade ends is a result, notified to
  * the application; the workflow itself only fails on a bug.
  */
-import { CancellationScope, condition, patched } from '@temporalio/workflow';
+import { CancellationScope, condition } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from './definitions';
 import { PlatformCause } from './failure-causes';
 import { Lwm2mPath, type QuietValues } from './lwm2m-definitions';
@@ -15,14 +15,16 @@ import {
   CellPermit,
   type Ending,
   endingOfError,
-  FEWER_ACTIONS_PATCH,
   failed,
   Lwm2mDevice,
+  type Lwm2mFlow,
   type Lwm2mUpgradeInput,
   listenToLwm2mDevice,
+  patchedFlow,
   queryRadioCoverage,
   targetVersionEnding,
   trackProgress,
+  v2Flow,
   versionDecision,
   waitUntilOnline,
 } from './lwm2m-steps';
@@ -43,17 +45,27 @@ const quietWhileInstalling: QuietValues = {
   ],
 };
 
+/** Kept for the upgrades in flight; new upgrades start `lwm2mSoftwareUpgradeV2`. */
 export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  const fewerActions = patched(FEWER_ACTIONS_PATCH);
+  return softwareUpgrade(input, patchedFlow());
+}
+
+/** The upgrade since `FEWER_ACTIONS_PATCH` without its marker, and ending in one workflow task (`Lwm2mFlow`). */
+export async function lwm2mSoftwareUpgradeV2(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
+  return softwareUpgrade(input, v2Flow);
+}
+
+async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promise<DeviceUpgradeResult> {
+  const { fewerActions } = flow;
   const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice(), fewerActions);
-  const progress = trackProgress(input, fewerActions);
-  const permit = new CellPermit(device);
+  const progress = trackProgress(input, flow);
+  const permit = new CellPermit(device, flow.endsLocally);
   let observing = false;
   let fromVersion: string | undefined;
   // Step 15: notify the application of the result.
-  return progress.end(await softwareUpgrade());
+  return progress.end(await upgrade());
 
-  async function softwareUpgrade(): Promise<Ending> {
+  async function upgrade(): Promise<Ending> {
     try {
       // Step 3: negotiate once the device is online (24 hours).
       if (!(await waitUntilOnline(device, progress))) return failed(PlatformCause.onlineTimeout);

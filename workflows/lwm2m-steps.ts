@@ -13,6 +13,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -66,6 +67,27 @@ import { Lwm2mTimeouts } from './timeouts';
  * signalling each. One patch ID for all of it: each ID costs every new upgrade a marker.
  */
 export const FEWER_ACTIONS_PATCH = 'lwm2m-upgrade-fewer-actions';
+
+/**
+ * The commands a flow's workflow type gives, which its histories hold: the first types ask
+ * `patched(FEWER_ACTIONS_PATCH)`, the V2 types need no patch (its marker cost nothing extra, as it
+ * shared the first workflow task's local-activity marker action, but it is an event per upgrade).
+ */
+export interface Lwm2mFlow {
+  fewerActions: boolean;
+  /**
+   * V2 types: the permit's release and the result's notification are local activities of the last
+   * workflow task, one marker action between them instead of a signal and an activity.
+   */
+  endsLocally: boolean;
+}
+
+/** Must be called first in the workflow, as the histories in flight ran it. */
+export function patchedFlow(): Lwm2mFlow {
+  return { fewerActions: patched(FEWER_ACTIONS_PATCH), endsLocally: false };
+}
+
+export const v2Flow: Lwm2mFlow = { fewerActions: true, endsLocally: true };
 
 export interface Lwm2mUpgradeInput extends DeviceUpgradeInput {
   /** The RSRP/SINR range bounds that decide the cell's permits (configuration). */
@@ -257,6 +279,10 @@ const platform = proxyActivities<PlatformActivities & Lwm2mPlatformActivities>({
 const platformLocal = proxyLocalActivities<PlatformActivities & Lwm2mPlatformActivities>({
   startToCloseTimeout: commandOptions.startToCloseTimeout,
   retry: commandOptions.retry,
+});
+const cleanupLocal = proxyLocalActivities<Lwm2mPlatformActivities>({
+  startToCloseTimeout: cleanupOptions.startToCloseTimeout,
+  retry: cleanupOptions.retry,
 });
 /**
  * A gateway that does not pick a batch up for this long may be gone, and the device registered with
@@ -464,7 +490,11 @@ export async function queryRadioCoverage(
 export class CellPermit {
   private requestedIn?: string;
 
-  constructor(private readonly device: Lwm2mDevice) {}
+  constructor(
+    private readonly device: Lwm2mDevice,
+    /** `Lwm2mFlow.endsLocally`. */
+    private readonly releasesLocally = false,
+  ) {}
 
   async acquire(cell: CellAssignment): Promise<void> {
     this.requestedIn = cell.cellId;
@@ -478,10 +508,21 @@ export class CellPermit {
 
   async release(): Promise<void> {
     if (this.requestedIn === undefined) return;
+    const release = { requesterWorkflowId: workflowInfo().workflowId };
+    if (this.releasesLocally) {
+      try {
+        await cleanupLocal.releaseCellPermit(this.requestedIn, release);
+      } catch (err) {
+        // The limiter's holder check frees the permits of upgrades that ended without releasing them.
+        log.warn('Could not release the cell permit', { cellId: this.requestedIn, err });
+      }
+      return;
+    }
     try {
-      await getExternalWorkflowHandle(cellLimiterWorkflowId(this.requestedIn)).signal(releasePermitSignal, {
-        requesterWorkflowId: workflowInfo().workflowId,
-      });
+      await getExternalWorkflowHandle(cellLimiterWorkflowId(this.requestedIn)).signal(
+        releasePermitSignal,
+        release,
+      );
     } catch (err) {
       // No limiter runs for the cell: nobody holds a permit there, ours included.
       log.info('Cell limiter gone before the release', { cellId: this.requestedIn, err });
@@ -502,7 +543,7 @@ export interface Progress {
   end(ending: Ending): Promise<DeviceUpgradeResult>;
 }
 
-export function trackProgress(input: Lwm2mUpgradeInput, fewerActions: boolean): Progress {
+export function trackProgress(input: Lwm2mUpgradeInput, { fewerActions, endsLocally }: Lwm2mFlow): Progress {
   const status: DeviceUpgradeStatus = { step: 'waiting-online' };
   setHandler(deviceUpgradeStatusQuery, () => status);
   if (!fewerActions) {
@@ -551,7 +592,8 @@ export function trackProgress(input: Lwm2mUpgradeInput, fewerActions: boolean): 
         ]);
       }
       status.result = result;
-      await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
+      const notify = endsLocally ? platformLocal : platform;
+      await CancellationScope.nonCancellable(() => notify.notifyDeviceResult(result));
       return result;
     },
   };

@@ -68,22 +68,39 @@ type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVe
 const SEARCH_ATTRIBUTES_AT_START = 'mqtt-upgrade-search-attributes-at-start';
 
 /**
- * The MQTT upgrade that `rolloutTask` starts. A new workflow type rather than a patch: it needs no
- * patch marker, so its one upsert at the end — the final step and the failure cause, so Temporal UI
- * users can count a task's upgrades by outcome and cause — keeps a success at 11 actions.
+ * The MQTT upgrade that `rolloutTask` starts (patch `device-upgrade-flows-v3`). A new workflow type
+ * rather than a patch, so it carries no patch marker; its gateway commands record the API's steps and
+ * issue the download token themselves (`queryVersionIfOnline`, `deliverUpgrade`), so a success costs
+ * 7 actions: the start, 3 activities, the 2 device signals and the upsert at the end.
+ */
+export async function mqttUpgradeV3(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
+  return runMqttUpgrade(input, outcomeAtEnd(input), combinedCommands);
+}
+
+/**
+ * The MQTT upgrade `rolloutTask` started before `mqttUpgradeV3`: 11 actions per success (one activity
+ * per command, step and token).
  */
 export async function mqttUpgradeV2(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
+  return runMqttUpgrade(input, outcomeAtEnd(input), separateCommands);
+}
+
+/**
+ * One upsert at the end — the final step and the failure cause, so Temporal UI users can count a
+ * task's upgrades by outcome and cause; the steps in between are the API's.
+ */
+function outcomeAtEnd(input: DeviceUpgradeInput): Visibility {
   if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
     upsertSearchAttributes(deviceUpgradeSearchAttributes(input)); // started by a client without them
   }
-  return runMqttUpgrade(input, {
+  return {
     showStep: () => {},
     showResult: (result) =>
       upsertSearchAttributes([
         { key: OtaSearchAttributes.step, value: finalStep(result) },
         ...(result.cause ? [{ key: OtaSearchAttributes.failureCause, value: result.cause }] : []),
       ]),
-  });
+  };
 }
 
 /** The MQTT upgrade that `upgradeTask` starts; kept for tasks started before `rolloutTask`. */
@@ -101,7 +118,11 @@ export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgr
   const showStep = (step: UpgradeStep) => {
     if (upsertsEveryStep) upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: step }]);
   };
-  return runMqttUpgrade(input, { showStep, showResult: (result) => showStep(finalStep(result)) });
+  return runMqttUpgrade(
+    input,
+    { showStep, showResult: (result) => showStep(finalStep(result)) },
+    separateCommands,
+  );
 }
 
 /** How an upgrade shows itself in Temporal's visibility, beside the database the API reads. */
@@ -114,21 +135,98 @@ function finalStep(result: DeviceUpgradeResult): UpgradeStep {
   return result.outcome === 'already-latest' ? 'succeeded' : result.outcome;
 }
 
+/**
+ * The device commands of one upgrade, each also recording the API's step. `device.reportedVersion`
+ * and `device.upgradeResult` are cleared just before the command that asks for them, so an answer
+ * to an earlier command is not taken for this one.
+ */
+interface UpgradeCommands {
+  /** Step 3, then step 4 when the device is online (true); false: it is not, step `waiting-online`. */
+  queryVersionIfOnline(): Promise<boolean>;
+  /** Step 4 once the device came online; fails with DeviceNotOnline when it left again. */
+  queryVersion(): Promise<void>;
+  /** Steps 6–7: URL, token and package information delivered, step `downloading`. */
+  deliver(fromVersion: string): Promise<void>;
+}
+
+interface UpgradeContext {
+  input: DeviceUpgradeInput;
+  device: DeviceEvents;
+  status: DeviceUpgradeStatus;
+  visibility: Visibility;
+}
+
+/** One platform or gateway activity per command, step and token (`mqttUpgrade`, `mqttUpgradeV2`). */
+function separateCommands({ input, device, status, visibility }: UpgradeContext): UpgradeCommands {
+  const { deviceId, package: pkg } = input;
+  const enterStep = async (step: UpgradeStep, details?: { fromVersion?: string }) => {
+    status.step = step;
+    visibility.showStep(step);
+    await platform.recordUpgradeStep(input.taskId, deviceId, step, details);
+  };
+  const queryVersion = async () => {
+    await enterStep('querying-version');
+    device.reportedVersion = undefined;
+    await mqtt.sendVersionQuery(deviceId);
+  };
+  return {
+    async queryVersionIfOnline() {
+      if (!(await platform.isDeviceOnline(deviceId))) {
+        await enterStep('waiting-online');
+        return false;
+      }
+      await queryVersion();
+      return true;
+    },
+    queryVersion,
+    async deliver(fromVersion) {
+      const token = await platform.issueDownloadToken(pkg.id, deviceId);
+      device.upgradeResult = undefined;
+      await mqtt.sendUpgradeNotification(deviceId, pkg.kind, {
+        ...token,
+        version: pkg.version,
+        fileName: pkg.fileName,
+        size: pkg.size,
+        sha256: pkg.sha256,
+      });
+      await enterStep('downloading', { fromVersion });
+    },
+  };
+}
+
+/** The gateway's combined commands (`mqttUpgradeV3`): one activity each. */
+function combinedCommands({ input, device, status }: UpgradeContext): UpgradeCommands {
+  const upgrade = { taskId: input.taskId, deviceId: input.deviceId };
+  return {
+    async queryVersionIfOnline() {
+      device.reportedVersion = undefined;
+      const queried = await mqtt.queryVersionIfOnline(upgrade, 'wait');
+      status.step = queried ? 'querying-version' : 'waiting-online';
+      return queried;
+    },
+    async queryVersion() {
+      status.step = 'querying-version';
+      device.reportedVersion = undefined;
+      await mqtt.queryVersionIfOnline(upgrade, 'fail');
+    },
+    async deliver(fromVersion) {
+      device.upgradeResult = undefined;
+      await mqtt.deliverUpgrade(upgrade, input.package, fromVersion);
+      status.step = 'downloading';
+    },
+  };
+}
+
 async function runMqttUpgrade(
   input: DeviceUpgradeInput,
   visibility: Visibility,
+  commandsOf: (context: UpgradeContext) => UpgradeCommands,
 ): Promise<DeviceUpgradeResult> {
   const device = listenToDevice(input.package.kind);
   const status: DeviceUpgradeStatus = { step: 'waiting-online' };
   setHandler(deviceUpgradeStatusQuery, () => status);
 
-  const enterStep = async (step: UpgradeStep, details?: { fromVersion?: string }) => {
-    status.step = step;
-    visibility.showStep(step);
-    await platform.recordUpgradeStep(input.taskId, input.deviceId, step, details);
-  };
-
-  const ending = await upgradeEnding(input, device, enterStep);
+  const ending = await upgradeEnding(input, device, commandsOf({ input, device, status, visibility }));
   const result: DeviceUpgradeResult = {
     taskId: input.taskId,
     deviceId: input.deviceId,
@@ -147,23 +245,20 @@ async function runMqttUpgrade(
 async function upgradeEnding(
   input: DeviceUpgradeInput,
   device: DeviceEvents,
-  enterStep: (step: UpgradeStep, details?: { fromVersion?: string }) => Promise<void>,
+  commands: UpgradeCommands,
 ): Promise<Ending> {
-  const { deviceId, package: pkg } = input;
+  const { package: pkg } = input;
   let fromVersion: string | undefined;
   try {
     // Step 3: negotiate at once when the device is online, otherwise wait for it to come online.
-    if (!(await platform.isDeviceOnline(deviceId))) {
-      await enterStep('waiting-online');
+    if (!(await commands.queryVersionIfOnline())) {
       if (!(await condition(() => device.online, MqttTimeouts.deviceOnline))) {
         return failed(PlatformCause.onlineTimeout);
       }
+      await commands.queryVersion();
     }
 
-    // Steps 4–5: query the version and decide whether an upgrade is needed.
-    await enterStep('querying-version');
-    device.reportedVersion = undefined;
-    await mqtt.sendVersionQuery(deviceId);
+    // Steps 4–5: the version report decides whether an upgrade is needed.
     fromVersion = await eventWithin(() => device.reportedVersion, MqttTimeouts.versionReport);
     if (fromVersion === undefined) {
       return failed(PlatformCause.versionTimeout);
@@ -180,16 +275,7 @@ async function upgradeEnding(
     }
 
     // Steps 6–7: deliver URL, token and package information; the device downloads and reports.
-    const token = await platform.issueDownloadToken(pkg.id, deviceId);
-    device.upgradeResult = undefined;
-    await mqtt.sendUpgradeNotification(deviceId, pkg.kind, {
-      ...token,
-      version: pkg.version,
-      fileName: pkg.fileName,
-      size: pkg.size,
-      sha256: pkg.sha256,
-    });
-    await enterStep('downloading', { fromVersion });
+    await commands.deliver(fromVersion);
     const report = await eventWithin(() => device.upgradeResult, MqttTimeouts.downloadAndResult);
     if (report === undefined) {
       return failed(PlatformCause.resultTimeout, undefined, fromVersion);

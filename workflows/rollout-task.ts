@@ -39,9 +39,8 @@ import {
   TaskQueue,
   type UpgradeOutcome,
 } from './definitions';
-import { startDeviceUpgrade } from './device-upgrade-start';
+import { rolloutFlows, rolloutFlowsBeforeV3, startDeviceUpgrade } from './device-upgrade-start';
 import { type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
-import { mqttUpgradeV2 } from './mqtt-upgrade';
 import { abortReason } from './rollout/abort';
 import { windowAt } from './rollout/maintenance-window';
 import { type RateWindow, rateBudget } from './rollout/rate';
@@ -83,6 +82,8 @@ const SWEEP_INTERVAL_MS = 10 * 60_000;
 const SWEEP_BATCH_SIZE = 250;
 /** Runs that carry devices of earlier runs in flight look for those that ended without reporting. */
 const SWEEP_EARLIER_RUNS_PATCH = 'rollout-sweep-earlier-runs';
+/** Devices start as `mqttUpgradeV3` / the LwM2M V2 types, which cost fewer actions (docs/workflows.md). */
+const DEVICE_UPGRADE_FLOWS_V3_PATCH = 'device-upgrade-flows-v3';
 
 const platform = proxyActivities<PlatformActivities & RolloutActivities>({
   taskQueue: TaskQueue.platform,
@@ -372,7 +373,7 @@ class Rollout {
           deviceId: device.deviceId,
           package: this.input.package,
           lwm2m: device.protocol === 'lwm2m' ? this.input.nbiot : undefined,
-          mqttFlow: mqttUpgradeV2,
+          flows: patched(DEVICE_UPGRADE_FLOWS_V3_PATCH) ? rolloutFlows : rolloutFlowsBeforeV3,
           parentClosePolicy: ParentClosePolicy.ABANDON,
         }),
       );

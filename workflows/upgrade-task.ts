@@ -13,9 +13,8 @@ import {
   type UpgradeTaskInput,
   type UpgradeTaskSummary,
 } from './definitions';
-import { startDeviceUpgrade } from './device-upgrade-start';
+import { startDeviceUpgrade, upgradeTaskFlows } from './device-upgrade-start';
 import { OtaflowCause, PlatformCause } from './failure-causes';
-import { mqttUpgrade } from './mqtt-upgrade';
 
 /**
  * Children are started this many at a time, each batch awaited: it keeps one workflow task's
@@ -68,7 +67,7 @@ async function startUpgrade(
       deviceId,
       package: input.package,
       lwm2m,
-      mqttFlow: mqttUpgrade,
+      flows: upgradeTaskFlows,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
     return { result: child.result().catch((err) => endedWithoutResult(input, deviceId, err)) };

@@ -23,6 +23,15 @@ export interface TemporalDevServer {
 }
 
 /**
+ * SQLite in write-ahead-log mode, synced at checkpoints rather than at every commit: with the dev
+ * server's default (rollback journal, a sync per commit) the server was otaflow's throughput limit —
+ * 5.5 against 26 upgrades/s on the benchmark's ceiling (BENCHMARKS.md). A killed process loses
+ * nothing (WAL commits are in the file); an OS crash or power loss can roll back the last commits.
+ * Fleets that need more run a Temporal cluster and set TEMPORAL_ADDRESS (README, "Configuration").
+ */
+const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+
+/**
  * Starts `temporal server start-dev` from the provisioned Temporal CLI. Without one (a machine with
  * internet but no Go), @temporalio/testing downloads the dev server instead.
  */
@@ -54,6 +63,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
       namespace,
       '--log-level',
       'warn',
+      ...SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
       ...otaSearchAttributeNames.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     ],
     logFile: path.join(options.dataDir, 'logs', 'temporal.log'),
@@ -106,6 +116,7 @@ async function startDownloadedDevServer(options: DownloadedDevServerOptions): Pr
       namespace: options.namespace,
       dbFilename: options.dbFilename,
       searchAttributes: Object.values(OtaSearchAttributes),
+      extraArgs: SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
     },
   });
   return {

@@ -111,29 +111,52 @@ export class FakeFleet {
   }
 
   mqttCommandActivities(): MqttCommandActivities {
+    const platform = this.platformActivities();
+    const sendVersionQuery = async (deviceId: string) => {
+      const device = this.reachableDevice(deviceId);
+      if (!device.answersVersionQuery) return;
+      await this.signalDevice(deviceId, versionReportedSignal, {
+        softwareVersion: device.softwareVersion,
+        firmwareVersion: device.firmwareVersion,
+      });
+    };
+    const sendUpgradeNotification = async (
+      deviceId: string,
+      kind: PackageKind,
+      delivery: PackageDelivery,
+    ) => {
+      const device = this.reachableDevice(deviceId);
+      this.deliveries.push({ deviceId, kind, delivery });
+      const report = device.reportUpgrade(delivery);
+      if (report) await this.signalDevice(deviceId, upgradeResultReportedSignal, report);
+    };
     return {
-      sendVersionQuery: async (deviceId) => {
-        const device = this.reachableDevice(deviceId);
-        if (!device.answersVersionQuery) return;
-        await this.signalDevice(deviceId, versionReportedSignal, {
-          softwareVersion: device.softwareVersion,
-          firmwareVersion: device.firmwareVersion,
-        });
+      sendVersionQuery,
+      sendUpgradeNotification,
+      // As the gateway does: its registry view first, then the command, which finds the connection.
+      queryVersionIfOnline: async ({ taskId, deviceId }, ifOffline) => {
+        if (!this.device(deviceId).online) {
+          if (ifOffline === 'fail') throw notOnline(deviceId);
+          await platform.recordUpgradeStep(taskId, deviceId, 'waiting-online');
+          return false;
+        }
+        await platform.recordUpgradeStep(taskId, deviceId, 'querying-version');
+        await sendVersionQuery(deviceId);
+        return true;
       },
-      sendUpgradeNotification: async (deviceId, kind, delivery) => {
-        const device = this.reachableDevice(deviceId);
-        this.deliveries.push({ deviceId, kind, delivery });
-        const report = device.reportUpgrade(delivery);
-        if (report) await this.signalDevice(deviceId, upgradeResultReportedSignal, report);
+      deliverUpgrade: async ({ taskId, deviceId }, pkg, fromVersion) => {
+        if (!this.device(deviceId).online) throw notOnline(deviceId);
+        const token = await platform.issueDownloadToken(pkg.id, deviceId);
+        const { version, fileName, size, sha256 } = pkg;
+        await sendUpgradeNotification(deviceId, pkg.kind, { ...token, version, fileName, size, sha256 });
+        await platform.recordUpgradeStep(taskId, deviceId, 'downloading', { fromVersion });
       },
     };
   }
 
   private reachableDevice(deviceId: string): FakeDevice {
     const device = this.device(deviceId);
-    if (!device.reachable) {
-      throw ApplicationFailure.nonRetryable(`device ${deviceId} is not connected`, DEVICE_NOT_ONLINE);
-    }
+    if (!device.reachable) throw notOnline(deviceId);
     return device;
   }
 
@@ -144,4 +167,8 @@ export class FakeFleet {
   ): Promise<void> {
     await this.client.workflow.getHandle(deviceOperationWorkflowId(deviceId)).signal(signal, ...args);
   }
+}
+
+function notOnline(deviceId: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`device ${deviceId} is not connected`, DEVICE_NOT_ONLINE);
 }

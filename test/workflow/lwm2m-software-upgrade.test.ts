@@ -13,7 +13,7 @@ import {
   type UpgradeStep,
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
-import { lwm2mSoftwareUpgrade } from '../../workflows/lwm2m-software-upgrade';
+import { lwm2mSoftwareUpgrade, lwm2mSoftwareUpgradeV2 } from '../../workflows/lwm2m-software-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import { type FakeLwm2mDevice, Lwm2mFakeFleet, runLwm2mWorkers, softwareDevice } from './lwm2m-fake-fleet';
@@ -30,6 +30,17 @@ let env: TestWorkflowEnvironment;
 let client: Client;
 let fleet: Lwm2mFakeFleet;
 let stopWorkers: () => Promise<void>;
+
+/**
+ * Every test runs against both workflow types: the first one stays for the upgrades in flight and
+ * must behave as before. `histories` names the recorded histories of each type; `maxActions` is what
+ * a successful upgrade may cost, its cell permit included.
+ */
+const flows = [
+  { workflow: lwm2mSoftwareUpgrade, histories: 'v2', maxActions: 18 },
+  { workflow: lwm2mSoftwareUpgradeV2, histories: 'v3', maxActions: 17 },
+];
+let flow: (typeof flows)[number];
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
@@ -50,7 +61,7 @@ function addDevice(overrides: Partial<FakeLwm2mDevice> = {}) {
 /** Started as a client would; `withSearchAttributes` starts it as the task workflows do. */
 function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
   const input = fleet.upgradeInput(deviceId, pkg, taskId);
-  return client.workflow.start(lwm2mSoftwareUpgrade, {
+  return client.workflow.start(flow.workflow, {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     args: [input],
@@ -78,7 +89,11 @@ async function upgradeUntilTimeout(
   return { deviceId, handle, result: await handle.result() };
 }
 
-describe('LwM2M software upgrade, seed 000', () => {
+describe.each(flows)('LwM2M software upgrade, seed 000, as $workflow.name', (tested) => {
+  beforeAll(() => {
+    flow = tested;
+  });
+
   it('upgrades a device in the seed order: version, observe, radio query, permit, new version, install, result', async () => {
     const { deviceId, handle, result } = await upgrade();
 
@@ -120,10 +135,10 @@ describe('LwM2M software upgrade, seed 000', () => {
       holders: [],
       queue: [],
     });
-    await recordHistory('lwm2m-software-success-v2', handle);
+    await recordHistory(`lwm2m-software-success-${flow.histories}`, handle);
   });
 
-  it('costs at most 20 Temporal actions for a successful upgrade, its cell permit included', async () => {
+  it(`costs at most ${tested.maxActions} Temporal actions for a successful upgrade, its cell permit included`, async () => {
     // In a cell where another device holds a permit, as in a rollout: the limiter runs already.
     const holder = addDevice({ onPackageUri: [], resources: { '/4/0/8': 'busy-cell-software' } });
     const holding = await startUpgrade(holder);
@@ -133,7 +148,7 @@ describe('LwM2M software upgrade, seed 000', () => {
 
     expect((await handle.result()).outcome).toBe('succeeded');
     const cost = await lwm2mUpgradeCost(client, handle, 'busy-cell-software');
-    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(20);
+    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(flow.maxActions);
     await holding.cancel();
     expect(await holding.result()).toMatchObject({ outcome: 'cancelled' });
   });

@@ -17,7 +17,7 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { mqttUpgradeV2 } from '../../workflows/mqtt-upgrade';
+import { mqttUpgradeV2, mqttUpgradeV3 } from '../../workflows/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { FakeFleet } from './fake-fleet';
 import { recordHistory } from './history-recorder';
@@ -47,20 +47,6 @@ afterAll(async () => {
 });
 
 /**
- * Starts the upgrade as `rolloutTask` does: its search attributes are part of the start. (`mqttUpgrade`,
- * which `upgradeTask` started, is covered by the replay of its recorded histories.)
- */
-function startUpgrade(deviceId: string, pkg: PackageInfo, { withSearchAttributes = true } = {}) {
-  const input = { taskId, deviceId, package: pkg };
-  return client.workflow.start(mqttUpgradeV2, {
-    workflowId: deviceOperationWorkflowId(deviceId),
-    taskQueue: TaskQueue.platform,
-    args: [input],
-    typedSearchAttributes: withSearchAttributes ? deviceUpgradeSearchAttributes(input) : undefined,
-  });
-}
-
-/**
  * Temporal UI and CLI users find the upgrade by task, device and version, and count a task's ended
  * upgrades by final step and failure cause; the steps in between are the API's.
  */
@@ -83,23 +69,46 @@ async function expectFoundByTaskDeviceAndVersion(
   }
 }
 
-/** Runs an upgrade that needs no waiting to its end. */
-async function upgrade(deviceId: string, pkg: PackageInfo) {
-  const handle = await startUpgrade(deviceId, pkg);
-  return { result: await handle.result(), handle };
-}
-
 /**
- * Runs an upgrade that is left waiting at `step` until the seed's timeout: one minute before it the
- * upgrade still waits, at it the upgrade ends.
+ * Starts upgrades of `flow` as `rolloutTask` does: their search attributes are part of the start.
+ * (`mqttUpgrade`, which `upgradeTask` started, is covered by the replay of its recorded histories.)
  */
-async function upgradeUntilTimeout(deviceId: string, pkg: PackageInfo, step: UpgradeStep, timeoutMs: number) {
-  const handle = await startUpgrade(deviceId, pkg);
-  await untilWaitingOnTimer(handle, timeoutMs);
-  await env.sleep(timeoutMs - MINUTE);
-  expect(await handle.query(deviceUpgradeStatusQuery)).toEqual({ step });
-  await env.sleep(MINUTE);
-  return { result: await handle.result(), handle };
+function upgradesOf(flow: typeof mqttUpgradeV3 | typeof mqttUpgradeV2) {
+  function startUpgrade(deviceId: string, pkg: PackageInfo, { withSearchAttributes = true } = {}) {
+    const input = { taskId, deviceId, package: pkg };
+    return client.workflow.start(flow, {
+      workflowId: deviceOperationWorkflowId(deviceId),
+      taskQueue: TaskQueue.platform,
+      args: [input],
+      typedSearchAttributes: withSearchAttributes ? deviceUpgradeSearchAttributes(input) : undefined,
+    });
+  }
+
+  /** Runs an upgrade that needs no waiting to its end. */
+  async function upgrade(deviceId: string, pkg: PackageInfo) {
+    const handle = await startUpgrade(deviceId, pkg);
+    return { result: await handle.result(), handle };
+  }
+
+  /**
+   * Runs an upgrade that is left waiting at `step` until the seed's timeout: one minute before it the
+   * upgrade still waits, at it the upgrade ends.
+   */
+  async function upgradeUntilTimeout(
+    deviceId: string,
+    pkg: PackageInfo,
+    step: UpgradeStep,
+    timeoutMs: number,
+  ) {
+    const handle = await startUpgrade(deviceId, pkg);
+    await untilWaitingOnTimer(handle, timeoutMs);
+    await env.sleep(timeoutMs - MINUTE);
+    expect(await handle.query(deviceUpgradeStatusQuery)).toEqual({ step });
+    await env.sleep(MINUTE);
+    return { result: await handle.result(), handle };
+  }
+
+  return { startUpgrade, upgrade, upgradeUntilTimeout };
 }
 
 /** How long the workflow ran in server time. */
@@ -113,7 +122,18 @@ function expectNotifiedOnce(result: DeviceUpgradeResult) {
   expect(fleet.resultsNotifiedFor(result.deviceId)).toEqual([result]);
 }
 
-describe('MQTT upgrade, seed 001', () => {
+/**
+ * `mqttUpgradeV3` is what `rolloutTask` starts now; `mqttUpgradeV2` runs the same seed steps for
+ * upgrades started before it, with more activities. Each records its own replay histories.
+ */
+const flows = [
+  { flow: mqttUpgradeV3, histories: 'mqtt-v3', successActions: 7 },
+  { flow: mqttUpgradeV2, histories: 'mqtt-v2', successActions: 11 },
+];
+
+describe.each(flows)('MQTT upgrade, seed 001, as $flow.name', ({ flow, histories, successActions }) => {
+  const { startUpgrade, upgrade, upgradeUntilTimeout } = upgradesOf(flow);
+
   it('upgrades an online device: version query, delivery of URL, token and package info, success on the target version', async () => {
     const deviceId = fleet.addDevice({ softwareVersion: '1.0.0' });
     const pkg = packageOf('software');
@@ -149,17 +169,17 @@ describe('MQTT upgrade, seed 001', () => {
     ]);
     expect(await handle.query(deviceUpgradeStatusQuery)).toEqual({ step: 'succeeded', result });
     await expectFoundByTaskDeviceAndVersion(handle, deviceId, { step: 'succeeded' });
-    await recordHistory('mqtt-v2-success', handle);
+    await recordHistory(`${histories}-success`, handle);
   });
 
-  it('costs at most 11 Temporal actions for a successful upgrade', async () => {
+  it(`costs ${successActions} Temporal actions for a successful upgrade`, async () => {
     const deviceId = fleet.addDevice({ softwareVersion: '1.0.0' });
 
     const { result, handle } = await upgrade(deviceId, packageOf('software'));
 
     expect(result.outcome).toBe('succeeded');
     const cost = historyCost((await handle.fetchHistory()).events ?? []);
-    expect(cost.actions).toBeLessThanOrEqual(11);
+    expect(cost.actions).toBe(successActions);
   });
 
   it('sets its search attributes itself when its start carried none', async () => {
@@ -227,7 +247,7 @@ describe('MQTT upgrade, seed 001', () => {
     });
     expect(fleet.deliveries.filter((d) => d.deviceId === deviceId)).toEqual([]);
     expectNotifiedOnce(result);
-    await recordHistory('mqtt-v2-already-latest', handle);
+    await recordHistory(`${histories}-already-latest`, handle);
   });
 
   it('refuses a device whose version the package does not upgrade from', async () => {
@@ -270,7 +290,7 @@ describe('MQTT upgrade, seed 001', () => {
       step: 'failed',
       failureCause: 'Waiting for the device online timeout',
     });
-    await recordHistory('mqtt-v2-online-timeout', handle);
+    await recordHistory(`${histories}-online-timeout`, handle);
   });
 
   it('fails when the device does not report its version within 3 minutes', async () => {
@@ -332,7 +352,7 @@ describe('MQTT upgrade, seed 001', () => {
       toVersion: '2.0.0',
     });
     expectNotifiedOnce(result);
-    if (resultCode === 7) await recordHistory('mqtt-v2-device-failure', handle);
+    if (resultCode === 7) await recordHistory(`${histories}-device-failure`, handle);
   });
 
   it('fails a reported success whose version is not the target version', async () => {

@@ -59,7 +59,7 @@ describe('retries', () => {
       `device.result:${taskId}:${neverAnswers}`,
       `task.completed:${taskId}`,
     ]);
-    await recordHistory('rollout-retries', task);
+    await recordHistory('rollout-retries-v3', task);
   });
 });
 
@@ -159,6 +159,6 @@ describe('continue-as-new', () => {
         .sort(),
     ).toEqual(retried.sort());
     expect(await harness.webhookEventIds(taskId)).toHaveLength(17);
-    await recordHistory('rollout-continued-as-new', task); // the last run: it began with carried progress
+    await recordHistory('rollout-continued-as-new-v3', task); // the last run: it began with carried progress
   });
 });

@@ -85,7 +85,8 @@ describe('rate', () => {
     // bounds a run to ~1,000 devices before it continues as new.
     const cost = historyCost((await task.fetchHistory()).events ?? []);
     expect(cost.actionsByType.WorkflowExecutionSignaled).toBe(devices.length);
-    expect(cost.actions).toBeLessThanOrEqual(devices.length + 4); // + its start, targets read, state, summary
+    // + its start, targets read, state, summary and the marker of patch `device-upgrade-flows-v3`.
+    expect(cost.actions).toBeLessThanOrEqual(devices.length + 5);
     expect(cost.events).toBeLessThanOrEqual(13 * devices.length + TASK_OVERHEAD_EVENTS);
   });
 });
@@ -176,7 +177,7 @@ describe('abort threshold', () => {
     expect(harness.startsOf(slow)).toHaveLength(1);
     const rows = await harness.devices(taskId);
     expect(rows.filter((row) => row.failureCause === 'Task aborted')).toHaveLength(6);
-    await recordHistory('rollout-aborted', task);
+    await recordHistory('rollout-aborted-v3', task);
   });
 
   it('also cancels the devices in progress when asked to', async () => {
@@ -262,7 +263,7 @@ describe('pause, resume and cancel', () => {
       const device = harness.client.workflow.getHandle(deviceOperationWorkflowId(deviceId));
       expect(await device.result()).toMatchObject({ outcome: 'cancelled' });
     }
-    await recordHistory('rollout-cancelled', task);
+    await recordHistory('rollout-cancelled-v3', task);
   });
 });
 
@@ -270,7 +271,7 @@ describe('Task Conflict', () => {
   it('fails a device that already has an operation in progress and leaves that operation alone', async () => {
     const [busy = '', free = ''] = await harness.addDevices(2, hangs);
     harness.script(free, succeeds(1));
-    const other = await harness.client.workflow.start('mqttUpgradeV2', {
+    const other = await harness.client.workflow.start('mqttUpgradeV3', {
       workflowId: deviceOperationWorkflowId(busy),
       taskQueue: TaskQueue.platform,
       args: [{ taskId: 'task-earlier', deviceId: busy, package: packageOf('firmware') }],

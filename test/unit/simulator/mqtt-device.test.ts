@@ -18,6 +18,8 @@ let broker: EmbeddedBroker;
 let gateway: MqttGateway;
 let packages: PackageServer;
 let commands: ReturnType<typeof createMqttCommandActivities>;
+/** The steps the combined commands record for the API, as `recordUpgradeStep` receives them. */
+const recordedSteps: Array<{ deviceId: string; step: string; details?: { fromVersion?: string } }> = [];
 const devices: SimulatedMqttDevice[] = [];
 let nextDevice = 0;
 
@@ -40,7 +42,19 @@ beforeAll(async () => {
     log,
   });
   packages = await startPackageServer();
-  commands = createMqttCommandActivities({ gateway, registry });
+  commands = createMqttCommandActivities({
+    gateway,
+    registry,
+    platform: {
+      recordUpgradeStep: async (_taskId, deviceId, step, details) => {
+        recordedSteps.push(details ? { deviceId, step, details } : { deviceId, step });
+      },
+      issueDownloadToken: async () => {
+        const { url, accessToken, expiresAt } = delivery();
+        return { url, accessToken, expiresAt };
+      },
+    },
+  });
 });
 
 afterEach(async () => {
@@ -83,6 +97,10 @@ function delivery(overrides: Partial<{ sha256: string }> = {}) {
     sha256: packages.sha256,
     ...overrides,
   };
+}
+
+function stepsOf(deviceId: string) {
+  return recordedSteps.filter((entry) => entry.deviceId === deviceId).map(({ deviceId: _, ...step }) => step);
 }
 
 function signalsOf(deviceId: string) {
@@ -182,5 +200,71 @@ describe('simulated MQTT device through the gateway', () => {
       expect(signalsOf(device.deviceId).map((call) => call.signal)).toEqual(['deviceOnline']),
     );
     await expect(commands.sendVersionQuery(device.deviceId)).resolves.toBeUndefined();
+  });
+
+  describe("mqttUpgradeV3's combined commands", () => {
+    const upgradeOf = (deviceId: string) => ({ taskId: 'task-1', deviceId });
+
+    it('queries an online device after recording step querying-version', async () => {
+      const device = await startDevice();
+      await expect(commands.queryVersionIfOnline(upgradeOf(device.deviceId), 'wait')).resolves.toBe(true);
+      expect(stepsOf(device.deviceId)).toEqual([{ step: 'querying-version' }]);
+      await eventually(() =>
+        expect(signalsOf(device.deviceId)).toContainEqual({
+          signal: 'versionReported',
+          deviceId: device.deviceId,
+          report: { softwareVersion: '1.0.0', firmwareVersion: 'fw-1' },
+        }),
+      );
+    });
+
+    it('records an offline device as waiting-online without sending, or refuses it when told to fail', async () => {
+      const device = await startDevice({ offline: true });
+      await expect(commands.queryVersionIfOnline(upgradeOf(device.deviceId), 'wait')).resolves.toBe(false);
+      expect(stepsOf(device.deviceId)).toEqual([{ step: 'waiting-online' }]);
+      await expect(commands.queryVersionIfOnline(upgradeOf(device.deviceId), 'fail')).rejects.toMatchObject({
+        type: 'DeviceNotOnline',
+        nonRetryable: true,
+      });
+      expect(stepsOf(device.deviceId)).toEqual([{ step: 'waiting-online' }]);
+    });
+
+    it('delivers URL, token and package information, then records step downloading', async () => {
+      const device = await startDevice();
+      const { version, fileName, size, sha256 } = delivery();
+      const pkg = { id: 'pkg-1', kind: 'software' as const, version, fileName, size, sha256 };
+      await commands.deliverUpgrade(
+        upgradeOf(device.deviceId),
+        { ...pkg, supportedSourceVersions: [] },
+        '1.0.0',
+      );
+      expect(stepsOf(device.deviceId)).toEqual([{ step: 'downloading', details: { fromVersion: '1.0.0' } }]);
+      await eventually(() =>
+        expect(signalsOf(device.deviceId)).toContainEqual({
+          signal: 'upgradeResultReported',
+          deviceId: device.deviceId,
+          report: { resultCode: 0, version: '2.0.0', description: 'upgrade success' },
+        }),
+      );
+      expect(device.softwareVersion).toBe('2.0.0');
+    });
+
+    it('delivers nothing to a device that went offline', async () => {
+      const device = await startDevice({ offline: true });
+      const { version, fileName, size, sha256 } = delivery();
+      const pkg = {
+        id: 'pkg-1',
+        kind: 'software' as const,
+        version,
+        fileName,
+        size,
+        sha256,
+        supportedSourceVersions: [],
+      };
+      await expect(commands.deliverUpgrade(upgradeOf(device.deviceId), pkg, '1.0.0')).rejects.toMatchObject({
+        type: 'DeviceNotOnline',
+      });
+      expect(stepsOf(device.deviceId)).toEqual([]);
+    });
   });
 });
