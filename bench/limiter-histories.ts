@@ -19,7 +19,10 @@ export interface CellLimiterFigures {
   maxQueued: number;
   cost: HistoryCost;
   grantsPerS: number | null;
-  /** Release → next grant, only for releases made while requests were queued. */
+  /**
+   * Release → the grant of the permit it freed, for releases that freed a permit for a queued request:
+   * each grant is paired with the oldest such release not yet paired.
+   */
   releaseToGrantMs: number[];
 }
 
@@ -42,7 +45,8 @@ export function cellLimiterFigures(cellId: string, runs: HistoryEvent[][]): Cell
   let maxQueued = 0;
   const grantTimes: number[] = [];
   const releaseToGrantMs: number[] = [];
-  let pendingRelease: number | undefined;
+  /** Releases whose freed permit a queued request is owed, oldest first. */
+  const pendingReleases: number[] = [];
   for (const event of events) {
     const type = eventTypeName(event);
     const at = tsToMs(event.eventTime);
@@ -51,12 +55,12 @@ export function cellLimiterFigures(cellId: string, runs: HistoryEvent[][]): Cell
       queued += 1;
       maxQueued = Math.max(maxQueued, queued);
     } else if (type === 'WorkflowExecutionSignaled' && name === 'releasePermit') {
-      if (queued > 0 && pendingRelease === undefined) pendingRelease = at;
+      if (queued > pendingReleases.length) pendingReleases.push(at);
     } else if (type === 'SignalExternalWorkflowExecutionInitiated' && name === 'permitGranted') {
       queued = Math.max(0, queued - 1);
       grantTimes.push(at);
-      if (pendingRelease !== undefined) releaseToGrantMs.push(at - pendingRelease);
-      pendingRelease = undefined;
+      const release = pendingReleases.shift();
+      if (release !== undefined) releaseToGrantMs.push(at - release);
     }
   }
   const spanS = grantTimes.length > 1 ? ((grantTimes.at(-1) ?? 0) - (grantTimes[0] ?? 0)) / 1000 : 0;

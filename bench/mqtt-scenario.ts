@@ -1,10 +1,12 @@
 /**
  * The MQTT flow at one fleet size: N devices provisioned through the API and connected, a package,
  * one task for all of them run to completion (2 % of devices refuse with result code 5); then the
- * same N upgrades held in flight (devices offline) to measure memory, and cancelled. Finally the
- * ceiling: the same Temporal work with no logic, at the same concurrency.
+ * ceiling: the same Temporal work with no logic, at the same concurrency; then the same N upgrades
+ * held in flight (devices offline) to measure memory, and cancelled. `inflightOnly` runs the
+ * provisioning and the in-flight phase alone.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { maxInProgressLimit } from '../src/api/task-schemas';
@@ -12,7 +14,7 @@ import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/d
 import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
 import { chainCost, deviceTimelines, type HistoryCost, meanHistoryCost } from './histories';
-import type { BenchStack } from './stack';
+import type { BenchStack, PlatformMemory } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
 import { createTimedApi, inParallel, type TimedApi } from './timed-api';
 
@@ -26,13 +28,31 @@ export interface ScenarioOptions {
   deadlineMs: number;
   /** Device histories fetched to count actions and events. */
   historySample: number;
+  /** Provision the devices and hold N upgrades in flight; no upgrade phase, no ceiling. */
+  inflightOnly: boolean;
 }
 
+/** The otaflow process's memory in MB; heap figures are the main thread's (the workflows run in another). */
+export interface MemoryFigures {
+  rss_mb: number;
+  heap_used_mb: number;
+  heap_total_mb: number;
+  external_mb: number;
+  array_buffers_mb: number;
+}
+
+/** Null fields belong to the upgrade phase and the ceiling, which an `inflightOnly` run skips. */
 export interface ScenarioResult {
   devices: number;
+  inflight_only: boolean;
   tasks: number;
   outcomes: Record<string, number>;
-  wall: { provisionS: number; connectS: number; upgradeS: number; msPerDevice: number | null };
+  wall: {
+    provisionS: number;
+    connectS: number | null;
+    upgradeS: number | null;
+    msPerDevice: number | null;
+  };
   upgrades_per_s: number | null;
   upgrades_started_per_min: number | null;
   ceiling: {
@@ -40,11 +60,11 @@ export interface ScenarioResult {
     started_per_min: number | null;
     wallS: number;
     shape: UpgradeShape;
-  };
+  } | null;
   ceiling_ratio: number | null;
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
-  cost_breakdown: { device: HistoryCost | null; taskShare: TaskShare };
+  cost_breakdown: { device: HistoryCost | null; taskShare: TaskShare } | null;
   api: {
     create_task_ms: number[];
     get_task_p99_ms: number | null;
@@ -54,25 +74,36 @@ export interface ScenarioResult {
   inflight: {
     /** Upgrades seen waiting for their device at once (N when all got there). */
     devices: number;
+    /** Tasks of up to 1,000 devices the N upgrades were rolled out in. */
+    tasks: number;
     reachedS: number | null;
+    /** Time until all N waited, per device. */
+    ms_per_device: number | null;
     /** The otaflow process with N devices connected and idle, after the upgrades (current and peak). */
-    connected_rss_mb: number;
-    connected_peak_rss_mb: number;
+    connected_rss_mb: number | null;
+    connected_peak_rss_mb: number | null;
     peak_rss_mb: number;
     /** Growth over the process before the rollout, per upgrade in flight. */
     rss_kb_per_device: number | null;
+    /** The process before the rollout and with all N waiting (after a 3 s hold). */
+    memory_before: MemoryFigures;
+    memory_inflight: MemoryFigures;
     cancelS: number;
+    /**
+     * Workflow tasks of the in-flight task workflows that timed out: a task workflow evicted from a
+     * full workflow cache replays its long history, which a loaded machine may not finish in time.
+     */
+    task_workflow_task_timeouts: number;
   };
 }
 
 /**
- * The in-flight phase's tasks hold this many devices each: `rolloutTask` starts at most 100 devices
- * per look and looks again only when a device reports or a timer rings, so with devices that never
- * answer a task stops at its first 100 starts, whatever its `maxInProgress` (see BENCHMARKS.md).
+ * The in-flight phase's tasks hold this many devices each: a task keeps at most `maxInProgress`
+ * (capped at 1,000) upgrades in flight, and these never end while their devices stay offline.
  */
-const IN_FLIGHT_TASK_SIZE = 100;
+const IN_FLIGHT_TASK_SIZE = maxInProgressLimit;
 const POLL_MS = 500;
-/** Tasks polled at once; the in-flight phase has one task per 100 devices. */
+/** Tasks polled at once. */
 const POLL_CONCURRENCY = 8;
 export const PRODUCT = 'bench-meter';
 const SOURCE_VERSION = '1.0.0';
@@ -125,51 +156,34 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     });
     const provisionS = (Date.now() - provisionStarted) / 1000;
 
-    const connectStarted = Date.now();
-    const connectBar = phaseBar(bars, 'connect  ', options.devices);
-    fleet = await connectBenchFleet(
-      plans,
-      {
-        brokerUrl: stack.mqtt,
-        firmwareVersion: SOURCE_VERSION,
-        downloadConcurrency: options.downloadConcurrency,
-        downloadDelayMs: options.downloadDelayMs,
-        onError: (error) => errors.push(error),
-      },
-      (count) => connectBar.update(count),
-    );
-    const connectS = (Date.now() - connectStarted) / 1000;
-
-    // ---- throughput: every device upgraded ----
-    const pkg = await uploadPackage(api, model, '2.0.0', options.packageKb);
-    const upgradeStarted = Date.now();
-    const upgradeBar = phaseBar(bars, 'upgrade  ', options.devices);
-    const createTaskMs: number[] = [];
-    const taskIds = await createTasks(api, pkg.id, plans, plans.length, createTaskMs);
-    const finalStatus = await pollTasks(api, taskIds, options.deadlineMs, (statuses) => {
-      upgradeBar.update(sumOutcomes(statuses), { note: '' });
-      return statuses.every((status) => status.state !== 'running');
-    });
-    const upgradeS = (Date.now() - upgradeStarted) / 1000;
-    const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
-    const timeline = await deviceTimelines(temporal, taskIds, options.devices);
-
-    // ---- cost, from real histories ----
-    const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
-    const deviceCost = await meanHistoryCost(temporal, succeeded.map(deviceOperationWorkflowId));
-    const taskShare = await taskShareOf(temporal, taskIds, options.devices);
-    const shape = shapeOf(deviceCost);
-
-    // ---- the ceiling: the same Temporal work, no logic ----
-    const ceiling = await runCeiling(stack, temporal, runId, options.devices, shape, bars);
+    let upgrade: UpgradePhase | null = null;
+    let connectS: number | null = null;
+    let connected: PlatformMemory | null = null;
+    if (!options.inflightOnly) {
+      const connectStarted = Date.now();
+      const connectBar = phaseBar(bars, 'connect  ', options.devices);
+      fleet = await connectBenchFleet(
+        plans,
+        {
+          brokerUrl: stack.mqtt,
+          firmwareVersion: SOURCE_VERSION,
+          downloadConcurrency: options.downloadConcurrency,
+          downloadDelayMs: options.downloadDelayMs,
+          onError: (error) => errors.push(error),
+        },
+        (count) => connectBar.update(count),
+      );
+      connectS = (Date.now() - connectStarted) / 1000;
+      upgrade = await runUpgradePhase(stack, api, temporal, bars, runId, model, plans, options);
+      connected = await stack.platformRss();
+      // The devices go offline, so each upgrade of the next phase waits (up to 25 h) for its device.
+      await fleet.stop();
+      await waitUntilOffline(api, plans);
+    }
 
     // ---- memory with every upgrade in flight ----
-    // The devices go offline, so each upgrade waits (up to 25 h) for its device: N upgrades stay in
-    // flight however slowly they start (a silent device's 3-minute version timeout would end the
-    // first ones before the last ones start).
-    const connected = await stack.platformRss();
-    await fleet.stop();
-    await waitUntilOffline(api, plans);
+    // Offline devices keep N upgrades in flight however slowly they start (a silent device's 3-minute
+    // version timeout would end the first ones before the last ones start).
     const beforeInflight = await stack.platformRss();
     stack.resetPlatformRss();
     const inflightPkg = await uploadPackage(api, model, '3.0.0', options.packageKb);
@@ -202,25 +216,38 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     );
     const cancelS = (Date.now() - cancelStarted) / 1000;
     bars.stop();
+    const inflightTaskCosts = await Promise.all(
+      inflightTasks.map((id) => chainCost(temporal, upgradeTaskWorkflowId(id))),
+    );
 
     if (errors.length > 0) console.warn(`bench: ${errors.length} device errors; first: ${String(errors[0])}`);
-    const upgradesPerS = steadyRatePerSecond(timeline.closedAtMs);
-    const perUpgradeActions = deviceCost ? deviceCost.actions + taskShare.actions : null;
     return {
       devices: options.devices,
-      tasks: taskIds.length,
-      outcomes,
-      wall: { provisionS, connectS, upgradeS, msPerDevice: round((upgradeS * 1000) / options.devices) },
-      upgrades_per_s: upgradesPerS,
-      upgrades_started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
-      ceiling: { ...ceiling, shape },
+      inflight_only: options.inflightOnly,
+      tasks: upgrade?.taskIds.length ?? 0,
+      outcomes: upgrade?.outcomes ?? {},
+      wall: {
+        provisionS,
+        connectS,
+        upgradeS: upgrade?.upgradeS ?? null,
+        msPerDevice: upgrade ? round((upgrade.upgradeS * 1000) / options.devices) : null,
+      },
+      upgrades_per_s: upgrade?.upgradesPerS ?? null,
+      upgrades_started_per_min: upgrade?.startedPerMin ?? null,
+      ceiling: upgrade?.ceiling ?? null,
       ceiling_ratio:
-        upgradesPerS !== null && ceiling.upgrades_per_s ? round(upgradesPerS / ceiling.upgrades_per_s) : null,
-      actions_per_upgrade: round(perUpgradeActions),
-      history_events_per_upgrade: deviceCost ? round(deviceCost.events + taskShare.events) : null,
-      cost_breakdown: { device: deviceCost, taskShare },
+        upgrade && upgrade.upgradesPerS !== null && upgrade.ceiling.upgrades_per_s
+          ? round(upgrade.upgradesPerS / upgrade.ceiling.upgrades_per_s)
+          : null,
+      actions_per_upgrade: upgrade?.deviceCost
+        ? round(upgrade.deviceCost.actions + upgrade.taskShare.actions)
+        : null,
+      history_events_per_upgrade: upgrade?.deviceCost
+        ? round(upgrade.deviceCost.events + upgrade.taskShare.events)
+        : null,
+      cost_breakdown: upgrade ? { device: upgrade.deviceCost, taskShare: upgrade.taskShare } : null,
       api: {
-        create_task_ms: createTaskMs.map((ms) => Math.round(ms)),
+        create_task_ms: (upgrade?.createTaskMs ?? []).map((ms) => Math.round(ms)),
         get_task_p99_ms: round(percentile(api.latenciesMs.get('GET /v1/tasks/:id') ?? [], 99), 1),
         get_task_devices_p99_ms: round(
           percentile(api.latenciesMs.get('GET /v1/tasks/:id/devices') ?? [], 99),
@@ -230,15 +257,23 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
       },
       inflight: {
         devices: waitingPeak,
+        tasks: inflightTasks.length,
         reachedS,
-        connected_rss_mb: Math.round(connected.currentMb),
-        connected_peak_rss_mb: Math.round(connected.peakMb),
+        ms_per_device: reachedS !== null ? round((reachedS * 1000) / options.devices, 1) : null,
+        connected_rss_mb: connected && Math.round(connected.currentMb),
+        connected_peak_rss_mb: connected && Math.round(connected.peakMb),
         peak_rss_mb: Math.round(inflight.peakMb),
         rss_kb_per_device: round(
           ((inflight.peakMb - beforeInflight.currentMb) * 1024) / Math.max(1, waitingPeak),
           1,
         ),
+        memory_before: memoryFigures(beforeInflight),
+        memory_inflight: memoryFigures(inflight),
         cancelS,
+        task_workflow_task_timeouts: inflightTaskCosts.reduce(
+          (sum, cost) => sum + (cost.eventsByType.WorkflowTaskTimedOut ?? 0),
+          0,
+        ),
       },
     };
   } finally {
@@ -246,6 +281,73 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     await fleet?.stop();
     await connection.close();
   }
+}
+
+interface UpgradePhase {
+  taskIds: string[];
+  outcomes: Record<string, number>;
+  upgradeS: number;
+  createTaskMs: number[];
+  upgradesPerS: number | null;
+  startedPerMin: number | null;
+  deviceCost: HistoryCost | null;
+  taskShare: TaskShare;
+  ceiling: NonNullable<ScenarioResult['ceiling']>;
+}
+
+/** Every connected device upgraded by one task, its cost counted from histories, then the ceiling. */
+async function runUpgradePhase(
+  stack: BenchStack,
+  api: TimedApi,
+  temporal: Client,
+  bars: MultiBar,
+  runId: string,
+  model: string,
+  plans: BenchDevicePlan[],
+  options: ScenarioOptions,
+): Promise<UpgradePhase> {
+  const pkg = await uploadPackage(api, model, '2.0.0', options.packageKb);
+  const upgradeStarted = Date.now();
+  const upgradeBar = phaseBar(bars, 'upgrade  ', options.devices);
+  const createTaskMs: number[] = [];
+  const taskIds = await createTasks(api, pkg.id, plans, plans.length, createTaskMs);
+  const finalStatus = await pollTasks(api, taskIds, options.deadlineMs, (statuses) => {
+    upgradeBar.update(sumOutcomes(statuses), { note: '' });
+    return statuses.every((status) => status.state !== 'running');
+  });
+  const upgradeS = (Date.now() - upgradeStarted) / 1000;
+  const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
+  const timeline = await deviceTimelines(temporal, taskIds, options.devices);
+
+  // ---- cost, from real histories ----
+  const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
+  const deviceCost = await meanHistoryCost(temporal, succeeded.map(deviceOperationWorkflowId));
+  const taskShare = await taskShareOf(temporal, taskIds, options.devices);
+  const shape = shapeOf(deviceCost);
+
+  // ---- the ceiling: the same Temporal work, no logic ----
+  const ceiling = await runCeiling(stack, temporal, runId, options.devices, shape, bars);
+  return {
+    taskIds,
+    outcomes,
+    upgradeS,
+    createTaskMs,
+    upgradesPerS: steadyRatePerSecond(timeline.closedAtMs),
+    startedPerMin: round(ratePerMinute(timeline.startedAtMs), 0),
+    deviceCost,
+    taskShare,
+    ceiling: { ...ceiling, shape },
+  };
+}
+
+function memoryFigures(memory: PlatformMemory): MemoryFigures {
+  return {
+    rss_mb: Math.round(memory.currentMb),
+    heap_used_mb: Math.round(memory.heapUsedMb),
+    heap_total_mb: Math.round(memory.heapTotalMb),
+    external_mb: Math.round(memory.externalMb),
+    array_buffers_mb: Math.round(memory.arrayBuffersMb),
+  };
 }
 
 /** Waits until the registry shows the fleet's first and last devices offline (presence is per device, in order). */
@@ -404,7 +506,7 @@ export async function runCeiling(
   shape: UpgradeShape,
   bars: MultiBar,
 ): Promise<{ upgrades_per_s: number | null; started_per_min: number | null; wallS: number }> {
-  const worker = await stack.startCeilingWorker();
+  const worker = await stack.startWorkerProcess(path.join(__dirname, 'ceiling', 'worker-process.ts'));
   try {
     const bar = phaseBar(bars, 'ceiling  ', 1);
     const started = Date.now();

@@ -2,8 +2,12 @@
  * otaflow as `npm start` runs it (startPlatform: workers, MQTT gateway, embedded aedes broker, API,
  * PGlite unless DATABASE_URL is set), in a process of its own so that its memory is measured alone.
  * Configured by the environment; talks to the benchmark over IPC:
- *   → { type: 'ready', api, mqtt, lwm2m }   once started
- *   ← 'rss'  → { type: 'rss', peakMb, currentMb }   RSS sampled every 200 ms since the last reset
+ *   → { type: 'ready', api, mqtt, lwm2m, workflowCacheSize }   once started
+ *   ← 'rss'  → { type: 'rss', peakMb, currentMb, heapUsedMb, heapTotalMb, externalMb, arrayBuffersMb }
+ *              RSS sampled every 200 ms since the last reset; the rest as of now, after a full
+ *              garbage collection of the main thread (started with --expose-gc), so that garbage not
+ *              yet collected does not pass for growth. The workflows run in a worker thread whose heap
+ *              is in the RSS but not in the main thread's heap figures.
  *   ← 'reset-rss', 'stop'
  */
 import { loadConfig } from '../src/config';
@@ -13,7 +17,8 @@ const SAMPLE_MS = 200;
 const toMb = (bytes: number) => bytes / (1024 * 1024);
 
 async function main(): Promise<void> {
-  const platform = await startPlatform(loadConfig());
+  const config = loadConfig();
+  const platform = await startPlatform(config);
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -27,9 +32,18 @@ async function main(): Promise<void> {
   process.on('disconnect', () => void stop());
   process.on('message', async (message) => {
     if (message === 'rss') {
-      const current = process.memoryUsage().rss;
-      peak = Math.max(peak, current);
-      process.send?.({ type: 'rss', peakMb: toMb(peak), currentMb: toMb(current) });
+      (globalThis as { gc?: () => void }).gc?.();
+      const usage = process.memoryUsage();
+      peak = Math.max(peak, usage.rss);
+      process.send?.({
+        type: 'rss',
+        peakMb: toMb(peak),
+        currentMb: toMb(usage.rss),
+        heapUsedMb: toMb(usage.heapUsed),
+        heapTotalMb: toMb(usage.heapTotal),
+        externalMb: toMb(usage.external),
+        arrayBuffersMb: toMb(usage.arrayBuffers),
+      });
     } else if (message === 'reset-rss') {
       peak = process.memoryUsage().rss;
     } else if (message === 'stop') {
@@ -41,6 +55,7 @@ async function main(): Promise<void> {
     api: platform.addresses.api,
     mqtt: platform.addresses.mqtt,
     lwm2m: platform.addresses.lwm2m,
+    workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
   });
 }
 

@@ -24,10 +24,24 @@ export interface BenchStack {
   lwm2m: string;
   /** Which components the benchmark started itself and which it was given. */
   description: Record<string, string>;
-  platformRss(): Promise<{ peakMb: number; currentMb: number }>;
+  platformRss(): Promise<PlatformMemory>;
   resetPlatformRss(): void;
-  startCeilingWorker(): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Starts a bench worker in a process of its own (the ceiling's, the limiter's requesters'): `file`
+   * gets TEMPORAL_ADDRESS, says `ready` over IPC and stops when sent `stop`.
+   */
+  startWorkerProcess(file: string): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
+}
+
+/** The otaflow process's memory: peak RSS since the last reset, the rest as of the request. */
+export interface PlatformMemory {
+  peakMb: number;
+  currentMb: number;
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
 }
 
 const MINIO_CREDENTIALS = { accessKey: 'otaflow-bench', secretKey: 'otaflow-bench-secret' };
@@ -94,28 +108,38 @@ export async function startBenchStack(
     description.mqtt = 'embedded aedes broker';
 
     const apiKey = generateApiKey();
-    const platform = forkTs(path.join(__dirname, 'platform-process.ts'), {
-      ...env,
-      ...minioEnv,
-      ...databaseEnv,
-      OTAFLOW_API_KEY: apiKey,
-      OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
-      OTAFLOW_API_PORT: String(must(apiPort)),
-      OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_NAMESPACE: namespace,
-      MQTT_URL: '',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(must(mqttPort)),
-      LWM2M_HOST: '127.0.0.1',
-      LWM2M_PORT: String(must(lwm2mPort)),
-    });
-    stops.push(() => stopChild(platform, 'stop'));
-    const ready = await nextMessage<{ type: 'ready'; api: string; mqtt: string; lwm2m: string }>(
-      platform,
-      'ready',
-      180_000,
+    // BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc) reaches the workflow thread's heap too, which
+    // process.memoryUsage() in the main thread does not show.
+    const platformNodeArgs = (env.BENCH_PLATFORM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const platform = forkTs(
+      path.join(__dirname, 'platform-process.ts'),
+      ['--expose-gc', ...platformNodeArgs],
+      {
+        ...env,
+        ...minioEnv,
+        ...databaseEnv,
+        OTAFLOW_API_KEY: apiKey,
+        OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
+        OTAFLOW_API_PORT: String(must(apiPort)),
+        OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
+        TEMPORAL_ADDRESS: temporalAddress,
+        TEMPORAL_NAMESPACE: namespace,
+        MQTT_URL: '',
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: String(must(mqttPort)),
+        LWM2M_HOST: '127.0.0.1',
+        LWM2M_PORT: String(must(lwm2mPort)),
+      },
     );
+    stops.push(() => stopChild(platform, 'stop'));
+    const ready = await nextMessage<{
+      type: 'ready';
+      api: string;
+      mqtt: string;
+      lwm2m: string;
+      workflowCacheSize: number;
+    }>(platform, 'ready', 180_000);
+    description.workflow_cache = `${ready.workflowCacheSize} workflows (OTAFLOW_WORKFLOW_CACHE_SIZE)`;
 
     return {
       temporalAddress,
@@ -126,15 +150,15 @@ export async function startBenchStack(
       lwm2m: ready.lwm2m,
       description,
       async platformRss() {
-        const reply = nextMessage<{ peakMb: number; currentMb: number }>(platform, 'rss', 10_000);
+        const reply = nextMessage<PlatformMemory>(platform, 'rss', 10_000);
         platform.send('rss');
         return reply;
       },
       resetPlatformRss() {
         platform.send('reset-rss');
       },
-      async startCeilingWorker() {
-        const worker = forkTs(path.join(__dirname, 'ceiling', 'worker-process.ts'), {
+      async startWorkerProcess(file) {
+        const worker = forkTs(file, [], {
           ...env,
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
@@ -150,10 +174,10 @@ export async function startBenchStack(
   }
 }
 
-function forkTs(file: string, env: NodeJS.ProcessEnv): ChildProcess {
+function forkTs(file: string, nodeOptions: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return fork(file, [], {
     env,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeOptions],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

@@ -15,6 +15,8 @@ export interface WorkerOptions {
   platformActivities: PlatformActivities & Lwm2mPlatformActivities;
   mqttCommandActivities: MqttCommandActivities;
   lwm2mGateway: { gatewayId: string; activities: Lwm2mCommandActivities };
+  /** The platform worker's workflow cache (`OTAFLOW_WORKFLOW_CACHE_SIZE`). */
+  workflowCacheSize: number;
 }
 
 /**
@@ -30,6 +32,10 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     namespace,
     taskQueue: TaskQueue.platform,
     workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
+    // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
+    // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
+    // replays its short history when its device answers.
+    maxCachedWorkflows: options.workflowCacheSize,
     activities: { ...options.platformActivities },
   });
   const mqttGateway = await Worker.create({

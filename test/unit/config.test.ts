@@ -35,6 +35,17 @@ describe('configuration', () => {
     expect(attempt).toThrow(/MINIO_SECRET_KEY/);
   });
 
+  it('bounds the workflow cache by default and takes a size from 2 to 100,000', () => {
+    expect(loadConfig({}).OTAFLOW_WORKFLOW_CACHE_SIZE).toBe(500);
+    expect(loadConfig({ OTAFLOW_WORKFLOW_CACHE_SIZE: ' ' }).OTAFLOW_WORKFLOW_CACHE_SIZE).toBe(500);
+    expect(loadConfig({ OTAFLOW_WORKFLOW_CACHE_SIZE: '2000' }).OTAFLOW_WORKFLOW_CACHE_SIZE).toBe(2000);
+    for (const bad of ['0', '1', '2.5', 'many', '100001']) {
+      expect(() => loadConfig({ OTAFLOW_WORKFLOW_CACHE_SIZE: bad })).toThrow(
+        /OTAFLOW_WORKFLOW_CACHE_SIZE: an integer from 2 to 100000/,
+      );
+    }
+  });
+
   it('takes an API key of 32+ printable characters, and none when blank', () => {
     expect(loadConfig({ OTAFLOW_API_KEY: 'k'.repeat(32) }).OTAFLOW_API_KEY).toBe('k'.repeat(32));
     expect(loadConfig({ OTAFLOW_API_KEY: ' ' }).OTAFLOW_API_KEY).toBeUndefined();
