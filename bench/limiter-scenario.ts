@@ -11,7 +11,6 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal as proto } from '@temporalio/proto';
-import { MultiBar, Presets } from 'cli-progress';
 import { OtaSearchAttributes } from '../workflows/definitions';
 import {
   type CellLimiterState,
@@ -23,7 +22,7 @@ import {
 import { eventTypeName, type HistoryCost, historyCost, sumCosts } from './histories';
 import { LIMITER_REQUESTER_TASK_QUEUE, type LimiterRequesterInput, releaseHoldSignal } from './limiter/shape';
 import { cellLimiterFigures, grantLatency, limiterRunHistories } from './limiter-histories';
-import { phaseBar } from './mqtt-scenario';
+import { phaseBar, progressBars } from './mqtt-scenario';
 import type { BenchStack } from './stack';
 import { round } from './stats';
 import { inParallel } from './timed-api';
@@ -87,15 +86,7 @@ export async function runLimiterScenario(
   const limiter = temporal.workflow.getHandle(cellLimiterWorkflowId(cellId));
   const blockers = Math.min(options.limit, options.requesters);
   const queued = options.requesters - blockers;
-  const bars = new MultiBar(
-    {
-      format: ' {phase} |{bar}| {value}/{total} {note}',
-      hideCursor: true,
-      noTTYOutput: true,
-      notTTYSchedule: 10_000,
-    },
-    Presets.shades_classic,
-  );
+  const bars = progressBars();
   const worker = await stack.startWorkerProcess(path.join(__dirname, 'limiter', 'worker-process.ts'));
   try {
     const started = Date.now();

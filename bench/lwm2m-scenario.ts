@@ -6,7 +6,6 @@
  * the device, task and cell limiter histories; then the ceiling runs the device workflows' shape.
  */
 import { Client, Connection } from '@temporalio/client';
-import { MultiBar, Presets } from 'cli-progress';
 import { SimulatedLwm2mDevice } from '../src/simulator/lwm2m-device';
 import { deviceOperationWorkflowId } from '../workflows/definitions';
 import type { UpgradeShape } from './ceiling/shape';
@@ -23,6 +22,7 @@ import {
   PRODUCT,
   phaseBar,
   pollTasks,
+  progressBars,
   runCeiling,
   type ScenarioOptions,
   shapeOf,
@@ -115,15 +115,7 @@ export async function runLwm2mScenario(
   // Cell IDs of this run only, so no limiter of an earlier run (alive for 10 idle minutes) is reused.
   const cellBase = (Date.now() % 1_000_000) * 10;
   const plans = planFleet(runId, cellBase, options.devices);
-  const bars = new MultiBar(
-    {
-      format: ' {phase} |{bar}| {value}/{total} {note}',
-      hideCursor: true,
-      noTTYOutput: true,
-      notTTYSchedule: 10_000,
-    },
-    Presets.shades_classic,
-  );
+  const bars = progressBars();
   const devices: SimulatedLwm2mDevice[] = [];
   try {
     const provisionStarted = Date.now();

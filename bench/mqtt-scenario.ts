@@ -132,15 +132,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     secret: randomBytes(12).toString('hex'),
     failWith: isFailing(index, options.failureShare) ? 5 : undefined,
   }));
-  const bars = new MultiBar(
-    {
-      format: ' {phase} |{bar}| {value}/{total} {note}',
-      hideCursor: true,
-      noTTYOutput: true,
-      notTTYSchedule: 10_000,
-    },
-    Presets.shades_classic,
-  );
+  const bars = progressBars();
   const errors: unknown[] = [];
   let fleet: Awaited<ReturnType<typeof connectBenchFleet>> | undefined;
   try {
@@ -372,6 +364,19 @@ function isFailing(index: number, share: number): boolean {
   if (share <= 0) return false;
   const every = Math.max(1, Math.round(1 / share));
   return index % every === every - 1;
+}
+
+/** One bar per phase, redrawn in place on a terminal and printed every 10 s otherwise (CI logs). */
+export function progressBars(): MultiBar {
+  return new MultiBar(
+    {
+      format: ' {phase} |{bar}| {value}/{total} {note}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+    },
+    Presets.shades_classic,
+  );
 }
 
 export function phaseBar(bars: MultiBar, phase: string, total: number): SingleBar {

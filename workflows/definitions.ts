@@ -43,6 +43,12 @@ export const TaskQueue = {
   platform: 'otaflow',
   /** Activities that publish MQTT downlinks (any MQTT gateway instance can, the broker routes). */
   mqttGateway: 'otaflow-mqtt-gateway',
+  /**
+   * Rollout task workflows, on a worker and workflow cache of their own: thousands of device upgrades
+   * churning through the platform worker's cache would otherwise evict a task, which then replays up
+   * to 10,000 events at its next workflow task (seconds each on a busy machine).
+   */
+  tasks: 'otaflow-tasks',
 } as const;
 
 /** What the device workflow needs to know about the package it delivers. */

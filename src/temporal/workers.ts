@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import type {
   Lwm2mCommandActivities,
   Lwm2mPlatformActivities,
@@ -20,23 +20,41 @@ export interface WorkerOptions {
 }
 
 /**
- * The workers of one otaflow process: the platform worker (all workflows plus registry, token,
- * notification and permit activities), the MQTT gateway worker (device downlinks, on its own task
- * queue so commands leave through a process that holds a broker connection) and the LwM2M gateway
- * worker (CoAP commands, on this gateway's own queue: only it holds its devices' NAT bindings).
+ * How many rollout tasks the task worker keeps cached: a process rarely runs more at once, and each
+ * evicted one replays its history (up to ~10,000 events before it continues as new).
+ */
+const TASK_WORKFLOW_CACHE_SIZE = 100;
+
+/**
+ * The workers of one otaflow process: the platform worker (device upgrades, cell limiters, tasks
+ * started before `TaskQueue.tasks`, plus registry, token, notification and permit activities), the
+ * task worker (rollout tasks, with a cache of their own), the MQTT gateway worker (device downlinks,
+ * on its own task queue so commands leave through a process that holds a broker connection) and the
+ * LwM2M gateway worker (CoAP commands, on this gateway's own queue: only it holds its devices' NAT
+ * bindings). Both workflow workers run the same bundle.
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace } = options;
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
+  });
   const platform = await Worker.create({
     connection,
     namespace,
     taskQueue: TaskQueue.platform,
-    workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
+    workflowBundle,
     // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
     // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
     // replays its short history when its device answers.
     maxCachedWorkflows: options.workflowCacheSize,
     activities: { ...options.platformActivities },
+  });
+  const tasks = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TaskQueue.tasks,
+    workflowBundle,
+    maxCachedWorkflows: TASK_WORKFLOW_CACHE_SIZE,
   });
   const mqttGateway = await Worker.create({
     connection,
@@ -50,5 +68,5 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     taskQueue: lwm2mGatewayTaskQueue(options.lwm2mGateway.gatewayId),
     activities: { ...options.lwm2mGateway.activities },
   });
-  return [platform, mqttGateway, lwm2mGateway];
+  return [platform, tasks, mqttGateway, lwm2mGateway];
 }

@@ -144,7 +144,7 @@ export function tasksRouter(deps: {
     try {
       await temporal.workflow.start(rolloutTaskWorkflowType, {
         workflowId: upgradeTaskWorkflowId(taskId),
-        taskQueue: TaskQueue.platform,
+        taskQueue: TaskQueue.tasks,
         args: [input],
         typedSearchAttributes: [{ key: OtaSearchAttributes.taskId, value: taskId }],
       });
