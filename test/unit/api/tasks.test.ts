@@ -100,7 +100,7 @@ describe('POST /v1/tasks', () => {
         workflowType: 'rolloutTask',
         options: {
           workflowId: `upgrade-task:${taskId}`,
-          taskQueue: 'otaflow',
+          taskQueue: 'otaflow-tasks',
           typedSearchAttributes: [{ key: expect.objectContaining({ name: 'OtaTaskId' }), value: taskId }],
           args: [
             {
