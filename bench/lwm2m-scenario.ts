@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { SimulatedLwm2mDevice } from '../src/simulator/lwm2m-device';
 import { deviceOperationWorkflowId } from '../workflows/definitions';
 import type { UpgradeShape } from './ceiling/shape';
+import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
 import { deviceTimelines, type HistoryCost, meanHistoryCost, sumCosts } from './histories';
 import {
   type CellLimiterFigures,
@@ -77,6 +78,8 @@ export interface Lwm2mScenarioResult {
     wallS: number;
     shape: UpgradeShape;
   };
+  /** CPU per upgrade by process, in the upgrade phase and in the ceiling's run (cpu.ts). */
+  cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null };
   ceiling_ratio: number | null;
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
@@ -160,6 +163,7 @@ export async function runLwm2mScenario(
     const pkg = await uploadPackage(api, model, TARGET_VERSION, options.packageKb);
     stack.resetPlatformRss();
     const upgradeStarted = Date.now();
+    const cpuBefore = cpuSnapshot();
     const upgradeBar = phaseBar(bars, 'upgrade  ', plans.length);
     const taskIds = await createTasks(api, pkg.id, plans, plans.length, []);
     const finalStatus = await pollTasks(api, taskIds, options.deadlineMs, (statuses) => {
@@ -167,6 +171,7 @@ export async function runLwm2mScenario(
       return statuses.every((status) => status.state !== 'running');
     });
     const upgradeS = (Date.now() - upgradeStarted) / 1000;
+    const upgradeCpu = phaseCpu(cpuBefore, cpuSnapshot(), options.devices);
     const rss = await stack.platformRss();
     const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
     const timeline = await deviceTimelines(temporal, taskIds, plans.length);
@@ -188,7 +193,14 @@ export async function runLwm2mScenario(
     const shape = shapeOf(deviceCost);
 
     // ---- the ceiling: the device workflows' Temporal work, no logic ----
-    const ceiling = await runCeiling(stack, temporal, runId, options.devices, shape, bars);
+    const { cpu: ceilingCpu, ...ceiling } = await runCeiling(
+      stack,
+      temporal,
+      runId,
+      options.devices,
+      shape,
+      bars,
+    );
     bars.stop();
 
     const upgradesPerS = steadyRatePerSecond(timeline.closedAtMs);
@@ -207,6 +219,7 @@ export async function runLwm2mScenario(
       upgrades_per_s: upgradesPerS,
       upgrades_started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
       ceiling: { ...ceiling, shape },
+      cpu: { upgrade: upgradeCpu, ceiling: ceilingCpu },
       ceiling_ratio:
         upgradesPerS !== null && ceiling.upgrades_per_s ? round(upgradesPerS / ceiling.upgrades_per_s) : null,
       actions_per_upgrade: deviceCost

@@ -13,6 +13,7 @@ import { maxInProgressLimit } from '../src/api/task-schemas';
 import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
 import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
+import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
 import { chainCost, deviceTimelines, type HistoryCost, meanHistoryCost } from './histories';
 import type { BenchStack, PlatformMemory } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
@@ -62,6 +63,8 @@ export interface ScenarioResult {
     shape: UpgradeShape;
   } | null;
   ceiling_ratio: number | null;
+  /** CPU per upgrade by process, in the upgrade phase and in the ceiling's run (cpu.ts). */
+  cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null } | null;
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
   cost_breakdown: { device: HistoryCost | null; taskShare: TaskShare } | null;
@@ -227,6 +230,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
       upgrades_per_s: upgrade?.upgradesPerS ?? null,
       upgrades_started_per_min: upgrade?.startedPerMin ?? null,
       ceiling: upgrade?.ceiling ?? null,
+      cpu: upgrade?.cpu ?? null,
       ceiling_ratio:
         upgrade && upgrade.upgradesPerS !== null && upgrade.ceiling.upgrades_per_s
           ? round(upgrade.upgradesPerS / upgrade.ceiling.upgrades_per_s)
@@ -285,6 +289,7 @@ interface UpgradePhase {
   deviceCost: HistoryCost | null;
   taskShare: TaskShare;
   ceiling: NonNullable<ScenarioResult['ceiling']>;
+  cpu: NonNullable<ScenarioResult['cpu']>;
 }
 
 /** Every connected device upgraded by one task, its cost counted from histories, then the ceiling. */
@@ -300,6 +305,7 @@ async function runUpgradePhase(
 ): Promise<UpgradePhase> {
   const pkg = await uploadPackage(api, model, '2.0.0', options.packageKb);
   const upgradeStarted = Date.now();
+  const cpuBefore = cpuSnapshot();
   const upgradeBar = phaseBar(bars, 'upgrade  ', options.devices);
   const createTaskMs: number[] = [];
   const taskIds = await createTasks(api, pkg.id, plans, plans.length, createTaskMs);
@@ -308,6 +314,7 @@ async function runUpgradePhase(
     return statuses.every((status) => status.state !== 'running');
   });
   const upgradeS = (Date.now() - upgradeStarted) / 1000;
+  const upgradeCpu = phaseCpu(cpuBefore, cpuSnapshot(), options.devices);
   const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
   const timeline = await deviceTimelines(temporal, taskIds, options.devices);
 
@@ -318,7 +325,14 @@ async function runUpgradePhase(
   const shape = shapeOf(deviceCost);
 
   // ---- the ceiling: the same Temporal work, no logic ----
-  const ceiling = await runCeiling(stack, temporal, runId, options.devices, shape, bars);
+  const { cpu: ceilingCpu, ...ceiling } = await runCeiling(
+    stack,
+    temporal,
+    runId,
+    options.devices,
+    shape,
+    bars,
+  );
   return {
     taskIds,
     outcomes,
@@ -329,6 +343,7 @@ async function runUpgradePhase(
     deviceCost,
     taskShare,
     ceiling: { ...ceiling, shape },
+    cpu: { upgrade: upgradeCpu, ceiling: ceilingCpu },
   };
 }
 
@@ -388,7 +403,7 @@ export async function uploadPackage(
   model: string,
   version: string,
   sizeKb: number,
-): Promise<{ id: string }> {
+): Promise<{ id: string; sha256: string }> {
   const form = new FormData();
   form.set('name', `bench firmware ${version}`);
   form.set('version', version);
@@ -510,11 +525,17 @@ export async function runCeiling(
   devices: number,
   shape: UpgradeShape,
   bars: MultiBar,
-): Promise<{ upgrades_per_s: number | null; started_per_min: number | null; wallS: number }> {
+): Promise<{
+  upgrades_per_s: number | null;
+  started_per_min: number | null;
+  wallS: number;
+  cpu: PhaseCpu | null;
+}> {
   const worker = await stack.startWorkerProcess(path.join(__dirname, 'ceiling', 'worker-process.ts'));
   try {
     const bar = phaseBar(bars, 'ceiling  ', 1);
     const started = Date.now();
+    const cpuBefore = cpuSnapshot();
     const taskId = `bench-ceiling-${runId}`;
     const handle = await temporal.workflow.start('ceilingTask', {
       workflowId: taskId,
@@ -522,6 +543,7 @@ export async function runCeiling(
       args: [{ taskId, children: devices, maxInProgress: maxInProgressLimit, shape }],
     });
     await handle.result();
+    const cpu = phaseCpu(cpuBefore, cpuSnapshot(), devices);
     bar.increment();
     const wallS = (Date.now() - started) / 1000;
     const timeline = await deviceTimelines(temporal, [taskId], devices);
@@ -529,6 +551,7 @@ export async function runCeiling(
       upgrades_per_s: steadyRatePerSecond(timeline.closedAtMs),
       started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
       wallS,
+      cpu,
     };
   } finally {
     await worker.stop();

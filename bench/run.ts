@@ -3,10 +3,12 @@
  * local stack, side by side with the engine's own ceiling. See BENCHMARKS.md.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { type CoapScenarioResult, runCoapScenario } from './coap-scenario';
+import type { PhaseCpu } from './cpu';
 import {
   type LimiterScenarioOptions,
   type LimiterScenarioResult,
@@ -17,23 +19,28 @@ import { runMqttScenario, type ScenarioOptions, type ScenarioResult, type TaskSh
 import { startBenchStack } from './stack';
 import { median, round } from './stats';
 
-const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|limiter] [--devices 1000,10000]
+const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|limiter|coap] [--devices 1000,10000]
   [--lwm2m-devices 1000] [--limiter-requesters 1000] [--limiter-limit 10] [--limiter-hold-ms 200]
+  [--coap-downloads 1000] [--coap-package-kb 32]
   [--database postgres|pglite] [--runs 3] [--package-kb 4] [--download-concurrency 64]
   [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
   [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]`;
 
-/** `both`: every scenario (the MQTT and LwM2M flows, then the cell limiter's deep queue). */
 /** Fleets this large run once whatever `--runs` says: one takes a quarter of an hour here. */
 const REPEATED_BELOW = 10_000;
 
-const SCENARIOS = ['both', 'mqtt', 'lwm2m', 'limiter'] as const;
+/**
+ * `both`: every scenario — the MQTT and LwM2M flows, the cell limiter's deep queue and the CoAP
+ * gateway's block serving.
+ */
+const SCENARIOS = ['both', 'mqtt', 'lwm2m', 'limiter', 'coap'] as const;
 
 interface BenchOptions extends Omit<ScenarioOptions, 'devices'> {
   scenario: (typeof SCENARIOS)[number];
   sizes: number[];
   lwm2mSizes: number[];
   limiter: Omit<LimiterScenarioOptions, 'deadlineMs'>;
+  coap: { downloads: number; packageKb: number };
   blockSize: number;
   blockDelayMs: number;
   quick: boolean;
@@ -53,6 +60,8 @@ function parseOptions(argv: string[]): BenchOptions {
       'limiter-requesters': { type: 'string' },
       'limiter-limit': { type: 'string', default: '10' },
       'limiter-hold-ms': { type: 'string', default: '200' },
+      'coap-downloads': { type: 'string' },
+      'coap-package-kb': { type: 'string', default: '32' },
       scenario: { type: 'string', default: 'both' },
       database: { type: 'string', default: 'postgres' },
       'package-kb': { type: 'string', default: '4' },
@@ -86,11 +95,24 @@ function parseOptions(argv: string[]): BenchOptions {
     }
     return parsed;
   };
-  const sizesOf = (name: string, list: string) =>
-    list.split(',').map((size) => Math.round(number(name, size, 10, 20_000)));
-  const sizes = sizesOf('devices', values.devices ?? (values.quick ? '200' : '1000,10000'));
+  const sizesOf = (name: string, list: string, max: number) =>
+    list.split(',').map((size) => Math.round(number(name, size, 10, max)));
+  // 100,000 MQTT devices is the task API's largest target; see connectableDevices for what a run needs.
+  const sizes = sizesOf('devices', values.devices ?? (values.quick ? '200' : '1000,10000'), 100_000);
+  if (!values['inflight-only']) {
+    const tooMany = sizes.find((size) => size > connectableDevices());
+    if (tooMany !== undefined) {
+      throw new Error(
+        `--devices ${tooMany}: this process may open ${maxOpenFiles()} files, and each connected device needs a socket here and one in otaflow; at most ${connectableDevices()} devices can connect (raise 'ulimit -n', or hold upgrades in flight without connections: --scenario mqtt --inflight-only)`,
+      );
+    }
+  }
   // One UDP socket and CoAP endpoint per simulated NB-IoT device: 1,000 is the full run's size.
-  const lwm2mSizes = sizesOf('lwm2m-devices', values['lwm2m-devices'] ?? (values.quick ? '80' : '1000'));
+  const lwm2mSizes = sizesOf(
+    'lwm2m-devices',
+    values['lwm2m-devices'] ?? (values.quick ? '80' : '1000'),
+    20_000,
+  );
   const limiterRequesters = values['limiter-requesters'] ?? (values.quick ? '100' : '1000');
   const blockSize = number('block-size', values['block-size'], 16, 1024);
   if (!Number.isInteger(Math.log2(blockSize)))
@@ -107,6 +129,12 @@ function parseOptions(argv: string[]): BenchOptions {
       limit: Math.round(number('limiter-limit', values['limiter-limit'], 1, 1_000)),
       holdMs: number('limiter-hold-ms', values['limiter-hold-ms'], 0, 600_000),
     },
+    coap: {
+      downloads: Math.round(
+        number('coap-downloads', values['coap-downloads'] ?? (values.quick ? '100' : '1000'), 1, 10_000),
+      ),
+      packageKb: number('coap-package-kb', values['coap-package-kb'], 1, 10_240),
+    },
     blockSize,
     blockDelayMs: number('block-delay-ms', values['block-delay-ms'], 0, 10_000),
     packageKb: number('package-kb', values['package-kb'], 1, 10_240),
@@ -117,6 +145,24 @@ function parseOptions(argv: string[]): BenchOptions {
     deadlineMs: number('deadline-s', values['deadline-s'], 10, 7200) * 1000,
     runs: Math.round(number('runs', values.runs ?? (values.quick ? '1' : '3'), 1, 20)),
   };
+}
+
+/** The soft limit on open files (/proc/self/limits); Infinity where it cannot be read. */
+function maxOpenFiles(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((row) => row.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isFinite(soft) ? soft : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Devices that can connect at once: one socket each, less a margin for the stack's own files. */
+function connectableDevices(): number {
+  return maxOpenFiles() - 1_000;
 }
 
 function machine() {
@@ -143,10 +189,16 @@ function gitCommit(): string | null {
  * The figures the issue asks for, per flow; a flow not run this time stays null. Each is the median
  * over the runs of the flow's headline fleet: the size run most often (`--runs`), the largest of those.
  */
+/** Every scenario run of one invocation, by scenario. */
+interface Results {
+  mqtt: ScenarioResult[];
+  lwm2m: Lwm2mScenarioResult[];
+  limiter: LimiterScenarioResult[];
+  coap: CoapScenarioResult[];
+}
+
 function headline(
-  mqttResults: ScenarioResult[],
-  lwm2mResults: Lwm2mScenarioResult[],
-  limiterResults: LimiterScenarioResult[],
+  { mqtt: mqttResults, lwm2m: lwm2mResults, limiter: limiterResults, coap: coapResults }: Results,
   machineInfo: ReturnType<typeof machine>,
 ) {
   const mqtt = headlineRuns(mqttResults);
@@ -177,9 +229,18 @@ function headline(
     // requests stay in its own scenario block.
     limiter_grant_p99_ms: { mqtt: null, lwm2m: medianOf(limiterResults, (r) => r.grant_p99_ms) },
     worker_rss_mb_10k_inflight: { mqtt: medianOf(tenThousand, (r) => r.inflight.peak_rss_mb), lwm2m: null },
-    coap_blocks_per_s: perFlow(
-      () => null,
-      (r) => r.downloads.coap_blocks_per_s,
+    // The goal's case, 1,000 downloads at once, is the CoAP scenario's; the LwM2M flow's own downloads
+    // (a few dozen at once) stay in its scenario block.
+    coap_blocks_per_s: { mqtt: null, lwm2m: medianOf(coapResults, (r) => r.coap_blocks_per_s) },
+    coap_rss_mb_1k_downloads: { mqtt: null, lwm2m: medianOf(coapResults, (r) => r.rss_mb.peak) },
+    // CPU of every process of the run per upgrade, otaflow's and the ceiling's (cpu.ts).
+    cpu_ms_per_upgrade: perFlow(
+      (r) => r.cpu?.upgrade?.ms_per_unit.total ?? null,
+      (r) => r.cpu.upgrade?.ms_per_unit.total ?? null,
+    ),
+    ceiling_cpu_ms_per_upgrade: perFlow(
+      (r) => r.cpu?.ceiling?.ms_per_unit.total ?? null,
+      (r) => r.cpu.ceiling?.ms_per_unit.total ?? null,
     ),
     upgrades_started_per_min: perFlow(
       (r) => r.upgrades_started_per_min,
@@ -189,8 +250,14 @@ function headline(
       mqtt: mqtt[0]?.devices ?? null,
       lwm2m: lwm2m[0]?.devices ?? null,
       limiter_requesters: limiterResults[0]?.requesters ?? null,
+      coap_downloads: coapResults[0]?.downloads ?? null,
     },
-    runs: { mqtt: mqtt.length, lwm2m: lwm2m.length, limiter: limiterResults.length },
+    runs: {
+      mqtt: mqtt.length,
+      lwm2m: lwm2m.length,
+      limiter: limiterResults.length,
+      coap: coapResults.length,
+    },
     machine: machineInfo,
   };
 }
@@ -225,6 +292,23 @@ function scaling(results: ScenarioResult[]) {
   }));
 }
 
+/** CPU ms per upgrade by process, otaflow's run beside the ceiling's, and how busy the machine was. */
+function cpuLines(cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null } | null): string[] {
+  const describe = (phase: PhaseCpu | null) =>
+    phase
+      ? `${Object.entries(phase.ms_per_unit)
+          .filter(([, ms]) => ms > 0)
+          .map(([component, ms]) => `${component} ${ms}`)
+          .join(
+            ', ',
+          )} (machine ${phase.machine_busy_pct} % busy, ${phase.outside_s} CPU-s outside the benchmark)`
+      : 'not measured';
+  return [
+    `    CPU ms per upgrade: ${describe(cpu?.upgrade ?? null)}`,
+    `      ceiling: ${describe(cpu?.ceiling ?? null)}`,
+  ];
+}
+
 function taskLine(share: TaskShare): string {
   return `    task workflow itself: ${share.actions} actions and ${share.events} events per device (${share.runs} run(s)); actions by type per device ${JSON.stringify(share.actionsByType)}`;
 }
@@ -238,15 +322,9 @@ function inflightLine(inflight: ScenarioResult['inflight']): string {
   ].join('\n');
 }
 
-function report(
-  summary: ReturnType<typeof headline>,
-  results: ScenarioResult[],
-  lwm2mResults: Lwm2mScenarioResult[],
-  limiterResults: LimiterScenarioResult[],
-  file: string,
-): string {
+function report(summary: ReturnType<typeof headline>, results: Results, file: string): string {
   const lines = [`\notaflow benchmark (${file})`];
-  for (const result of results) {
+  for (const result of results.mqtt) {
     lines.push(
       `  MQTT, ${result.devices} devices in ${result.tasks} task(s): ${JSON.stringify(result.outcomes)}`,
     );
@@ -256,19 +334,21 @@ function report(
         `    started/min ${result.upgrades_started_per_min} (ceiling ${result.ceiling.started_per_min})  wall ${round(result.wall.upgradeS, 1)} s (${result.wall.msPerDevice} ms/device)`,
         `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
         taskLine(result.cost_breakdown.taskShare),
+        ...cpuLines(result.cpu),
         `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
         `    otaflow process RSS with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
       );
     }
     lines.push(inflightLine(result.inflight));
   }
-  for (const result of lwm2mResults) {
+  for (const result of results.lwm2m) {
     const { limiter, downloads, cost_breakdown: cost } = result;
     lines.push(
       `  LwM2M, ${result.devices} devices in ${result.cells.length} cells (${result.cells.map((cell) => `${cell.devices}×${cell.limit}`).join(', ')} devices×permits): ${JSON.stringify(result.outcomes)}`,
       `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}  started/min ${result.upgrades_started_per_min}  wall ${round(result.wall.upgradeS, 1)} s`,
       `    actions/upgrade ${result.actions_per_upgrade} (device ${cost.device?.actions}, task ${cost.taskShare.actions}, limiter ${cost.limiterShare.actions})  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
       taskLine(cost.taskShare),
+      ...cpuLines(result.cpu),
       `    limiter: release→grant p50 ${limiter.grant_p50_ms} ms, p99 ${limiter.grant_p99_ms} ms (${limiter.grant_samples} samples); ${limiter.actions_per_grant} actions, ${limiter.history_events_per_grant} events per grant`,
       ...limiter.cells.map(
         (cell) =>
@@ -277,11 +357,25 @@ function report(
       `    downloads: ${downloads.blocks} blocks of ${downloads.block_size} B, ${downloads.coap_blocks_per_s} blocks/s, up to ${downloads.peak_concurrent} at once; otaflow RSS peak ${downloads.platform_peak_rss_mb} MB`,
     );
   }
-  for (const r of limiterResults) {
+  for (const r of results.limiter) {
     lines.push(
       `  cell limiter, ${r.requesters} requesters in one cell of ${r.limit} permits, each held ${r.hold_ms} ms: ${r.completed} completed; requested in ${r.wall.startS} s, all released after ${r.wall.grantS} s`,
       `    release→grant p50 ${r.grant_p50_ms} ms, p99 ${r.grant_p99_ms} ms (${r.grant_samples} samples); ${r.grants} grants, ${r.grants_per_s} grants/s; max ${r.max_queued} queued`,
       `    ${r.actions_per_grant} actions, ${r.history_events_per_grant} events per grant; ${r.limiter_runs} run(s) (${r.continued_as_new} continue-as-new)`,
+    );
+  }
+  for (const r of results.coap) {
+    const cpu = r.cpu_per_block;
+    lines.push(
+      `  CoAP block serving, ${r.downloads} devices downloading ${r.package_kb} KiB in ${r.block_size} B blocks at once: ${r.completed} completed, ${r.failed} failed in ${r.wall_s} s (download p50 ${r.download_s.p50} s, p99 ${r.download_s.p99} s)`,
+      `    ${r.coap_blocks_per_s} blocks/s; otaflow RSS ${r.rss_mb.before} MB before, peak ${r.rss_mb.peak} MB; CPU µs per block: ${
+        cpu
+          ? Object.entries(cpu.ms_per_unit)
+              .filter(([, ms]) => ms > 0)
+              .map(([component, ms]) => `${component} ${round(ms * 1000, 0)}`)
+              .join(', ')
+          : 'not measured'
+      }`,
     );
   }
   lines.push(`  headline: ${JSON.stringify({ ...summary, machine: undefined })}`);
@@ -299,9 +393,7 @@ async function main(): Promise<void> {
       void stack.stop().finally(() => process.exit(130));
     });
   }
-  const results: ScenarioResult[] = [];
-  const lwm2mResults: Lwm2mScenarioResult[] = [];
-  const limiterResults: LimiterScenarioResult[] = [];
+  const results: Results = { mqtt: [], lwm2m: [], limiter: [], coap: [] };
   const runsOf = (devices: number) => (devices >= REPEATED_BELOW ? 1 : options.runs);
   try {
     for (let run = 1; run <= options.runs; run++) {
@@ -309,27 +401,34 @@ async function main(): Promise<void> {
       if (options.scenario === 'both' || options.scenario === 'mqtt') {
         for (const devices of options.sizes.filter((size) => run <= runsOf(size))) {
           console.log(`bench: MQTT flow with ${devices} devices${nth}`);
-          results.push(await runMqttScenario(stack, { ...options, devices }));
+          results.mqtt.push(await runMqttScenario(stack, { ...options, devices }));
         }
       }
       if (options.scenario === 'both' || options.scenario === 'lwm2m') {
         for (const devices of options.lwm2mSizes.filter((size) => run <= runsOf(size))) {
           console.log(`bench: LwM2M flow with ${devices} devices${nth}`);
-          lwm2mResults.push(await runLwm2mScenario(stack, { ...options, devices }));
+          results.lwm2m.push(await runLwm2mScenario(stack, { ...options, devices }));
         }
       }
       if (options.scenario === 'both' || options.scenario === 'limiter') {
         const { requesters, limit } = options.limiter;
         console.log(`bench: cell limiter with ${requesters} requesters for ${limit} permits${nth}`);
-        limiterResults.push(
+        results.limiter.push(
           await runLimiterScenario(stack, { ...options.limiter, deadlineMs: options.deadlineMs }),
+        );
+      }
+      if (options.scenario === 'both' || options.scenario === 'coap') {
+        const { downloads, packageKb } = options.coap;
+        console.log(`bench: CoAP block serving, ${downloads} downloads of ${packageKb} KiB at once${nth}`);
+        results.coap.push(
+          await runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize }),
         );
       }
     }
   } finally {
     await stack.stop();
   }
-  const summary = headline(results, lwm2mResults, limiterResults, machineInfo);
+  const summary = headline(results, machineInfo);
   const document = {
     ...summary,
     run: {
@@ -340,14 +439,17 @@ async function main(): Promise<void> {
       quick: options.quick,
       stack: stack.description,
       options: { ...options, sizes: undefined, lwm2mSizes: undefined },
-      sizes: { mqtt: options.sizes, lwm2m: options.lwm2mSizes, limiter: options.limiter.requesters },
+      sizes: {
+        mqtt: options.sizes,
+        lwm2m: options.lwm2mSizes,
+        limiter: options.limiter.requesters,
+        coap: options.coap.downloads,
+      },
     },
-    scaling: scaling(results),
-    scenarios: {
-      mqtt: results.length > 0 ? results : null,
-      lwm2m: lwm2mResults.length > 0 ? lwm2mResults : null,
-      limiter: limiterResults.length > 0 ? limiterResults : null,
-    },
+    scaling: scaling(results.mqtt),
+    scenarios: Object.fromEntries(
+      Object.entries(results).map(([scenario, runs]) => [scenario, runs.length > 0 ? runs : null]),
+    ),
   };
   const resultsDir = path.join(__dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -356,9 +458,7 @@ async function main(): Promise<void> {
   writeFileSync(file, json);
   // A quick smoke run says little about speed; only full runs of both flows replace the committed figures.
   if (!options.quick && options.scenario === 'both') writeFileSync(path.join(__dirname, 'latest.json'), json);
-  process.stdout.write(
-    report(summary, results, lwm2mResults, limiterResults, path.relative(process.cwd(), file)),
-  );
+  process.stdout.write(report(summary, results, path.relative(process.cwd(), file)));
 }
 
 main().then(

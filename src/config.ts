@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { Lwm2mPath, type RadioResources } from '../workflows/lwm2m-definitions';
 import { type CoverageRanges, checkCoverageRanges, defaultCoverageRanges } from '../workflows/radio-coverage';
+import { DEFAULT_PACKAGE_CACHE_MB } from './lwm2m/package-blocks';
 
 /**
  * otaflow's configuration, read from the environment once at startup. A bad value stops the process
@@ -30,6 +31,7 @@ const numberList = z
  */
 const WORKFLOW_CACHE_SIZE_DEFAULT = 500;
 const cacheSizeRange = 'an integer from 2 to 100000';
+const packageCacheRange = 'an integer number of MiB from 1 to 4096';
 
 const ConfigSchema = z.object({
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
@@ -117,6 +119,13 @@ const ConfigSchema = z.object({
   LWM2M_CELL_ID_PATH: resourcePath.default(Lwm2mPath.cellId),
   LWM2M_RSRP_PATH: resourcePath.default(Lwm2mPath.radioSignalStrength),
   LWM2M_SINR_PATH: resourcePath.default(Lwm2mPath.signalSnr),
+  /** Package bytes the gateway keeps in memory for block-wise delivery (src/lwm2m/package-chunks.ts). */
+  LWM2M_PACKAGE_CACHE_MB: z.coerce
+    .number({ error: packageCacheRange })
+    .int(packageCacheRange)
+    .min(1, packageCacheRange)
+    .max(4096, packageCacheRange)
+    .default(DEFAULT_PACKAGE_CACHE_MB),
   /**
    * The seed's RSRP and SINR ranges as lower bounds, best range first (dBm: range 0, 1; dB: range
    * 0, 1, 2). Defaults follow NB-IoT coverage levels CE0/CE1/CE2: see docs/cell-limiter.md.

@@ -181,6 +181,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       sink: createTemporalLwm2mEventSink(temporal, log.child({ component: 'lwm2m-events' })),
       packages: {
         store: packageStore,
+        cacheBytes: config.LWM2M_PACKAGE_CACHE_MB * 1024 * 1024,
         lookup: async (packageId) => {
           const pkg = await findPackage(db, packageId);
           return pkg && { objectKey: pkg.objectKey, sha256: pkg.sha256, size: pkg.size };

@@ -188,25 +188,30 @@ class Rollout {
     this.startedEarlier = new Set(progress.inFlight);
   }
 
-  /** Starts devices as the policy allows until the task is done; continues as new on the way. */
+  /**
+   * Starts devices as the policy allows until the task is done; continues as new on the way. It loops
+   * once per device result, so steps with nothing to do are skipped without an `await`: every promise
+   * a workflow creates costs a stack trace capture in the SDK (BENCHMARKS.md, "What limits").
+   */
   async run(): Promise<void> {
     for (;;) {
       const seen = this.changes;
-      const sweepAt = await this.sweepEarlierRuns();
-      await this.accountForEndedWithoutResult();
+      const sweepAt = this.startedEarlier.size > 0 ? await this.sweepEarlierRuns() : this.noEarlierRuns();
+      if (this.endedWithoutResult.length > 0) await this.accountForEndedWithoutResult();
       if (this.isActive()) {
         const reason = abortReason(this.input.policy.abort, this.progress.counts);
         if (reason) await this.stop('aborted', OtaflowCause.taskAborted, reason);
       }
       let retryAt: number | undefined;
       if (this.isActive()) {
-        await this.recordState(this.activeState());
-        await this.matchNewDevices();
+        const state = this.activeState();
+        if (state !== this.progress.state) await this.recordState(state);
+        if (this.input.mode === 'continuous') await this.matchNewDevices();
         retryAt = await this.startDue();
       } else if (this.progress.retrying.length > 0) {
         await this.closeUnstarted(); // an attempt failed after the task stopped starting devices
       }
-      if (await this.isDone()) return;
+      if (!this.hasWorkInFlight() && (await this.isDone())) return;
       if (this.historyIsLong()) {
         await condition(allHandlersFinished);
         await continueAsNew<typeof rolloutTask>(this.input, this.progress);
@@ -302,7 +307,7 @@ class Rollout {
       const window = windowAt(policy.maintenanceWindow, now);
       if (!window.open) return window.opensAt;
     }
-    const waveOpen = await this.passWaveGate();
+    const waveOpen = waveGate(policy.waves, this.progress.wave) === 'filling' || (await this.passWaveGate());
     if (!this.isActive()) return undefined;
     const rate = rateBudget(policy.rate, this.progress.rateWindow, this.progress.firstStartAt, now);
     this.progress.rateWindow = rate.window;
@@ -317,7 +322,7 @@ class Rollout {
     }
     // Retries belong to the current wave; only new devices wait for the next one to open.
     let newRoom = waveOpen ? Math.min(room, waveRoom(policy.waves, this.progress.wave)) : 0;
-    while (newRoom > 0 && (await this.hasTargets())) {
+    while (newRoom > 0 && (this.targets.length > 0 || (await this.hasTargets()))) {
       const target = this.targets.shift() as TaskTargetDevice;
       this.progress.cursor = target.seq;
       batch.push({ ...target, attempts: 0, reportedRunIds: [] });
@@ -414,7 +419,6 @@ class Rollout {
 
   /** Continuous tasks: devices that match the target since join the task, every minute. */
   private async matchNewDevices(): Promise<void> {
-    if (this.input.mode !== 'continuous') return;
     const now = Date.now();
     if (this.progress.nextMatchAt !== undefined && now < this.progress.nextMatchAt) return;
     if ((await platform.addMatchingDevices(this.input.taskId)) > 0) this.targetsExhausted = false;
@@ -460,9 +464,13 @@ class Rollout {
     return this.progress.closingCause === undefined;
   }
 
-  private async isDone(): Promise<boolean> {
+  private hasWorkInFlight(): boolean {
     const { inFlight, retrying } = this.progress;
-    if (inFlight.length > 0 || retrying.length > 0 || this.endedWithoutResult.length > 0) return false;
+    return inFlight.length > 0 || retrying.length > 0 || this.endedWithoutResult.length > 0;
+  }
+
+  private async isDone(): Promise<boolean> {
+    if (this.hasWorkInFlight()) return false;
     if (!this.isActive()) return true;
     return this.input.mode === 'snapshot' && !(await this.hasTargets());
   }
@@ -501,10 +509,7 @@ class Rollout {
         device.runId !== undefined && this.startedEarlier.has(device),
     );
     // Checked only with such devices in flight, so runs without them record no marker.
-    if (earlier.length === 0 || !patched(SWEEP_EARLIER_RUNS_PATCH)) {
-      this.progress.nextSweepAt = undefined;
-      return undefined;
-    }
+    if (earlier.length === 0 || !patched(SWEEP_EARLIER_RUNS_PATCH)) return this.noEarlierRuns();
     const interval = this.input.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
     this.progress.nextSweepAt ??= Date.now() + interval;
     if (Date.now() < this.progress.nextSweepAt) return this.progress.nextSweepAt;
@@ -523,6 +528,12 @@ class Rollout {
     }
     this.progress.nextSweepAt = Date.now() + interval;
     return this.progress.nextSweepAt;
+  }
+
+  /** No device of an earlier run is in flight: nothing to sweep, now or later. */
+  private noEarlierRuns(): undefined {
+    this.progress.nextSweepAt = undefined;
+    return undefined;
   }
 
   /** Devices whose workflow ended without a report: the task records their result. */

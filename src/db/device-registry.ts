@@ -2,7 +2,7 @@ import type { VersionReport } from '../../workflows/definitions';
 import type { DeviceRegistry } from '../devices/registry';
 import type { SecretBox } from '../devices/secrets';
 import type { Database } from './database';
-import { findDevice, findSecretCiphertext, recordVersions, setPresence } from './devices';
+import { findDevice, findSecretCiphertext, markSeen, recordVersions, setPresence } from './devices';
 import { recordProgress } from './tasks';
 
 export function createDeviceRegistry(db: Database, secrets: SecretBox): DeviceRegistry {
@@ -15,6 +15,7 @@ export function createDeviceRegistry(db: Database, secrets: SecretBox): DeviceRe
     async isOnline(deviceId: string) {
       return (await findDevice(db, deviceId))?.online ?? false;
     },
+    markSeen: (deviceId: string, at: Date) => markSeen(db, deviceId, at),
     recordReportedVersions: (deviceId: string, report: VersionReport, at: Date) =>
       recordVersions(db, deviceId, report, at),
     recordUpgradeProgress: (deviceId: string, progress: number, description: string | undefined, at: Date) =>

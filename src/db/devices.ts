@@ -177,6 +177,20 @@ export async function setPresence(db: Queryable, id: string, online: boolean, at
   await db.query('update devices set online = $2, last_seen_at = $3 where id = $1', [id, online, at]);
 }
 
+/** Sets the device online and returns whether it already was (the join reads the row as it was). */
+export async function markSeen(
+  db: Queryable,
+  id: string,
+  at: Date,
+): Promise<{ wasOnline: boolean } | undefined> {
+  const { rows } = await db.query<{ was_online: boolean }>(
+    `update devices d set online = true, last_seen_at = $2 from devices before
+      where d.id = $1 and before.id = $1 returning before.online as was_online`,
+    [id, at],
+  );
+  return rows[0] && { wasOnline: rows[0].was_online };
+}
+
 /** A report names the versions it carries; the others keep their last known value. */
 export async function recordVersions(
   db: Queryable,

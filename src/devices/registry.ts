@@ -9,6 +9,11 @@ export interface DeviceRegistry {
   getDeviceSecret(deviceId: string): Promise<string | undefined>;
   setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
   isOnline(deviceId: string): Promise<boolean>;
+  /**
+   * The device was heard from at `at`: it is online. Whether it already was, in the same round
+   * trip (every uplink asks); undefined for an unknown device.
+   */
+  markSeen(deviceId: string, at: Date): Promise<{ wasOnline: boolean } | undefined>;
   recordReportedVersions(deviceId: string, report: VersionReport, at: Date): Promise<void>;
   /** Progress (0–100) of the device's upgrade in flight, shown by the API; no workflow action. */
   recordUpgradeProgress(

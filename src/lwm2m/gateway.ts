@@ -78,12 +78,27 @@ export interface Lwm2mGateway {
 const DEFAULT_QUEUE_MODE_AWAKE_MS = 93_000;
 /** Long enough for a package-store read to be answered piggybacked instead of ACK + separate response. */
 const PIGGYBACK_REPLY_MS = 500;
+/**
+ * The UDP receive buffer. 1,000 devices fetching blocks at once overflow Linux's default (208 KiB)
+ * whenever the event loop pauses, and each lost request costs its device a retransmission wait of
+ * 2 s or more (measured: 2,000 instead of 15,500 blocks/s, BENCHMARKS.md). The kernel caps it at
+ * net.core.rmem_max (README, "Configuration").
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * node-coap keeps every response for the exchange lifetime (247 s) to answer a retransmitted request
+ * the same way, up to this many bytes of messages. Its default, 32 MiB, holds some 60,000 block
+ * responses and their retry state: ≈ 150 MB more heap under a fleet-wide download. A block GET is
+ * safe to answer twice and a repeated Register replaces the endpoint's registration, so the shorter
+ * window loses nothing.
+ */
+const RESPONSE_CACHE_BYTES = 4 * 1024 * 1024;
 
 export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<Lwm2mGateway> {
   const log = options.log ?? logger.child({ component: 'lwm2m-gateway' });
   const { registry, sink, gatewayId } = options;
   const type = isIPv6(options.host) ? 'udp6' : 'udp4';
-  const socket = dgram.createSocket({ type });
+  const socket = dgram.createSocket({ type, recvBufferSize: RECEIVE_BUFFER_BYTES });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(options.port, options.host, () => {
@@ -243,7 +258,11 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     return reply(response, '4.04', 'no such resource');
   }
 
-  const server = createServer({ type, piggybackReplyMs: PIGGYBACK_REPLY_MS });
+  const server = createServer({
+    type,
+    piggybackReplyMs: PIGGYBACK_REPLY_MS,
+    cacheSize: RESPONSE_CACHE_BYTES,
+  });
   server.on('request', (request: IncomingMessage, response: OutgoingMessage) => {
     handle(request, response).catch((error: unknown) => {
       log.error({ err: error, url: request.url }, 'LwM2M request failed');

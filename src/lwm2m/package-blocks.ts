@@ -10,6 +10,7 @@ import { OutgoingMessage as CoapOutgoingMessage, type IncomingMessage, type Outg
 import type { Logger } from '../logger';
 import type { PackageStore } from '../packages/package-store';
 import { ContentFormat } from './content-formats';
+import { createPackageChunkReader } from './package-chunks';
 
 export interface DeliverablePackage {
   objectKey: string;
@@ -20,7 +21,11 @@ export interface DeliverablePackage {
 export interface PackageSource {
   lookup(packageId: string): Promise<DeliverablePackage | undefined>;
   store: Pick<PackageStore, 'openRange'>;
+  /** Package bytes kept in memory for delivery (package-chunks.ts); default 32 MiB. */
+  cacheBytes?: number;
 }
+
+export const DEFAULT_PACKAGE_CACHE_MB = 32;
 
 export const PACKAGE_PATH_PREFIX = 'fw';
 /** The largest block CoAP over UDP allows (SZX 6); BERT (SZX 7) is for TCP only. */
@@ -62,6 +67,10 @@ export function blockSize(szx: number): number {
 
 /** Handles a request whose path starts with /fw; answers 4.04 for anything that is not a current package. */
 export function createPackageBlockHandler(source: PackageSource, log: Logger) {
+  const bytesOf = createPackageChunkReader(
+    source.store,
+    source.cacheBytes ?? DEFAULT_PACKAGE_CACHE_MB * 1024 * 1024,
+  );
   const cache = new Map<string, { pkg: DeliverablePackage | undefined; until: number }>();
 
   async function lookup(packageId: string): Promise<DeliverablePackage | undefined> {
@@ -108,7 +117,7 @@ export function createPackageBlockHandler(source: PackageSource, log: Logger) {
       );
     }
     const length = Math.min(size, pkg.size - offset);
-    const bytes = await readAll(await source.store.openRange(pkg.objectKey, offset, length));
+    const bytes = await bytesOf.read(pkg, offset, length);
     response.code = '2.05';
     response.setOption('Content-Format', ContentFormat.opaque);
     response.setOption('ETag', versionCheckCode(pkg.sha256).slice(0, 8));
@@ -132,10 +141,4 @@ function sendAsIs(response: OutgoingMessage, payload?: Buffer): void {
 function answer(response: OutgoingMessage, code: string, diagnostic: string): void {
   response.code = code;
   sendAsIs(response, Buffer.from(diagnostic));
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

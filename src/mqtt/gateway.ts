@@ -80,12 +80,11 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       return;
     }
     const at = now();
-    if (await registry.isOnline(deviceId)) {
-      await registry.setPresence(deviceId, true, at);
-    } else {
-      // An uplink from a device the registry thinks offline announces it: its connect may have gone
+    const seen = await registry.markSeen(deviceId, at);
+    if (seen && !seen.wasOnline) {
+      // An uplink from a device the registry thought offline announces it: its connect may have gone
       // unseen (an external broker without presence events, or no gateway running at the time).
-      await markOnline(deviceId, at);
+      await sink.deviceOnline(deviceId);
     }
     if (parsed.value.ignoredServices.length > 0) {
       log.debug(

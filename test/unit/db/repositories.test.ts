@@ -272,7 +272,9 @@ describe('device registry', () => {
     await addTask('t-new', ['d1']);
     await recordStep(db, 't-new', 'd1', 'downloading', '1.0.0', new Date());
     const registry = createDeviceRegistry(db, secrets);
-    await registry.setPresence('d1', true, new Date());
+    expect(await registry.markSeen('d1', new Date())).toEqual({ wasOnline: false });
+    expect(await registry.markSeen('d1', new Date())).toEqual({ wasOnline: true });
+    expect(await registry.markSeen('nobody', new Date())).toBeUndefined();
     await registry.recordUpgradeProgress('d1', 40, 'downloading', new Date());
     expect(await registry.isOnline('d1')).toBe(true);
     const [inFlight] = (await listTaskDevices(db, 't-new', { limit: 1 })).items;

@@ -20,6 +20,11 @@ export class InMemoryRegistry implements DeviceRegistry {
   async isOnline(deviceId: string) {
     return this.online.get(deviceId) === true;
   }
+  async markSeen(deviceId: string, at: Date) {
+    const wasOnline = this.online.get(deviceId) === true;
+    await this.setPresence(deviceId, true, at);
+    return { wasOnline };
+  }
   async recordReportedVersions(deviceId: string, report: VersionReport) {
     this.versions.set(deviceId, { ...this.versions.get(deviceId), ...report });
   }
