@@ -1,8 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Database } from '../src/db/database';
-import { recordVersions } from '../src/db/devices';
-import { findPackage } from '../src/db/packages';
+import { recordInstalledVersion } from '../src/db/devices';
 import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
 import { findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
@@ -103,12 +102,7 @@ async function recordFinalResult(
 ): Promise<void> {
   await recordDeviceResult(tx, result, now, runId === undefined ? undefined : { attempts, runId });
   if (result.outcome === 'succeeded' || result.outcome === 'already-latest') {
-    const pkg = await findPackage(tx, task.packageId);
-    const report =
-      pkg?.kind === 'firmware'
-        ? { firmwareVersion: result.toVersion }
-        : { softwareVersion: result.toVersion };
-    await recordVersions(tx, result.deviceId, report, now);
+    await recordInstalledVersion(tx, result.deviceId, task.packageId, result.toVersion, now);
   }
   await enqueueDeviceResult(tx, {
     taskId: result.taskId,

@@ -190,17 +190,16 @@ export async function runLwm2mScenario(
     const grants = limiters.reduce((sum, cell) => sum + cell.grants, 0);
     const perDevice = (total: number) => total / options.devices;
     const limiterShare = { actions: perDevice(limiterCost.actions), events: perDevice(limiterCost.events) };
-    const shape = shapeOf(deviceCost);
+    const shape = shapeOf(deviceCost, true);
 
-    // ---- the ceiling: the device workflows' Temporal work, no logic ----
-    const { cpu: ceilingCpu, ...ceiling } = await runCeiling(
-      stack,
-      temporal,
+    // ---- the ceiling: the device workflows' Temporal work and their permits, no logic ----
+    const { cpu: ceilingCpu, ...ceiling } = await runCeiling(stack, temporal, {
       runId,
-      options.devices,
+      devices: options.devices,
       shape,
+      cells: cells.length,
       bars,
-    );
+    });
     bars.stop();
 
     const upgradesPerS = steadyRatePerSecond(timeline.closedAtMs);

@@ -322,17 +322,16 @@ async function runUpgradePhase(
   const succeeded = await succeededDevices(api, taskIds[0] ?? '', options.historySample);
   const deviceCost = await meanHistoryCost(temporal, succeeded.map(deviceOperationWorkflowId));
   const taskShare = await taskShareOf(temporal, taskIds, options.devices);
-  const shape = shapeOf(deviceCost);
+  const shape = shapeOf(deviceCost, false);
 
   // ---- the ceiling: the same Temporal work, no logic ----
-  const { cpu: ceilingCpu, ...ceiling } = await runCeiling(
-    stack,
-    temporal,
+  const { cpu: ceilingCpu, ...ceiling } = await runCeiling(stack, temporal, {
     runId,
-    options.devices,
+    devices: options.devices,
     shape,
+    cells: 0,
     bars,
-  );
+  });
   return {
     taskIds,
     outcomes,
@@ -507,7 +506,8 @@ export async function taskShareOf(temporal: Client, taskIds: string[], devices: 
   };
 }
 
-export function shapeOf(cost: HistoryCost | null): UpgradeShape {
+/** The Temporal work of the sampled histories; `permit`: the upgrade holds a cell permit (LwM2M). */
+export function shapeOf(cost: HistoryCost | null, permit: boolean): UpgradeShape {
   if (!cost) throw new Error('no successful device upgrade to count Temporal work from');
   const count = (type: string) => Math.round(cost.eventsByType[type] ?? 0);
   return {
@@ -515,22 +515,22 @@ export function shapeOf(cost: HistoryCost | null): UpgradeShape {
     signals: count('WorkflowExecutionSignaled'),
     timers: count('TimerStarted'),
     upserts: count('UpsertWorkflowSearchAttributes'),
+    permit,
   };
 }
 
+/** `cells`: how many cells the ceiling's devices spread over when the shape has a permit. */
 export async function runCeiling(
   stack: BenchStack,
   temporal: Client,
-  runId: string,
-  devices: number,
-  shape: UpgradeShape,
-  bars: MultiBar,
+  run: { runId: string; devices: number; shape: UpgradeShape; cells: number; bars: MultiBar },
 ): Promise<{
   upgrades_per_s: number | null;
   started_per_min: number | null;
   wallS: number;
   cpu: PhaseCpu | null;
 }> {
+  const { runId, devices, shape, cells, bars } = run;
   const worker = await stack.startWorkerProcess(path.join(__dirname, 'ceiling', 'worker-process.ts'));
   try {
     const bar = phaseBar(bars, 'ceiling  ', 1);
@@ -540,7 +540,7 @@ export async function runCeiling(
     const handle = await temporal.workflow.start('ceilingTask', {
       workflowId: taskId,
       taskQueue: CEILING_TASK_QUEUE,
-      args: [{ taskId, children: devices, maxInProgress: maxInProgressLimit, shape }],
+      args: [{ taskId, children: devices, maxInProgress: maxInProgressLimit, shape, cells }],
     });
     await handle.result();
     const cpu = phaseCpu(cpuBefore, cpuSnapshot(), devices);

@@ -1,6 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ceilingAnswerSignalName, ceilingDeviceEndedSignalName } from './shape';
+import {
+  CEILING_TASK_QUEUE,
+  ceilingAnswerSignalName,
+  ceilingCellWorkflowId,
+  ceilingDeviceEndedSignalName,
+  ceilingPermitReleaseSignalName,
+  ceilingPermitRequestSignalName,
+} from './shape';
 
 export interface CeilingActivities {
   noop(): Promise<void>;
@@ -8,6 +15,10 @@ export interface CeilingActivities {
   answerWithSignal(): Promise<void>;
   /** What `notifyDeviceResult` does for the task: the device's end, signalled to its task workflow. */
   reportToTask(taskWorkflowId: string): Promise<void>;
+  /** What `requestCellPermit` does: signal-with-start of the cell's workflow with the request. */
+  requestPermit(cellId: string, requesterWorkflowId: string): Promise<void>;
+  /** What `releaseCellPermit` does: the release, signalled to the cell's workflow. */
+  releasePermit(cellId: string, requesterWorkflowId: string): Promise<void>;
 }
 
 export function createCeilingActivities(client: Client): CeilingActivities {
@@ -20,6 +31,20 @@ export function createCeilingActivities(client: Client): CeilingActivities {
     },
     async reportToTask(taskWorkflowId) {
       await client.workflow.getHandle(taskWorkflowId).signal(ceilingDeviceEndedSignalName);
+    },
+    async requestPermit(cellId, requesterWorkflowId) {
+      await client.workflow.signalWithStart('ceilingCell', {
+        workflowId: ceilingCellWorkflowId(cellId),
+        taskQueue: CEILING_TASK_QUEUE,
+        args: [],
+        signal: ceilingPermitRequestSignalName,
+        signalArgs: [requesterWorkflowId],
+      });
+    },
+    async releasePermit(cellId, requesterWorkflowId) {
+      await client.workflow
+        .getHandle(ceilingCellWorkflowId(cellId))
+        .signal(ceilingPermitReleaseSignalName, requesterWorkflowId);
     },
   };
 }

@@ -7,6 +7,12 @@ export interface UpgradeShape {
   /** Timers (each wait for a device answer has its timeout). */
   timers: number;
   upserts: number;
+  /**
+   * The LwM2M flows' cell permit: a request (a local activity signal-with-start of the cell's
+   * workflow), the grant (a signal from that workflow, one of `signals`) and the release (a local
+   * activity signal). The ceiling's cell workflow grants every request at once.
+   */
+  permit: boolean;
 }
 
 export interface CeilingTaskInput {
@@ -16,8 +22,17 @@ export interface CeilingTaskInput {
   /** Children in flight at once, at most, as a rollout task's `maxInProgress`. */
   maxInProgress: number;
   shape: UpgradeShape;
+  /** Cells the children spread over, in turn, when the shape has a permit (as the LwM2M scenario's). */
+  cells: number;
 }
 
 export const CEILING_TASK_QUEUE = 'otaflow-bench-ceiling';
 export const ceilingAnswerSignalName = 'ceilingAnswer';
 export const ceilingDeviceEndedSignalName = 'ceilingDeviceEnded';
+export const ceilingPermitRequestSignalName = 'ceilingPermitRequest';
+export const ceilingPermitReleaseSignalName = 'ceilingPermitRelease';
+export const ceilingPermitGrantedSignalName = 'ceilingPermitGranted';
+
+export function ceilingCellWorkflowId(cellId: string): string {
+  return `ceiling-cell:${cellId}`;
+}

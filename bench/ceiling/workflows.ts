@@ -4,14 +4,19 @@
  * after an activity, timers, search-attribute upserts), and no logic, no database, no broker.
  * Like `rolloutTask`, the task starts children in batches of 100 up to `maxInProgress` in flight,
  * with their search attributes, never awaits them and learns each end from a signal the device
- * workflow's last activity sends. The LwM2M flow's permit (one signal sent to its cell limiter, and
- * the limiter's own work) is left out: see BENCHMARKS.md.
+ * workflow's last activity sends. With the LwM2M flows' shape, each device also asks its cell's
+ * workflow for a permit as they do (local activities to request and release, a grant signal back);
+ * the cell's workflow grants every request at once: the limiter's Temporal work, not its queueing.
  */
 import {
+  allHandlersFinished,
   condition,
+  continueAsNew,
   defineSignal,
+  getExternalWorkflowHandle,
   ParentClosePolicy,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -23,15 +28,24 @@ import {
   type CeilingTaskInput,
   ceilingAnswerSignalName,
   ceilingDeviceEndedSignalName,
+  ceilingPermitGrantedSignalName,
+  ceilingPermitReleaseSignalName,
+  ceilingPermitRequestSignalName,
   type UpgradeShape,
 } from './shape';
 
 const START_BATCH_SIZE = 100;
 const ANSWER_TIMEOUT = '3 minutes';
+/** As the cell limiter, the cell's workflow continues as new well before Temporal's history limits. */
+const CELL_EVENTS_BEFORE_CONTINUE_AS_NEW = 10_000;
 
 const activities = proxyActivities<CeilingActivities>({ startToCloseTimeout: '30 seconds' });
 const answerSignal = defineSignal(ceilingAnswerSignalName);
 const deviceEndedSignal = defineSignal(ceilingDeviceEndedSignalName);
+const permitRequestSignal = defineSignal<[string]>(ceilingPermitRequestSignalName);
+const permitReleaseSignal = defineSignal<[string]>(ceilingPermitReleaseSignalName);
+const permitGrantedSignal = defineSignal(ceilingPermitGrantedSignalName);
+const permits = proxyLocalActivities<CeilingActivities>({ startToCloseTimeout: '30 seconds' });
 
 export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
   let ended = 0;
@@ -56,7 +70,7 @@ export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
             { key: OtaSearchAttributes.deviceId, value: deviceId },
             { key: OtaSearchAttributes.packageVersion, value: 'ceiling' },
           ],
-          args: [input.shape, taskWorkflowId],
+          args: [input.shape, taskWorkflowId, `${input.taskId}-${(first + i) % Math.max(1, input.cells)}`],
         });
       }),
     );
@@ -67,11 +81,20 @@ export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
   return input.children;
 }
 
-export async function ceilingUpgrade(shape: UpgradeShape, taskWorkflowId: string): Promise<void> {
+export async function ceilingUpgrade(
+  shape: UpgradeShape,
+  taskWorkflowId: string,
+  cellId: string,
+): Promise<void> {
   let answers = 0;
+  let granted = false;
   setHandler(answerSignal, () => {
     answers += 1;
   });
+  setHandler(permitGrantedSignal, () => {
+    granted = true;
+  });
+  const { workflowId } = workflowInfo();
   let upserts = shape.upserts;
   const upsert = () => {
     if (upserts <= 0) return;
@@ -79,15 +102,45 @@ export async function ceilingUpgrade(shape: UpgradeShape, taskWorkflowId: string
     upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: `ceiling-${upserts}` }]);
   };
   upsert();
-  // The last plain activity is the result's report to the task.
-  const plain = Math.max(0, shape.activities - shape.signals);
+  // The permit's grant is one of the signals received; the other signals answer activities. The last
+  // plain activity is the result's report to the task.
+  const answered = shape.permit ? Math.max(0, shape.signals - 1) : shape.signals;
+  const plain = Math.max(0, shape.activities - answered);
   for (let i = 0; i < plain - 1; i++) await activities.noop();
-  for (let i = 0; i < shape.signals; i++) {
+  for (let i = 0; i < answered; i++) {
     upsert();
     await activities.answerWithSignal();
     if (i < shape.timers) await condition(() => answers > i, ANSWER_TIMEOUT);
     else await condition(() => answers > i);
+    if (shape.permit && i === 0) {
+      // After the radio query, as the LwM2M flows ask for theirs.
+      await permits.requestPermit(cellId, workflowId);
+      await condition(() => granted);
+    }
   }
   while (upserts > 0) upsert();
+  if (shape.permit) await permits.releasePermit(cellId, workflowId);
   await activities.reportToTask(taskWorkflowId);
+}
+
+/** A cell's permits without a limit: each request is granted at once by a signal to its requester. */
+export async function ceilingCell(): Promise<void> {
+  const requests: string[] = [];
+  setHandler(permitRequestSignal, (requesterWorkflowId) => {
+    requests.push(requesterWorkflowId);
+  });
+  setHandler(permitReleaseSignal, () => {});
+  for (;;) {
+    await condition(
+      () => requests.length > 0 || workflowInfo().historyLength > CELL_EVENTS_BEFORE_CONTINUE_AS_NEW,
+    );
+    const batch = requests.splice(0);
+    await Promise.all(
+      batch.map((requester) => getExternalWorkflowHandle(requester).signal(permitGrantedSignal)),
+    );
+    if (workflowInfo().historyLength > CELL_EVENTS_BEFORE_CONTINUE_AS_NEW) {
+      await condition(allHandlersFinished);
+      if (requests.length === 0) await continueAsNew<typeof ceilingCell>();
+    }
+  }
 }

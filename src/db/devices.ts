@@ -191,6 +191,27 @@ export async function markSeen(
   return rows[0] && { wasOnline: rows[0].was_online };
 }
 
+/**
+ * After a successful upgrade the device runs the package's version, of the package's kind: one
+ * statement, the kind read in it (a result is recorded for every device of a rollout).
+ */
+export async function recordInstalledVersion(
+  db: Queryable,
+  id: string,
+  packageId: string,
+  version: string,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `update devices d set
+       software_version = case when p.kind = 'software' then $3 else d.software_version end,
+       firmware_version = case when p.kind = 'firmware' then $3 else d.firmware_version end,
+       last_seen_at = greatest(d.last_seen_at, $4)
+     from packages p where d.id = $1 and p.id = $2`,
+    [id, packageId, version, at],
+  );
+}
+
 /** A report names the versions it carries; the others keep their last known value. */
 export async function recordVersions(
   db: Queryable,

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../../src/db/database';
 import { createDeviceRegistry } from '../../../src/db/device-registry';
-import { findDevice, insertDevice, listDevices, recordVersions, setPresence } from '../../../src/db/devices';
+import {
+  findDevice,
+  insertDevice,
+  listDevices,
+  recordInstalledVersion,
+  recordVersions,
+  setPresence,
+} from '../../../src/db/devices';
 import { findPackage, insertPackage, type NewPackage } from '../../../src/db/packages';
 import { insertListedTaskDevices } from '../../../src/db/task-targets';
 import {
@@ -101,6 +108,18 @@ describe('devices', () => {
       softwareVersion: 's1',
       firmwareVersion: 'f2',
     });
+  });
+
+  it("records the installed version under the package's kind", async () => {
+    await addDevice('d1');
+    await insertPackage(db, firmware);
+    await insertPackage(db, { ...firmware, id: 'pkg_sw', kind: 'software', objectKey: 'packages/pkg_sw' });
+    const at = new Date('2026-01-02T03:04:05Z');
+    await recordVersions(db, 'd1', { softwareVersion: 's1', firmwareVersion: 'f1' }, at);
+    await recordInstalledVersion(db, 'd1', firmware.id, 'f9', at);
+    expect(await findDevice(db, 'd1')).toMatchObject({ softwareVersion: 's1', firmwareVersion: 'f9' });
+    await recordInstalledVersion(db, 'd1', 'pkg_sw', 's9', at);
+    expect(await findDevice(db, 'd1')).toMatchObject({ softwareVersion: 's9', firmwareVersion: 'f9' });
   });
 });
 
