@@ -185,10 +185,6 @@ function gitCommit(): string | null {
   }
 }
 
-/**
- * The figures the issue asks for, per flow; a flow not run this time stays null. Each is the median
- * over the runs of the flow's headline fleet: the size run most often (`--runs`), the largest of those.
- */
 /** Every scenario run of one invocation, by scenario. */
 interface Results {
   mqtt: ScenarioResult[];
@@ -197,6 +193,17 @@ interface Results {
   coap: CoapScenarioResult[];
 }
 
+/** A scenario run that failed; the others go on, and the run exits non-zero after writing its results. */
+interface Failure {
+  scenario: string;
+  run: number;
+  error: string;
+}
+
+/**
+ * The figures the issue asks for, per flow; a flow not run this time stays null. Each is the median
+ * over the runs of the flow's headline fleet: the size run most often (`--runs`), the largest of those.
+ */
 function headline(
   { mqtt: mqttResults, lwm2m: lwm2mResults, limiter: limiterResults, coap: coapResults }: Results,
   machineInfo: ReturnType<typeof machine>,
@@ -394,6 +401,17 @@ async function main(): Promise<void> {
     });
   }
   const results: Results = { mqtt: [], lwm2m: [], limiter: [], coap: [] };
+  const failures: Failure[] = [];
+  // One scenario failing (a stalled device, a deadline) does not throw away the others' figures.
+  async function attempt<T>(scenario: string, run: number, into: T[], work: () => Promise<T>) {
+    try {
+      into.push(await work());
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(`bench: ${scenario} (run ${run}) failed: ${message}`);
+      failures.push({ scenario, run, error: message });
+    }
+  }
   const runsOf = (devices: number) => (devices >= REPEATED_BELOW ? 1 : options.runs);
   try {
     for (let run = 1; run <= options.runs; run++) {
@@ -401,27 +419,31 @@ async function main(): Promise<void> {
       if (options.scenario === 'both' || options.scenario === 'mqtt') {
         for (const devices of options.sizes.filter((size) => run <= runsOf(size))) {
           console.log(`bench: MQTT flow with ${devices} devices${nth}`);
-          results.mqtt.push(await runMqttScenario(stack, { ...options, devices }));
+          await attempt(`MQTT ${devices}`, run, results.mqtt, () =>
+            runMqttScenario(stack, { ...options, devices }),
+          );
         }
       }
       if (options.scenario === 'both' || options.scenario === 'lwm2m') {
         for (const devices of options.lwm2mSizes.filter((size) => run <= runsOf(size))) {
           console.log(`bench: LwM2M flow with ${devices} devices${nth}`);
-          results.lwm2m.push(await runLwm2mScenario(stack, { ...options, devices }));
+          await attempt(`LwM2M ${devices}`, run, results.lwm2m, () =>
+            runLwm2mScenario(stack, { ...options, devices }),
+          );
         }
       }
       if (options.scenario === 'both' || options.scenario === 'limiter') {
         const { requesters, limit } = options.limiter;
         console.log(`bench: cell limiter with ${requesters} requesters for ${limit} permits${nth}`);
-        results.limiter.push(
-          await runLimiterScenario(stack, { ...options.limiter, deadlineMs: options.deadlineMs }),
+        await attempt('cell limiter', run, results.limiter, () =>
+          runLimiterScenario(stack, { ...options.limiter, deadlineMs: options.deadlineMs }),
         );
       }
       if (options.scenario === 'both' || options.scenario === 'coap') {
         const { downloads, packageKb } = options.coap;
         console.log(`bench: CoAP block serving, ${downloads} downloads of ${packageKb} KiB at once${nth}`);
-        results.coap.push(
-          await runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize }),
+        await attempt('CoAP', run, results.coap, () =>
+          runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize }),
         );
       }
     }
@@ -446,6 +468,7 @@ async function main(): Promise<void> {
         coap: options.coap.downloads,
       },
     },
+    failures,
     scaling: scaling(results.mqtt),
     scenarios: Object.fromEntries(
       Object.entries(results).map(([scenario, runs]) => [scenario, runs.length > 0 ? runs : null]),
@@ -459,6 +482,11 @@ async function main(): Promise<void> {
   // A quick smoke run says little about speed; only full runs of both flows replace the committed figures.
   if (!options.quick && options.scenario === 'both') writeFileSync(path.join(__dirname, 'latest.json'), json);
   process.stdout.write(report(summary, results, path.relative(process.cwd(), file)));
+  if (failures.length > 0) {
+    throw new Error(
+      `${failures.length} scenario run(s) failed: ${failures.map((f) => `${f.scenario} (run ${f.run}): ${f.error}`).join('; ')}`,
+    );
+  }
 }
 
 main().then(
