@@ -460,7 +460,13 @@ export async function pollTasks(
       statuses.push(status);
     });
     if (done(statuses)) return statuses;
-    if (Date.now() > deadline) throw new Error(`tasks did not finish within ${deadlineMs / 1000} s`);
+    if (Date.now() > deadline) {
+      // Where the unfinished devices wait, so a stalled run says which step stalled.
+      const waiting = mergeCounts(statuses.map((status) => status.counts.byStep));
+      throw new Error(
+        `tasks did not finish within ${deadlineMs / 1000} s; devices by step: ${JSON.stringify(waiting)}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
