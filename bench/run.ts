@@ -299,16 +299,19 @@ function scaling(results: ScenarioResult[]) {
   }));
 }
 
+/** A phase's CPU per unit of work by process, in ms (`scale` 1) or µs (1000); the idle ones left out. */
+function cpuByProcess(phase: PhaseCpu, scale = 1): string {
+  return Object.entries(phase.ms_per_unit)
+    .filter(([, ms]) => ms > 0)
+    .map(([component, ms]) => `${component} ${round(ms * scale, 2)}`)
+    .join(', ');
+}
+
 /** CPU ms per upgrade by process, otaflow's run beside the ceiling's, and how busy the machine was. */
 function cpuLines(cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null } | null): string[] {
   const describe = (phase: PhaseCpu | null) =>
     phase
-      ? `${Object.entries(phase.ms_per_unit)
-          .filter(([, ms]) => ms > 0)
-          .map(([component, ms]) => `${component} ${ms}`)
-          .join(
-            ', ',
-          )} (machine ${phase.machine_busy_pct} % busy, ${phase.outside_s} CPU-s outside the benchmark)`
+      ? `${cpuByProcess(phase)} (machine ${phase.machine_busy_pct} % busy, ${phase.outside_s} CPU-s outside the benchmark)`
       : 'not measured';
   return [
     `    CPU ms per upgrade: ${describe(cpu?.upgrade ?? null)}`,
@@ -375,14 +378,7 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
     const cpu = r.cpu_per_block;
     lines.push(
       `  CoAP block serving, ${r.downloads} devices downloading ${r.package_kb} KiB in ${r.block_size} B blocks at once: ${r.completed} completed, ${r.failed} failed in ${r.wall_s} s (download p50 ${r.download_s.p50} s, p99 ${r.download_s.p99} s)`,
-      `    ${r.coap_blocks_per_s} blocks/s; otaflow RSS ${r.rss_mb.before} MB before, peak ${r.rss_mb.peak} MB; CPU µs per block: ${
-        cpu
-          ? Object.entries(cpu.ms_per_unit)
-              .filter(([, ms]) => ms > 0)
-              .map(([component, ms]) => `${component} ${round(ms * 1000, 0)}`)
-              .join(', ')
-          : 'not measured'
-      }`,
+      `    ${r.coap_blocks_per_s} blocks/s; otaflow RSS ${r.rss_mb.before} MB before, peak ${r.rss_mb.peak} MB; CPU µs per block: ${cpu ? cpuByProcess(cpu, 1000) : 'not measured'}`,
     );
   }
   lines.push(`  headline: ${JSON.stringify({ ...summary, machine: undefined })}`);

@@ -82,7 +82,7 @@ const PIGGYBACK_REPLY_MS = 500;
  * The UDP receive buffer. 1,000 devices fetching blocks at once overflow Linux's default (208 KiB)
  * whenever the event loop pauses, and each lost request costs its device a retransmission wait of
  * 2 s or more (measured: 2,000 instead of 15,500 blocks/s, BENCHMARKS.md). The kernel caps it at
- * net.core.rmem_max (README, "Configuration").
+ * net.core.rmem_max (README, "Production and growing beyond one machine").
  */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 /**

@@ -8,35 +8,36 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { PackageStore } from '../packages/package-store';
+import type { DeliverablePackage } from './package-blocks';
 
 export const CHUNK_BYTES = 64 * 1024;
 
-export interface ChunkedPackage {
-  objectKey: string;
-  sha256: string;
-  size: number;
-}
-
 export interface PackageChunkReader {
   /** `length` bytes of the package from `offset`, which must lie within it. */
-  read(pkg: ChunkedPackage, offset: number, length: number): Promise<Buffer>;
+  read(pkg: DeliverablePackage, offset: number, length: number): Promise<Buffer>;
+}
+
+/** What a chunk's read needs besides its key. */
+interface ChunkSource {
+  pkg: DeliverablePackage;
+  index: number;
 }
 
 export function createPackageChunkReader(
   store: Pick<PackageStore, 'openRange'>,
   cacheBytes: number,
 ): PackageChunkReader {
-  const chunks = new LRUCache<string, Buffer, ChunkedPackage>({
+  const chunks = new LRUCache<string, Buffer, ChunkSource>({
     maxSize: Math.max(cacheBytes, CHUNK_BYTES),
     sizeCalculation: (chunk) => chunk.length,
-    fetchMethod: async (key, _stale, { context: pkg }) => {
-      const offset = Number(key.slice(key.lastIndexOf(':') + 1)) * CHUNK_BYTES;
+    fetchMethod: async (_key, _stale, { context: { pkg, index } }) => {
+      const offset = index * CHUNK_BYTES;
       return readAll(await store.openRange(pkg.objectKey, offset, Math.min(CHUNK_BYTES, pkg.size - offset)));
     },
   });
 
-  async function chunk(pkg: ChunkedPackage, index: number): Promise<Buffer> {
-    const bytes = await chunks.fetch(`${pkg.sha256}:${index}`, { context: pkg });
+  async function chunk(pkg: DeliverablePackage, index: number): Promise<Buffer> {
+    const bytes = await chunks.fetch(`${pkg.sha256}:${index}`, { context: { pkg, index } });
     if (!bytes) throw new Error(`chunk ${index} of package ${pkg.objectKey} could not be read`);
     return bytes;
   }
