@@ -23,8 +23,9 @@ export interface CpuSnapshot {
   atMs: number;
   /** CPU seconds so far, per component. */
   seconds: Record<Component, number>;
-  /** The machine's busy and total CPU seconds (all cores) from /proc/stat. */
+  /** The machine's busy, stolen and total CPU seconds (all cores) from /proc/stat. */
   machineBusyS: number;
+  machineStealS: number;
   machineTotalS: number;
 }
 
@@ -32,6 +33,12 @@ export interface PhaseCpu {
   wall_s: number;
   /** Share of all cores that were busy (any process, the benchmark's or not), 0–100. */
   machine_busy_pct: number;
+  /**
+   * Share of all cores' time the hypervisor gave to other guests (`steal`), 0–100: on a shared host
+   * the benchmark's processes wait for a CPU, so a run with much of it is slower but spends the same
+   * CPU per upgrade.
+   */
+  steal_pct: number;
   /** Busy CPU seconds not accounted to the benchmark's processes (other users of the machine). */
   outside_s: number;
   /** CPU milliseconds per unit of work (an upgrade, a grant), per component, and their sum. */
@@ -87,13 +94,18 @@ function componentOf(pid: number): Component {
   return 'other';
 }
 
-function machineSeconds(): { busy: number; total: number } {
+function machineSeconds(): { busy: number; steal: number; total: number } {
   const cpu =
     readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
   // user nice system idle iowait irq softirq steal (guest time is already in user).
   const total = cpu.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0);
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
-  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
+  const steal = cpu[7] ?? 0;
+  return {
+    busy: (total - idle - steal) / TICKS_PER_SECOND,
+    steal: steal / TICKS_PER_SECOND,
+    total: total / TICKS_PER_SECOND,
+  };
 }
 
 /** CPU time so far of every process in the benchmark's tree, by component; null without /proc. */
@@ -127,7 +139,13 @@ export function cpuSnapshot(): CpuSnapshot | null {
     seconds[componentOf(child)] += subtreeSeconds(child);
   }
   const machine = machineSeconds();
-  return { atMs: Date.now(), seconds, machineBusyS: machine.busy, machineTotalS: machine.total };
+  return {
+    atMs: Date.now(),
+    seconds,
+    machineBusyS: machine.busy,
+    machineStealS: machine.steal,
+    machineTotalS: machine.total,
+  };
 }
 
 /** The phase between two snapshots, its CPU per unit of work (`units`: upgrades, grants). */
@@ -139,10 +157,13 @@ export function phaseCpu(from: CpuSnapshot | null, to: CpuSnapshot | null, units
   ) as Record<Component, number>;
   const ours = COMPONENTS.reduce((sum, component) => sum + used[component], 0);
   const busy = to.machineBusyS - from.machineBusyS;
+  const steal = to.machineStealS - from.machineStealS;
   const total = to.machineTotalS - from.machineTotalS;
+  const pct = (seconds: number) => (total > 0 ? Math.round((seconds / total) * 1000) / 10 : 0);
   return {
     wall_s: Math.round((to.atMs - from.atMs) / 100) / 10,
-    machine_busy_pct: total > 0 ? Math.round((busy / total) * 1000) / 10 : 0,
+    machine_busy_pct: pct(busy),
+    steal_pct: pct(steal),
     outside_s: Math.round(Math.max(0, busy - ours) * 10) / 10,
     ms_per_unit: {
       ...(Object.fromEntries(COMPONENTS.map((component) => [component, perUnit(used[component])])) as Record<

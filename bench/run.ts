@@ -316,7 +316,7 @@ function cpuByProcess(phase: PhaseCpu, scale = 1): string {
 function cpuLines(cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null } | null): string[] {
   const describe = (phase: PhaseCpu | null) =>
     phase
-      ? `${cpuByProcess(phase)} (machine ${phase.machine_busy_pct} % busy, ${phase.outside_s} CPU-s outside the benchmark)`
+      ? `${cpuByProcess(phase)} (machine ${phase.machine_busy_pct} % busy, ${phase.steal_pct} % stolen by the hypervisor, ${phase.outside_s} CPU-s outside the benchmark)`
       : 'not measured';
   return [
     `    CPU ms per upgrade: ${describe(cpu?.upgrade ?? null)}`,
@@ -403,6 +403,38 @@ async function main(): Promise<void> {
   }
   const results: Results = { mqtt: [], lwm2m: [], limiter: [], coap: [] };
   const failures: Failure[] = [];
+  const resultsDir = path.join(__dirname, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  /** Writes the results so far: after every scenario run, so a run stopped half-way keeps its figures. */
+  const saveResults = (finished: boolean): string => {
+    const document = {
+      ...headline(results, machineInfo),
+      run: {
+        started_at: startedAt.toISOString(),
+        finished_at: finished ? new Date().toISOString() : null,
+        commit: gitCommit(),
+        command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+        quick: options.quick,
+        stack: stack.description,
+        options: { ...options, sizes: undefined, lwm2mSizes: undefined },
+        sizes: {
+          mqtt: options.sizes,
+          lwm2m: options.lwm2mSizes,
+          limiter: options.limiter.requesters,
+          coap: options.coap.downloads,
+        },
+      },
+      failures,
+      scaling: scaling(results.mqtt),
+      scenarios: Object.fromEntries(
+        Object.entries(results).map(([scenario, runs]) => [scenario, runs.length > 0 ? runs : null]),
+      ),
+    };
+    const json = `${JSON.stringify(document, null, 2)}\n`;
+    writeFileSync(file, json);
+    return json;
+  };
   // One scenario failing (a stalled device, a deadline) does not throw away the others' figures.
   async function attempt<T>(scenario: string, run: number, into: T[], work: () => Promise<T>) {
     try {
@@ -412,6 +444,7 @@ async function main(): Promise<void> {
       console.error(`bench: ${scenario} (run ${run}) failed: ${message}`);
       failures.push({ scenario, run, error: message });
     }
+    saveResults(false);
   }
   const isLarge = (devices: number) => devices >= REPEATED_BELOW;
   const deadlineFor = (devices: number) => Math.max(options.deadlineMs, devices * DEADLINE_MS_PER_DEVICE);
@@ -466,38 +499,10 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
-  const summary = headline(results, machineInfo);
-  const document = {
-    ...summary,
-    run: {
-      started_at: startedAt.toISOString(),
-      finished_at: new Date().toISOString(),
-      commit: gitCommit(),
-      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-      quick: options.quick,
-      stack: stack.description,
-      options: { ...options, sizes: undefined, lwm2mSizes: undefined },
-      sizes: {
-        mqtt: options.sizes,
-        lwm2m: options.lwm2mSizes,
-        limiter: options.limiter.requesters,
-        coap: options.coap.downloads,
-      },
-    },
-    failures,
-    scaling: scaling(results.mqtt),
-    scenarios: Object.fromEntries(
-      Object.entries(results).map(([scenario, runs]) => [scenario, runs.length > 0 ? runs : null]),
-    ),
-  };
-  const resultsDir = path.join(__dirname, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  const json = `${JSON.stringify(document, null, 2)}\n`;
-  writeFileSync(file, json);
+  const json = saveResults(true);
   // A quick smoke run says little about speed; only full runs of both flows replace the committed figures.
   if (!options.quick && options.scenario === 'both') writeFileSync(path.join(__dirname, 'latest.json'), json);
-  process.stdout.write(report(summary, results, path.relative(process.cwd(), file)));
+  process.stdout.write(report(headline(results, machineInfo), results, path.relative(process.cwd(), file)));
   if (failures.length > 0) {
     throw new Error(
       `${failures.length} scenario run(s) failed: ${failures.map((f) => `${f.scenario} (run ${f.run}): ${f.error}`).join('; ')}`,
