@@ -2,7 +2,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { Lwm2mPath, type RadioResources } from '../workflows/lwm2m-definitions';
 import { type CoverageRanges, checkCoverageRanges, defaultCoverageRanges } from '../workflows/radio-coverage';
-import { DEFAULT_PACKAGE_CACHE_MB } from './lwm2m/package-blocks';
 
 /**
  * otaflow's configuration, read from the environment once at startup. A bad value stops the process
@@ -31,6 +30,9 @@ const numberList = z
  */
 const WORKFLOW_CACHE_SIZE_DEFAULT = 500;
 const cacheSizeRange = 'an integer from 2 to 100000';
+
+/** Package bytes the LwM2M gateway keeps for block-wise delivery: a few packages' worth. */
+const PACKAGE_CACHE_MB_DEFAULT = 32;
 const packageCacheRange = 'an integer number of MiB from 1 to 4096';
 
 const ConfigSchema = z.object({
@@ -125,7 +127,7 @@ const ConfigSchema = z.object({
     .int(packageCacheRange)
     .min(1, packageCacheRange)
     .max(4096, packageCacheRange)
-    .default(DEFAULT_PACKAGE_CACHE_MB),
+    .default(PACKAGE_CACHE_MB_DEFAULT),
   /**
    * The seed's RSRP and SINR ranges as lower bounds, best range first (dBm: range 0, 1; dB: range
    * 0, 1, 2). Defaults follow NB-IoT coverage levels CE0/CE1/CE2: see docs/cell-limiter.md.

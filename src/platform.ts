@@ -19,7 +19,6 @@ import {
   forgetGatewayRegistrations,
 } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
-import { findPackage } from './db/packages';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { type Logger, logger as rootLogger } from './logger';
@@ -33,6 +32,7 @@ import { type MqttGateway, startMqttGateway } from './mqtt/gateway';
 import { startMosquittoPresence } from './mqtt/mosquitto-presence';
 import { buildVersionQuery } from './mqtt/ota-protocol';
 import { createPackageDownloads, publicBaseUrl } from './packages/download';
+import { createPackageCatalog } from './packages/package-catalog';
 import { createPackageStore } from './packages/package-store';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
@@ -120,8 +120,9 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       bucket: config.MINIO_BUCKET,
     });
     await packageStore.ensureBucket();
+    const packages = createPackageCatalog(db);
     const downloads = createPackageDownloads({
-      db,
+      packages,
       store: packageStore,
       publicBaseUrl: publicBaseUrl(config),
     });
@@ -182,10 +183,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       packages: {
         store: packageStore,
         cacheBytes: config.LWM2M_PACKAGE_CACHE_MB * 1024 * 1024,
-        lookup: async (packageId) => {
-          const pkg = await findPackage(db, packageId);
-          return pkg && { objectKey: pkg.objectKey, sha256: pkg.sha256, size: pkg.size };
-        },
+        lookup: packages.find,
       },
       log: log.child({ component: 'lwm2m-gateway' }),
     });
@@ -235,6 +233,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const app = createApi({
       db,
       packageStore,
+      packages,
       temporal,
       secrets,
       config,

@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import { brokerAuthHttpRouter } from '../mqtt/broker-auth-http';
 import { createDeviceAuthenticator } from '../mqtt/device-auth';
 import { createPackageDownloads, publicBaseUrl } from '../packages/download';
+import type { PackageCatalog } from '../packages/package-catalog';
 import type { PackageStore } from '../packages/package-store';
 import { authenticate } from './auth';
 import { idempotency, idempotentCreates } from './idempotency';
@@ -24,6 +25,8 @@ import { webhooksRouter } from './routes/webhooks';
 export interface ApiDeps {
   db: Database;
   packageStore: PackageStore;
+  /** The process's one cached package lookup (downloads, the LwM2M gateway). */
+  packages: PackageCatalog;
   /** A Temporal `Client` (or anything with its `workflow.start` and `workflow.getHandle`). */
   temporal: TaskWorkflows;
   secrets: SecretBox;
@@ -52,7 +55,7 @@ export function createApi(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   const openApiDocument = buildOpenApiDocument();
   const downloads = createPackageDownloads({
-    db: deps.db,
+    packages: deps.packages,
     store: deps.packageStore,
     publicBaseUrl: publicBaseUrl(deps.config),
   });

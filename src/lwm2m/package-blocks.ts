@@ -3,7 +3,8 @@
  * resumable download is supported. The versionCheckCode field carried in a software package
  * segment determines the software package to which the segment belongs."). The resource
  * `/fw/<packageId>/<versionCheckCode>` is served block-wise (Block2, RFC 7959): each request reads
- * only its block from the package store, so any block can be asked for at any time, in any order.
+ * only its block (from the chunk of the package store that holds it, package-chunks.ts), so any
+ * block can be asked for at any time, in any order.
  * A code that is not the package's gets 4.04: a block of another version is never handed out.
  */
 import { OutgoingMessage as CoapOutgoingMessage, type IncomingMessage, type OutgoingMessage } from 'coap';
@@ -19,19 +20,16 @@ export interface DeliverablePackage {
 }
 
 export interface PackageSource {
+  /** Asked once per block: the platform's is cached (src/packages/package-catalog.ts). */
   lookup(packageId: string): Promise<DeliverablePackage | undefined>;
   store: Pick<PackageStore, 'openRange'>;
-  /** Package bytes kept in memory for delivery (package-chunks.ts); default 32 MiB. */
-  cacheBytes?: number;
+  /** Package bytes kept in memory for delivery (package-chunks.ts, `LWM2M_PACKAGE_CACHE_MB`). */
+  cacheBytes: number;
 }
-
-export const DEFAULT_PACKAGE_CACHE_MB = 32;
 
 export const PACKAGE_PATH_PREFIX = 'fw';
 /** The largest block CoAP over UDP allows (SZX 6); BERT (SZX 7) is for TCP only. */
 const MAX_SZX = 6;
-/** Lookups hit the database; a download asks for the same package once per block. */
-const LOOKUP_CACHE_MS = 60_000;
 
 export function versionCheckCode(sha256: string): string {
   return sha256.slice(0, 16).toLowerCase();
@@ -67,19 +65,7 @@ export function blockSize(szx: number): number {
 
 /** Handles a request whose path starts with /fw; answers 4.04 for anything that is not a current package. */
 export function createPackageBlockHandler(source: PackageSource, log: Logger) {
-  const bytesOf = createPackageChunkReader(
-    source.store,
-    source.cacheBytes ?? DEFAULT_PACKAGE_CACHE_MB * 1024 * 1024,
-  );
-  const cache = new Map<string, { pkg: DeliverablePackage | undefined; until: number }>();
-
-  async function lookup(packageId: string): Promise<DeliverablePackage | undefined> {
-    const cached = cache.get(packageId);
-    if (cached && cached.until > Date.now()) return cached.pkg;
-    const pkg = await source.lookup(packageId);
-    cache.set(packageId, { pkg, until: Date.now() + LOOKUP_CACHE_MS });
-    return pkg;
-  }
+  const bytesOf = createPackageChunkReader(source.store, source.cacheBytes);
 
   return async function servePackageBlock(
     segments: string[],
@@ -92,7 +78,7 @@ export function createPackageBlockHandler(source: PackageSource, log: Logger) {
     }
     if (request.method !== 'GET') return answer(response, '4.05', 'packages are read with GET');
     const packageId = decodeURIComponent(encodedId);
-    const pkg = await lookup(packageId);
+    const pkg = await source.lookup(packageId);
     if (!pkg || versionCheckCode(pkg.sha256) !== code.toLowerCase()) {
       log.info({ packageId, versionCheckCode: code }, 'package block refused: no such package version');
       return answer(response, '4.04', 'no package with this id and versionCheckCode');

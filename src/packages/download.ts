@@ -1,9 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { LRUCache } from 'lru-cache';
-import type { Database } from '../db/database';
-import { findPackage, type Package } from '../db/packages';
+import type { PackageCatalog } from './package-catalog';
 import type { PackageStore } from './package-store';
 
 /**
@@ -43,33 +41,21 @@ export function packageDownloadPath(packageId: string): string {
   return `/ota/packages/${encodeURIComponent(packageId)}/file`;
 }
 
-/**
- * Packages looked up for tokens and downloads, kept by ID: a package never changes once uploaded, and
- * a rollout asks for the same one twice per device (its token, its download).
- */
-const PACKAGES_KEPT = 256;
-
 /** Headers of MinIO's answer that the device needs, passed on as they are. */
 const forwardedHeaders = ['content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified'];
 
 export function createPackageDownloads(deps: {
-  db: Database;
+  packages: PackageCatalog;
   store: PackageStore;
   /** Where devices reach the API, e.g. https://ota.example.com. */
   publicBaseUrl: string;
 }): PackageDownloads {
-  const { db, store } = deps;
+  const { packages, store } = deps;
   const publicBaseUrl = deps.publicBaseUrl.replace(/\/+$/, '');
-  // An unknown ID is not kept (fetchMethod's undefined is not stored): it may be uploaded later.
-  const packages = new LRUCache<string, Package>({
-    max: PACKAGES_KEPT,
-    fetchMethod: (packageId) => findPackage(db, packageId),
-  });
-  const findKnownPackage = (packageId: string) => packages.fetch(packageId);
 
   return {
     async issueDownload(packageId, validitySeconds) {
-      const pkg = await findKnownPackage(packageId);
+      const pkg = await packages.find(packageId);
       if (!pkg) throw new UnknownPackageError(packageId);
       const issuedAt = Math.floor(Date.now() / 1000);
       const presigned = new URL(await store.presignDownload(pkg.objectKey, validitySeconds));
@@ -87,7 +73,7 @@ export function createPackageDownloads(deps: {
       const query = Buffer.from(token, 'base64url').toString('utf8');
       if (!new URLSearchParams(query).has('X-Amz-Signature'))
         return refused(401, 'the access token is malformed');
-      const pkg = await findKnownPackage(packageId);
+      const pkg = await packages.find(packageId);
       if (!pkg) return refused(404, `package ${packageId} does not exist`);
 
       const upstream = await get(`${store.objectUrl(pkg.objectKey)}?${query}`, range);

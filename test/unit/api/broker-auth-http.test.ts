@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../../src/api/create-api';
 import { brokerAuthHttpRouter } from '../../../src/mqtt/broker-auth-http';
 import { deviceCredentials } from '../../../src/mqtt/device-auth';
+import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { openTempDatabase } from '../db/temp-database';
@@ -19,6 +20,7 @@ function apiWith(db: Awaited<ReturnType<typeof openTempDatabase>>['db'], authTok
   return createApi({
     db,
     packageStore: memoryPackageStore(),
+    packages: createPackageCatalog(db),
     temporal: fakeTemporal().temporal,
     secrets: testSecrets,
     config: {

@@ -3,6 +3,7 @@ import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
 import { createSecretBox } from '../../../src/devices/secrets';
+import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
@@ -21,6 +22,7 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
   const app = createApi({
     db: temp.db,
     packageStore,
+    packages: createPackageCatalog(temp.db),
     temporal: temporal.temporal,
     secrets: testSecrets,
     config: {

@@ -61,6 +61,7 @@ export class InMemoryPackages implements PackageSource {
   readonly objects = new Map<string, Buffer>();
   readonly packages = new Map<string, DeliverablePackage>();
   readonly rangesRead: Array<{ offset: number; length?: number }> = [];
+  readonly cacheBytes = 1024 * 1024;
   readonly store = {
     openRange: async (objectKey: string, offset: number, length?: number) => {
       this.rangesRead.push({ offset, length });

@@ -39,6 +39,7 @@ beforeAll(async () => {
     sink: new RecordingLwm2mSink(),
     packages: {
       lookup: async (id) => catalogue.get(id),
+      cacheBytes: 1024 * 1024,
       store: {
         openRange: (key, offset, length) => {
           ranges.push(offset);

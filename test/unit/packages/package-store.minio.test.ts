@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities';
 import { createApi } from '../../../src/api/create-api';
 import { createPackageDownloads } from '../../../src/packages/download';
+import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import {
   createPackageStore,
   EmptyPackageError,
@@ -38,6 +39,7 @@ beforeAll(async () => {
   app = createApi({
     db: temp.db,
     packageStore: store,
+    packages: createPackageCatalog(temp.db),
     temporal: fakeTemporal().temporal,
     secrets: testSecrets,
     config: {
@@ -106,7 +108,7 @@ describe('package upload and download through MinIO', () => {
   it('issues a 24-hour download token through the platform activity', async () => {
     const activities = createActivities({
       db: temp.db,
-      downloads: createPackageDownloads({ db: temp.db, store, publicBaseUrl }),
+      downloads: createPackageDownloads({ packages: createPackageCatalog(temp.db), store, publicBaseUrl }),
       temporal: {} as Client, // no rollout task here to signal
     });
     const before = Math.floor(Date.now() / 1000);
@@ -151,7 +153,11 @@ describe('package upload and download through MinIO', () => {
   });
 
   it('refuses an expired token', async () => {
-    const downloads = createPackageDownloads({ db: temp.db, store, publicBaseUrl });
+    const downloads = createPackageDownloads({
+      packages: createPackageCatalog(temp.db),
+      store,
+      publicBaseUrl,
+    });
     const shortLived = await downloads.issueDownload(packageId, 1);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const response = await download(packageId, shortLived.accessToken).expect(403);
