@@ -394,6 +394,8 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const machineInfo = machine();
   const startedAt = new Date();
+  // The code this run measures: later commits during a long run do not change what it runs.
+  const commit = gitCommit();
   const stack = await startBenchStack({ database: options.database });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -413,7 +415,7 @@ async function main(): Promise<void> {
       run: {
         started_at: startedAt.toISOString(),
         finished_at: finished ? new Date().toISOString() : null,
-        commit: gitCommit(),
+        commit,
         command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
         quick: options.quick,
         stack: stack.description,
