@@ -35,8 +35,8 @@ export interface PhaseCpu {
   machine_busy_pct: number;
   /**
    * Share of all cores' time the hypervisor gave to other guests (`steal`), 0–100: on a shared host
-   * the benchmark's processes wait for a CPU, so a run with much of it is slower but spends the same
-   * CPU per upgrade.
+   * the benchmark's processes wait for a CPU, so a run with much of it is slower, and (measured,
+   * BENCHMARKS.md) its processes are charged more CPU per upgrade too.
    */
   steal_pct: number;
   /** Busy CPU seconds not accounted to the benchmark's processes (other users of the machine). */

@@ -16,7 +16,7 @@ import {
 } from './limiter-scenario';
 import { type Lwm2mScenarioResult, runLwm2mScenario } from './lwm2m-scenario';
 import { runMqttScenario, type ScenarioOptions, type ScenarioResult, type TaskShare } from './mqtt-scenario';
-import { startBenchStack } from './stack';
+import { type BenchStack, startBenchStack } from './stack';
 import { median, round } from './stats';
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|limiter|coap] [--devices 1000,10000]
@@ -26,7 +26,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|lim
   [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
   [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]`;
 
-/** Fleets this large run once whatever `--runs` says, first: one takes a quarter of an hour here. */
+/** Fleets this large run once whatever `--runs` says, first: one takes a quarter of an hour or more here. */
 const REPEATED_BELOW = 10_000;
 /**
  * A phase of a large fleet may take longer than `--deadline-s`: at least this long per device (10,000
@@ -450,37 +450,41 @@ async function main(): Promise<void> {
   }
   const isLarge = (devices: number) => devices >= REPEATED_BELOW;
   const deadlineFor = (devices: number) => Math.max(options.deadlineMs, devices * DEADLINE_MS_PER_DEVICE);
-  const runMqtt = (devices: number, run: number, nth = '') => {
-    console.log(`bench: MQTT flow with ${devices} devices${nth}`);
-    return attempt(`MQTT ${devices}`, run, results.mqtt, () =>
-      runMqttScenario(stack, { ...options, devices, deadlineMs: deadlineFor(devices) }),
-    );
-  };
-  const runLwm2m = (devices: number, run: number, nth = '') => {
-    console.log(`bench: LwM2M flow with ${devices} devices${nth}`);
-    return attempt(`LwM2M ${devices}`, run, results.lwm2m, () =>
-      runLwm2mScenario(stack, { ...options, devices, deadlineMs: deadlineFor(devices) }),
-    );
-  };
+  type FleetOptions = BenchOptions & { devices: number };
+  /** One flow's fleet scenario: each run announced, its deadline by size, its result or failure kept. */
+  const flow = <T>(
+    name: string,
+    sizes: number[],
+    into: T[],
+    scenario: (stack: BenchStack, options: FleetOptions) => Promise<T>,
+  ) => ({
+    sizes,
+    run(devices: number, run: number, nth = ''): Promise<void> {
+      console.log(`bench: ${name} flow with ${devices} devices${nth}`);
+      return attempt(`${name} ${devices}`, run, into, () =>
+        scenario(stack, { ...options, devices, deadlineMs: deadlineFor(devices) }),
+      );
+    },
+  });
+  const flows = [
+    ...(options.scenario === 'both' || options.scenario === 'mqtt'
+      ? [flow('MQTT', options.sizes, results.mqtt, runMqttScenario)]
+      : []),
+    ...(options.scenario === 'both' || options.scenario === 'lwm2m'
+      ? [flow('LwM2M', options.lwm2mSizes, results.lwm2m, runLwm2mScenario)]
+      : []),
+  ];
   try {
     // Large fleets first, once, while the otaflow process is fresh: it keeps the memory it once
     // took, so after the other scenarios its RSS with 10,000 in flight would start from their peak.
-    if (options.scenario === 'both' || options.scenario === 'mqtt') {
-      for (const devices of options.sizes.filter(isLarge)) await runMqtt(devices, 1);
-    }
-    if (options.scenario === 'both' || options.scenario === 'lwm2m') {
-      for (const devices of options.lwm2mSizes.filter(isLarge)) await runLwm2m(devices, 1);
+    for (const fleet of flows) {
+      for (const devices of fleet.sizes.filter(isLarge)) await fleet.run(devices, 1);
     }
     for (let run = 1; run <= options.runs; run++) {
       const nth = options.runs > 1 ? ` (run ${run} of ${options.runs})` : '';
-      if (options.scenario === 'both' || options.scenario === 'mqtt') {
-        for (const devices of options.sizes.filter((size) => !isLarge(size))) {
-          await runMqtt(devices, run, nth);
-        }
-      }
-      if (options.scenario === 'both' || options.scenario === 'lwm2m') {
-        for (const devices of options.lwm2mSizes.filter((size) => !isLarge(size))) {
-          await runLwm2m(devices, run, nth);
+      for (const fleet of flows) {
+        for (const devices of fleet.sizes.filter((size) => !isLarge(size))) {
+          await fleet.run(devices, run, nth);
         }
       }
       if (options.scenario === 'both' || options.scenario === 'limiter') {
