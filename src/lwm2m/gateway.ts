@@ -6,13 +6,14 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { Agent, createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
+import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { PackageInfo } from '../../workflows/definitions';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
 import { DeviceManagement, type Lwm2mCommands } from './device-management';
+import { EndpointAgent } from './endpoint-agent';
 import type { Lwm2mEventSink } from './lwm2m-event-sink';
 import {
   createPackageBlockHandler,
@@ -119,7 +120,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
       markOffline(registration);
     },
   });
-  const agent = new Agent({ socket });
+  const agent = new EndpointAgent({ socket });
   const management = new DeviceManagement({
     agent,
     book,
