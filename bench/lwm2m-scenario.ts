@@ -35,6 +35,7 @@ import {
 } from './mqtt-scenario';
 import type { BenchStack } from './stack';
 import { ratePerMinute, round, steadyRatePerSecond } from './stats';
+import { countTemporalRequests, type PhaseRequests } from './temporal-requests';
 import { createTimedApi, inParallel } from './timed-api';
 
 export interface Lwm2mScenarioOptions
@@ -80,6 +81,8 @@ export interface Lwm2mScenarioResult {
   };
   /** CPU per upgrade by process, in the upgrade phase and in the ceiling's run (cpu.ts). */
   cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null };
+  /** The Temporal server's requests per upgrade by operation, in the same two phases (temporal-requests.ts). */
+  temporal_requests: PhaseRequests;
   ceiling_ratio: number | null;
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
@@ -163,6 +166,7 @@ export async function runLwm2mScenario(
     const pkg = await uploadPackage(api, model, TARGET_VERSION, options.packageKb);
     stack.resetPlatformRss();
     const upgradeStarted = Date.now();
+    const endRequestCount = await countTemporalRequests(stack);
     const cpuBefore = cpuSnapshot();
     const upgradeBar = phaseBar(bars, 'upgrade  ', plans.length);
     const taskIds = await createTasks(api, pkg.id, plans, plans.length, []);
@@ -172,6 +176,7 @@ export async function runLwm2mScenario(
     });
     const upgradeS = (Date.now() - upgradeStarted) / 1000;
     const upgradeCpu = phaseCpu(cpuBefore, cpuSnapshot(), options.devices);
+    const upgradeRequests = await endRequestCount(options.devices);
     const rss = await stack.platformRss();
     const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
     const timeline = await deviceTimelines(temporal, taskIds, plans.length);
@@ -193,7 +198,11 @@ export async function runLwm2mScenario(
     const shape = shapeOf(deviceCost, true);
 
     // ---- the ceiling: the device workflows' Temporal work and their permits, no logic ----
-    const { cpu: ceilingCpu, ...ceiling } = await runCeiling(stack, temporal, {
+    const {
+      cpu: ceilingCpu,
+      requests: ceilingRequests,
+      ...ceiling
+    } = await runCeiling(stack, temporal, {
       runId,
       devices: options.devices,
       shape,
@@ -219,6 +228,7 @@ export async function runLwm2mScenario(
       upgrades_started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
       ceiling: { ...ceiling, shape },
       cpu: { upgrade: upgradeCpu, ceiling: ceilingCpu },
+      temporal_requests: { upgrade: upgradeRequests, ceiling: ceilingRequests },
       ceiling_ratio:
         upgradesPerS !== null && ceiling.upgrades_per_s ? round(upgradesPerS / ceiling.upgrades_per_s) : null,
       actions_per_upgrade: deviceCost

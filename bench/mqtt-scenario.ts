@@ -17,6 +17,7 @@ import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
 import { chainCost, deviceTimelines, type HistoryCost, meanHistoryCost } from './histories';
 import type { BenchStack, PlatformMemory } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
+import { countTemporalRequests, type PhaseRequests, type RequestCounts } from './temporal-requests';
 import { createTimedApi, inParallel, type TimedApi } from './timed-api';
 
 export interface ScenarioOptions {
@@ -65,6 +66,8 @@ export interface ScenarioResult {
   ceiling_ratio: number | null;
   /** CPU per upgrade by process, in the upgrade phase and in the ceiling's run (cpu.ts). */
   cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null } | null;
+  /** The Temporal server's requests per upgrade by operation, in the same two phases (temporal-requests.ts). */
+  temporal_requests: PhaseRequests | null;
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
   cost_breakdown: { device: HistoryCost | null; taskShare: TaskShare } | null;
@@ -231,6 +234,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
       upgrades_started_per_min: upgrade?.startedPerMin ?? null,
       ceiling: upgrade?.ceiling ?? null,
       cpu: upgrade?.cpu ?? null,
+      temporal_requests: upgrade?.requests ?? null,
       ceiling_ratio:
         upgrade && upgrade.upgradesPerS !== null && upgrade.ceiling.upgrades_per_s
           ? round(upgrade.upgradesPerS / upgrade.ceiling.upgrades_per_s)
@@ -290,6 +294,7 @@ interface UpgradePhase {
   taskShare: TaskShare;
   ceiling: NonNullable<ScenarioResult['ceiling']>;
   cpu: NonNullable<ScenarioResult['cpu']>;
+  requests: PhaseRequests;
 }
 
 /** Every connected device upgraded by one task, its cost counted from histories, then the ceiling. */
@@ -305,6 +310,7 @@ async function runUpgradePhase(
 ): Promise<UpgradePhase> {
   const pkg = await uploadPackage(api, model, '2.0.0', options.packageKb);
   const upgradeStarted = Date.now();
+  const endRequestCount = await countTemporalRequests(stack);
   const cpuBefore = cpuSnapshot();
   const upgradeBar = phaseBar(bars, 'upgrade  ', options.devices);
   const createTaskMs: number[] = [];
@@ -315,6 +321,7 @@ async function runUpgradePhase(
   });
   const upgradeS = (Date.now() - upgradeStarted) / 1000;
   const upgradeCpu = phaseCpu(cpuBefore, cpuSnapshot(), options.devices);
+  const upgradeRequests = await endRequestCount(options.devices);
   const outcomes = mergeCounts(finalStatus.map((status) => status.counts.byOutcome));
   const timeline = await deviceTimelines(temporal, taskIds, options.devices);
 
@@ -325,7 +332,11 @@ async function runUpgradePhase(
   const shape = shapeOf(deviceCost, false);
 
   // ---- the ceiling: the same Temporal work, no logic ----
-  const { cpu: ceilingCpu, ...ceiling } = await runCeiling(stack, temporal, {
+  const {
+    cpu: ceilingCpu,
+    requests: ceilingRequests,
+    ...ceiling
+  } = await runCeiling(stack, temporal, {
     runId,
     devices: options.devices,
     shape,
@@ -343,6 +354,7 @@ async function runUpgradePhase(
     taskShare,
     ceiling: { ...ceiling, shape },
     cpu: { upgrade: upgradeCpu, ceiling: ceilingCpu },
+    requests: { upgrade: upgradeRequests, ceiling: ceilingRequests },
   };
 }
 
@@ -535,12 +547,14 @@ export async function runCeiling(
   started_per_min: number | null;
   wallS: number;
   cpu: PhaseCpu | null;
+  requests: RequestCounts | null;
 }> {
   const { runId, devices, shape, cells, bars } = run;
   const worker = await stack.startWorkerProcess(path.join(__dirname, 'ceiling', 'worker-process.ts'));
   try {
     const bar = phaseBar(bars, 'ceiling  ', 1);
     const started = Date.now();
+    const endRequestCount = await countTemporalRequests(stack);
     const cpuBefore = cpuSnapshot();
     const taskId = `bench-ceiling-${runId}`;
     const handle = await temporal.workflow.start('ceilingTask', {
@@ -550,6 +564,7 @@ export async function runCeiling(
     });
     await handle.result();
     const cpu = phaseCpu(cpuBefore, cpuSnapshot(), devices);
+    const requests = await endRequestCount(devices);
     bar.increment();
     const wallS = (Date.now() - started) / 1000;
     const timeline = await deviceTimelines(temporal, [taskId], devices);
@@ -558,6 +573,7 @@ export async function runCeiling(
       started_per_min: round(ratePerMinute(timeline.startedAtMs), 0),
       wallS,
       cpu,
+      requests,
     };
   } finally {
     await worker.stop();

@@ -18,6 +18,7 @@ import { type Lwm2mScenarioResult, runLwm2mScenario } from './lwm2m-scenario';
 import { runMqttScenario, type ScenarioOptions, type ScenarioResult, type TaskShare } from './mqtt-scenario';
 import { type BenchStack, startBenchStack } from './stack';
 import { median, round } from './stats';
+import { largestDifferences, type PhaseRequests } from './temporal-requests';
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|limiter|coap] [--devices 1000,10000]
   [--lwm2m-devices 1000] [--limiter-requesters 1000] [--limiter-limit 10] [--limiter-hold-ms 200]
@@ -324,6 +325,13 @@ function cpuLines(cpu: { upgrade: PhaseCpu | null; ceiling: PhaseCpu | null } | 
   ];
 }
 
+/** The operations whose requests per upgrade differ most between otaflow's run and the ceiling's. */
+function requestLines(requests: PhaseRequests | null): string[] {
+  if (!requests?.upgrade || !requests.ceiling) return [];
+  const differences = largestDifferences(requests.upgrade, requests.ceiling, 8);
+  return [`    Temporal requests per upgrade, otaflow vs ceiling: ${differences.join('; ')}`];
+}
+
 function taskLine(share: TaskShare): string {
   return `    task workflow itself: ${share.actions} actions and ${share.events} events per device (${share.runs} run(s)); actions by type per device ${JSON.stringify(share.actionsByType)}`;
 }
@@ -350,6 +358,7 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
         `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
         taskLine(result.cost_breakdown.taskShare),
         ...cpuLines(result.cpu),
+        ...requestLines(result.temporal_requests),
         `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
         `    otaflow process RSS with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
       );
@@ -364,6 +373,7 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
       `    actions/upgrade ${result.actions_per_upgrade} (device ${cost.device?.actions}, task ${cost.taskShare.actions}, limiter ${cost.limiterShare.actions})  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
       taskLine(cost.taskShare),
       ...cpuLines(result.cpu),
+      ...requestLines(result.temporal_requests),
       `    limiter: release→grant p50 ${limiter.grant_p50_ms} ms, p99 ${limiter.grant_p99_ms} ms (${limiter.grant_samples} samples); ${limiter.actions_per_grant} actions, ${limiter.history_events_per_grant} events per grant`,
       ...limiter.cells.map(
         (cell) =>

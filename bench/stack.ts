@@ -12,6 +12,7 @@ import { freePorts } from '../src/stack/free-port';
 import { startMinioServer } from '../src/stack/minio-server';
 import { startThrowawayPostgres } from '../src/stack/postgres';
 import { startTemporalDevServer } from '../src/stack/temporal-dev-server';
+import { type RequestCounts, scrapeTemporalRequests } from './temporal-requests';
 
 export interface BenchStack {
   temporalAddress: string;
@@ -31,6 +32,8 @@ export interface BenchStack {
    * gets TEMPORAL_ADDRESS, says `ready` over IPC and stops when sent `stop`.
    */
   startWorkerProcess(file: string): Promise<{ stop(): Promise<void> }>;
+  /** The Temporal server's requests so far; null for a server given by TEMPORAL_ADDRESS. */
+  temporalRequests(): Promise<RequestCounts | null>;
   stop(): Promise<void>;
 }
 
@@ -62,19 +65,23 @@ export async function startBenchStack(
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    const [temporalPort, uiPort, minioPort, consolePort, apiPort, mqttPort, lwm2mPort] = await freePorts(7);
+    const [temporalPort, uiPort, metricsPort, minioPort, consolePort, apiPort, mqttPort, lwm2mPort] =
+      await freePorts(8);
     const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
     const description: Record<string, string> = {};
 
     let temporalAddress = env.TEMPORAL_ADDRESS;
+    let temporalMetricsUrl: string | undefined;
     if (temporalAddress) description.temporal = `given: ${temporalAddress}`;
     else {
       const server = await startTemporalDevServer({
         dataDir: path.join(dataDir, 'temporal'),
         port: must(temporalPort),
         uiPort: must(uiPort),
+        metricsPort: must(metricsPort),
         namespace,
       });
+      temporalMetricsUrl = `http://127.0.0.1:${must(metricsPort)}/metrics`;
       stops.push(() => server.stop());
       temporalAddress = server.address;
       description.temporal = 'Temporal CLI dev server (SQLite file), started by the benchmark';
@@ -108,8 +115,8 @@ export async function startBenchStack(
     description.mqtt = 'embedded aedes broker';
 
     const apiKey = generateApiKey();
-    // BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc) reaches the workflow thread's heap too, which
-    // process.memoryUsage() in the main thread does not show.
+    // BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc, --cpu-prof) reaches the workflow threads too, which
+    // process.memoryUsage() in the main thread does not show, and the ceiling's worker alike.
     const platformNodeArgs = (env.BENCH_PLATFORM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const platform = forkTs(
       path.join(__dirname, 'platform-process.ts'),
@@ -158,13 +165,16 @@ export async function startBenchStack(
         platform.send('reset-rss');
       },
       async startWorkerProcess(file) {
-        const worker = forkTs(file, [], {
+        const worker = forkTs(file, platformNodeArgs, {
           ...env,
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
         });
         await nextMessage(worker, 'ready', 120_000);
         return { stop: () => stopChild(worker, 'stop') };
+      },
+      async temporalRequests() {
+        return temporalMetricsUrl === undefined ? null : scrapeTemporalRequests(temporalMetricsUrl);
       },
       stop,
     };

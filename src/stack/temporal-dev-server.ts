@@ -11,6 +11,8 @@ export interface TemporalDevServerOptions {
   port: number;
   uiPort: number;
   namespace?: string;
+  /** Serves the server's Prometheus metrics (requests by operation …) at http://127.0.0.1:<port>/metrics. */
+  metricsPort?: number;
   startTimeoutMs?: number;
 }
 
@@ -30,6 +32,13 @@ export interface TemporalDevServer {
  * Fleets that need more run a Temporal cluster and set TEMPORAL_ADDRESS (README, "Configuration").
  */
 const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+
+function tuningArgs(options: TemporalDevServerOptions): string[] {
+  return [
+    ...SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
+    ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
+  ];
+}
 
 /**
  * Starts `temporal server start-dev` from the provisioned Temporal CLI. Without one (a machine with
@@ -63,7 +72,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
       namespace,
       '--log-level',
       'warn',
-      ...SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
+      ...tuningArgs(options),
       ...otaSearchAttributeNames.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     ],
     logFile: path.join(options.dataDir, 'logs', 'temporal.log'),
@@ -116,7 +125,7 @@ async function startDownloadedDevServer(options: DownloadedDevServerOptions): Pr
       namespace: options.namespace,
       dbFilename: options.dbFilename,
       searchAttributes: Object.values(OtaSearchAttributes),
-      extraArgs: SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
+      extraArgs: tuningArgs(options),
     },
   });
   return {
