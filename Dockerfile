@@ -15,5 +15,4 @@ ENV NODE_ENV=production \
 RUN mkdir -p /var/lib/otaflow && chown node:node /var/lib/otaflow
 USER node
 EXPOSE 8080
-# Node flags: src/platform-node-flags.ts.
-CMD ["node_modules/.bin/tsx", "--max-semi-space-size=4", "src/cli/start.ts"]
+CMD ["node_modules/.bin/tsx", "src/cli/start.ts"]

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateApiKey } from '../src/api/auth';
-import { PLATFORM_NODE_FLAGS } from '../src/platform-node-flags';
 import { freePorts } from '../src/stack/free-port';
 import { startMinioServer } from '../src/stack/minio-server';
 import { startThrowawayPostgres } from '../src/stack/postgres';
@@ -116,14 +115,12 @@ export async function startBenchStack(
     description.mqtt = 'embedded aedes broker';
 
     const apiKey = generateApiKey();
-    // otaflow runs with the product's Node flags. BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc,
-    // --cpu-prof) comes after them, so it can override them; it reaches the workflow threads too,
-    // which process.memoryUsage() in the main thread does not show, and the ceiling's worker alike
-    // (which otherwise runs with Node's defaults, as a plain SDK worker does).
+    // BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc, --cpu-prof) reaches the workflow threads too, which
+    // process.memoryUsage() in the main thread does not show, and the ceiling's worker alike.
     const platformNodeArgs = (env.BENCH_PLATFORM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const platform = forkTs(
       path.join(__dirname, 'platform-process.ts'),
-      ['--expose-gc', ...PLATFORM_NODE_FLAGS, ...platformNodeArgs],
+      ['--expose-gc', ...platformNodeArgs],
       {
         ...env,
         ...minioEnv,
