@@ -23,14 +23,25 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** Costs of the SDK's workflow sandbox and of Node, by the frames they show up as. */
-const GROUPS: Record<string, (frame: string) => boolean> = {
-  'vm.runInContext, native (its per-call timeout watchdog thread)': (frame) => frame === 'runInContext :-1',
-  "promise stack traces (the SDK's promise hook, Error.stack)": (frame) =>
-    /^init .*vm-shared\.js|prepareStackTrace|^get stack /.test(frame),
-  'garbage collector': (frame) => frame.startsWith('(garbage collector)'),
-  'socket writes (writev)': (frame) => frame === 'writev :-1',
-};
+/**
+ * Costs of the SDK's workflow sandbox and of Node, by the frames they show up as: `self` groups
+ * count the samples taken in the frame itself (native frames, whose callees are JS code counted
+ * elsewhere), the others every sample with the frame anywhere on the stack.
+ */
+const GROUPS: { name: string; self: boolean; matches: (frame: string) => boolean }[] = [
+  {
+    name: 'vm.runInContext, native (its per-call timeout watchdog thread)',
+    self: true,
+    matches: (frame) => frame === 'runInContext :-1',
+  },
+  {
+    name: "promise stack traces (the SDK's promise hook, Error.stack)",
+    self: false,
+    matches: (frame) => /^init .*vm-shared\.js|prepareStackTrace|^get stack /.test(frame),
+  },
+  { name: 'garbage collector', self: true, matches: (frame) => frame.startsWith('(garbage collector)') },
+  { name: 'socket writes (writev)', self: true, matches: (frame) => frame === 'writev :-1' },
+];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -67,19 +78,14 @@ function summarize(file: string): void {
     busyUs += deltaUs;
     const frame = frameOf(node);
     self.set(frame, (self.get(frame) ?? 0) + deltaUs);
-    const stack = new Set<string>();
+    const stack: string[] = [];
     for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
       const ancestor = nodes.get(at);
-      if (ancestor) stack.add(frameOf(ancestor));
+      if (ancestor) stack.push(frameOf(ancestor));
     }
-    for (const [group, matches] of Object.entries(GROUPS)) {
-      // Self time for native frames, time under the frame for JS ones; a sample counts once per group.
-      if (
-        [...stack].some(
-          (stackFrame) => matches(stackFrame) && (stackFrame !== 'runInContext :-1' || frame === stackFrame),
-        )
-      )
-        grouped.set(group, (grouped.get(group) ?? 0) + deltaUs);
+    for (const { name, self: selfOnly, matches } of GROUPS) {
+      if (selfOnly ? matches(frame) : stack.some(matches))
+        grouped.set(name, (grouped.get(name) ?? 0) + deltaUs);
     }
   });
 

@@ -233,7 +233,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const app = createApi({
       db,
       packageStore,
-      packages,
+      downloads,
       temporal,
       secrets,
       config,

@@ -6,8 +6,7 @@ import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
 import { brokerAuthHttpRouter } from '../mqtt/broker-auth-http';
 import { createDeviceAuthenticator } from '../mqtt/device-auth';
-import { createPackageDownloads, publicBaseUrl } from '../packages/download';
-import type { PackageCatalog } from '../packages/package-catalog';
+import type { PackageDownloads } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
 import { authenticate } from './auth';
 import { idempotency, idempotentCreates } from './idempotency';
@@ -25,8 +24,8 @@ import { webhooksRouter } from './routes/webhooks';
 export interface ApiDeps {
   db: Database;
   packageStore: PackageStore;
-  /** The process's one cached package lookup (downloads, the LwM2M gateway). */
-  packages: PackageCatalog;
+  /** Package tokens and downloads, built once per process on its one package catalog. */
+  downloads: PackageDownloads;
   /** A Temporal `Client` (or anything with its `workflow.start` and `workflow.getHandle`). */
   temporal: TaskWorkflows;
   secrets: SecretBox;
@@ -54,11 +53,6 @@ export function createApi(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   const openApiDocument = buildOpenApiDocument();
-  const downloads = createPackageDownloads({
-    packages: deps.packages,
-    store: deps.packageStore,
-    publicBaseUrl: publicBaseUrl(deps.config),
-  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -67,7 +61,7 @@ export function createApi(deps: ApiDeps): Express {
   app.get('/openapi.json', requireKey, (_req, res) => {
     res.json(openApiDocument);
   });
-  app.use(downloadsRouter(downloads));
+  app.use(downloadsRouter(deps.downloads));
   const {
     MQTT_AUTH_HTTP_TOKEN: token,
     MQTT_SERVICE_USERNAME: username,

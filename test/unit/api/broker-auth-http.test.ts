@@ -5,22 +5,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../../src/api/create-api';
 import { brokerAuthHttpRouter } from '../../../src/mqtt/broker-auth-http';
 import { deviceCredentials } from '../../../src/mqtt/device-auth';
-import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
-import { testApiKey, testSecrets } from './test-api';
+import { testApiKey, testDownloads, testSecrets } from './test-api';
 
 const token = 'broker-auth-token-0123456789';
 const service = { username: 'otaflow-gateway', password: 'gateway-password' };
 const base = `/internal/mqtt-auth/${token}`;
 
 function apiWith(db: Awaited<ReturnType<typeof openTempDatabase>>['db'], authToken?: string) {
+  const packageStore = memoryPackageStore();
   return createApi({
     db,
-    packageStore: memoryPackageStore(),
-    packages: createPackageCatalog(db),
+    packageStore,
+    downloads: testDownloads(db, packageStore),
     temporal: fakeTemporal().temporal,
     secrets: testSecrets,
     config: {

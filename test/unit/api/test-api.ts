@@ -3,13 +3,20 @@ import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
 import { createSecretBox } from '../../../src/devices/secrets';
+import { createPackageDownloads } from '../../../src/packages/download';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
+import type { PackageStore } from '../../../src/packages/package-store';
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 
 export const testSecrets = createSecretBox(Buffer.alloc(32, 3));
+
+/** Downloads as the platform builds them, for devices reaching the API at https://ota.example.test. */
+export function testDownloads(db: Database, store: PackageStore, publicBaseUrl = 'https://ota.example.test') {
+  return createPackageDownloads({ packages: createPackageCatalog(db), store, publicBaseUrl });
+}
 
 /** The API key the test API is started with (all scopes). */
 export const testApiKey = 'ofk_test-api-key-with-every-scope';
@@ -22,7 +29,7 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
   const app = createApi({
     db: temp.db,
     packageStore,
-    packages: createPackageCatalog(temp.db),
+    downloads: testDownloads(temp.db, packageStore),
     temporal: temporal.temporal,
     secrets: testSecrets,
     config: {

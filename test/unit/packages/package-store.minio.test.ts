@@ -10,8 +10,6 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities';
 import { createApi } from '../../../src/api/create-api';
-import { createPackageDownloads } from '../../../src/packages/download';
-import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import {
   createPackageStore,
   EmptyPackageError,
@@ -21,7 +19,7 @@ import {
 import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
 import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
 import { fakeTemporal, silentLogger } from '../api/fakes';
-import { testApiKey, testSecrets } from '../api/test-api';
+import { testApiKey, testDownloads, testSecrets } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
 import { startTestMinio, type TestMinio } from './minio-server';
 
@@ -39,7 +37,7 @@ beforeAll(async () => {
   app = createApi({
     db: temp.db,
     packageStore: store,
-    packages: createPackageCatalog(temp.db),
+    downloads: testDownloads(temp.db, store, publicBaseUrl),
     temporal: fakeTemporal().temporal,
     secrets: testSecrets,
     config: {
@@ -108,7 +106,7 @@ describe('package upload and download through MinIO', () => {
   it('issues a 24-hour download token through the platform activity', async () => {
     const activities = createActivities({
       db: temp.db,
-      downloads: createPackageDownloads({ packages: createPackageCatalog(temp.db), store, publicBaseUrl }),
+      downloads: testDownloads(temp.db, store, publicBaseUrl),
       temporal: {} as Client, // no rollout task here to signal
     });
     const before = Math.floor(Date.now() / 1000);
@@ -153,11 +151,7 @@ describe('package upload and download through MinIO', () => {
   });
 
   it('refuses an expired token', async () => {
-    const downloads = createPackageDownloads({
-      packages: createPackageCatalog(temp.db),
-      store,
-      publicBaseUrl,
-    });
+    const downloads = testDownloads(temp.db, store, publicBaseUrl);
     const shortLived = await downloads.issueDownload(packageId, 1);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const response = await download(packageId, shortLived.accessToken).expect(403);
