@@ -105,7 +105,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     });
   });
 
-  const client: MqttClient = await mqtt.connectAsync(options.brokerUrl, {
+  const client: MqttClient = mqtt.connect(options.brokerUrl, {
     username: options.username,
     password: options.password,
     // A persistent session under a stable client ID: the broker keeps the QoS 1 uplinks that arrive
@@ -114,6 +114,8 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     clean: false,
     reconnectPeriod: 1000,
   });
+  // Listening before the connection is up: Mosquitto sends a resumed session's queued uplinks right
+  // behind its CONNACK, and mqtt.js acknowledges a message whether or not anyone listens for it.
   client.on('message', (topic, payload) => {
     const deviceId = deviceIdOfUplinkTopic(topic);
     if (deviceId === undefined) {
@@ -125,6 +127,13 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   client.on('error', (error) => log.error({ err: error }, 'MQTT gateway connection error'));
   // mqtt.js rejects a refused subscription (SUBACK 0x80) and subscribes again by itself after reconnects.
   try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('error', reject);
+      client.once('connect', () => {
+        client.off('error', reject);
+        resolve();
+      });
+    });
     await client.subscribeAsync(UPLINK_SUBSCRIPTION, { qos: 1 });
   } catch (error) {
     unsubscribePresence?.();

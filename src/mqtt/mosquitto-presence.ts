@@ -42,15 +42,16 @@ export async function startMosquittoPresence(options: {
     clientId: `${options.username}-presence-${process.pid}`,
     reconnectPeriod: 1_000,
   });
-  const granted = await client.subscribeAsync(MOSQUITTO_NOTICE_LOG_TOPIC, { qos: 0 });
-  if (granted.some((grant) => grant.qos === 128)) {
-    log.warn('the broker refused $SYS/broker/log/N: devices count as online from their first uplink only');
-  }
+  // Listening before subscribing: a notice may arrive in the same read as the SUBACK.
   client.on('message', (_topic, payload) => {
     const event = presenceOfLogLine(payload.toString('utf8'));
     if (!event) return;
     for (const listener of listeners) listener(event);
   });
+  const granted = await client.subscribeAsync(MOSQUITTO_NOTICE_LOG_TOPIC, { qos: 0 });
+  if (granted.some((grant) => grant.qos === 128)) {
+    log.warn('the broker refused $SYS/broker/log/N: devices count as online from their first uplink only');
+  }
   return {
     onPresence(listener) {
       listeners.add(listener);

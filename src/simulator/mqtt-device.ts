@@ -39,6 +39,8 @@ export interface SimulatedDeviceBehaviour {
   dropConnectionOnceAt?: number;
   /** Waits this long after the upgrade event before downloading. */
   downloadDelayMs?: number;
+  /** Downloads no faster than this (a slow radio link); unlimited when absent. */
+  downloadBytesPerSecond?: number;
 }
 
 export interface SimulatedDeviceOptions extends SimulatedDeviceBehaviour {
@@ -182,6 +184,7 @@ export class SimulatedMqttDevice extends EventEmitter<SimulatedDeviceEvents> {
         sha256: event.sha256,
         corrupt: this.options.corruptDownload,
         dropConnectionOnceAt: this.options.dropConnectionOnceAt,
+        bytesPerSecond: this.options.downloadBytesPerSecond,
         onResume: (offset) => this.emit('download-resumed', offset),
         onProgress: (received, total) => {
           if (!halfwayReported && received * 2 >= total) {

@@ -18,7 +18,9 @@ export interface DownloadRequest {
   corrupt?: boolean;
   /** Injected fault: the connection breaks once when this many bytes have arrived. */
   dropConnectionOnceAt?: number;
-  /** Interrupted transfers resumed before the device gives up. */
+  /** Reads no faster than this, as over a slow radio link (NB-IoT); unlimited when absent. */
+  bytesPerSecond?: number;
+  /** Interrupted transfers resumed before the device gives up (default {@link DEFAULT_MAX_RESUMES}). */
   maxResumes?: number;
   onProgress?: (received: number, total: number) => void;
   /** Called each time the download continues from an offset with a Range request. */
@@ -35,10 +37,17 @@ type AttemptOutcome =
   | { kind: 'refused'; status: number };
 
 const REQUEST_TIMEOUT_MS = 30_000;
-const RETRY_DELAY_MS = 100;
+/**
+ * Resumes wait 0.1 s, doubling up to 5 s: the default keeps a device retrying for about two minutes,
+ * long enough to ride out a restart of the platform serving the download (the seed allows 24 hours
+ * for the download), where a device that gave up within a second would fail an upgrade for nothing.
+ */
+const DEFAULT_MAX_RESUMES = 30;
+const FIRST_RESUME_DELAY_MS = 100;
+const MAX_RESUME_DELAY_MS = 5_000;
 
 export async function downloadPackage(request: DownloadRequest): Promise<DownloadResult> {
-  const maxResumes = request.maxResumes ?? 3;
+  const maxResumes = request.maxResumes ?? DEFAULT_MAX_RESUMES;
   let hash = createHash('sha256');
   let received = 0;
   let dropPending = request.dropConnectionOnceAt !== undefined;
@@ -92,6 +101,10 @@ export async function downloadPackage(request: DownloadRequest): Promise<Downloa
             return;
           }
           consume(chunk, digest);
+          if (request.bytesPerSecond) {
+            res.pause();
+            setTimeout(() => res.resume(), (chunk.length / request.bytesPerSecond) * 1000);
+          }
         });
         res.on('end', () => {
           ended = true;
@@ -123,7 +136,7 @@ export async function downloadPackage(request: DownloadRequest): Promise<Downloa
     if (interruptions > maxResumes) {
       return { ok: false, resultCode: MqttResultCode.downloadTimeout, description: outcome.reason };
     }
-    await delay(RETRY_DELAY_MS * interruptions);
+    await delay(Math.min(FIRST_RESUME_DELAY_MS * 2 ** (interruptions - 1), MAX_RESUME_DELAY_MS));
   }
 
   const digest = hash.digest('hex');

@@ -45,6 +45,15 @@ describe('downloadPackage', () => {
     expect(server.ranges).toEqual(['', 'bytes=10000-']);
   });
 
+  it('reads no faster than bytesPerSecond, as over a slow radio link', async () => {
+    const bytesPerSecond = server.body.length * 2;
+    const started = performance.now();
+    const result = await downloadPackage({ ...request(), bytesPerSecond });
+    expect(result).toEqual({ ok: true, size: server.body.length, interruptions: 0 });
+    // Each chunk is followed by the pause its size takes at that rate: half a second in all.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(450);
+  });
+
   it('detects a corrupted download with result code 7', async () => {
     const result = await downloadPackage({ ...request(), corrupt: true });
     expect(result).toMatchObject({ ok: false, resultCode: 7 });
