@@ -531,7 +531,7 @@ export function shapeOf(cost: HistoryCost | null, permit: boolean): UpgradeShape
   return {
     activities: count('ActivityTaskScheduled'),
     signals: count('WorkflowExecutionSignaled'),
-    timers: count('TimerStarted'),
+    timers: Math.round((cost.eventsByType.TimerStarted ?? 0) * 100) / 100,
     upserts: count('UpsertWorkflowSearchAttributes'),
     permit,
   };

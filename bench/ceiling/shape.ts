@@ -4,7 +4,10 @@ export interface UpgradeShape {
   activities: number;
   /** Signals the workflow receives (device answers). */
   signals: number;
-  /** Timers (each wait for a device answer has its timeout). */
+  /**
+   * Timers per upgrade, the mean (to 0.01): a wait for a device's answer starts its timeout timer only
+   * when the answer has not come yet; the ceiling's children share them out (`timersOfChild`).
+   */
   timers: number;
   upserts: number;
   /**
@@ -35,4 +38,13 @@ export const ceilingPermitGrantedSignalName = 'ceilingPermitGranted';
 
 export function ceilingCellWorkflowId(cellId: string): string {
   return `ceiling-cell:${cellId}`;
+}
+
+/**
+ * The timers the child at `index` starts, so that the first N children start N × `meanTimers` in all
+ * (give or take one): a real upgrade starts a timer only when its device has not answered yet.
+ */
+export function timersOfChild(meanTimers: number, index: number): number {
+  const hundredths = Math.round(meanTimers * 100);
+  return Math.floor(((index + 1) * hundredths) / 100) - Math.floor((index * hundredths) / 100);
 }

@@ -31,6 +31,7 @@ import {
   ceilingPermitGrantedSignalName,
   ceilingPermitReleaseSignalName,
   ceilingPermitRequestSignalName,
+  timersOfChild,
   type UpgradeShape,
 } from './shape';
 
@@ -70,7 +71,12 @@ export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
             { key: OtaSearchAttributes.deviceId, value: deviceId },
             { key: OtaSearchAttributes.packageVersion, value: 'ceiling' },
           ],
-          args: [input.shape, taskWorkflowId, `${input.taskId}-${(first + i) % Math.max(1, input.cells)}`],
+          args: [
+            input.shape,
+            taskWorkflowId,
+            `${input.taskId}-${(first + i) % Math.max(1, input.cells)}`,
+            timersOfChild(input.shape.timers, first + i),
+          ],
         });
       }),
     );
@@ -85,6 +91,7 @@ export async function ceilingUpgrade(
   shape: UpgradeShape,
   taskWorkflowId: string,
   cellId: string,
+  timers: number,
 ): Promise<void> {
   let answers = 0;
   let granted = false;
@@ -109,9 +116,11 @@ export async function ceilingUpgrade(
   for (let i = 0; i < plain - 1; i++) await activities.noop();
   for (let i = 0; i < answered; i++) {
     upsert();
+    // The wait, and its timer, start with the command: the answer is signalled during the activity, so
+    // a timer started after it would be cancelled in the same workflow task and never reach the server.
+    const answer = i < timers ? condition(() => answers > i, ANSWER_TIMEOUT) : condition(() => answers > i);
     await activities.answerWithSignal();
-    if (i < shape.timers) await condition(() => answers > i, ANSWER_TIMEOUT);
-    else await condition(() => answers > i);
+    await answer;
     if (shape.permit && i === 0) {
       // After the radio query, as the LwM2M flows ask for theirs.
       await permits.requestPermit(cellId, workflowId);
