@@ -3,10 +3,8 @@ FROM node:20.19-bookworm-slim
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsx (a dev dependency) runs the TypeScript sources directly, so install everything. `npm install`,
-# not `npm ci`: the lockfile lacks other platforms' optional packages (see .ci/run) and `npm ci`
-# refuses it; the locked versions are installed all the same.
-RUN npm install --no-audit --no-fund
+# tsx (a dev dependency) runs the TypeScript sources directly, so install everything, exactly as locked.
+RUN npm ci --no-audit --no-fund
 COPY . .
 
 ENV NODE_ENV=production \
