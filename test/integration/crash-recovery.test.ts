@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/api/auth';
 import { type ApiClient, createApiClient } from '../../src/cli/api-client';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
-import { SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
+import { type SimulatedDeviceBehaviour, SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
 import { freePort } from '../../src/stack/free-port';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
@@ -129,17 +129,14 @@ describe('a crash of the otaflow process', () => {
     return child;
   }
 
-  function simulate(
-    deviceId: string,
-    options: { offline?: boolean; downloadDelayMs?: number; downloadBytesPerSecond?: number } = {},
-  ) {
+  function simulate(deviceId: string, behaviour: SimulatedDeviceBehaviour = {}) {
     const device = new SimulatedMqttDevice({
       deviceId,
       secret: secretOf(deviceId),
       brokerUrl: stack.mqtt.url,
       firmwareVersion: '1.0.0',
       credentialsHour,
-      ...options,
+      ...behaviour,
     });
     devices.push(device);
     return device;
