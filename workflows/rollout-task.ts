@@ -12,6 +12,7 @@
  *   the task then waits for the devices in flight (cancelled, if so asked) and notifies its summary.
  * - Devices started by an earlier run have no child handle here: every `SWEEP_INTERVAL_MS` the task
  *   asks whether their runs ended without reporting (patch `rollout-sweep-earlier-runs`).
+ * - Its timers wake the loop and are never cancelled (patch `rollout-alarm-keeps-timers`, `Alarm`).
  * - The history stays bounded: the workflow continues as new with its progress when Temporal
  *   suggests it or past `HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW` events.
  */
@@ -84,6 +85,8 @@ const SWEEP_BATCH_SIZE = 250;
 const SWEEP_EARLIER_RUNS_PATCH = 'rollout-sweep-earlier-runs';
 /** Devices start as `mqttUpgradeV3` / the LwM2M V2 types, which cost fewer actions (docs/workflows.md). */
 const DEVICE_UPGRADE_FLOWS_V3_PATCH = 'device-upgrade-flows-v3';
+/** The loop's alarm never cancels a timer it started (see `Alarm`). */
+const ALARM_KEEPS_TIMERS_PATCH = 'rollout-alarm-keeps-timers';
 
 const platform = proxyActivities<PlatformActivities & RolloutActivities>({
   taskQueue: TaskQueue.platform,
@@ -591,15 +594,41 @@ class Rollout {
 }
 
 /**
- * One timer for the loop's next time-driven look, kept while the time stays the same, so a stream of
- * device results does not start and cancel a timer each.
+ * The loop's next time-driven look. Since patch `rollout-alarm-keeps-timers` a timer, once started, is
+ * never cancelled: one no longer needed fires as a look that finds nothing new, and a later time is
+ * served by a timer already due before it. Cancelling a timer that fired while the workflow task was
+ * with the worker strands the run on Temporal's time-skipping test server, where users test their
+ * rollouts (temporalio/sdk-java#3088); the real server drops the buffered fire instead.
+ *
+ * Runs without the marker keep one timer while the time stays the same and cancel it when it changes.
  */
 class Alarm {
+  /** Due times of the timers started and not fired yet. */
+  private readonly pending = new Set<number>();
   private at: number | undefined;
   private scope: CancellationScope | undefined;
   rang = false;
 
   set(at: number | undefined): void {
+    // Without a time and a timer either way have nothing to do: a task that never waits on time
+    // records no patch marker (an action) for it.
+    if (at === undefined && this.pending.size === 0 && this.scope === undefined) this.rang = false;
+    else if (patched(ALARM_KEEPS_TIMERS_PATCH)) this.keepTimers(at);
+    else this.replaceTimer(at);
+  }
+
+  private keepTimers(at: number | undefined): void {
+    this.rang = false;
+    if (at === undefined || [...this.pending].some((due) => due <= at)) return;
+    this.pending.add(at);
+    // Not cancellable: cancelling the task must not cancel a timer either.
+    void CancellationScope.nonCancellable(() => sleep(Math.max(1, at - Date.now()))).then(() => {
+      this.pending.delete(at);
+      this.rang = true;
+    });
+  }
+
+  private replaceTimer(at: number | undefined): void {
     if (at === this.at && !this.rang) return;
     this.scope?.cancel();
     this.scope = undefined;

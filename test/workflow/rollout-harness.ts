@@ -213,23 +213,40 @@ export class RolloutHarness {
   /** What each run of the task handed to the next one when it continued as new. */
   async carriedProgress(task: WorkflowHandleWithFirstExecutionRunId): Promise<RolloutProgress[]> {
     const carried: RolloutProgress[] = [];
-    let runId: string | undefined = task.firstExecutionRunId;
-    while (runId) {
-      const history: temporal.api.history.v1.IHistory = await this.client.workflow
-        .getHandle(task.workflowId, runId)
-        .fetchHistory();
+    for (const history of await this.runHistories(task)) {
       const last = history.events?.at(-1);
-      runId = undefined;
-      if (
-        last?.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-      ) {
-        const attributes = last.workflowExecutionContinuedAsNewEventAttributes;
-        const progress = attributes?.input?.payloads?.[1]?.data;
-        if (progress) carried.push(JSON.parse(Buffer.from(progress).toString('utf8')));
-        runId = attributes?.newExecutionRunId ?? undefined;
-      }
+      const progress = last?.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads?.[1]?.data;
+      if (progress) carried.push(JSON.parse(Buffer.from(progress).toString('utf8')));
     }
     return carried;
+  }
+
+  /**
+   * Timers the task cancelled, over all its runs: there should be none (the time-skipping server
+   * strands a run that cancels a timer which fired meanwhile, see `Alarm` in rollout-task.ts).
+   */
+  async timersCancelled(task: WorkflowHandleWithFirstExecutionRunId): Promise<number> {
+    const histories = await this.runHistories(task);
+    return histories
+      .flatMap((history) => history.events ?? [])
+      .filter((event) => event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_CANCELED)
+      .length;
+  }
+
+  /** The histories of the task's runs, first to last. */
+  private async runHistories(
+    task: WorkflowHandleWithFirstExecutionRunId,
+  ): Promise<temporal.api.history.v1.IHistory[]> {
+    const histories: temporal.api.history.v1.IHistory[] = [];
+    let runId: string | undefined = task.firstExecutionRunId;
+    while (runId) {
+      const history = await this.client.workflow.getHandle(task.workflowId, runId).fetchHistory();
+      histories.push(history);
+      runId =
+        history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ??
+        undefined;
+    }
+    return histories;
   }
 
   /** Polls until `check` holds, in real time (the server's time stands still meanwhile). */

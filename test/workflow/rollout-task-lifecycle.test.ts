@@ -59,7 +59,8 @@ describe('retries', () => {
       `device.result:${taskId}:${neverAnswers}`,
       `task.completed:${taskId}`,
     ]);
-    await recordHistory('rollout-retries-v3', task);
+    expect(await harness.timersCancelled(task)).toBe(0);
+    await recordHistory('rollout-retries-v4', task);
   });
 });
 
@@ -85,6 +86,7 @@ describe('start time and maintenance window', () => {
     // Two start at the opening; they run 70 minutes, past the window's 60, so the others wait a day.
     const starts = harness.startsOf(devices).map((startedAt) => Math.round((startedAt - opening) / MINUTE));
     expect(starts).toEqual([0, 0, 24 * 60, 24 * 60]);
+    expect(await harness.timersCancelled(task)).toBe(0);
   });
 });
 
@@ -109,6 +111,7 @@ describe('continuous targets', () => {
     await task.cancel();
     expect(await task.result()).toMatchObject({ total: 2, succeeded: 2, cancelled: 0, state: 'cancelled' });
     expect((await harness.devices(taskId)).map((row) => row.deviceId).sort()).toEqual([early, late].sort());
+    expect(await harness.timersCancelled(task)).toBe(0);
   });
 });
 
@@ -159,6 +162,7 @@ describe('continue-as-new', () => {
         .sort(),
     ).toEqual(retried.sort());
     expect(await harness.webhookEventIds(taskId)).toHaveLength(17);
-    await recordHistory('rollout-continued-as-new-v3', task); // the last run: it began with carried progress
+    expect(await harness.timersCancelled(task)).toBe(0);
+    await recordHistory('rollout-continued-as-new-v4', task); // the last run: it began with carried progress
   });
 });

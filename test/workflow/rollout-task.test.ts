@@ -18,7 +18,7 @@ import type { rolloutTask } from '../../workflows/rollout-task';
 import { recordHistory } from './history-recorder';
 import { packageOf } from './packages';
 import { hangs, MINUTE, RolloutHarness } from './rollout-harness';
-import { lockedClient } from './server-time';
+import { lockedClient, untilWaitingOnTimer } from './server-time';
 
 const harness = new RolloutHarness();
 
@@ -245,6 +245,14 @@ describe('pause, resume and cancel', () => {
       async () => (await task.query(rolloutStatusQuery)).inProgress === 2,
       'two devices run',
     );
+    // Cancelled while its activity is completing, a device workflow would be stranded by the test
+    // server (temporalio/sdk-typescript#1058): cancel once both wait on their upgrade.
+    for (const deviceId of devices.slice(0, 2)) {
+      await untilWaitingOnTimer(
+        harness.client.workflow.getHandle(deviceOperationWorkflowId(deviceId)),
+        hangs.minutes * MINUTE,
+      );
+    }
 
     await task.cancel();
 
