@@ -69,10 +69,7 @@ import {
 
 /** Far below Temporal's 2,000 pending children per workflow, whatever the policy says. */
 export const MAX_IN_PROGRESS = 1000;
-/**
- * Children started, or cancelled, in one workflow task (each batch awaited), so no task carries
- * thousands of commands.
- */
+/** Children started in one workflow task (each batch awaited), so no task carries thousands of commands. */
 const START_BATCH_SIZE = 100;
 /** Targets read per `nextTaskDevices` call. */
 const TARGET_PAGE_SIZE = 500;
@@ -88,11 +85,6 @@ const SWEEP_BATCH_SIZE = 250;
 const SWEEP_EARLIER_RUNS_PATCH = 'rollout-sweep-earlier-runs';
 /** Devices start as `mqttUpgradeV3` / the LwM2M V2 types, which cost fewer actions (docs/workflows.md). */
 const DEVICE_UPGRADE_FLOWS_V3_PATCH = 'device-upgrade-flows-v3';
-/**
- * Cancelling a task cancels its devices in flight `START_BATCH_SIZE` per workflow task: a thousand
- * cancel requests and their answers in one task timed it out on a busy worker (BENCHMARKS.md).
- */
-const CANCEL_IN_BATCHES_PATCH = 'rollout-cancel-in-batches';
 /** The loop's alarm never cancels a timer it started (see `Alarm`). */
 const ALARM_KEEPS_TIMERS_PATCH = 'rollout-alarm-keeps-timers';
 
@@ -439,21 +431,14 @@ class Rollout {
   // ---- stopping ----
 
   private async cancelInFlight(): Promise<void> {
-    const cancel = (device: InFlightDevice) =>
-      getExternalWorkflowHandle(deviceOperationWorkflowId(device.deviceId), device.runId)
-        .cancel()
-        .catch(() => undefined); // it ended meanwhile; its result is on its way
-    const devices = this.progress.inFlight;
-    // Up to one batch both ways are the same commands: no patch marker (an action) for them.
-    if (devices.length <= START_BATCH_SIZE || !patched(CANCEL_IN_BATCHES_PATCH)) {
-      await Promise.all(devices.map(cancel));
-      return;
-    }
-    for (let i = 0; i < devices.length; i += START_BATCH_SIZE) {
-      // Those that reported while the earlier batches went out need no cancel.
-      const batch = devices.slice(i, i + START_BATCH_SIZE).filter((d) => this.progress.inFlight.includes(d));
-      await Promise.all(batch.map(cancel));
-    }
+    await Promise.all(
+      this.progress.inFlight.map(
+        (device) =>
+          getExternalWorkflowHandle(deviceOperationWorkflowId(device.deviceId), device.runId)
+            .cancel()
+            .catch(() => undefined), // it ended meanwhile; its result is on its way
+      ),
+    );
   }
 
   private async closeUnstarted(): Promise<void> {

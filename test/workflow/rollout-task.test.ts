@@ -4,7 +4,6 @@
  * activities on PGlite; device upgrades are fakes that take scripted minutes (rollout-workflows.ts).
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyCost } from '../../bench/histories';
 import { deviceOperationWorkflowId, TaskQueue } from '../../workflows/definitions';
@@ -22,7 +21,6 @@ import { hangs, MINUTE, RolloutHarness } from './rollout-harness';
 import { lockedClient, untilWaitingOnTimer } from './server-time';
 
 const harness = new RolloutHarness();
-const EventType = temporal.api.enums.v1.EventType;
 
 beforeAll(() => harness.start());
 afterAll(() => harness.stop());
@@ -275,47 +273,7 @@ describe('pause, resume and cancel', () => {
     }
     await recordHistory('rollout-cancelled-v3', task);
   });
-
-  it('cancels more devices in progress than one batch, a batch per workflow task', async () => {
-    const devices = await harness.addDevices(150, hangs);
-    const task = await harness.startTask(devices, { maxInProgress: 150 });
-    await harness.until(
-      async () => (await task.query(rolloutStatusQuery)).inProgress === 150,
-      'all devices run',
-    );
-    for (const deviceId of devices) {
-      await untilWaitingOnTimer(
-        harness.client.workflow.getHandle(deviceOperationWorkflowId(deviceId)),
-        hangs.minutes * MINUTE,
-      );
-    }
-
-    await task.cancel();
-
-    expect(await task.result()).toMatchObject({ total: 150, cancelled: 150, state: 'cancelled' });
-    const requestsPerWorkflowTask = cancelRequestsPerWorkflowTask((await task.fetchHistory()).events ?? []);
-    expect(requestsPerWorkflowTask.reduce((sum, n) => sum + n, 0)).toBe(150);
-    expect(Math.max(...requestsPerWorkflowTask)).toBeLessThanOrEqual(100);
-    await recordHistory('rollout-cancelled-in-batches', task);
-  });
 });
-
-/** How many cancel requests each workflow task that sent any sent. */
-function cancelRequestsPerWorkflowTask(events: temporal.api.history.v1.IHistoryEvent[]): number[] {
-  const counts: number[] = [];
-  let current = 0;
-  for (const event of events) {
-    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
-      if (current > 0) counts.push(current);
-      current = 0;
-    }
-    if (event.eventType === EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED) {
-      current++;
-    }
-  }
-  if (current > 0) counts.push(current);
-  return counts;
-}
 
 describe('Task Conflict', () => {
   it('fails a device that already has an operation in progress and leaves that operation alone', async () => {
