@@ -10,6 +10,14 @@ import type { FailureCause } from './failure-causes';
 /** Workflow type of tasks created since rollout control; `upgradeTask` stays for tasks started before. */
 export const rolloutTaskWorkflowType = 'rolloutTask';
 
+/**
+ * A task's workflow task timeout (default 10 s; continue-as-new keeps it). A run holds up to 10,000
+ * events (≈ 2.7 MB); on a worker busy with thousands of device workflows, a workflow task that misses
+ * 10 s is tried again with a replay of the whole history, which misses it again: cancelling 10 tasks of
+ * 1,000 in flight, one task failed six attempts in a row (BENCHMARKS.md, "In flight").
+ */
+export const rolloutTaskWorkflowTaskTimeout = '60 seconds';
+
 /** Which devices a task upgrades. Devices of another product or model than the package's never match. */
 export type TaskTarget = { deviceIds: string[] } | { groupId: string } | { filter: DeviceFilter };
 

@@ -10,6 +10,7 @@ import {
   pauseTaskSignal,
   type RolloutTaskInput,
   resumeTaskSignal,
+  rolloutTaskWorkflowTaskTimeout,
   rolloutTaskWorkflowType,
   type TaskTarget,
 } from '../../../workflows/rollout-definitions';
@@ -145,6 +146,7 @@ export function tasksRouter(deps: {
       await temporal.workflow.start(rolloutTaskWorkflowType, {
         workflowId: upgradeTaskWorkflowId(taskId),
         taskQueue: TaskQueue.tasks,
+        workflowTaskTimeout: rolloutTaskWorkflowTaskTimeout,
         args: [input],
         typedSearchAttributes: [{ key: OtaSearchAttributes.taskId, value: taskId }],
       });

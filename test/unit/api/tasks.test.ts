@@ -101,6 +101,7 @@ describe('POST /v1/tasks', () => {
         options: {
           workflowId: `upgrade-task:${taskId}`,
           taskQueue: 'otaflow-tasks',
+          workflowTaskTimeout: '60 seconds',
           typedSearchAttributes: [{ key: expect.objectContaining({ name: 'OtaTaskId' }), value: taskId }],
           args: [
             {
