@@ -5,10 +5,11 @@
  */
 import { join } from 'node:path';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { historyCost } from '../../bench/histories';
 import type { Database } from '../../src/db/database';
 import { insertDevice } from '../../src/db/devices';
 import { insertPackage } from '../../src/db/packages';
@@ -226,11 +227,8 @@ export class RolloutHarness {
    * strands a run that cancels a timer which fired meanwhile, see `Alarm` in rollout-task.ts).
    */
   async timersCancelled(task: WorkflowHandleWithFirstExecutionRunId): Promise<number> {
-    const histories = await this.runHistories(task);
-    return histories
-      .flatMap((history) => history.events ?? [])
-      .filter((event) => event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_CANCELED)
-      .length;
+    const events = (await this.runHistories(task)).flatMap((history) => history.events ?? []);
+    return historyCost(events).eventsByType.TimerCanceled ?? 0;
   }
 
   /** The histories of the task's runs, first to last. */
