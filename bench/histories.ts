@@ -35,9 +35,13 @@ const ACTION_EVENT_TYPES = new Set([
 
 /** `EVENT_TYPE_TIMER_STARTED` → `TimerStarted`, the names Temporal's UI and docs use. */
 export function eventTypeName(event: HistoryEvent): string {
-  const name = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? 'EVENT_TYPE_UNSPECIFIED';
-  return name
-    .replace(/^EVENT_TYPE_/, '')
+  return enumValueName(temporal.api.enums.v1.EventType[event.eventType ?? 0], 'EVENT_TYPE_');
+}
+
+/** `TIMEOUT_TYPE_START_TO_CLOSE` (prefix `TIMEOUT_TYPE_`) → `StartToClose`. */
+function enumValueName(name: string | undefined, prefix: string): string {
+  return (name ?? `${prefix}UNSPECIFIED`)
+    .slice(prefix.length)
     .toLowerCase()
     .replace(/(^|_)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
 }
@@ -90,6 +94,22 @@ export async function runHistories(client: Client, workflowId: string): Promise<
     runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
     if (!runId) return runs;
   }
+}
+
+/**
+ * A history's timed-out workflow tasks by timeout (`StartToClose`: the worker did not complete it in
+ * time, and it is retried, with a full replay unless cached; `ScheduleToStart`: no worker polled the
+ * run's sticky queue in time, so the task moved to the normal queue).
+ */
+export function workflowTaskTimeouts(events: HistoryEvent[]): Record<string, number> {
+  const byTimeout: Record<string, number> = {};
+  for (const event of events) {
+    const timeoutType = event.workflowTaskTimedOutEventAttributes?.timeoutType;
+    if (timeoutType == null) continue;
+    const name = enumValueName(temporal.api.enums.v1.TimeoutType[timeoutType], 'TIMEOUT_TYPE_');
+    byTimeout[name] = (byTimeout[name] ?? 0) + 1;
+  }
+  return byTimeout;
 }
 
 /** What all the runs of a workflow cost together (a task that continued as new is one task). */

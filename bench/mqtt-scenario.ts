@@ -14,7 +14,14 @@ import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/d
 import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
 import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
-import { chainCost, deviceTimelines, type HistoryCost, meanHistoryCost } from './histories';
+import {
+  chainCost,
+  deviceTimelines,
+  type HistoryCost,
+  meanHistoryCost,
+  runHistories,
+  workflowTaskTimeouts,
+} from './histories';
 import type { BenchStack, PlatformMemory } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
 import { countTemporalRequests, type PhaseRequests, type RequestCounts } from './temporal-requests';
@@ -96,10 +103,12 @@ export interface ScenarioResult {
     memory_inflight: MemoryFigures;
     cancelS: number;
     /**
-     * Workflow tasks of the in-flight task workflows that timed out: a task workflow evicted from a
-     * full workflow cache replays its long history, which a loaded machine may not finish in time.
+     * Workflow tasks of the in-flight task workflows that timed out, by timeout
+     * (`workflowTaskTimeouts`): a `StartToClose` one is a task workflow whose workflow task took
+     * longer than its timeout (an evicted one replays its long history first); a `ScheduleToStart`
+     * one waited too long on its sticky queue for a busy worker and moved to the normal queue.
      */
-    task_workflow_task_timeouts: number;
+    task_workflow_task_timeouts: Record<string, number>;
   };
 }
 
@@ -214,9 +223,13 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     );
     const cancelS = (Date.now() - cancelStarted) / 1000;
     bars.stop();
-    const inflightTaskCosts = await Promise.all(
-      inflightTasks.map((id) => chainCost(temporal, upgradeTaskWorkflowId(id))),
-    );
+    const inflightTaskTimeouts: Record<string, number> = {};
+    for (const id of inflightTasks) {
+      for (const run of await runHistories(temporal, upgradeTaskWorkflowId(id))) {
+        for (const [timeout, count] of Object.entries(workflowTaskTimeouts(run)))
+          inflightTaskTimeouts[timeout] = (inflightTaskTimeouts[timeout] ?? 0) + count;
+      }
+    }
 
     if (errors.length > 0) console.warn(`bench: ${errors.length} device errors; first: ${String(errors[0])}`);
     return {
@@ -270,10 +283,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
         memory_before: memoryFigures(beforeInflight),
         memory_inflight: memoryFigures(inflight),
         cancelS,
-        task_workflow_task_timeouts: inflightTaskCosts.reduce(
-          (sum, cost) => sum + (cost.eventsByType.WorkflowTaskTimedOut ?? 0),
-          0,
-        ),
+        task_workflow_task_timeouts: inflightTaskTimeouts,
       },
     };
   } finally {
