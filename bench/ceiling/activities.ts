@@ -30,7 +30,9 @@ export function createCeilingActivities(client: Client): CeilingActivities {
       await client.workflow.getHandle(workflowId).signal(ceilingAnswerSignalName);
     },
     async reportToTask(taskWorkflowId) {
-      await client.workflow.getHandle(taskWorkflowId).signal(ceilingDeviceEndedSignalName);
+      const { workflowId } = Context.current().info.workflowExecution ?? {};
+      if (!workflowId) throw new Error('reportToTask must be called from a workflow');
+      await client.workflow.getHandle(taskWorkflowId).signal(ceilingDeviceEndedSignalName, workflowId);
     },
     async requestPermit(cellId, requesterWorkflowId) {
       await client.workflow.signalWithStart('ceilingCell', {

@@ -27,6 +27,11 @@ export interface CeilingTaskInput {
   shape: UpgradeShape;
   /** Cells the children spread over, in turn, when the shape has a permit (as the LwM2M scenario's). */
   cells: number;
+  /** Events after which the task continues as new (`HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW`); tests lower it. */
+  historyEventLimit?: number;
+  /** Carried over continue-as-new: children started so far, and the workflow IDs of those in flight. */
+  started?: number;
+  inFlight?: string[];
 }
 
 export const CEILING_TASK_QUEUE = 'otaflow-bench-ceiling';

@@ -3,10 +3,11 @@
  * upgrade workflow, MQTT or LwM2M, as counted from its real history (activities, signals answered
  * after an activity, timers, search-attribute upserts), and no logic, no database, no broker.
  * Like `rolloutTask`, the task starts children in batches of 100 up to `maxInProgress` in flight,
- * with their search attributes, never awaits them and learns each end from a signal the device
- * workflow's last activity sends. With the LwM2M flows' shape, each device also asks its cell's
- * workflow for a permit as they do (local activities to request and release, a grant signal back);
- * the cell's workflow grants every request at once: the limiter's Temporal work, not its queueing.
+ * with their search attributes, never awaits them, learns each end from a signal the device
+ * workflow's last activity sends and continues as new past the same number of events. With the
+ * LwM2M flows' shape, each device also asks its cell's workflow for a permit as they do (local
+ * activities to request and release, a grant signal back); the cell's workflow grants every request
+ * at once: the limiter's Temporal work, not its queueing.
  */
 import {
   allHandlersFinished,
@@ -23,6 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { deviceOperationWorkflowId, OtaSearchAttributes } from '../../workflows/definitions';
+import { HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW } from '../../workflows/rollout-task';
 import type { CeilingActivities } from './activities';
 import {
   type CeilingTaskInput,
@@ -42,29 +44,38 @@ const CELL_EVENTS_BEFORE_CONTINUE_AS_NEW = 10_000;
 
 const activities = proxyActivities<CeilingActivities>({ startToCloseTimeout: '30 seconds' });
 const answerSignal = defineSignal(ceilingAnswerSignalName);
-const deviceEndedSignal = defineSignal(ceilingDeviceEndedSignalName);
+const deviceEndedSignal = defineSignal<[string]>(ceilingDeviceEndedSignalName);
 const permitRequestSignal = defineSignal<[string]>(ceilingPermitRequestSignalName);
 const permitReleaseSignal = defineSignal<[string]>(ceilingPermitReleaseSignalName);
 const permitGrantedSignal = defineSignal(ceilingPermitGrantedSignalName);
 const permits = proxyLocalActivities<CeilingActivities>({ startToCloseTimeout: '30 seconds' });
 
 export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
-  let ended = 0;
-  setHandler(deviceEndedSignal, () => {
-    ended += 1;
+  // By workflow ID, as `rolloutTask` keeps its results: a report whose activity was retried after its
+  // signal went out (a start-to-close timeout on a saturated worker) must not end another device.
+  const inFlight = new Set(input.inFlight);
+  setHandler(deviceEndedSignal, (deviceWorkflowId) => {
+    inFlight.delete(deviceWorkflowId);
   });
   const taskWorkflowId = workflowInfo().workflowId;
   const maxInProgress = Math.max(1, input.maxInProgress);
-  let started = 0;
+  let started = input.started ?? 0;
   while (started < input.children) {
-    await condition(() => started - ended < maxInProgress);
-    const batch = Math.min(START_BATCH_SIZE, maxInProgress - (started - ended), input.children - started);
+    // As `rolloutTask`, before the server's history limit (a 10,000-device task passes 51,200 events).
+    await condition(() => inFlight.size < maxInProgress || historyIsLong(input.historyEventLimit));
+    if (historyIsLong(input.historyEventLimit)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof ceilingTask>({ ...input, started, inFlight: [...inFlight] });
+    }
+    const batch = Math.min(START_BATCH_SIZE, maxInProgress - inFlight.size, input.children - started);
     const first = started;
     await Promise.all(
       Array.from({ length: batch }, (_, i) => {
         const deviceId = `${input.taskId}-${first + i}`;
+        const workflowId = deviceOperationWorkflowId(deviceId);
+        inFlight.add(workflowId);
         return startChild(ceilingUpgrade, {
-          workflowId: deviceOperationWorkflowId(deviceId),
+          workflowId,
           parentClosePolicy: ParentClosePolicy.ABANDON,
           typedSearchAttributes: [
             { key: OtaSearchAttributes.taskId, value: input.taskId },
@@ -82,9 +93,14 @@ export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
     );
     started += batch;
   }
-  await condition(() => ended >= input.children);
+  await condition(() => inFlight.size === 0);
   await activities.noop();
   return input.children;
+}
+
+function historyIsLong(limit = HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= limit;
 }
 
 export async function ceilingUpgrade(
