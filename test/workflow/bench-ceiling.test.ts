@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCeilingActivities } from '../../bench/ceiling/activities';
+import { type CeilingActivities, createCeilingActivities } from '../../bench/ceiling/activities';
 import { CEILING_TASK_QUEUE, timersOfChild, type UpgradeShape } from '../../bench/ceiling/shape';
 import type { ceilingTask } from '../../bench/ceiling/workflows';
 import { eventTypeName, historyCost, runHistories } from '../../bench/histories';
@@ -24,6 +24,15 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+function ceilingWorker(activities: CeilingActivities): Promise<Worker> {
+  return Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: CEILING_TASK_QUEUE,
+    workflowsPath: join(__dirname, '../../bench/ceiling/workflows.ts'),
+    activities,
+  });
+}
+
 describe('timersOfChild', () => {
   it('shares a mean out so that any run of children starts the mean times their number, give or take one', () => {
     for (const mean of [0, 0.25, 0.74, 1, 1.5, 2.33]) {
@@ -39,12 +48,7 @@ describe('the ceiling workflows', () => {
     const shape: UpgradeShape = { activities: 3, signals: 2, timers: 0.5, upserts: 1, permit: false };
     const taskId = 'ceiling-test';
     const children = 10;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: CEILING_TASK_QUEUE,
-      workflowsPath: join(__dirname, '../../bench/ceiling/workflows.ts'),
-      activities: createCeilingActivities(env.client),
-    });
+    const worker = await ceilingWorker(createCeilingActivities(env.client));
     const ended = await worker.runUntil(
       env.client.workflow.execute<typeof ceilingTask>('ceilingTask', {
         workflowId: `ceiling-task-${taskId}`,
@@ -75,20 +79,15 @@ describe('the ceiling workflows', () => {
     const lastReport = new Promise<void>((resolve) => {
       releaseLastReport = resolve;
     });
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: CEILING_TASK_QUEUE,
-      workflowsPath: join(__dirname, '../../bench/ceiling/workflows.ts'),
-      activities: {
-        ...ceiling,
-        // Device 0's report goes out twice, as when its first attempt timed out after signalling;
-        // device 1's waits until the test has looked at the task.
-        async reportToTask(taskWorkflowId: string) {
-          const device = Context.current().info.workflowExecution?.workflowId;
-          if (device === deviceOperationWorkflowId(`${taskId}-1`)) await lastReport;
-          else await ceiling.reportToTask(taskWorkflowId);
-          await ceiling.reportToTask(taskWorkflowId);
-        },
+    const worker = await ceilingWorker({
+      ...ceiling,
+      // Device 0's report goes out twice, as when its first attempt timed out after signalling;
+      // device 1's waits until the test has looked at the task.
+      async reportToTask(taskWorkflowId: string) {
+        const device = Context.current().info.workflowExecution?.workflowId;
+        if (device === deviceOperationWorkflowId(`${taskId}-1`)) await lastReport;
+        else await ceiling.reportToTask(taskWorkflowId);
+        await ceiling.reportToTask(taskWorkflowId);
       },
     });
     await worker.runUntil(async () => {
@@ -123,12 +122,7 @@ describe('the ceiling workflows', () => {
     const shape: UpgradeShape = { activities: 1, signals: 0, timers: 0, upserts: 0, permit: false };
     const taskId = 'ceiling-continued';
     const children = 30;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: CEILING_TASK_QUEUE,
-      workflowsPath: join(__dirname, '../../bench/ceiling/workflows.ts'),
-      activities: createCeilingActivities(env.client),
-    });
+    const worker = await ceilingWorker(createCeilingActivities(env.client));
     const workflowId = `ceiling-task-${taskId}`;
     const ended = await worker.runUntil(
       env.client.workflow.execute<typeof ceilingTask>('ceilingTask', {
