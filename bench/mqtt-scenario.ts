@@ -223,13 +223,9 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     );
     const cancelS = (Date.now() - cancelStarted) / 1000;
     bars.stop();
-    const inflightTaskTimeouts: Record<string, number> = {};
-    for (const id of inflightTasks) {
-      for (const run of await runHistories(temporal, upgradeTaskWorkflowId(id))) {
-        for (const [timeout, count] of Object.entries(workflowTaskTimeouts(run)))
-          inflightTaskTimeouts[timeout] = (inflightTaskTimeouts[timeout] ?? 0) + count;
-      }
-    }
+    const inflightTaskRuns = await Promise.all(
+      inflightTasks.map((id) => runHistories(temporal, upgradeTaskWorkflowId(id))),
+    );
 
     if (errors.length > 0) console.warn(`bench: ${errors.length} device errors; first: ${String(errors[0])}`);
     return {
@@ -283,7 +279,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
         memory_before: memoryFigures(beforeInflight),
         memory_inflight: memoryFigures(inflight),
         cancelS,
-        task_workflow_task_timeouts: inflightTaskTimeouts,
+        task_workflow_task_timeouts: workflowTaskTimeouts(inflightTaskRuns.flat(2)),
       },
     };
   } finally {

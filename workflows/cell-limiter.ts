@@ -15,7 +15,6 @@ import {
   proxyActivities,
   setHandler,
   sleep,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { Lwm2mPlatformActivities } from '../activities/interfaces';
 import {
@@ -27,6 +26,7 @@ import {
   withdraw,
 } from './cell-permits';
 import { TaskQueue } from './definitions';
+import { historyIsLong } from './history-length';
 import {
   type CellLimiterState,
   cellLimiterStateQuery,
@@ -150,10 +150,8 @@ export async function cellLimiter(input: CellLimiterInput): Promise<void> {
       continue;
     }
 
-    const info = workflowInfo();
-    const historyIsLong = info.continueAsNewSuggested || info.historyLength >= historyEventLimit;
     // Grants owed to holders that asked again are sent before the run ends: the book does not carry them.
-    if (historyIsLong && grantAgain.size === 0) {
+    if (historyIsLong(historyEventLimit) && grantAgain.size === 0) {
       // Handlers are synchronous, but a handler added later must not be cut off mid-way.
       await condition(allHandlersFinished);
       return continueAsNew<typeof cellLimiter>({ ...input, holders: book.holders, queue: book.queue });

@@ -42,6 +42,7 @@ import {
 } from './definitions';
 import { rolloutFlows, rolloutFlowsBeforeV3, startDeviceUpgrade } from './device-upgrade-start';
 import { type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
+import { historyIsLong } from './history-length';
 import { abortReason } from './rollout/abort';
 import { windowAt } from './rollout/maintenance-window';
 import { type RateWindow, rateBudget } from './rollout/rate';
@@ -496,9 +497,7 @@ class Rollout {
   }
 
   private historyIsLong(): boolean {
-    const info = workflowInfo();
-    const limit = this.input.historyEventLimit ?? HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW;
-    return info.continueAsNewSuggested || info.historyLength >= limit;
+    return historyIsLong(this.input.historyEventLimit ?? HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW);
   }
 
   /**

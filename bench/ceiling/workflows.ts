@@ -24,6 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { deviceOperationWorkflowId, OtaSearchAttributes } from '../../workflows/definitions';
+import { historyIsLong } from '../../workflows/history-length';
 import { HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW } from '../../workflows/rollout-task';
 import type { CeilingActivities } from './activities';
 import {
@@ -62,8 +63,9 @@ export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
   let started = input.started ?? 0;
   while (started < input.children) {
     // As `rolloutTask`, before the server's history limit (a 10,000-device task passes 51,200 events).
-    await condition(() => inFlight.size < maxInProgress || historyIsLong(input.historyEventLimit));
-    if (historyIsLong(input.historyEventLimit)) {
+    const eventLimit = input.historyEventLimit ?? HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW;
+    await condition(() => inFlight.size < maxInProgress || historyIsLong(eventLimit));
+    if (historyIsLong(eventLimit)) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof ceilingTask>({ ...input, started, inFlight: [...inFlight] });
     }
@@ -96,11 +98,6 @@ export async function ceilingTask(input: CeilingTaskInput): Promise<number> {
   await condition(() => inFlight.size === 0);
   await activities.noop();
   return input.children;
-}
-
-function historyIsLong(limit = HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW): boolean {
-  const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength >= limit;
 }
 
 export async function ceilingUpgrade(
@@ -156,14 +153,12 @@ export async function ceilingCell(): Promise<void> {
   });
   setHandler(permitReleaseSignal, () => {});
   for (;;) {
-    await condition(
-      () => requests.length > 0 || workflowInfo().historyLength > CELL_EVENTS_BEFORE_CONTINUE_AS_NEW,
-    );
+    await condition(() => requests.length > 0 || historyIsLong(CELL_EVENTS_BEFORE_CONTINUE_AS_NEW));
     const batch = requests.splice(0);
     await Promise.all(
       batch.map((requester) => getExternalWorkflowHandle(requester).signal(permitGrantedSignal)),
     );
-    if (workflowInfo().historyLength > CELL_EVENTS_BEFORE_CONTINUE_AS_NEW) {
+    if (historyIsLong(CELL_EVENTS_BEFORE_CONTINUE_AS_NEW)) {
       await condition(allHandlersFinished);
       if (requests.length === 0) await continueAsNew<typeof ceilingCell>();
     }
