@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceRegistry } from '../src/devices/registry';
+import type { VersionAnswers } from '../src/mqtt/device-answers';
 import type { DownlinkPublisher } from '../src/mqtt/gateway';
 import { buildUpgradeNotification, buildVersionQuery } from '../src/mqtt/ota-protocol';
 import { DEVICE_NOT_ONLINE, type MqttCommandActivities, type PlatformActivities } from './interfaces';
@@ -13,22 +14,43 @@ export interface MqttCommandDependencies {
   registry: Pick<DeviceRegistry, 'isOnline'>;
   /** What `mqttUpgradeV3`'s combined commands do besides publishing: the API's step, the download token. */
   platform: Pick<PlatformActivities, 'recordUpgradeStep' | 'issueDownloadToken'>;
+  /** Version reports as the gateway signals them, so a query can wait for its answer. */
+  versionAnswers: VersionAnswers;
 }
+
+/**
+ * How long a version query waits, after sending, for its answer to have been signalled to the
+ * workflow (src/mqtt/device-answers.ts says why). An online device answers well within it; one that
+ * does not only makes the query complete this much later. Each waiting query holds one of the
+ * gateway worker's activity slots (100), so this also bounds the queries a process sends per second.
+ */
+const VERSION_ANSWER_WAIT_MS = 1_000;
 
 export function createMqttCommandActivities({
   gateway,
   registry,
   platform,
+  versionAnswers,
 }: MqttCommandDependencies): MqttCommandActivities {
   const notOnline = (deviceId: string) =>
     ApplicationFailure.nonRetryable(`device ${deviceId} is not online`, DEVICE_NOT_ONLINE);
   async function requireOnline(deviceId: string): Promise<void> {
     if (!(await registry.isOnline(deviceId))) throw notOnline(deviceId);
   }
+  async function queryVersion(deviceId: string): Promise<void> {
+    const answer = versionAnswers.listen(deviceId);
+    try {
+      await gateway.publishDownlink(deviceId, buildVersionQuery(deviceId));
+    } catch (error) {
+      answer.stop();
+      throw error;
+    }
+    await answer.within(VERSION_ANSWER_WAIT_MS);
+  }
   return {
     async sendVersionQuery(deviceId) {
       await requireOnline(deviceId);
-      await gateway.publishDownlink(deviceId, buildVersionQuery(deviceId));
+      await queryVersion(deviceId);
     },
     async sendUpgradeNotification(deviceId, kind, delivery) {
       await requireOnline(deviceId);
@@ -41,7 +63,7 @@ export function createMqttCommandActivities({
         return false;
       }
       await platform.recordUpgradeStep(taskId, deviceId, 'querying-version');
-      await gateway.publishDownlink(deviceId, buildVersionQuery(deviceId));
+      await queryVersion(deviceId);
       return true;
     },
     async deliverUpgrade({ taskId, deviceId }, pkg, fromVersion) {

@@ -24,6 +24,7 @@ import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { type Logger, logger as rootLogger } from './logger';
 import { startLwm2mGateway } from './lwm2m/gateway';
 import { createTemporalLwm2mEventSink } from './lwm2m/lwm2m-event-sink';
+import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
 import { createDeviceAuthenticator } from './mqtt/device-auth';
 import { createTemporalDeviceEventSink } from './mqtt/device-event-sink';
 import type { PresenceSource } from './mqtt/embedded-broker';
@@ -154,13 +155,17 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
+    const versionAnswers = createVersionAnswers();
     const gateway: MqttGateway = await startMqttGateway({
       brokerUrl: mqttUrl,
       clientId: `${serviceAccount.username}-${config.OTAFLOW_GATEWAY_ID}`,
       username: serviceAccount.username,
       password: serviceAccount.password,
       registry,
-      sink: createTemporalDeviceEventSink(temporal, log.child({ component: 'device-events' })),
+      sink: signallingVersionAnswers(
+        createTemporalDeviceEventSink(temporal, log.child({ component: 'device-events' })),
+        versionAnswers,
+      ),
       presence,
       log: log.child({ component: 'mqtt-gateway' }),
     });
@@ -206,6 +211,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         gateway,
         registry,
         platform: { ...createRegistryActivities({ db }), ...createDownloadTokenActivities({ downloads }) },
+        versionAnswers,
       }),
       lwm2mGateway: {
         gatewayId: lwm2m.gatewayId,

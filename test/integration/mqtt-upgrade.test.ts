@@ -1,9 +1,11 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
 import { type SimulatedDeviceBehaviour, SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
+import { deviceOperationWorkflowId } from '../../workflows/definitions';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
@@ -146,6 +148,18 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
       `/v1/tasks/${task.id}`,
     );
     expect(status.counts.byOutcome).toEqual({ succeeded: 1, 'already-latest': 1, failed: 3 });
+
+    // wm-latest answered its version query at once: the query completed after the answer had been
+    // signalled, so the workflow started no timeout timer for it (a billed action saved).
+    const connection = await Connection.connect({ address: stack.temporal.address });
+    try {
+      const history = await new Client({ connection }).workflow
+        .getHandle(deviceOperationWorkflowId('wm-latest'))
+        .fetchHistory();
+      expect(history.events?.filter((event) => event.timerStartedEventAttributes)).toEqual([]);
+    } finally {
+      await connection.close();
+    }
   });
 });
 
