@@ -31,6 +31,14 @@ const numberList = z
 const WORKFLOW_CACHE_SIZE_DEFAULT = 500;
 const cacheSizeRange = 'an integer from 2 to 100000';
 
+/**
+ * Measured with `npm run bench` on 2026-12-04 (BENCHMARKS.md, "Where the in-flight peak came from"): with
+ * 10,000 upgrades in flight V8's own choice let each heap grow to 3–4× what its last full collection
+ * kept, and the process peaked at 1,087–1,163 MB; at 50 % it peaked at 859 MB and collected as fast.
+ */
+const HEAP_GROWTH_PERCENT_DEFAULT = 50;
+const heapGrowthRange = 'an integer percent from 0 to 300';
+
 /** Package bytes the LwM2M gateway keeps for block-wise delivery: a few packages' worth. */
 const PACKAGE_CACHE_MB_DEFAULT = 32;
 const packageCacheRange = 'an integer number of MiB from 1 to 4096';
@@ -78,6 +86,20 @@ const ConfigSchema = z.object({
       .min(2, cacheSizeRange)
       .max(100_000, cacheSizeRange)
       .default(WORKFLOW_CACHE_SIZE_DEFAULT),
+  ),
+  /**
+   * How far each V8 heap of the process (the main thread's, each workflow thread's) may grow past
+   * what its last full garbage collection kept before it collects again (V8's `--heap-growing-percent`).
+   * 0 leaves it to V8, which goes up to 300 % when collecting is cheap.
+   */
+  OTAFLOW_HEAP_GROWTH_PERCENT: z.preprocess(
+    blankAsUnset,
+    z.coerce
+      .number({ error: heapGrowthRange })
+      .int(heapGrowthRange)
+      .min(0, heapGrowthRange)
+      .max(300, heapGrowthRange)
+      .default(HEAP_GROWTH_PERCENT_DEFAULT),
   ),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_DEV_SERVER_PORT: port.default(7233),

@@ -21,6 +21,7 @@ import {
 import { openDatabase } from './db/open-database';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
+import { limitHeapGrowth } from './heap-growth';
 import { type Logger, logger as rootLogger } from './logger';
 import { startLwm2mGateway } from './lwm2m/gateway';
 import { createTemporalLwm2mEventSink } from './lwm2m/lwm2m-event-sink';
@@ -76,6 +77,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     }
   };
   try {
+    limitHeapGrowth(config.OTAFLOW_HEAP_GROWTH_PERCENT);
     mkdirSync(config.dataDir, { recursive: true });
 
     let temporalAddress = config.TEMPORAL_ADDRESS;

@@ -46,6 +46,18 @@ describe('configuration', () => {
     }
   });
 
+  it('bounds heap growth at 50 % by default and takes 0 (V8 decides) to 300 %', () => {
+    expect(loadConfig({}).OTAFLOW_HEAP_GROWTH_PERCENT).toBe(50);
+    expect(loadConfig({ OTAFLOW_HEAP_GROWTH_PERCENT: ' ' }).OTAFLOW_HEAP_GROWTH_PERCENT).toBe(50);
+    expect(loadConfig({ OTAFLOW_HEAP_GROWTH_PERCENT: '0' }).OTAFLOW_HEAP_GROWTH_PERCENT).toBe(0);
+    expect(loadConfig({ OTAFLOW_HEAP_GROWTH_PERCENT: '300' }).OTAFLOW_HEAP_GROWTH_PERCENT).toBe(300);
+    for (const bad of ['-1', '12.5', 'half', '301']) {
+      expect(() => loadConfig({ OTAFLOW_HEAP_GROWTH_PERCENT: bad })).toThrow(
+        /OTAFLOW_HEAP_GROWTH_PERCENT: an integer percent from 0 to 300/,
+      );
+    }
+  });
+
   it('takes an API key of 32+ printable characters, and none when blank', () => {
     expect(loadConfig({ OTAFLOW_API_KEY: 'k'.repeat(32) }).OTAFLOW_API_KEY).toBe('k'.repeat(32));
     expect(loadConfig({ OTAFLOW_API_KEY: ' ' }).OTAFLOW_API_KEY).toBeUndefined();
