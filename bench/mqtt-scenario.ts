@@ -102,6 +102,10 @@ export interface ScenarioResult {
     memory_before: MemoryFigures;
     memory_inflight: MemoryFigures;
     cancelS: number;
+    /** The highest RSS while the N were in flight or being cancelled (cancelling replays them). */
+    cancel_peak_rss_mb: number;
+    /** The process once all N are cancelled: what it keeps. */
+    memory_after_cancel: MemoryFigures;
     /**
      * Workflow tasks of the in-flight task workflows that timed out, by timeout
      * (`workflowTaskTimeouts`): a `StartToClose` one is a task workflow whose workflow task took
@@ -222,6 +226,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
       statuses.every((status) => status.state !== 'running' && status.state !== 'cancelling'),
     );
     const cancelS = (Date.now() - cancelStarted) / 1000;
+    const afterCancel = await stack.platformRss();
     bars.stop();
     const inflightTaskRuns = await Promise.all(
       inflightTasks.map((id) => runHistories(temporal, upgradeTaskWorkflowId(id))),
@@ -279,6 +284,8 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
         memory_before: memoryFigures(beforeInflight),
         memory_inflight: memoryFigures(inflight),
         cancelS,
+        cancel_peak_rss_mb: Math.round(afterCancel.peakMb),
+        memory_after_cancel: memoryFigures(afterCancel),
         task_workflow_task_timeouts: workflowTaskTimeouts(inflightTaskRuns.flat(2)),
       },
     };

@@ -337,11 +337,11 @@ function taskLine(share: TaskShare): string {
 }
 
 function inflightLine(inflight: ScenarioResult['inflight']): string {
-  const { memory_before: before, memory_inflight: held } = inflight;
+  const { memory_before: before, memory_inflight: held, memory_after_cancel: after } = inflight;
   return [
     `    in flight (${inflight.tasks} task(s)): ${inflight.devices} upgrades waiting for their device ${inflight.reachedS !== null ? `after ${round(inflight.reachedS, 1)} s (${inflight.ms_per_device} ms/device)` : '(not all of them reached the wait)'}; cancelled in ${round(inflight.cancelS, 1)} s; task workflow task timeouts ${JSON.stringify(inflight.task_workflow_task_timeouts)}`,
-    `      otaflow RSS ${before.rss_mb} MB before, peak ${inflight.peak_rss_mb} MB in flight (${inflight.rss_kb_per_device} KB per upgrade)`,
-    `      main thread heap used / external / array buffers: ${before.heap_used_mb} / ${before.external_mb} / ${before.array_buffers_mb} MB before, ${held.heap_used_mb} / ${held.external_mb} / ${held.array_buffers_mb} MB in flight`,
+    `      otaflow RSS ${before.rss_mb} MB before, peak ${inflight.peak_rss_mb} MB in flight (${inflight.rss_kb_per_device} KB per upgrade); ${inflight.cancel_peak_rss_mb} MB at most until cancelled, ${after.rss_mb} MB after`,
+    `      main thread heap used / external / array buffers: ${before.heap_used_mb} / ${before.external_mb} / ${before.array_buffers_mb} MB before, ${held.heap_used_mb} / ${held.external_mb} / ${held.array_buffers_mb} MB in flight, ${after.heap_used_mb} / ${after.external_mb} / ${after.array_buffers_mb} MB after`,
   ].join('\n');
 }
 
