@@ -18,6 +18,12 @@ const optionalUrl = z.preprocess(blankAsUnset, z.string().trim().url().optional(
 const optionalAddress = z.preprocess(blankAsUnset, z.string().trim().min(1).optional());
 
 const resourcePath = z.string().regex(/^\/\d+\/\d+\/\d+$/, 'an LwM2M resource path such as /4/0/2');
+/** An integer setting within [min, max]; blank means its default; `range` names what is wanted. */
+const integerSetting = (range: string, min: number, max: number, defaultValue: number) =>
+  z.preprocess(
+    blankAsUnset,
+    z.coerce.number({ error: range }).int(range).min(min, range).max(max, range).default(defaultValue),
+  );
 const numberList = z
   .string()
   .regex(/^\s*-?\d+(\.\d+)?(\s*,\s*-?\d+(\.\d+)?)*\s*$/, 'comma-separated numbers')
@@ -34,7 +40,7 @@ const cacheSizeRange = 'an integer from 2 to 100000';
 /**
  * Measured with `npm run bench` on 2026-12-04 (BENCHMARKS.md, "Where the in-flight peak came from"): with
  * 10,000 upgrades in flight V8's own choice let each heap grow to 3–4× what its last full collection
- * kept, and the process peaked at 1,087–1,163 MB; at 50 % it peaked at 859 MB and collected as fast.
+ * kept, and the process peaked at 1,087–1,163 MB; at 50 % it peaked at 858–889 MB and upgraded as fast.
  */
 const HEAP_GROWTH_PERCENT_DEFAULT = 50;
 const heapGrowthRange = 'an integer percent from 0 to 300';
@@ -78,29 +84,13 @@ const ConfigSchema = z.object({
    * hours for their device, so keeping the waiting ones costs memory and saves little. 2 is the SDK's
    * least non-zero size.
    */
-  OTAFLOW_WORKFLOW_CACHE_SIZE: z.preprocess(
-    blankAsUnset,
-    z.coerce
-      .number({ error: cacheSizeRange })
-      .int(cacheSizeRange)
-      .min(2, cacheSizeRange)
-      .max(100_000, cacheSizeRange)
-      .default(WORKFLOW_CACHE_SIZE_DEFAULT),
-  ),
+  OTAFLOW_WORKFLOW_CACHE_SIZE: integerSetting(cacheSizeRange, 2, 100_000, WORKFLOW_CACHE_SIZE_DEFAULT),
   /**
    * How far each V8 heap of the process (the main thread's, each workflow thread's) may grow past
    * what its last full garbage collection kept before it collects again (V8's `--heap-growing-percent`).
    * 0 leaves it to V8, which goes up to 300 % when collecting is cheap.
    */
-  OTAFLOW_HEAP_GROWTH_PERCENT: z.preprocess(
-    blankAsUnset,
-    z.coerce
-      .number({ error: heapGrowthRange })
-      .int(heapGrowthRange)
-      .min(0, heapGrowthRange)
-      .max(300, heapGrowthRange)
-      .default(HEAP_GROWTH_PERCENT_DEFAULT),
-  ),
+  OTAFLOW_HEAP_GROWTH_PERCENT: integerSetting(heapGrowthRange, 0, 300, HEAP_GROWTH_PERCENT_DEFAULT),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_DEV_SERVER_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -144,12 +134,7 @@ const ConfigSchema = z.object({
   LWM2M_RSRP_PATH: resourcePath.default(Lwm2mPath.radioSignalStrength),
   LWM2M_SINR_PATH: resourcePath.default(Lwm2mPath.signalSnr),
   /** Package bytes the gateway keeps in memory for block-wise delivery (src/lwm2m/package-chunks.ts). */
-  LWM2M_PACKAGE_CACHE_MB: z.coerce
-    .number({ error: packageCacheRange })
-    .int(packageCacheRange)
-    .min(1, packageCacheRange)
-    .max(4096, packageCacheRange)
-    .default(PACKAGE_CACHE_MB_DEFAULT),
+  LWM2M_PACKAGE_CACHE_MB: integerSetting(packageCacheRange, 1, 4096, PACKAGE_CACHE_MB_DEFAULT),
   /**
    * The seed's RSRP and SINR ranges as lower bounds, best range first (dBm: range 0, 1; dB: range
    * 0, 1, 2). Defaults follow NB-IoT coverage levels CE0/CE1/CE2: see docs/cell-limiter.md.

@@ -58,6 +58,16 @@ describe('configuration', () => {
     }
   });
 
+  it('keeps 32 MiB of package blocks by default, also when blank, and names a bad size', () => {
+    expect(loadConfig({ LWM2M_PACKAGE_CACHE_MB: ' ' }).LWM2M_PACKAGE_CACHE_MB).toBe(32);
+    expect(loadConfig({ LWM2M_PACKAGE_CACHE_MB: '4096' }).LWM2M_PACKAGE_CACHE_MB).toBe(4096);
+    for (const bad of ['0', '1.5', 'lots', '4097']) {
+      expect(() => loadConfig({ LWM2M_PACKAGE_CACHE_MB: bad })).toThrow(
+        /LWM2M_PACKAGE_CACHE_MB: an integer number of MiB from 1 to 4096/,
+      );
+    }
+  });
+
   it('takes an API key of 32+ printable characters, and none when blank', () => {
     expect(loadConfig({ OTAFLOW_API_KEY: 'k'.repeat(32) }).OTAFLOW_API_KEY).toBe('k'.repeat(32));
     expect(loadConfig({ OTAFLOW_API_KEY: ' ' }).OTAFLOW_API_KEY).toBeUndefined();
