@@ -197,6 +197,28 @@ provision_leshan_client() {
   say "$name" "installed ($version)"
 }
 
+# otaflow's Mosquitto plugin (deploy/mosquitto/implicit-subscription/), which gives devices the seed
+# platform's implicit subscription to their downlink topics; compiled against Debian's mosquitto-dev.
+provision_mosquitto_plugin() {
+  local name=mosquitto-plugin source=$PROJECT_DIR/deploy/mosquitto/implicit-subscription/otaflow_implicit_subscription.c
+  local target=$CACHE_DIR/mosquitto/otaflow_implicit_subscription.so version stamp
+  version=$(sha256sum "$source" | cut -c1-12)
+  stamp=$(stamp_file "$name" "$version")
+  if [[ -f $stamp && -f $target ]]; then
+    say "$name" "cached ($version)"
+    return
+  fi
+  mkdir -p "$(dirname "$target")" "$STAMP_DIR"
+  if ! cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$target.tmp" "$source" 2>"$CACHE_DIR/mosquitto-plugin.log"; then
+    cat "$CACHE_DIR/mosquitto-plugin.log" >&2
+    cannot_have "$name" "cc could not build $source (output above)" \
+      "install a C compiler and Mosquitto's headers (apt-get install gcc mosquitto-dev libmosquitto-dev), then run scripts/provision.sh again"
+  fi
+  mv "$target.tmp" "$target"
+  touch "$stamp"
+  say "$name" "built ($version)"
+}
+
 # apt_packages WHAT CHECK-COMMAND PACKAGE...
 apt_packages() {
   local what=$1 check=$2
@@ -250,4 +272,7 @@ fi
 provision_temporal_test_server
 provision_leshan_client
 apt_packages mosquitto '[[ -x /usr/sbin/mosquitto ]] && has mosquitto_passwd' mosquitto mosquitto-clients
+apt_packages mosquitto-dev '[[ -f /usr/include/mosquitto_broker.h && -f /usr/include/mosquitto.h ]] && has cc' \
+  mosquitto-dev libmosquitto-dev gcc libc6-dev
+provision_mosquitto_plugin
 apt_packages postgresql 'compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null' postgresql

@@ -1,13 +1,15 @@
 /**
  * The embedded MQTT broker (aedes) used when no external broker is configured. It authenticates
  * devices with their HMAC credentials, confines each device to its own `$oc/devices/{id}/...` topics,
- * and reports device presence (connect/disconnect) to whoever listens.
+ * subscribes each device to its downlink system topics as the seed platform does (devices built for
+ * it never subscribe to them), and reports device presence (connect/disconnect) to whoever listens.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { type Logger, logger } from '../logger';
 import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
+import { implicitDownlinkSubscriptions } from './ota-protocol';
 
 export interface PresenceEvent {
   deviceId: string;
@@ -99,9 +101,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   broker.on('clientReady', (client) => {
     const principal = principals.get(client);
     if (principal?.kind !== 'device') return;
-    const count = (connectionCounts.get(principal.deviceId) ?? 0) + 1;
-    connectionCounts.set(principal.deviceId, count);
-    if (count === 1) presence.emit('presence', { deviceId: principal.deviceId, online: true });
+    const { deviceId } = principal;
+    const count = (connectionCounts.get(deviceId) ?? 0) + 1;
+    connectionCounts.set(deviceId, count);
+    // Subscribed before the device counts as online: the gateway's first downlink follows its presence.
+    const subscriptions = implicitDownlinkSubscriptions(deviceId).map((topic) => ({
+      topic,
+      qos: 1 as const,
+    }));
+    client.subscribe(subscriptions, (error) => {
+      if (error) log.error({ err: error, clientId: client.id }, 'implicit subscription failed');
+      if (count === 1 && connectionCounts.has(deviceId))
+        presence.emit('presence', { deviceId, online: true });
+    });
   });
   broker.on('clientDisconnect', (client) => {
     const principal = principals.get(client);

@@ -1,6 +1,7 @@
 /**
  * A simulated MQTT device that behaves like one built with the seed platform's device SDK: it
- * connects with the HMAC credentials, answers `version_query` with `version_report`, and on an
+ * connects with the HMAC credentials, sends no SUBSCRIBE (the platform subscribes it to its downlink
+ * topics implicitly), answers `version_query` with `version_report`, and on an
  * upgrade event downloads the package (Bearer token, Range resume), checks its SHA-256, reports
  * progress and the result. Faults are injected through options so tests and the demo can show every
  * failure path for real.
@@ -25,6 +26,8 @@ import {
 import { downloadPackage } from './package-download';
 
 export interface SimulatedDeviceBehaviour {
+  /** Subscribes to its `sys/events/down` itself, as some firmwares do; the seed platform's SDKs never do. */
+  subscribesToDownlinks?: boolean;
   /** Never answers version_query. */
   silent?: boolean;
   /** Does not connect on start(); call connect() to bring it online. */
@@ -115,7 +118,9 @@ export class SimulatedMqttDevice extends EventEmitter<SimulatedDeviceEvents> {
     client.on('close', () => this.emit('disconnected'));
     client.on('message', (_topic, payload) => this.handleDownlink(payload));
     this.client = client;
-    await client.subscribeAsync(eventsDownTopic(this.deviceId), { qos: 1 });
+    if (this.options.subscribesToDownlinks) {
+      await client.subscribeAsync(eventsDownTopic(this.deviceId), { qos: 1 });
+    }
     this.emit('connected');
   }
 

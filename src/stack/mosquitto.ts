@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { otaflowCacheDir } from './binaries';
 import { startChildServer, tcpProbe } from './child-process';
 import { giveTo, serviceAccountFor } from './service-account';
 
@@ -29,10 +30,28 @@ export interface MosquittoBroker {
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const MOSQUITTO_PASSWD = 'mosquitto_passwd';
+const IMPLICIT_SUBSCRIPTION_PLUGIN = 'otaflow_implicit_subscription.so';
+
+/**
+ * otaflow's Mosquitto plugin (deploy/mosquitto/implicit-subscription/) that delivers the seed
+ * platform's downlink system topics to devices that never subscribe; scripts/provision.sh builds it.
+ */
+export function locateImplicitSubscriptionPlugin(env: NodeJS.ProcessEnv = process.env): string {
+  const plugin =
+    env.OTAFLOW_MOSQUITTO_PLUGIN ||
+    path.join(otaflowCacheDir(env), 'mosquitto', IMPLICIT_SUBSCRIPTION_PLUGIN);
+  if (!existsSync(plugin)) {
+    throw new Error(
+      `otaflow's Mosquitto plugin is not built (${plugin}): run \`npm run provision\`, or set OTAFLOW_MOSQUITTO_PLUGIN`,
+    );
+  }
+  return plugin;
+}
 
 /**
  * Starts a Mosquitto broker on loopback with the access rules of a production deployment: no
- * anonymous clients, password accounts, and an ACL that confines each device to its own topics.
+ * anonymous clients, password accounts, an ACL that confines each device to its own topics, and
+ * otaflow's implicit-subscription plugin.
  */
 export async function startMosquitto(options: MosquittoOptions): Promise<MosquittoBroker> {
   if (!existsSync(MOSQUITTO)) {
@@ -40,8 +59,12 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
       `Mosquitto is not installed (${MOSQUITTO}): run \`npm run provision\` (apt-get install mosquitto)`,
     );
   }
+  const pluginSource = locateImplicitSubscriptionPlugin();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-mosquitto-'));
   try {
+    // A copy beside the configuration: Mosquitto's own account may not read the cache in root's home.
+    const plugin = path.join(dir, IMPLICIT_SUBSCRIPTION_PLUGIN);
+    copyFileSync(pluginSource, plugin);
     const passwordFile = path.join(dir, 'passwd');
     const aclFile = path.join(dir, 'acl');
     const configFile = path.join(dir, 'mosquitto.conf');
@@ -73,6 +96,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         'allow_anonymous false',
         `password_file ${passwordFile}`,
         `acl_file ${aclFile}`,
+        `plugin ${plugin}`,
         'persistence false',
         'log_dest stderr',
         'log_dest topic',

@@ -163,7 +163,10 @@ describe('MQTT upgrades through Mosquitto, PostgreSQL, MinIO and the Temporal de
   });
 });
 
-/** A device written only from the seed platform's public protocol, sharing no code with otaflow. */
+/**
+ * A device written only from the seed platform's public protocol, sharing no code with otaflow. Like
+ * the platform's device SDKs it sends no SUBSCRIBE: the platform subscribes it implicitly.
+ */
 async function connectProtocolOnlyDevice(
   brokerUrl: string,
   deviceId: string,
@@ -207,7 +210,6 @@ async function connectProtocolOnlyDevice(
       }
     }
   });
-  await client.subscribeAsync(`$oc/devices/${deviceId}/sys/events/down`, { qos: 1 });
   return { client, state };
 }
 

@@ -143,6 +143,55 @@ describe('the real local stack', () => {
     }
   });
 
+  it("delivers a device's downlink system topics without a SUBSCRIBE from it, once, and to it only (otaflow's plugin)", async () => {
+    const deviceA = { username: 'device-a', password: 'device-a-password' };
+    const deviceB = { username: 'device-b', password: 'device-b-password' };
+    const broker = await startTestMosquitto([deviceA, deviceB]);
+    const clients: MqttClient[] = [];
+    const connect = async (options: mqtt.IClientOptions) => {
+      const client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, ...options });
+      clients.push(client);
+      return client;
+    };
+    try {
+      const gateway = await connect(broker.serviceAccount);
+      // Two connections of one device (the seed protocol's client ID changes every hour), neither subscribed.
+      const firstA = collectTopics(await connect({ ...deviceA, clientId: 'device-a_0_0_2026120601' }));
+      const secondA = collectTopics(await connect({ ...deviceA, clientId: 'device-a_0_0_2026120602' }));
+      const subscribedB = await connect({ ...deviceB, clientId: 'device-b_0_0_2026120601' });
+      const receivedB = collectTopics(subscribedB);
+      await subscribedB.subscribeAsync('$oc/devices/device-b/sys/#', { qos: 1 });
+      // A refused login under device-a's name gets nothing either.
+      await expect(connect({ ...deviceA, password: 'wrong-password', clientId: 'intruder' })).rejects.toThrow(
+        /not authorized|bad user name or password/i,
+      );
+
+      for (const topic of [
+        '$oc/devices/device-a/sys/events/down',
+        '$oc/devices/device-a/sys/commands/request_id=1',
+        '$oc/devices/device-a/sys/events/up',
+        '$oc/devices/device-b/sys/events/down',
+      ]) {
+        await gateway.publishAsync(topic, 'downlink', { qos: 1 });
+      }
+      await gateway.publishAsync('$oc/devices/device-b/sys/messages/down', 'last', { qos: 1 });
+      await expect.poll(() => receivedB.at(-1)).toBe('$oc/devices/device-b/sys/messages/down');
+      const implicit = [
+        '$oc/devices/device-a/sys/events/down',
+        '$oc/devices/device-a/sys/commands/request_id=1',
+      ];
+      expect(firstA).toEqual(implicit);
+      expect(secondA).toEqual(implicit);
+      expect(receivedB).toEqual([
+        '$oc/devices/device-b/sys/events/down',
+        '$oc/devices/device-b/sys/messages/down',
+      ]);
+    } finally {
+      await Promise.all(clients.map((client) => client.endAsync()));
+      await broker.stop();
+    }
+  });
+
   it('serves a throwaway PostgreSQL database', async () => {
     const postgres = await startTestPostgres();
     try {

@@ -215,6 +215,39 @@ describe('gateway', () => {
       qos: 1,
     });
   });
+  it("delivers downlinks to a device that never subscribes, as the seed platform's implicit subscription does", async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    const received: Array<{ topic: string; payload: string }> = [];
+    device.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
+    await eventually(() => expect(sink.calls).toContainEqual({ signal: 'deviceOnline', deviceId: 'dev-a' }));
+    const query = buildVersionQuery('dev-a');
+    await gateway.publishDownlink('dev-a', query);
+    await eventually(() =>
+      expect(received).toEqual([{ topic: eventsDownTopic('dev-a'), payload: JSON.stringify(query) }]),
+    );
+  });
+
+  it('delivers a downlink once to a device that also subscribes to it itself', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await device.subscribeAsync(eventsDownTopic('dev-a'), { qos: 1 });
+    let count = 0;
+    device.on('message', () => count++);
+    await gateway.publishDownlink('dev-a', buildVersionQuery('dev-a'));
+    await eventually(() => expect(count).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(count).toBe(1);
+  });
+
+  it("does not deliver one device's downlinks to another device", async () => {
+    const other = await connectDevice('dev-b', 'secret-b');
+    let count = 0;
+    other.on('message', () => count++);
+    await connectDevice('dev-a', 'secret-a');
+    await eventually(() => expect(sink.calls).toContainEqual({ signal: 'deviceOnline', deviceId: 'dev-a' }));
+    await gateway.publishDownlink('dev-a', buildVersionQuery('dev-a'));
+    await gateway.publishDownlink('dev-b', buildVersionQuery('dev-b'));
+    await eventually(() => expect(count).toBe(1));
+  });
 });
 
 describe('gateway with an external broker (no presence events)', () => {

@@ -1,0 +1,209 @@
+/*
+ * otaflow's implicit subscription for Mosquitto 2.0 (plugin API version 5).
+ *
+ * The seed platform delivers its downlink system topics ($oc/devices/{device_id}/sys/events/down,
+ * commands, property set/get, shadow responses, messages) to a device without any SUBSCRIBE from it,
+ * and the device SDKs built for that platform never send one. Mosquitto delivers only to
+ * subscriptions, and 2.0 gives a plugin no way to add one; it does let a plugin publish to one client
+ * "whether or not it has a matching subscription" (mosquitto_broker_publish). So this plugin:
+ *
+ *   - keeps every connection that logged in with a username (the device ID, in the seed protocol),
+ *     from its login attempt until it is gone (a refused login ends in a disconnect too);
+ *   - when a message arrives on one of a device's downlink system topics, publishes a copy to each
+ *     of that device's live connections, and renames the original to a topic nobody can subscribe
+ *     to, so that a device that did subscribe receives it once, not twice;
+ *   - when the device has no live connection, leaves the message alone: a persistent session that
+ *     subscribed still gets it queued, as before.
+ *
+ * Read access is still checked by the broker for every copy (the ACL or auth plugin decides whether
+ * that client may read that topic), so a connection is never sent another device's downlinks.
+ * Build: cc -shared -fPIC -O2 -o otaflow_implicit_subscription.so otaflow_implicit_subscription.c
+ * (headers from Debian's mosquitto-dev). Configure: plugin /path/otaflow_implicit_subscription.so
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#define BUCKETS 4096
+/* Where a message delivered straight to its device's connections goes instead: '$' topics are not
+ * matched by wildcard filters, and no ACL lets anyone subscribe to this one. */
+#define DELIVERED_TOPIC "$otaflow/implicitly-delivered"
+
+static const char DEVICES_PREFIX[] = "$oc/devices/";
+static const char *const DOWNLINK_TOPICS[] = {
+	"messages/down", "events/down", NULL,
+};
+static const char *const DOWNLINK_TOPIC_TREES[] = {
+	"commands", "properties/set", "properties/get", "shadow/get/response", NULL,
+};
+
+struct connection {
+	struct mosquitto *client;
+	struct connection *next;
+};
+
+static mosquitto_plugin_id_t *plugin_id;
+static struct connection *buckets[BUCKETS];
+
+static unsigned bucket_of(const char *name, size_t length)
+{
+	uint32_t hash = 2166136261u; /* FNV-1a */
+	for(size_t i = 0; i < length; i++){
+		hash = (hash ^ (uint8_t)name[i]) * 16777619u;
+	}
+	return hash % BUCKETS;
+}
+
+static void track(struct mosquitto *client)
+{
+	const char *username = mosquitto_client_username(client);
+	if(username == NULL) return;
+	unsigned bucket = bucket_of(username, strlen(username));
+	for(struct connection *c = buckets[bucket]; c; c = c->next){
+		if(c->client == client) return;
+	}
+	struct connection *added = mosquitto_malloc(sizeof(*added));
+	if(added == NULL) return;
+	added->client = client;
+	added->next = buckets[bucket];
+	buckets[bucket] = added;
+}
+
+static void forget(struct mosquitto *client)
+{
+	const char *username = mosquitto_client_username(client);
+	if(username == NULL) return;
+	struct connection **link = &buckets[bucket_of(username, strlen(username))];
+	while(*link){
+		if((*link)->client == client){
+			struct connection *gone = *link;
+			*link = gone->next;
+			mosquitto_free(gone);
+			return;
+		}
+		link = &(*link)->next;
+	}
+}
+
+/* The device ID of a downlink system topic ($oc/devices/{id}/sys/...), as a slice of the topic. */
+static bool downlink_device(const char *topic, const char **device_id, size_t *length)
+{
+	size_t prefix = sizeof(DEVICES_PREFIX) - 1;
+	if(strncmp(topic, DEVICES_PREFIX, prefix) != 0) return false;
+	const char *id = topic + prefix;
+	const char *end = strchr(id, '/');
+	if(end == NULL || end == id || strncmp(end, "/sys/", 5) != 0) return false;
+	const char *rest = end + 5;
+	bool matches = false;
+	for(int i = 0; DOWNLINK_TOPICS[i] && !matches; i++){
+		matches = strcmp(rest, DOWNLINK_TOPICS[i]) == 0;
+	}
+	for(int i = 0; DOWNLINK_TOPIC_TREES[i] && !matches; i++){
+		size_t n = strlen(DOWNLINK_TOPIC_TREES[i]);
+		matches = strncmp(rest, DOWNLINK_TOPIC_TREES[i], n) == 0 && (rest[n] == '\0' || rest[n] == '/');
+	}
+	if(!matches) return false;
+	*device_id = id;
+	*length = (size_t)(end - id);
+	return true;
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *auth = event_data;
+	(void)event;
+	(void)userdata;
+	track(auth->client);
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *gone = event_data;
+	(void)event;
+	(void)userdata;
+	forget(gone->client);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *message = event_data;
+	const char *device_id;
+	size_t length;
+	bool delivered = false;
+	(void)event;
+	(void)userdata;
+	if(!downlink_device(message->topic, &device_id, &length)) return MOSQ_ERR_SUCCESS;
+
+	for(struct connection *c = buckets[bucket_of(device_id, length)]; c; c = c->next){
+		const char *username = mosquitto_client_username(c->client);
+		/* A refused login keeps its context until its disconnect, but no longer has a client ID. */
+		const char *client_id = mosquitto_client_id(c->client);
+		if(username == NULL || client_id == NULL) continue;
+		if(strlen(username) != length || strncmp(username, device_id, length) != 0) continue;
+		if(mosquitto_broker_publish_copy(client_id, message->topic, (int)message->payloadlen,
+				message->payload, message->qos, false, NULL) == MOSQ_ERR_SUCCESS){
+			delivered = true;
+		}
+	}
+	if(delivered){
+		char *renamed = mosquitto_strdup(DELIVERED_TOPIC);
+		if(renamed){
+			mosquitto_free(message->topic);
+			message->topic = renamed;
+		}
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for(int i = 0; i < supported_version_count; i++){
+		if(supported_versions[i] == 5) return 5;
+	}
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+		struct mosquitto_opt *options, int option_count)
+{
+	(void)userdata;
+	(void)options;
+	(void)option_count;
+	plugin_id = identifier;
+	int rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
+	if(rc == MOSQ_ERR_SUCCESS){
+		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
+	}
+	if(rc == MOSQ_ERR_SUCCESS){
+		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
+	}
+	if(rc == MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "otaflow implicit subscription: devices receive their downlink system topics without subscribing");
+	}
+	return rc;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	(void)userdata;
+	(void)options;
+	(void)option_count;
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	for(unsigned i = 0; i < BUCKETS; i++){
+		while(buckets[i]){
+			struct connection *gone = buckets[i];
+			buckets[i] = gone->next;
+			mosquitto_free(gone);
+		}
+	}
+	return MOSQ_ERR_SUCCESS;
+}
