@@ -49,7 +49,10 @@ export const resourcesReportedSignal = defineSignal<[ResourcesReport]>('resource
 export interface DeviceCommandFailure {
   operation: 'read' | 'write' | 'execute' | 'observe' | 'cancel-observe';
   paths: string[];
+  /** The CoAP response code (`5.00`), or `timeout` / `bad-content` when there is none to pass on. */
   code: string;
+  /** What happened, for the result's `failureDetail`: `device answered 5.00 to GET /3/0/3 with Accept 0 (text/plain)`. */
+  detail: string;
 }
 export const deviceCommandFailedSignal = defineSignal<[DeviceCommandFailure]>('deviceCommandFailed');
 

@@ -75,7 +75,8 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
         step: await progress.startedBy('querying-version'),
       });
       fromVersion = asText(version?.[Lwm2mPath.firmwareVersion]);
-      if (fromVersion === undefined) return failed(PlatformCause.versionTimeout);
+      if (fromVersion === undefined)
+        return failed(PlatformCause.versionTimeout, device.readRefusal([Lwm2mPath.firmwareVersion]));
       const decided = versionDecision(input.package, fromVersion);
       if (decided) return decided;
 
@@ -83,7 +84,12 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
       const cell = await queryRadioCoverage(device, input, {
         step: await progress.startedBy('querying-radio', { fromVersion }),
       });
-      if (!cell) return failed(PlatformCause.cellIdTimeout, undefined, fromVersion);
+      if (!cell)
+        return failed(
+          PlatformCause.cellIdTimeout,
+          device.readRefusal([input.radioResources.cellId]),
+          fromVersion,
+        );
       await progress.enter('waiting-permit', { fromVersion });
       await permit.acquire(cell);
 
@@ -150,7 +156,10 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
         { after: [{ op: 'cancel-observation', paths: observed }] },
       );
       if (fewerActions) observing = false;
-      if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
+      if (!check) {
+        const refusal = device.readRefusal([Lwm2mPath.firmwareUpdateResult, Lwm2mPath.firmwareVersion]);
+        return failed(PlatformCause.updateAndVersionCheckTimeout, refusal, fromVersion);
+      }
       if (deviceFailure()) return deviceFailure() as Ending;
       if (!succeeded()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);
       return targetVersionEnding(asText(check[Lwm2mPath.firmwareVersion]), input.package, fromVersion);

@@ -75,7 +75,8 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
         step: await progress.startedBy('querying-version'),
       });
       fromVersion = asText(version?.[Lwm2mPath.softwareVersion]);
-      if (fromVersion === undefined) return failed(PlatformCause.versionTimeout);
+      if (fromVersion === undefined)
+        return failed(PlatformCause.versionTimeout, device.readRefusal([Lwm2mPath.softwareVersion]));
       const decided = versionDecision(input.package, fromVersion);
       if (decided) return decided;
 
@@ -95,7 +96,12 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
         await progress.enter('querying-radio', { fromVersion });
         cell = await queryRadioCoverage(device, input);
       }
-      if (!cell) return failed(PlatformCause.cellIdTimeout, undefined, fromVersion);
+      if (!cell)
+        return failed(
+          PlatformCause.cellIdTimeout,
+          device.readRefusal([input.radioResources.cellId]),
+          fromVersion,
+        );
       await progress.enter('waiting-permit', { fromVersion });
       await permit.acquire(cell);
 
@@ -160,7 +166,10 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
         after: [{ op: 'cancel-observation', paths: observed }],
       });
       if (fewerActions) observing = false;
-      if (!check) return failed(PlatformCause.updateAndVersionCheckTimeout, undefined, fromVersion);
+      if (!check) {
+        const refusal = device.readRefusal([Lwm2mPath.softwareVersion]);
+        return failed(PlatformCause.updateAndVersionCheckTimeout, refusal, fromVersion);
+      }
       return targetVersionEnding(asText(check[Lwm2mPath.softwareVersion]), input.package, fromVersion);
     } catch (err) {
       return endingOfError(err, fromVersion);

@@ -380,6 +380,11 @@ export class Lwm2mDevice {
     return Object.fromEntries(paths.map((path) => [path, this.reports.latest(path) as ResourceValue]));
   }
 
+  /** The device's refusal of a read of these paths, in words (`failureDetail`); undefined when it just did not answer in time. */
+  readRefusal(paths: string[]): string | undefined {
+    return this.reports.refused('read', paths)?.detail;
+  }
+
   async observe(paths: string[]): Promise<void> {
     await this.commandsVia(await this.gatewayQueue()).lwm2mObserve(this.deviceId, paths);
   }

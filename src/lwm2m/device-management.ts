@@ -3,7 +3,9 @@
  * Observe and Cancel Observation, sent to the address the device registered from, through the
  * gateway's own UDP socket (a NAT in front of the device only lets that address in). Answers come
  * back as `resourcesReported` / `deviceCommandFailed` events. A queue-mode device listens only for a
- * while after each of its uplinks; commands for it wait for the next one.
+ * while after each of its uplinks; commands for it wait for the next one. Reads and observations
+ * carry an Accept option and are retried once in another format after a 4.06 or 5.00
+ * (./content-negotiation.ts); a refusal names what the device answered to which request.
  */
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import type {
@@ -15,6 +17,7 @@ import type {
 import type { PerDeviceQueue } from '../devices/per-device-queue';
 import type { Logger } from '../logger';
 import { contentFormatNumber, decodeContent, encodeResourceWrite } from './content-formats';
+import { acceptFormats, describeFormat, RENEGOTIABLE_CODES } from './content-negotiation';
 import type { Lwm2mEventSink } from './lwm2m-event-sink';
 import { formatLwm2mPath, parseLwm2mPath } from './lwm2m-path';
 import type { Registration, RegistrationBook } from './registration';
@@ -74,6 +77,7 @@ export interface DeviceManagementOptions {
 type Operation = DeviceCommandFailure['operation'];
 type Send = (registration: Registration) => void;
 type Values = Record<string, ResourceValue>;
+type Decoded = { values: Values } | { problem: string };
 
 /** A device's quiet values and the notifications kept under them, oldest first. */
 interface Quiet {
@@ -126,16 +130,11 @@ export class DeviceManagement implements Lwm2mCommands {
               path,
               { method: 'GET' },
               (response) => {
-                const decoded = this.decode(
-                  deviceId,
-                  path,
-                  response.headers['Content-Format'],
-                  response.payload,
-                );
-                if (decoded) answers.answered(decoded);
-                else answers.refused({ operation: 'read', paths: [path], code: UNDECODABLE_ANSWER });
+                const decoded = this.decode(deviceId, path, response);
+                if ('values' in decoded) answers.answered(decoded.values);
+                else answers.refused(undecodable('read', path, decoded.problem));
               },
-              (code) => answers.refused({ operation: 'read', paths: [path], code }),
+              (failure) => answers.refused(failure),
             );
           }
         });
@@ -151,9 +150,11 @@ export class DeviceManagement implements Lwm2mCommands {
     const normalized = paths.map(normalize);
     this.dispatch(deviceId, (registration) => {
       for (const path of normalized) {
-        this.send(registration, 'read', path, { method: 'GET' }, (response) =>
-          this.reportPayload(deviceId, 'read', path, response.headers['Content-Format'], response.payload),
-        );
+        this.send(registration, 'read', path, { method: 'GET' }, (response) => {
+          const decoded = this.decode(deviceId, path, response);
+          if ('values' in decoded) this.report(deviceId, { values: decoded.values });
+          else this.reportFailure(deviceId, undecodable('read', path, decoded.problem));
+        });
       }
     });
   }
@@ -244,10 +245,9 @@ export class DeviceManagement implements Lwm2mCommands {
               skipFirst = false;
               return;
             }
-            const values = this.decode(deviceId, path, stream.headers['Content-Format'], payload);
-            if (values) this.notify(deviceId, values);
-            else
-              this.reportFailure(deviceId, { operation: 'observe', paths: [path], code: UNDECODABLE_ANSWER });
+            const decoded = this.decode(deviceId, path, { headers: stream.headers, payload });
+            if ('values' in decoded) this.notify(deviceId, decoded.values);
+            else this.reportFailure(deviceId, undecodable('observe', path, decoded.problem));
           });
           stream.on('error', () => undefined);
         });
@@ -289,17 +289,16 @@ export class DeviceManagement implements Lwm2mCommands {
   private decode(
     deviceId: string,
     path: string,
-    contentFormat: unknown,
-    payload: Buffer,
-  ): Values | undefined {
+    answer: { headers: IncomingMessage['headers']; payload: Buffer },
+  ): Decoded {
     try {
-      return decodeContent(contentFormatNumber(contentFormat), payload, path);
+      return {
+        values: decodeContent(contentFormatNumber(answer.headers['Content-Format']), answer.payload, path),
+      };
     } catch (error) {
-      this.options.log.warn(
-        { deviceId, path, problem: (error as Error).message },
-        'device answer not decodable',
-      );
-      return undefined;
+      const problem = (error as Error).message;
+      this.options.log.warn({ deviceId, path, problem }, 'device answer not decodable');
+      return { problem };
     }
   }
 
@@ -330,61 +329,77 @@ export class DeviceManagement implements Lwm2mCommands {
     return observed;
   }
 
+  /**
+   * One request to the device; a GET asks for the formats `acceptFormats` gives, the next one only
+   * after a 4.06 or 5.00. A failure is reported with what the device answered to which request.
+   */
   private send(
     registration: Registration,
     operation: Operation,
     path: string,
     message: { method: 'GET' | 'PUT' | 'POST'; observe?: boolean; contentFormat?: number; payload?: Buffer },
     onSuccess: (response: IncomingMessage) => void,
-    onFailure?: (code: string) => void,
+    onFailure?: (failure: DeviceCommandFailure) => void,
   ): void {
     const deviceId = registration.endpoint;
-    const request = this.options.agent.request({
-      hostname: registration.address,
-      port: registration.port,
-      method: message.method,
-      pathname: path,
-      observe: message.observe ? true : undefined,
-      options: message.contentFormat === undefined ? undefined : { 'Content-Format': message.contentFormat },
-    });
-    this.inFlight.add(request);
-    let settled = false;
-    const fail = (code: string) => {
-      if (settled) return;
-      settled = true;
-      this.inFlight.delete(request);
-      this.options.log.info({ deviceId, operation, path, code }, 'device command failed');
-      if (onFailure) onFailure(code);
-      else this.reportFailure(deviceId, { operation, paths: [path], code });
+    const request = `${message.method} ${path}`;
+    const answers: string[] = [];
+    const attempt = (formats: readonly number[]) => {
+      const [accept, ...others] = formats;
+      const outgoing = this.options.agent.request({
+        hostname: registration.address,
+        port: registration.port,
+        method: message.method,
+        pathname: path,
+        observe: message.observe ? true : undefined,
+        options: {
+          ...(message.contentFormat === undefined ? {} : { 'Content-Format': message.contentFormat }),
+          ...(accept === undefined ? {} : { Accept: accept }),
+        },
+      });
+      this.inFlight.add(outgoing);
+      let settled = false;
+      const settle = () => {
+        if (settled) return false;
+        settled = true;
+        this.inFlight.delete(outgoing);
+        return true;
+      };
+      const fail = (code: string, detail: string) => {
+        if (!settle()) return;
+        this.options.log.info({ deviceId, operation, path, code, detail }, 'device command failed');
+        const failure: DeviceCommandFailure = { operation, paths: [path], code, detail };
+        if (onFailure) onFailure(failure);
+        else this.reportFailure(deviceId, failure);
+      };
+      outgoing.on('response', (response: IncomingMessage) => {
+        if (settled) return;
+        if (response.code.startsWith('2.')) {
+          settle();
+          onSuccess(response);
+          return;
+        }
+        const withAccept = accept === undefined ? '' : ` with Accept ${describeFormat(accept)}`;
+        answers.push(
+          answers.length === 0
+            ? `${response.code} to ${request}${withAccept}`
+            : `${response.code}${withAccept}`,
+        );
+        if (others.length > 0 && RENEGOTIABLE_CODES.has(response.code)) {
+          settle();
+          attempt(others);
+          return;
+        }
+        fail(response.code, `device answered ${answers.join(', and ')}`);
+      });
+      outgoing.on('timeout', () => fail(NO_ANSWER, `device did not answer ${request}`));
+      outgoing.on('error', (error: Error) => {
+        this.options.log.debug({ err: error, deviceId, path }, 'CoAP request error');
+        fail(NO_ANSWER, `device did not answer ${request}`);
+      });
+      outgoing.end(message.payload);
     };
-    request.on('response', (response: IncomingMessage) => {
-      if (settled) return;
-      if (!response.code.startsWith('2.')) {
-        fail(response.code);
-        return;
-      }
-      settled = true;
-      this.inFlight.delete(request);
-      onSuccess(response);
-    });
-    request.on('timeout', () => fail(NO_ANSWER));
-    request.on('error', (error: Error) => {
-      this.options.log.debug({ err: error, deviceId, path }, 'CoAP request error');
-      fail(NO_ANSWER);
-    });
-    request.end(message.payload);
-  }
-
-  private reportPayload(
-    deviceId: string,
-    operation: Operation,
-    path: string,
-    contentFormat: unknown,
-    payload: Buffer,
-  ): void {
-    const values = this.decode(deviceId, path, contentFormat, payload);
-    if (values) this.report(deviceId, { values });
-    else this.reportFailure(deviceId, { operation, paths: [path], code: UNDECODABLE_ANSWER });
+    attempt(message.method === 'GET' ? acceptFormats(registration, path) : []);
   }
 }
 
@@ -437,6 +452,15 @@ class BatchAnswers {
     this.outstanding--;
     if (this.outstanding <= 0) this.allIn?.();
   }
+}
+
+function undecodable(operation: Operation, path: string, problem: string): DeviceCommandFailure {
+  return {
+    operation,
+    paths: [path],
+    code: UNDECODABLE_ANSWER,
+    detail: `device's answer to GET ${path} could not be decoded: ${problem}`,
+  };
 }
 
 function normalize(path: string): string {

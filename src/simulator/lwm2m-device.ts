@@ -57,7 +57,16 @@ export interface SimulatedLwm2mDeviceOptions {
   blockSize?: number;
   updateDurationMs?: number;
   /** The format of read answers and notifications: TLV (LwM2M 1.0's), SenML JSON or plain text. */
-  answerFormat?: 'tlv' | 'senml-json' | 'text';
+  answerFormat?: AnswerFormat;
+  /**
+   * Content negotiation as clients built on Eclipse Wakaama do it (docs/interop.md): answers in the
+   * format the Accept option names if it is one of these (plain text only for a single resource),
+   * 4.06 for any other, and 5.00 to a read without Accept. Absent: Accept is ignored and every answer
+   * is in `answerFormat`.
+   */
+  acceptOnly?: AnswerFormat[];
+  /** Announced at registration on the root link, `</>;rt="oma.lwm2m";ct=…` (LwM2M 1.1). */
+  announcedContentFormat?: number;
   failWith?: FirmwareFailureCode;
   silentAt?: SilentStep;
   /** The download's connection drops once at this block; the device resumes from it. */
@@ -99,9 +108,18 @@ const softwareFailure: Record<FirmwareFailureCode, number> = {
   9: 57,
 };
 
+export type AnswerFormat = 'tlv' | 'senml-json' | 'text';
+
+const answerFormats: Record<number, AnswerFormat> = {
+  [ContentFormat.plainText]: 'text',
+  [ContentFormat.senmlJson]: 'senml-json',
+  [ContentFormat.tlv]: 'tlv',
+};
+
 interface Observer {
   path: string;
   stream: OutgoingMessage;
+  format: AnswerFormat;
 }
 
 export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvents> {
@@ -197,9 +215,15 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
   async register(): Promise<void> {
     const { lifetimeSeconds = 300, lwm2mVersion = '1.1', queueMode } = this.options;
     const query = `ep=${encodeURIComponent(this.endpoint)}&lt=${lifetimeSeconds}&lwm2m=${lwm2mVersion}&b=${queueMode ? 'UQ' : 'U'}`;
-    const links = formatLinkFormat(
-      ['/1/0', '/3/0', '/4/0', '/5/0', '/9/0'].map((target) => ({ target, attributes: {} })),
-    );
+    const { announcedContentFormat } = this.options;
+    const root =
+      announcedContentFormat === undefined
+        ? []
+        : [{ target: '/', attributes: { rt: 'oma.lwm2m', ct: String(announcedContentFormat) } }];
+    const links = formatLinkFormat([
+      ...root,
+      ...['/1/0', '/3/0', '/4/0', '/5/0', '/9/0'].map((target) => ({ target, attributes: {} })),
+    ]);
     const response = await this.request('POST', '/rd', query, Buffer.from(links), ContentFormat.linkFormat);
     if (response.code !== '2.01')
       throw new Error(`registration refused with ${response.code}: ${response.payload}`);
@@ -314,10 +338,30 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
     return selected;
   }
 
-  private encode(path: string): { contentFormat: number; payload: Buffer } {
+  private isSingleResource(path: string): boolean {
     const values = this.valuesUnder(path);
-    const single = Object.keys(values).length === 1 && values[path] !== undefined;
-    const format = this.options.answerFormat ?? 'tlv';
+    return Object.keys(values).length === 1 && values[path] !== undefined;
+  }
+
+  /** The format to answer a read in, or the response code that refuses it. */
+  private negotiate(path: string, request: IncomingMessage): AnswerFormat | '4.06' | '5.00' {
+    const { acceptOnly, answerFormat = 'tlv' } = this.options;
+    if (!acceptOnly) return answerFormat;
+    if (request.headers.Accept === undefined) return '5.00';
+    let accepted: AnswerFormat | undefined;
+    try {
+      accepted = answerFormats[contentFormatNumber(request.headers.Accept)];
+    } catch {
+      return '4.06';
+    }
+    if (accepted === undefined || !acceptOnly.includes(accepted)) return '4.06';
+    if (accepted === 'text' && !this.isSingleResource(path)) return '4.06';
+    return accepted;
+  }
+
+  private encode(path: string, format: AnswerFormat): { contentFormat: number; payload: Buffer } {
+    const values = this.valuesUnder(path);
+    const single = this.isSingleResource(path);
     if (format === 'text' && single)
       return { contentFormat: ContentFormat.plainText, payload: encodePlainText(values[path] ?? null) };
     if (format === 'senml-json')
@@ -336,10 +380,15 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
       return;
     }
     if (this.ignores(path)) return;
-    const { contentFormat, payload } = this.encode(path);
+    const format = this.negotiate(path, request);
+    if (format === '4.06' || format === '5.00') {
+      reply(response, format);
+      return;
+    }
+    const { contentFormat, payload } = this.encode(path, format);
     response.setOption('Content-Format', contentFormat);
     if (request.headers.Observe === 0) {
-      const observer = { path, stream: response };
+      const observer = { path, stream: response, format };
       this.observers.add(observer);
       response.on('finish', () => this.observers.delete(observer));
       response.on('error', () => this.observers.delete(observer));
@@ -412,7 +461,7 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
     this.values.set(path, value);
     for (const observer of this.observers) {
       if (path === observer.path || path.startsWith(`${observer.path}/`)) {
-        const { contentFormat, payload } = this.encode(observer.path);
+        const { contentFormat, payload } = this.encode(observer.path, observer.format);
         observer.stream.setOption('Content-Format', contentFormat);
         observer.stream.write(payload);
       }

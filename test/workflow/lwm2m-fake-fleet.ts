@@ -26,6 +26,7 @@ import {
   type UpgradeStep,
 } from '../../workflows/definitions';
 import {
+  type DeviceCommandFailure,
   deviceCommandFailedSignal,
   Lwm2mPath,
   lwm2mGatewayTaskQueue,
@@ -297,13 +298,12 @@ export class Lwm2mFakeFleet {
   }
 
   /** What a read of these resources answers: values (none for silent ones), or a refusal (4.04). */
-  private readAnswer(
-    deviceId: string,
-    paths: string[],
-  ): { values: Values; refused?: { operation: 'read'; paths: string[]; code: string } } {
+  private readAnswer(deviceId: string, paths: string[]): { values: Values; refused?: DeviceCommandFailure } {
     const device = this.device(deviceId);
-    if (paths.some((path) => device.lacking.includes(path))) {
-      return { values: {}, refused: { operation: 'read', paths, code: '4.04' } };
+    const lacking = paths.find((path) => device.lacking.includes(path));
+    if (lacking) {
+      const detail = `device answered 4.04 to GET ${lacking} with Accept 0 (text/plain)`;
+      return { values: {}, refused: { operation: 'read', paths, code: '4.04', detail } };
     }
     return {
       values: pick(
@@ -338,15 +338,11 @@ export class Lwm2mFakeFleet {
   private async signal(
     deviceId: string,
     kind: 'report' | 'failure',
-    payload: Values | { operation: 'read'; paths: string[]; code: string },
+    payload: Values | DeviceCommandFailure,
   ): Promise<void> {
     const handle = this.client.workflow.getHandle(deviceOperationWorkflowId(deviceId));
     if (kind === 'report') await handle.signal(resourcesReportedSignal, { values: payload as Values });
-    else
-      await handle.signal(
-        deviceCommandFailedSignal,
-        payload as { operation: 'read'; paths: string[]; code: string },
-      );
+    else await handle.signal(deviceCommandFailedSignal, payload as DeviceCommandFailure);
   }
 }
 

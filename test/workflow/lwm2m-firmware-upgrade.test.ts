@@ -218,6 +218,28 @@ describe.each(flows)('LwM2M firmware upgrade, seed 000, as $workflow.name', (tes
       outcome: 'failed',
       cause: 'Waiting for report device firmware version timeout',
     });
+    expect(result.detail).toBeUndefined();
+  });
+
+  it("fails at once with the seed's cause and the device's refusal as the detail when it refuses the version read", async () => {
+    const { result } = await upgrade({ lacking: ['/3/0/3'] });
+
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      cause: 'Waiting for report device firmware version timeout',
+      detail: 'device answered 4.04 to GET /3/0/3 with Accept 0 (text/plain)',
+    });
+  });
+
+  it("names the device's refusal of the cell ID read in the detail", async () => {
+    const { result } = await upgrade({ lacking: ['/4/0/8'] });
+
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      cause: 'Waiting for report cellId timeout',
+      detail: 'device answered 4.04 to GET /4/0/8 with Accept 0 (text/plain)',
+      fromVersion: '1.0.0',
+    });
   });
 
   it.each([

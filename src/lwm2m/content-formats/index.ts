@@ -1,10 +1,12 @@
 /**
- * Decoding what a client answers, whatever format it chose (otaflow sends no Accept option): the
- * values keyed by resource path. Encoding the single values otaflow writes.
+ * Decoding what a client answers, whatever format it chose (otaflow asks for one with Accept, see
+ * ../content-negotiation.ts, but decodes any it knows): the values keyed by resource path. Encoding
+ * the single values otaflow writes.
  */
 import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
 import { formatLwm2mPath, parseLwm2mPath } from '../lwm2m-path';
 import { Lwm2mContentError } from './content-error';
+import { decodeOmaJson } from './oma-json';
 import { decodePlainText, encodePlainText } from './plain-text';
 import { decodeSenmlJson } from './senml-json';
 import { decodeTlv, encodeTlv } from './tlv';
@@ -17,6 +19,8 @@ export const ContentFormat = {
   opaque: 42,
   senmlJson: 110,
   tlv: 11542,
+  /** LwM2M 1.0's JSON, replaced by SenML JSON in 1.1. */
+  omaJson: 11543,
   /** TLV's number before LwM2M 1.0 was final; older Wakaama builds still send it. */
   legacyTlv: 1542,
 } as const;
@@ -28,7 +32,18 @@ const byMediaType: Record<string, number> = {
   'application/octet-stream': ContentFormat.opaque,
   'application/senml+json': ContentFormat.senmlJson,
   'application/vnd.oma.lwm2m+tlv': ContentFormat.tlv,
+  'application/vnd.oma.lwm2m+json': ContentFormat.omaJson,
 };
+
+/** Every content format `decodeContent` reads. */
+export const decodableFormats: readonly number[] = [
+  ContentFormat.plainText,
+  ContentFormat.opaque,
+  ContentFormat.senmlJson,
+  ContentFormat.tlv,
+  ContentFormat.legacyTlv,
+  ContentFormat.omaJson,
+];
 
 /** The numeric content-format of a Content-Format option value; plain text when absent (RFC 7252 §5.10.3 default). */
 export function contentFormatNumber(header: unknown): number {
@@ -51,13 +66,15 @@ export function decodeContent(
       return decodeTlv(payload, path);
     case ContentFormat.senmlJson:
       return decodeSenmlJson(payload);
+    case ContentFormat.omaJson:
+      return decodeOmaJson(payload, path);
     case ContentFormat.plainText:
       return { [path]: decodePlainText(payload, path) };
     case ContentFormat.opaque:
       return { [path]: payload.toString('base64') };
     default:
       throw new Lwm2mContentError(
-        `content format ${contentFormat} is not one otaflow decodes (0, 42, 110, 11542)`,
+        `content format ${contentFormat} is not one otaflow decodes (${decodableFormats.join(', ')})`,
       );
   }
 }

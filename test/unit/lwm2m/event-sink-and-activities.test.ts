@@ -37,7 +37,12 @@ describe('createTemporalLwm2mEventSink', () => {
     const sink = createTemporalLwm2mEventSink(client, log);
     await sink.deviceOnline('d1');
     await sink.resourcesReported('d1', { values: { '/3/0/3': '2.0' } });
-    await sink.deviceCommandFailed('d1', { operation: 'read', paths: ['/4/0/8'], code: '4.04' });
+    await sink.deviceCommandFailed('d1', {
+      operation: 'read',
+      paths: ['/4/0/8'],
+      code: '4.04',
+      detail: 'device answered 4.04 to GET /4/0/8 with Accept 0 (text/plain)',
+    });
     expect(sent).toEqual([
       { workflowId: 'device-operation:d1', signal: 'deviceOnline', args: [] },
       {
@@ -48,7 +53,14 @@ describe('createTemporalLwm2mEventSink', () => {
       {
         workflowId: 'device-operation:d1',
         signal: 'deviceCommandFailed',
-        args: [{ operation: 'read', paths: ['/4/0/8'], code: '4.04' }],
+        args: [
+          {
+            operation: 'read',
+            paths: ['/4/0/8'],
+            code: '4.04',
+            detail: 'device answered 4.04 to GET /4/0/8 with Accept 0 (text/plain)',
+          },
+        ],
       },
     ]);
   });

@@ -154,8 +154,65 @@ describe('device management', () => {
     await startDevice({ endpoint: 'meter-4' });
     gateway.commands.read('meter-4', ['/3/0/999']);
     await eventually(() =>
-      expect(sink.failures('meter-4')).toEqual([{ operation: 'read', paths: ['/3/0/999'], code: '4.04' }]),
+      expect(sink.failures('meter-4')).toEqual([
+        {
+          operation: 'read',
+          paths: ['/3/0/999'],
+          code: '4.04',
+          detail: 'device answered 4.04 to GET /3/0/999 with Accept 0 (text/plain)',
+        },
+      ]),
     );
+  });
+
+  it('reads and observes a client that answers only an explicit Accept (as Wakaama-built clients do)', async () => {
+    await startDevice({
+      endpoint: 'strict-1',
+      acceptOnly: ['text', 'senml-json'],
+      announcedContentFormat: 110,
+      firmwareVersion: '3.1.4',
+      cellId: 4242,
+      rsrp: -101,
+      sinr: 3,
+    });
+    gateway.commands.read('strict-1', [Lwm2mPath.firmwareVersion, '/4/0']);
+    gateway.commands.observe('strict-1', [Lwm2mPath.firmwareState]);
+    await eventually(() =>
+      expect(sink.reported('strict-1')).toMatchObject({
+        '/3/0/3': '3.1.4',
+        '/4/0/8': 4242,
+        '/4/0/2': -101,
+        '/4/0/11': 3,
+        '/5/0/3': 0,
+      }),
+    );
+    expect(sink.failures('strict-1')).toEqual([]);
+  });
+
+  it('retries once in another format after 4.06, and names every answer when both are refused', async () => {
+    // Announces SenML JSON but was built with TLV only: text and SenML JSON are refused, TLV is not tried.
+    await startDevice({ endpoint: 'strict-2', acceptOnly: ['tlv'], announcedContentFormat: 110 });
+    gateway.commands.read('strict-2', [Lwm2mPath.firmwareVersion]);
+    await eventually(() =>
+      expect(sink.failures('strict-2')).toEqual([
+        {
+          operation: 'read',
+          paths: ['/3/0/3'],
+          code: '4.06',
+          detail:
+            'device answered 4.06 to GET /3/0/3 with Accept 0 (text/plain), and 4.06 with Accept 110 (SenML JSON)',
+        },
+      ]),
+    );
+    // An LwM2M 1.0 client without an announcement gets TLV as the second choice, which this one takes.
+    await startDevice({
+      endpoint: 'strict-3',
+      acceptOnly: ['tlv'],
+      lwm2mVersion: '1.0',
+      firmwareVersion: '1.2.3',
+    });
+    gateway.commands.read('strict-3', [Lwm2mPath.firmwareVersion]);
+    await eventually(() => expect(sink.reported('strict-3')).toMatchObject({ '/3/0/3': '1.2.3' }));
   });
 
   it('observes the update state, writes the package URI, executes the update, and cancels', async () => {
@@ -200,7 +257,14 @@ describe('device management', () => {
       }),
     ).toEqual({
       values: { '/3/0/3': '1.0.0' },
-      refused: [{ operation: 'read', paths: ['/3/0/999'], code: '4.04' }],
+      refused: [
+        {
+          operation: 'read',
+          paths: ['/3/0/999'],
+          code: '4.04',
+          detail: 'device answered 4.04 to GET /3/0/999 with Accept 0 (text/plain)',
+        },
+      ],
       kept: {},
     });
 
