@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four suites, all run by `npm test`: unit (no servers), workflow (Temporal's time-skipping test
- * server), replay (committed histories against the current workflow code) and integration (the real
- * stack: Temporal dev server, MinIO, Mosquitto, PostgreSQL, started by the tests themselves).
+ * Five suites, all run by `npm test`: unit (no servers), workflow (Temporal's time-skipping test
+ * server), replay (committed histories against the current workflow code), integration (the real
+ * stack: Temporal dev server, MinIO, Mosquitto, PostgreSQL, started by the tests themselves) and
+ * interop (devices and clients otaflow's authors did not write, on the real stack: docs/interop.md).
  */
 export default defineConfig({
   test: {
@@ -33,6 +34,15 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'interop',
+          include: ['test/interop/**/*.test.ts'],
+          testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,
         },
