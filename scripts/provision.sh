@@ -18,6 +18,8 @@ readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 readonly TEST_SERVER_VERSION=1.38.0
 readonly SLF4J_VERSION=1.7.36
 readonly LESHAN_CLIENT_VERSION=1.5.0
+# Eclipse Paho's Python client, for the interop suite's device written against the seed SDK's behaviour.
+readonly PAHO_MQTT_VERSION=2.1.0
 readonly MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # The toolchain the pinned modules were built and tested with; the go command fetches it through
 # the module proxy when the machine's own Go is a different version.
@@ -197,6 +199,30 @@ provision_leshan_client() {
   say "$name" "installed ($version)"
 }
 
+# A Python virtual environment with Eclipse Paho's MQTT client (PyPI), for the interop suite's device
+# that speaks only the seed protocol (test/interop/seed-sdk-device/).
+provision_paho_mqtt() {
+  local name=paho-mqtt version=$PAHO_MQTT_VERSION stamp
+  local venv=$CACHE_DIR/python/paho-mqtt-$version
+  stamp=$(stamp_file "$name" "$version")
+  if [[ -f $stamp && -x $venv/bin/python ]]; then
+    say "$name" "cached ($version)"
+    return
+  fi
+  has python3 || cannot_have "$name" "python3 is not installed" \
+    "install Python 3.8 or newer with venv (apt-get install python3 python3-venv), then run scripts/provision.sh again"
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")" "$STAMP_DIR"
+  if ! { python3 -m venv "$venv" && "$venv/bin/python" -m pip install -q "paho-mqtt==$version"; } \
+    >"$CACHE_DIR/paho-mqtt.log" 2>&1; then
+    tail -n 20 "$CACHE_DIR/paho-mqtt.log" >&2
+    cannot_have "$name" "could not create a virtual environment with paho-mqtt==$version (log: $CACHE_DIR/paho-mqtt.log)" \
+      "check that PyPI is reachable (pip config list) and python3-venv is installed, then run scripts/provision.sh again"
+  fi
+  touch "$stamp"
+  say "$name" "installed ($version)"
+}
+
 # otaflow's Mosquitto plugin (deploy/mosquitto/implicit-subscription/), which gives devices the seed
 # platform's implicit subscription to their downlink topics; compiled against Debian's mosquitto-dev.
 provision_mosquitto_plugin() {
@@ -275,4 +301,5 @@ apt_packages mosquitto '[[ -x /usr/sbin/mosquitto ]] && has mosquitto_passwd' mo
 apt_packages mosquitto-dev '[[ -f /usr/include/mosquitto_broker.h && -f /usr/include/mosquitto.h ]] && has cc' \
   mosquitto-dev libmosquitto-dev gcc libc6-dev
 provision_mosquitto_plugin
+provision_paho_mqtt
 apt_packages postgresql 'compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null' postgresql

@@ -1,0 +1,125 @@
+/**
+ * Stands for a device built on the seed platform's official device SDK: Eclipse Paho's Python client
+ * (PyPI), driven by test/interop/seed-sdk-device/seed_sdk_device.py, which does what the SDK does
+ * (exact client ID and HMAC password, clean session, no SUBSCRIBE, Bearer download, `sign` check) and
+ * shares no code with otaflow. It upgrades through otaflow's embedded broker and through Mosquitto
+ * with otaflow's implicit-subscription plugin, on the real stack.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiClient } from '../../src/cli/api-client';
+import { devicePassword, hourTimestamp } from '../../src/mqtt/device-auth';
+import { startTestPlatform, type TestPlatform } from '../support/platform';
+import { type SeedSdkDevice, startSeedSdkDevice } from '../support/seed-sdk-device';
+import { type RealStack, startRealStack } from '../support/stack/real-stack';
+
+const PRODUCT = { product: 'water-meter', model: 'WM-PY' };
+const SOURCE = '1.0.0';
+const TARGET = '2.0.0';
+const TASK_DEADLINE_MS = 120_000;
+const DEVICE_RUN_SECONDS = 150;
+
+interface TaskDeviceRow {
+  deviceId: string;
+  outcome: string | null;
+  failureCause: string | null;
+  fromVersion: string | null;
+}
+
+async function upgrade(
+  api: ApiClient,
+  deviceId: string,
+  firmware: Buffer,
+): Promise<TaskDeviceRow | undefined> {
+  const form = new FormData();
+  form.set('name', 'meter firmware');
+  form.set('version', TARGET);
+  form.set('kind', 'firmware');
+  form.set('product', PRODUCT.product);
+  form.set('model', `${PRODUCT.model}-${deviceId}`);
+  form.set('supportedSourceVersions', SOURCE);
+  form.set('file', new Blob([firmware]), 'wm-2.0.0.bin');
+  const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
+  const task = await api.post<{ id: string }>('/v1/tasks', {
+    packageId: pkg.id,
+    target: { deviceIds: [deviceId] },
+  });
+  await expect
+    .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
+      timeout: TASK_DEADLINE_MS,
+      interval: 500,
+    })
+    .toBe('completed');
+  const rows = await api.get<{ items: TaskDeviceRow[] }>(`/v1/tasks/${task.id}/devices`);
+  return rows.items[0];
+}
+
+for (const broker of ['embedded', 'mosquitto'] as const) {
+  describe(`a seed-SDK device on Paho (Python) through the ${broker} broker`, () => {
+    const deviceId = `py-meter-${broker}`;
+    const secret = `secret-of-${deviceId}`;
+    // Mosquitto checks static password files: the device signs with a fixed hour (sign type 0).
+    const hour = broker === 'mosquitto' ? hourTimestamp(new Date()) : undefined;
+    let stack: RealStack;
+    let platform: TestPlatform;
+    let device: SeedSdkDevice | undefined;
+
+    beforeAll(async () => {
+      stack = await startRealStack(
+        broker === 'mosquitto'
+          ? { deviceAccounts: [{ username: deviceId, password: devicePassword(secret, hour as string) }] }
+          : {},
+      );
+      platform = await startTestPlatform(stack, { embeddedBroker: broker === 'embedded' });
+      await platform.api.post('/v1/devices', {
+        id: deviceId,
+        protocol: 'mqtt',
+        ...PRODUCT,
+        model: `${PRODUCT.model}-${deviceId}`,
+        secret,
+      });
+    });
+
+    afterEach(() => {
+      device?.process.kill();
+    });
+
+    afterAll(async () => {
+      await platform?.stop();
+      await stack?.stop();
+    });
+
+    it('connects, answers version_query without subscribing, downloads with its Bearer token and upgrades', async () => {
+      const brokerUrl = broker === 'embedded' ? platform.addresses.mqtt : stack.mqtt.url;
+      const running = startSeedSdkDevice({
+        brokerUrl,
+        deviceId,
+        secret,
+        version: SOURCE,
+        runSeconds: DEVICE_RUN_SECONDS,
+        hour,
+      });
+      device = running;
+      await expect.poll(() => running.lines, { timeout: 20_000 }).toContain('CONNECTED');
+      await expect
+        .poll(async () => (await platform.api.get<{ online: boolean }>(`/v1/devices/${deviceId}`)).online)
+        .toBe(true);
+
+      const firmware = randomBytes(48_000);
+      const row = await upgrade(platform.api, deviceId, firmware);
+
+      expect(row).toMatchObject({ deviceId, outcome: 'succeeded', failureCause: null, fromVersion: SOURCE });
+      const sha256 = createHash('sha256').update(firmware).digest('hex');
+      expect(running.lines).toEqual([
+        'CONNECTED',
+        'VERSION_QUERY',
+        `DOWNLOADED ${firmware.length} ${sha256}`,
+        `UPGRADED ${TARGET}`,
+      ]);
+      const registered = await platform.api.get<{ firmwareVersion: string | null }>(
+        `/v1/devices/${deviceId}`,
+      );
+      expect(registered.firmwareVersion).toBe(TARGET);
+    });
+  });
+}
