@@ -1,12 +1,18 @@
 // A device application on top of Eclipse Leshan 1.5's client, for otaflow's interoperability tests:
 // registers with the server given (lifetime 30 s, binding U, LwM2M 1.0), serves Device (3),
-// Connectivity Monitoring (4) and Firmware Update (5, pull over CoAP), and runs for the given
-// milliseconds before deregistering. Prints `DOWNLOADED <bytes> <sha256>` once a package is
-// fetched and `UPDATED <version>` once it is applied.
+// Connectivity Monitoring (4), Firmware Update (5, pull over CoAP) and Software Management (9, pull
+// over CoAP), and runs for the given milliseconds before deregistering. Prints `DOWNLOADED <bytes>
+// <sha256>` once a package is fetched, `UPDATED <version>` once firmware is applied and `INSTALLED
+// <version>` once software is. `--strict-accept true` makes it answer 5.00 to a GET without Accept,
+// as some embedded clients do (Leshan itself always picks a format). `--print-encodings true` prints
+// `ENCODED <path> <content-format> <base64>` for /3/0/3, /3/0 and /4/0 in every format Leshan's
+// encoder offers, before it registers.
 // Usage: java -cp <dir>/classes:<dir>/lib/* InteropClient <endpoint> <coap://host:port> <runMillis>
-//          [--firmware-version V] [--updated-version V] [--rsrp dBm] [--sinr dB] [--cell-id N]
+//          [--firmware-version V] [--updated-version V] [--software-version V] [--rsrp dBm]
+//          [--sinr dB] [--cell-id N] [--strict-accept true] [--print-encodings true]
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -16,8 +22,12 @@ import java.util.function.Supplier;
 import org.eclipse.californium.core.CoapClient;
 import org.eclipse.californium.core.CoapResponse;
 import org.eclipse.californium.core.coap.CoAP.ResponseCode;
+import org.eclipse.californium.core.coap.CoAP;
 import org.eclipse.californium.core.coap.Request;
+import org.eclipse.californium.core.coap.Response;
 import org.eclipse.californium.core.network.Endpoint;
+import org.eclipse.californium.core.network.Exchange;
+import org.eclipse.californium.core.server.MessageDeliverer;
 import org.eclipse.californium.core.network.config.NetworkConfig;
 import org.eclipse.leshan.client.californium.LeshanClient;
 import org.eclipse.leshan.client.californium.LeshanClientBuilder;
@@ -31,10 +41,17 @@ import org.eclipse.leshan.client.servers.ServerIdentity;
 import org.eclipse.leshan.core.LwM2mId;
 import org.eclipse.leshan.core.model.ObjectLoader;
 import org.eclipse.leshan.core.model.ObjectModel;
+import org.eclipse.leshan.core.model.ResourceModel;
+import org.eclipse.leshan.core.model.ResourceModel.Operations;
 import org.eclipse.leshan.core.model.ResourceModel.Type;
 import org.eclipse.leshan.core.model.StaticModel;
+import org.eclipse.leshan.core.node.LwM2mNode;
+import org.eclipse.leshan.core.node.LwM2mPath;
 import org.eclipse.leshan.core.node.LwM2mResource;
+import org.eclipse.leshan.core.node.codec.DefaultLwM2mNodeEncoder;
 import org.eclipse.leshan.core.request.BindingMode;
+import org.eclipse.leshan.core.request.ContentFormat;
+import org.eclipse.leshan.core.request.ReadRequest;
 import org.eclipse.leshan.core.response.ExecuteResponse;
 import org.eclipse.leshan.core.response.ReadResponse;
 import org.eclipse.leshan.core.response.WriteResponse;
@@ -99,9 +116,6 @@ public class InteropClient {
     private static final int IDLE = 0, DOWNLOADING = 1, DOWNLOADED = 2, UPDATING = 3;
     private static final int INITIAL = 0, SUCCESS = 1, CONNECTION_LOST = 4, INVALID_URI = 7;
     private static final long UPDATE_DURATION_MS = 1000;
-    /** Block size the client asks for (SZX 5): the server must follow the client's choice. */
-    private static final int BLOCK_SZX = 5;
-
     private final FirmwareDevice device;
     private final String updatedVersion;
     private Supplier<Endpoint> endpoint;
@@ -169,37 +183,10 @@ public class InteropClient {
     }
 
     private void download(String uri) {
-      if (!uri.startsWith("coap://")) {
-        set(IDLE, INVALID_URI);
-        return;
-      }
-      CoapClient coap = new CoapClient(uri);
-      coap.setEndpoint(endpoint.get());
-      coap.setTimeout(60_000L);
-      try {
-        Request get = Request.newGet();
-        get.setURI(uri);
-        get.getOptions().setBlock2(BLOCK_SZX, false, 0);
-        CoapResponse response = coap.advanced(get);
-        if (response == null || response.getCode() != ResponseCode.CONTENT) {
-          System.out.println("DOWNLOAD FAILED " + (response == null ? "timeout" : response.getCode()));
-          set(IDLE, response == null ? CONNECTION_LOST : INVALID_URI);
-          return;
-        }
-        byte[] bytes = response.getPayload();
-        if (bytes.length == 0) {
-          System.out.println("DOWNLOAD FAILED empty package");
-          set(IDLE, INVALID_URI);
-          return;
-        }
-        String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        System.out.println("DOWNLOADED " + bytes.length + " " + sha256);
-        set(DOWNLOADED, INITIAL);
-      } catch (Exception error) {
-        System.out.println("DOWNLOAD FAILED " + error);
-        set(IDLE, CONNECTION_LOST);
-      } finally {
-        coap.shutdown();
+      switch (PackageDownload.fetch(uri, endpoint.get())) {
+        case OK: set(DOWNLOADED, INITIAL); break;
+        case INVALID_URI: set(IDLE, INVALID_URI); break;
+        case CONNECTION_LOST: set(IDLE, CONNECTION_LOST); break;
       }
     }
 
@@ -213,6 +200,186 @@ public class InteropClient {
       device.install(updatedVersion);
       System.out.println("UPDATED " + updatedVersion);
       set(IDLE, SUCCESS);
+    }
+  }
+
+  /** A pull over CoAP, block-wise, through the registration's socket (as a device behind NAT must). */
+  static final class PackageDownload {
+    enum Outcome { OK, INVALID_URI, CONNECTION_LOST }
+
+    /** Block size the client asks for (SZX 5): the server must follow the client's choice. */
+    private static final int BLOCK_SZX = 5;
+
+    static Outcome fetch(String uri, Endpoint endpoint) {
+      if (!uri.startsWith("coap://")) return Outcome.INVALID_URI;
+      CoapClient coap = new CoapClient(uri);
+      coap.setEndpoint(endpoint);
+      coap.setTimeout(60_000L);
+      try {
+        Request get = Request.newGet();
+        get.setURI(uri);
+        get.getOptions().setBlock2(BLOCK_SZX, false, 0);
+        CoapResponse response = coap.advanced(get);
+        if (response == null || response.getCode() != ResponseCode.CONTENT) {
+          System.out.println("DOWNLOAD FAILED " + (response == null ? "timeout" : response.getCode()));
+          return response == null ? Outcome.CONNECTION_LOST : Outcome.INVALID_URI;
+        }
+        byte[] bytes = response.getPayload();
+        if (bytes.length == 0) {
+          System.out.println("DOWNLOAD FAILED empty package");
+          return Outcome.INVALID_URI;
+        }
+        String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        System.out.println("DOWNLOADED " + bytes.length + " " + sha256);
+        return Outcome.OK;
+      } catch (Exception error) {
+        System.out.println("DOWNLOAD FAILED " + error);
+        return Outcome.CONNECTION_LOST;
+      } finally {
+        coap.shutdown();
+      }
+    }
+  }
+
+  /**
+   * Software Management (object 9, LwM2M 1.0 registry), pull only: Package URI write → download
+   * (Update State 1, then 2 and 3 with result 3), Install execute → Update State 4, result 2.
+   */
+  public static class SoftwareManagement extends BaseInstanceEnabler {
+    static final ObjectModel MODEL =
+        new ObjectModel(
+            9, "LWM2M Software Management", "", "1.0", true, false,
+            new ResourceModel(0, "PkgName", Operations.R, false, true, Type.STRING, "", "", ""),
+            new ResourceModel(1, "PkgVersion", Operations.R, false, true, Type.STRING, "", "", ""),
+            new ResourceModel(3, "Package URI", Operations.W, false, false, Type.STRING, "", "", ""),
+            new ResourceModel(4, "Install", Operations.E, false, true, Type.STRING, "", "", ""),
+            new ResourceModel(7, "Update State", Operations.R, false, true, Type.INTEGER, "", "", ""),
+            new ResourceModel(9, "Update Result", Operations.R, false, true, Type.INTEGER, "", "", ""));
+    private static final int STATE = 7, RESULT = 9;
+    private static final int INITIAL = 0, DOWNLOAD_STARTED = 1, DOWNLOADED = 2, DELIVERED = 3, INSTALLED = 4;
+    private static final int RESULT_DOWNLOADING = 1, RESULT_INSTALLED = 2, RESULT_VERIFIED = 3;
+    private static final int RESULT_CONNECTION_LOST = 52, RESULT_INVALID_URI = 56;
+
+    private final String updatedVersion;
+    private Supplier<Endpoint> endpoint;
+    private String version;
+    private String packageUri = "";
+    private int state = INITIAL;
+    private int result = 0;
+
+    public SoftwareManagement(String version, String updatedVersion) {
+      this.version = version;
+      this.updatedVersion = updatedVersion;
+    }
+
+    void useEndpoint(Supplier<Endpoint> endpoint) {
+      this.endpoint = endpoint;
+    }
+
+    @Override
+    public synchronized ReadResponse read(ServerIdentity identity, int resourceId) {
+      switch (resourceId) {
+        case 0: return ReadResponse.success(0, "interop-app");
+        case 1: return ReadResponse.success(1, version);
+        case STATE: return ReadResponse.success(STATE, state);
+        case RESULT: return ReadResponse.success(RESULT, result);
+        default: return super.read(identity, resourceId);
+      }
+    }
+
+    @Override
+    public synchronized WriteResponse write(ServerIdentity identity, int resourceId, LwM2mResource value) {
+      if (resourceId != 3) return super.write(identity, resourceId, value);
+      if (state == DOWNLOAD_STARTED) return WriteResponse.badRequest("busy");
+      packageUri = (String) value.getValue();
+      set(DOWNLOAD_STARTED, RESULT_DOWNLOADING);
+      String uri = packageUri;
+      new Thread(() -> download(uri), "software-download").start();
+      return WriteResponse.success();
+    }
+
+    @Override
+    public synchronized ExecuteResponse execute(ServerIdentity identity, int resourceId, String params) {
+      if (resourceId != 4) return super.execute(identity, resourceId, params);
+      if (state != DELIVERED) return ExecuteResponse.methodNotAllowed();
+      new Thread(this::install, "software-install").start();
+      return ExecuteResponse.success();
+    }
+
+    @Override
+    public List<Integer> getAvailableResourceIds(ObjectModel model) {
+      return Arrays.asList(0, 1, 3, 4, STATE, RESULT);
+    }
+
+    private synchronized void set(int newState, int newResult) {
+      boolean stateChanged = newState != state, resultChanged = newResult != result;
+      state = newState;
+      result = newResult;
+      if (stateChanged && resultChanged) fireResourcesChange(STATE, RESULT);
+      else if (stateChanged) fireResourcesChange(STATE);
+      else if (resultChanged) fireResourcesChange(RESULT);
+    }
+
+    private void download(String uri) {
+      switch (PackageDownload.fetch(uri, endpoint.get())) {
+        case OK:
+          set(DOWNLOADED, RESULT_VERIFIED);
+          set(DELIVERED, RESULT_VERIFIED);
+          break;
+        case INVALID_URI: set(INITIAL, RESULT_INVALID_URI); break;
+        case CONNECTION_LOST: set(INITIAL, RESULT_CONNECTION_LOST); break;
+      }
+    }
+
+    private void install() {
+      synchronized (this) {
+        version = updatedVersion;
+        fireResourcesChange(1);
+      }
+      System.out.println("INSTALLED " + updatedVersion);
+      set(INSTALLED, RESULT_INSTALLED);
+    }
+  }
+
+  /**
+   * Answers 5.00 to a GET of an object path that carries no Accept option, as some embedded clients
+   * do; everything else goes to Leshan as usual.
+   */
+  static MessageDeliverer requiringAccept(MessageDeliverer leshan) {
+    return new MessageDeliverer() {
+      @Override
+      public void deliverRequest(Exchange exchange) {
+        Request request = exchange.getRequest();
+        List<String> path = request.getOptions().getUriPath();
+        boolean objectPath = !path.isEmpty() && path.get(0).matches("\\d+");
+        if (request.getCode() == CoAP.Code.GET && objectPath && !request.getOptions().hasAccept()) {
+          exchange.sendResponse(new Response(ResponseCode.INTERNAL_SERVER_ERROR));
+          return;
+        }
+        leshan.deliverRequest(exchange);
+      }
+
+      @Override
+      public void deliverResponse(Exchange exchange, Response response) {
+        leshan.deliverResponse(exchange, response);
+      }
+    };
+  }
+
+  /** Leshan's own encodings of a few paths in every content format its encoder offers. */
+  static void printEncodings(LeshanClient client, StaticModel model) {
+    DefaultLwM2mNodeEncoder encoder = new DefaultLwM2mNodeEncoder();
+    ContentFormat[] formats = {ContentFormat.TEXT, ContentFormat.TLV, ContentFormat.JSON};
+    for (String path : new String[] {"/3/0/3", "/3/0", "/4/0"}) {
+      LwM2mPath target = new LwM2mPath(path);
+      LwM2mNode node =
+          client.getObjectTree().getObjectEnabler(target.getObjectId())
+              .read(ServerIdentity.SYSTEM, new ReadRequest(path)).getContent();
+      for (ContentFormat format : formats) {
+        if (format == ContentFormat.TEXT && !target.isResource()) continue;
+        byte[] encoded = encoder.encode(node, format, target, model);
+        System.out.println("ENCODED " + path + " " + format.getCode() + " " + Base64.getEncoder().encodeToString(encoded));
+      }
     }
   }
 
@@ -233,14 +400,27 @@ public class InteropClient {
             Long.parseLong(options.getOrDefault("--sinr", "12")),
             Long.parseLong(options.getOrDefault("--cell-id", "101")));
 
-    // The latest embedded models: Connectivity Monitoring 1.1 is the first with SignalSNR (/4/0/11).
-    ObjectsInitializer init = new ObjectsInitializer(new StaticModel(ObjectLoader.loadLastestDefault()));
+    SoftwareManagement software =
+        new SoftwareManagement(
+            options.getOrDefault("--software-version", "1.0.0"),
+            options.getOrDefault("--updated-version", "2.0.0"));
+
+    // The latest embedded models (Connectivity Monitoring 1.1 is the first with SignalSNR, /4/0/11),
+    // and Software Management, which Leshan 1.5 does not embed.
+    List<ObjectModel> models = new java.util.ArrayList<>(ObjectLoader.loadLastestDefault());
+    models.add(SoftwareManagement.MODEL);
+    StaticModel model = new StaticModel(models);
+    ObjectsInitializer init = new ObjectsInitializer(model);
     init.setInstancesForObject(LwM2mId.SECURITY, Security.noSec(args[1], 123));
     init.setInstancesForObject(LwM2mId.SERVER, new Server(123, 30, BindingMode.U, false));
     init.setInstancesForObject(LwM2mId.DEVICE, device);
     init.setInstancesForObject(LwM2mId.CONNECTIVITY_MONITORING, connectivity);
     init.setInstancesForObject(LwM2mId.FIRMWARE, firmware);
-    for (int id : new int[] {LwM2mId.DEVICE, LwM2mId.CONNECTIVITY_MONITORING, LwM2mId.FIRMWARE}) {
+    init.setInstancesForObject(LwM2mId.SOFTWARE_MANAGEMENT, software);
+    for (int id :
+        new int[] {
+          LwM2mId.DEVICE, LwM2mId.CONNECTIVITY_MONITORING, LwM2mId.FIRMWARE, LwM2mId.SOFTWARE_MANAGEMENT
+        }) {
       init.setFactoryForObject(id, SINGLE_INSTANCE);
     }
     NetworkConfig coapConfig = LeshanClientBuilder.createDefaultNetworkConfig();
@@ -250,8 +430,16 @@ public class InteropClient {
     builder.setObjects(init.createAll());
     builder.setCoapConfig(coapConfig);
     LeshanClient client = builder.build();
-    firmware.useEndpoint(
-        () -> client.coap().getEndpoint(client.getRegisteredServers().values().iterator().next()));
+    Supplier<Endpoint> registrationEndpoint =
+        () -> client.coap().getEndpoint(client.getRegisteredServers().values().iterator().next());
+    firmware.useEndpoint(registrationEndpoint);
+    software.useEndpoint(registrationEndpoint);
+    if (Boolean.parseBoolean(options.getOrDefault("--print-encodings", "false"))) {
+      printEncodings(client, model);
+    }
+    if (Boolean.parseBoolean(options.getOrDefault("--strict-accept", "false"))) {
+      client.coap().getServer().setMessageDeliverer(requiringAccept(client.coap().getServer().getMessageDeliverer()));
+    }
     client.start();
     Thread.sleep(Long.parseLong(args[2]));
     client.destroy(true);
@@ -261,7 +449,9 @@ public class InteropClient {
     if (args.length % 2 != 0) throw new IllegalArgumentException("options come in pairs: --name value");
     Map<String, String> options = new HashMap<>();
     List<String> known =
-        List.of("--firmware-version", "--updated-version", "--rsrp", "--sinr", "--cell-id");
+        List.of(
+            "--firmware-version", "--updated-version", "--software-version", "--rsrp", "--sinr",
+            "--cell-id", "--strict-accept", "--print-encodings");
     for (int i = 0; i < args.length; i += 2) {
       if (!known.contains(args[i])) {
         throw new IllegalArgumentException("unknown option " + args[i] + "; known: " + known);
