@@ -1,15 +1,15 @@
 /**
  * The embedded MQTT broker (aedes) used when no external broker is configured. It authenticates
  * devices with their HMAC credentials, confines each device to its own `$oc/devices/{id}/...` topics,
- * subscribes each device to its downlink system topics as the seed platform does (devices built for
- * it never subscribe to them), and reports device presence (connect/disconnect) to whoever listens.
+ * subscribes each device to its `sys/events/down` as the seed platform does (devices built for it
+ * never subscribe to it), and reports device presence (connect/disconnect) to whoever listens.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { type Logger, logger } from '../logger';
 import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
-import { implicitDownlinkSubscriptions } from './ota-protocol';
+import { eventsDownTopic } from './ota-protocol';
 
 export interface PresenceEvent {
   deviceId: string;
@@ -104,12 +104,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     const { deviceId } = principal;
     const count = (connectionCounts.get(deviceId) ?? 0) + 1;
     connectionCounts.set(deviceId, count);
-    // Subscribed before the device counts as online: the gateway's first downlink follows its presence.
-    const subscriptions = implicitDownlinkSubscriptions(deviceId).map((topic) => ({
-      topic,
-      qos: 1 as const,
-    }));
-    client.subscribe(subscriptions, (error) => {
+    // The seed platform's implicit subscription, to the one downlink topic otaflow publishes on (each
+    // more would cost the broker about 6 MB per 10,000 devices; docs/mqtt-protocol.md). Subscribed
+    // before the device counts as online: the gateway's first downlink follows its presence.
+    client.subscribe({ topic: eventsDownTopic(deviceId), qos: 1 }, (error) => {
       if (error) log.error({ err: error, clientId: client.id }, 'implicit subscription failed');
       if (count === 1 && connectionCounts.has(deviceId))
         presence.emit('presence', { deviceId, online: true });

@@ -23,25 +23,6 @@ export function eventsDownTopic(deviceId: string): string {
   return `$oc/devices/${deviceId}/sys/events/down`;
 }
 
-/**
- * The downlink system topics a device of the seed platform receives without subscribing: the
- * platform subscribes every device to them when it connects ("implicit subscription"), and the
- * platform's device SDKs rely on it (they never SUBSCRIBE to `sys/events/down`). otaflow publishes
- * only `sys/events/down`; the others are there so a device's own handlers for them behave as on
- * the seed platform. See docs/mqtt-protocol.md.
- */
-export function implicitDownlinkSubscriptions(deviceId: string): string[] {
-  const sys = `$oc/devices/${deviceId}/sys`;
-  return [
-    `${sys}/messages/down`,
-    `${sys}/commands/#`,
-    `${sys}/properties/set/#`,
-    `${sys}/properties/get/#`,
-    `${sys}/shadow/get/response/#`,
-    `${sys}/events/down`,
-  ];
-}
-
 export function eventsUpTopic(deviceId: string): string {
   return `$oc/devices/${deviceId}/sys/events/up`;
 }

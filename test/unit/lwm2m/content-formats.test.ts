@@ -129,6 +129,40 @@ describe('SenML JSON', () => {
   });
 });
 
+describe('LwM2M JSON (1.0)', () => {
+  it('decodes the TS 1.0 example, names relative to bn or to the request path', () => {
+    const example = {
+      bn: '/3/0/',
+      e: [
+        { n: '0', sv: 'Open Mobile Alliance' },
+        { n: '6/0', v: 1 },
+        { n: '13', v: 1367491215 },
+        { n: '16', sv: 'U' },
+      ],
+    };
+    expect(decodeContent(ContentFormat.omaJson, Buffer.from(JSON.stringify(example)), '/3/0')).toEqual({
+      '/3/0/0': 'Open Mobile Alliance',
+      '/3/0/6/0': 1,
+      '/3/0/13': 1367491215,
+      '/3/0/16': 'U',
+    });
+    expect(decodeContent(ContentFormat.omaJson, Buffer.from('{"e":[{"n":"3","sv":"1.0"}]}'), '/3/0')).toEqual(
+      {
+        '/3/0/3': '1.0',
+      },
+    );
+  });
+
+  it('refuses malformed documents with a message naming the problem', () => {
+    const decode = (text: string) => () => decodeContent(ContentFormat.omaJson, Buffer.from(text), '/3/0');
+    expect(decode('[')).toThrow(/not valid JSON/);
+    expect(decode('[]')).toThrow(/not an object/);
+    expect(decode('{"bn":"/3/0/"}')).toThrow(/e \(the entries\) is not an array/);
+    expect(decode('{"e":[{"n":"3"}]}')).toThrow(/entry 0 has no value/);
+    expect(decode('{"e":[{"n":"x","v":1}]}')).toThrow(/entry 0: '\/3\/0\/x'/);
+  });
+});
+
 describe('plain text, opaque and the dispatcher', () => {
   it('decodes by the resource type the object model gives', () => {
     expect(decodeContent(ContentFormat.plainText, Buffer.from('-97'), '/4/0/2')).toEqual({ '/4/0/2': -97 });
