@@ -107,14 +107,14 @@ export interface MqttCommandActivities {
   sendVersionQuery(deviceId: string): Promise<void>;
   sendUpgradeNotification(deviceId: string, kind: PackageKind, delivery: PackageDelivery): Promise<void>;
   /**
-   * `mqttUpgradeV3`'s steps 3–4 in one activity (each activity is a billed action): an online device
+   * `mqttUpgrade`'s steps 3–4 in one activity (each activity is a billed action): an online device
    * has step `querying-version` recorded and is sent the version query (true). An offline one has step
    * `waiting-online` recorded (false) when `ifOffline` is `wait`, and fails with `DeviceNotOnline`
    * when it is `fail`.
    */
   queryVersionIfOnline(upgrade: MqttUpgradeRef, ifOffline: 'wait' | 'fail'): Promise<boolean>;
   /**
-   * `mqttUpgradeV3`'s steps 6–7 in one activity: issues the device's download token, sends the upgrade
+   * `mqttUpgrade`'s steps 6–7 in one activity: issues the device's download token, sends the upgrade
    * notification with URL, token and package information, and records step `downloading`.
    */
   deliverUpgrade(upgrade: MqttUpgradeRef, pkg: PackageInfo, fromVersion: string): Promise<void>;

@@ -12,7 +12,7 @@ import { DEVICE_NOT_ONLINE, type MqttCommandActivities, type PlatformActivities 
 export interface MqttCommandDependencies {
   gateway: DownlinkPublisher;
   registry: Pick<DeviceRegistry, 'isOnline'>;
-  /** What `mqttUpgradeV3`'s combined commands do besides publishing: the API's step, the download token. */
+  /** What `mqttUpgrade`'s combined commands do besides publishing: the API's step, the download token. */
   platform: Pick<PlatformActivities, 'recordUpgradeStep' | 'issueDownloadToken'>;
   /** Version reports as the gateway signals them, so a query can wait for its answer. */
   versionAnswers: VersionAnswers;

@@ -11,7 +11,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -46,12 +45,6 @@ export const HOLDER_CHECK_INTERVAL_MS = 60_000;
 /** A limiter with no holders and no queue for this long ends; the next request starts a new one. */
 export const IDLE_EXIT_AFTER_MS = 10 * 60_000;
 const DEFAULT_HISTORY_EVENT_LIMIT = 2_000;
-/**
- * Before this patch every wait restarted its timer (a billed action) at each request and release;
- * since, a timer is started per deadline (the next holder check, or the idle exit), so a grant in a
- * busy cell costs its request, grant and release signals only.
- */
-const ONE_TIMER_PER_DEADLINE = 'cell-limiter-one-timer-per-deadline';
 
 const platform = proxyActivities<Lwm2mPlatformActivities>({
   taskQueue: TaskQueue.platform,
@@ -60,7 +53,6 @@ const platform = proxyActivities<Lwm2mPlatformActivities>({
 });
 
 export async function cellLimiter(input: CellLimiterInput): Promise<void> {
-  const oneTimerPerDeadline = patched(ONE_TIMER_PER_DEADLINE);
   const { cellId } = input;
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   let book: PermitBook = { holders: input.holders, queue: input.queue };
@@ -119,7 +111,11 @@ export async function cellLimiter(input: CellLimiterInput): Promise<void> {
     }
   };
 
-  /** The deadline the pending wake-up timer is for, and whether it has fired (`ONE_TIMER_PER_DEADLINE`). */
+  /**
+   * The deadline the pending wake-up timer is for, and whether it has fired. One timer per deadline
+   * (the next holder check, or the idle exit), not one per wait: a grant in a busy cell costs its
+   * request, grant and release signals only.
+   */
   let wakeUpArmedFor: number | undefined;
   let wokeUp = false;
   const wakeUpAt = (deadline: number) => {
@@ -159,16 +155,10 @@ export async function cellLimiter(input: CellLimiterInput): Promise<void> {
     if (changes !== seen) continue;
 
     const idle = book.holders.length === 0 && book.queue.length === 0;
-    let changed: boolean;
-    if (oneTimerPerDeadline) {
-      wakeUpAt(idle ? Date.now() + IDLE_EXIT_AFTER_MS : nextHolderCheck);
-      await condition(() => changes !== seen || wokeUp);
-      changed = changes !== seen;
-      wokeUp = false;
-    } else {
-      const timeout = idle ? IDLE_EXIT_AFTER_MS : Math.max(nextHolderCheck - Date.now(), 1);
-      changed = await condition(() => changes !== seen, timeout);
-    }
+    wakeUpAt(idle ? Date.now() + IDLE_EXIT_AFTER_MS : nextHolderCheck);
+    await condition(() => changes !== seen || wokeUp);
+    const changed = changes !== seen;
+    wokeUp = false;
     if (!changed && idle) {
       await condition(allHandlersFinished);
       return;

@@ -16,14 +16,11 @@ import {
   endingOfError,
   failed,
   Lwm2mDevice,
-  type Lwm2mFlow,
   type Lwm2mUpgradeInput,
   listenToLwm2mDevice,
-  patchedFlow,
   queryRadioCoverage,
   targetVersionEnding,
   trackProgress,
-  v2Flow,
   versionDecision,
   waitUntilOnline,
 } from './lwm2m-steps';
@@ -45,21 +42,10 @@ const quietWhileUpdating: QuietValues = {
   [Lwm2mPath.firmwareUpdateResult]: [FirmwareUpdateResult.initial],
 };
 
-/** Kept for the upgrades in flight; new upgrades start `lwm2mFirmwareUpgradeV2`. */
 export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  return firmwareUpgrade(input, patchedFlow());
-}
-
-/** The upgrade since `FEWER_ACTIONS_PATCH` without its marker, and ending in one workflow task (`Lwm2mFlow`). */
-export async function lwm2mFirmwareUpgradeV2(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  return firmwareUpgrade(input, v2Flow);
-}
-
-async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promise<DeviceUpgradeResult> {
-  const { fewerActions } = flow;
-  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice(), fewerActions);
-  const progress = trackProgress(input, flow);
-  const permit = new CellPermit(device, flow.endsLocally);
+  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
+  const progress = trackProgress(input);
+  const permit = new CellPermit(device);
   let observing = false;
   let fromVersion: string | undefined;
   // Steps 15–16: notify the application of the result.
@@ -72,7 +58,7 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
 
       // Steps 4–5: query the firmware version (3 minutes) and decide whether an upgrade is required.
       const version = await device.read([Lwm2mPath.firmwareVersion], Lwm2mTimeouts.versionReport, {
-        step: await progress.startedBy('querying-version'),
+        step: progress.startedBy('querying-version'),
       });
       fromVersion = asText(version?.[Lwm2mPath.firmwareVersion]);
       if (fromVersion === undefined)
@@ -82,7 +68,7 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
 
       // Steps 6–8: radio coverage → the cell's permits; wait for one.
       const cell = await queryRadioCoverage(device, input, {
-        step: await progress.startedBy('querying-radio', { fromVersion }),
+        step: progress.startedBy('querying-radio', { fromVersion }),
       });
       if (!cell)
         return failed(
@@ -95,25 +81,16 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
 
       // Step 9: subscribe to the firmware upgrade status; steps 10–11: deliver the package URL; the
       // device downloads it (60 minutes).
-      if (fewerActions) {
-        observing = true;
-        device.reports.forget(observed);
-        await device.send({
-          operations: [
-            { op: 'observe', paths: observed },
-            { op: 'write-package-uri', path: Lwm2mPath.firmwarePackageUri, package: input.package },
-          ],
-          quiet: quietWhileDownloading,
-          step: await progress.startedBy('downloading', { fromVersion }),
-        });
-      } else {
-        await device.observe(observed);
-        observing = true;
-        await progress.enter('downloading', { fromVersion });
-        const uri = await device.packageUri(input.package);
-        device.reports.forget(observed);
-        await device.write(Lwm2mPath.firmwarePackageUri, uri);
-      }
+      observing = true;
+      device.reports.forget(observed);
+      await device.send({
+        operations: [
+          { op: 'observe', paths: observed },
+          { op: 'write-package-uri', path: Lwm2mPath.firmwarePackageUri, package: input.package },
+        ],
+        quiet: quietWhileDownloading,
+        step: progress.startedBy('downloading', { fromVersion }),
+      });
       const downloaded = () =>
         device.reports.tookAnyOf(Lwm2mPath.firmwareState, [FirmwareState.downloaded, FirmwareState.updating]);
       await condition(() => deviceFailure() !== undefined || downloaded(), Lwm2mTimeouts.download);
@@ -129,16 +106,11 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
       }
 
       // Steps 12–13: execute the update; the device updates and reports the result (30 minutes).
-      if (fewerActions) {
-        await device.send({
-          operations: [{ op: 'execute', path: Lwm2mPath.firmwareUpdate }],
-          quiet: quietWhileUpdating,
-          step: await progress.startedBy('updating', { fromVersion }),
-        });
-      } else {
-        await progress.enter('updating', { fromVersion });
-        await device.execute(Lwm2mPath.firmwareUpdate);
-      }
+      await device.send({
+        operations: [{ op: 'execute', path: Lwm2mPath.firmwareUpdate }],
+        quiet: quietWhileUpdating,
+        step: progress.startedBy('updating', { fromVersion }),
+      });
       const succeeded = () =>
         device.reports.latestNumber(Lwm2mPath.firmwareUpdateResult) === FirmwareUpdateResult.success;
       await condition(() => deviceFailure() !== undefined || succeeded(), Lwm2mTimeouts.upgradeResult);
@@ -149,13 +121,13 @@ async function firmwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
         return failed(PlatformCause.startUpdateTimeout, undefined, fromVersion);
 
       // Step 14: query the upgrade result and the version to check it (also when the result never came);
-      // since the patch, step 15's cancel of the observation goes in the same batch.
+      // step 15's cancel of the observation goes in the same batch.
       const check = await device.read(
         [Lwm2mPath.firmwareUpdateResult, Lwm2mPath.firmwareVersion],
         Lwm2mTimeouts.versionReport,
         { after: [{ op: 'cancel-observation', paths: observed }] },
       );
-      if (fewerActions) observing = false;
+      observing = false;
       if (!check) {
         const refusal = device.readRefusal([Lwm2mPath.firmwareUpdateResult, Lwm2mPath.firmwareVersion]);
         return failed(PlatformCause.updateAndVersionCheckTimeout, refusal, fromVersion);

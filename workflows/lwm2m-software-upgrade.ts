@@ -17,14 +17,11 @@ import {
   endingOfError,
   failed,
   Lwm2mDevice,
-  type Lwm2mFlow,
   type Lwm2mUpgradeInput,
   listenToLwm2mDevice,
-  patchedFlow,
   queryRadioCoverage,
   targetVersionEnding,
   trackProgress,
-  v2Flow,
   versionDecision,
   waitUntilOnline,
 } from './lwm2m-steps';
@@ -45,21 +42,10 @@ const quietWhileInstalling: QuietValues = {
   ],
 };
 
-/** Kept for the upgrades in flight; new upgrades start `lwm2mSoftwareUpgradeV2`. */
 export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  return softwareUpgrade(input, patchedFlow());
-}
-
-/** The upgrade since `FEWER_ACTIONS_PATCH` without its marker, and ending in one workflow task (`Lwm2mFlow`). */
-export async function lwm2mSoftwareUpgradeV2(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
-  return softwareUpgrade(input, v2Flow);
-}
-
-async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promise<DeviceUpgradeResult> {
-  const { fewerActions } = flow;
-  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice(), fewerActions);
-  const progress = trackProgress(input, flow);
-  const permit = new CellPermit(device, flow.endsLocally);
+  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
+  const progress = trackProgress(input);
+  const permit = new CellPermit(device);
   let observing = false;
   let fromVersion: string | undefined;
   // Step 15: notify the application of the result.
@@ -72,7 +58,7 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
 
       // Steps 4–5: query the software version (3 minutes) and decide whether an upgrade is required.
       const version = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport, {
-        step: await progress.startedBy('querying-version'),
+        step: progress.startedBy('querying-version'),
       });
       fromVersion = asText(version?.[Lwm2mPath.softwareVersion]);
       if (fromVersion === undefined)
@@ -80,22 +66,14 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
       const decided = versionDecision(input.package, fromVersion);
       if (decided) return decided;
 
-      // Step 6: subscribe to the software upgrade status (since the patch, in one batch with step 7's
-      // radio query); steps 7–9: radio coverage → the cell's permits; wait for one.
-      let cell: Awaited<ReturnType<typeof queryRadioCoverage>>;
-      if (fewerActions) {
-        observing = true;
-        cell = await queryRadioCoverage(device, input, {
-          before: [{ op: 'observe', paths: observed }],
-          quiet: quietWhileDownloading,
-          step: await progress.startedBy('querying-radio', { fromVersion }),
-        });
-      } else {
-        await device.observe(observed);
-        observing = true;
-        await progress.enter('querying-radio', { fromVersion });
-        cell = await queryRadioCoverage(device, input);
-      }
+      // Step 6: subscribe to the software upgrade status, in one batch with step 7's radio query;
+      // steps 7–9: radio coverage → the cell's permits; wait for one.
+      observing = true;
+      const cell = await queryRadioCoverage(device, input, {
+        before: [{ op: 'observe', paths: observed }],
+        quiet: quietWhileDownloading,
+        step: progress.startedBy('querying-radio', { fromVersion }),
+      });
       if (!cell)
         return failed(
           PlatformCause.cellIdTimeout,
@@ -106,21 +84,12 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
       await permit.acquire(cell);
 
       // Steps 10–12: notify the new version; the device downloads it in segments (60 minutes).
-      if (fewerActions) {
-        device.reports.forget(observed);
-        await device.send({
-          operations: [
-            { op: 'write-package-uri', path: Lwm2mPath.softwarePackageUri, package: input.package },
-          ],
-          quiet: quietWhileDownloading,
-          step: await progress.startedBy('downloading', { fromVersion }),
-        });
-      } else {
-        await progress.enter('downloading', { fromVersion });
-        const uri = await device.packageUri(input.package);
-        device.reports.forget(observed);
-        await device.write(Lwm2mPath.softwarePackageUri, uri);
-      }
+      device.reports.forget(observed);
+      await device.send({
+        operations: [{ op: 'write-package-uri', path: Lwm2mPath.softwarePackageUri, package: input.package }],
+        quiet: quietWhileDownloading,
+        step: progress.startedBy('downloading', { fromVersion }),
+      });
       const downloaded = () =>
         device.reports.tookAnyOf(Lwm2mPath.softwareUpdateState, [
           SoftwareState.downloaded,
@@ -144,28 +113,23 @@ async function softwareUpgrade(input: Lwm2mUpgradeInput, flow: Lwm2mFlow): Promi
       }
 
       // Steps 13–14: the upgrade (install) command; the device installs and reports (30 minutes).
-      if (fewerActions) {
-        await device.send({
-          operations: [{ op: 'execute', path: Lwm2mPath.softwareInstall }],
-          quiet: quietWhileInstalling,
-          step: await progress.startedBy('updating', { fromVersion }),
-        });
-      } else {
-        await progress.enter('updating', { fromVersion });
-        await device.execute(Lwm2mPath.softwareInstall);
-      }
+      await device.send({
+        operations: [{ op: 'execute', path: Lwm2mPath.softwareInstall }],
+        quiet: quietWhileInstalling,
+        step: progress.startedBy('updating', { fromVersion }),
+      });
       const installed = () =>
         device.reports.latestNumber(Lwm2mPath.softwareUpdateResult) === SoftwareUpdateResult.installed;
       await condition(() => deviceFailure() !== undefined || installed(), Lwm2mTimeouts.upgradeResult);
       if (deviceFailure()) return deviceFailure() as Ending;
       if (!installed()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);
 
-      // Success means the device now runs the target version; since the patch, step 15's cancel of the
-      // observation goes in the same batch.
+      // Success means the device now runs the target version; step 15's cancel of the observation
+      // goes in the same batch.
       const check = await device.read([Lwm2mPath.softwareVersion], Lwm2mTimeouts.versionReport, {
         after: [{ op: 'cancel-observation', paths: observed }],
       });
-      if (fewerActions) observing = false;
+      observing = false;
       if (!check) {
         const refusal = device.readRefusal([Lwm2mPath.softwareVersion]);
         return failed(PlatformCause.updateAndVersionCheckTimeout, refusal, fromVersion);

@@ -10,10 +10,8 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  getExternalWorkflowHandle,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -23,7 +21,6 @@ import {
 import {
   DEVICE_NOT_ONLINE,
   type Lwm2mBatchActivities,
-  type Lwm2mCommandActivities,
   type Lwm2mPlatformActivities,
   type PlatformActivities,
 } from '../activities/interfaces';
@@ -36,12 +33,10 @@ import {
   deviceUpgradeStatusQuery,
   OtaSearchAttributes,
   type PackageInfo,
-  TaskQueue,
   type UpgradeStep,
 } from './definitions';
 import { DeviceCause, type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
 import {
-  cellLimiterWorkflowId,
   type DeviceCommandFailure,
   deviceCommandFailedSignal,
   type Lwm2mBatch,
@@ -52,42 +47,10 @@ import {
   type RadioResources,
   type ResourcesReport,
   type ResourceValue,
-  releasePermitSignal,
   resourcesReportedSignal,
 } from './lwm2m-definitions';
 import { type CoverageRanges, permitsForCoverage } from './radio-coverage';
 import { Lwm2mTimeouts } from './timeouts';
-
-/**
- * Since this patch an LwM2M upgrade costs about a third of the Temporal actions it did
- * (docs/workflows.md, "Temporal actions"): search attributes come with the start and
- * only the final step is upserted (with `OtaFailureCause` for a failure); commands go in batches
- * that record their step and return quick read answers; the gateway is located once; registry and
- * permit calls are local activities; the gateway keeps quiet progress notifications instead of
- * signalling each. One patch ID for all of it: each ID costs every new upgrade a marker.
- */
-export const FEWER_ACTIONS_PATCH = 'lwm2m-upgrade-fewer-actions';
-
-/**
- * The commands a flow's workflow type gives, which its histories hold: the first types ask
- * `patched(FEWER_ACTIONS_PATCH)`, the V2 types need no patch (its marker cost nothing extra, as it
- * shared the first workflow task's local-activity marker action, but it is an event per upgrade).
- */
-export interface Lwm2mFlow {
-  fewerActions: boolean;
-  /**
-   * V2 types: the permit's release and the result's notification are local activities of the last
-   * workflow task, one marker action between them instead of a signal and an activity.
-   */
-  endsLocally: boolean;
-}
-
-/** Must be called first in the workflow, as the histories in flight ran it. */
-export function patchedFlow(): Lwm2mFlow {
-  return { fewerActions: patched(FEWER_ACTIONS_PATCH), endsLocally: false };
-}
-
-export const v2Flow: Lwm2mFlow = { fewerActions: true, endsLocally: true };
 
 export interface Lwm2mUpgradeInput extends DeviceUpgradeInput {
   /** The RSRP/SINR range bounds that decide the cell's permits (configuration). */
@@ -268,19 +231,15 @@ const cleanupOptions: ActivityOptions = {
   retry: { ...commandOptions.retry, maximumAttempts: 3 },
 };
 
-const platform = proxyActivities<PlatformActivities & Lwm2mPlatformActivities>({
-  ...commandOptions,
-  taskQueue: TaskQueue.platform,
-});
 /**
  * Cheap database reads and writes and the permit request, run by the workflow's own worker: those
- * of one workflow task are one action between them, and share it with the patch marker at the start.
+ * of one workflow task are one action between them (docs/workflows.md, "Temporal actions").
  */
-const platformLocal = proxyLocalActivities<PlatformActivities & Lwm2mPlatformActivities>({
+const platform = proxyLocalActivities<PlatformActivities & Lwm2mPlatformActivities>({
   startToCloseTimeout: commandOptions.startToCloseTimeout,
   retry: commandOptions.retry,
 });
-const cleanupLocal = proxyLocalActivities<Lwm2mPlatformActivities>({
+const cleanup = proxyLocalActivities<Lwm2mPlatformActivities>({
   startToCloseTimeout: cleanupOptions.startToCloseTimeout,
   retry: cleanupOptions.retry,
 });
@@ -290,16 +249,10 @@ const cleanupLocal = proxyLocalActivities<Lwm2mPlatformActivities>({
  */
 const BATCH_SCHEDULE_TO_START = '5 minutes';
 
-/** The platform's calls of one flow: local activities since `FEWER_ACTIONS_PATCH`. */
-function platformCalls(fewerActions: boolean): PlatformActivities & Lwm2mPlatformActivities {
-  return fewerActions ? platformLocal : platform;
-}
-
 /**
- * The device's commands. Before `FEWER_ACTIONS_PATCH` each command locates the device's gateway
- * first (a sleepy NB-IoT device may register again through another gateway between two steps of a
- * one-hour download); since, the gateway is located once and again when it says it no longer holds
- * the device, or does not pick a batch up.
+ * The device's commands, in batches through the gateway that holds its registration. The gateway is
+ * located once, and again when it says it no longer holds the device or does not pick a batch up (a
+ * sleepy NB-IoT device may register again through another gateway during a one-hour download).
  */
 export class Lwm2mDevice {
   private gateway?: string;
@@ -307,13 +260,12 @@ export class Lwm2mDevice {
   constructor(
     readonly deviceId: string,
     readonly reports: DeviceReports,
-    readonly fewerActions: boolean,
   ) {}
 
   /** The task queue of the device's gateway; the device is not online when no gateway holds it. */
   private async gatewayQueue(): Promise<string> {
-    if (this.fewerActions && this.gateway !== undefined) return this.gateway;
-    const location = await platformCalls(this.fewerActions).locateLwm2mDevice(this.deviceId);
+    if (this.gateway !== undefined) return this.gateway;
+    const location = await platform.locateLwm2mDevice(this.deviceId);
     if (!location) {
       throw ApplicationFailure.nonRetryable(
         `device ${this.deviceId} has no LwM2M registration`,
@@ -325,10 +277,6 @@ export class Lwm2mDevice {
   }
 
   // Returned from a plain function, not an async one: awaiting a proxy would call its "then" activity.
-  private commandsVia(taskQueue: string, options = commandOptions): Lwm2mCommandActivities {
-    return proxyActivities<Lwm2mCommandActivities>({ ...options, taskQueue });
-  }
-
   private batchesVia(taskQueue: string, options = commandOptions): Lwm2mBatchActivities {
     return proxyActivities<Lwm2mBatchActivities>({
       ...options,
@@ -356,8 +304,8 @@ export class Lwm2mDevice {
   }
 
   /**
-   * Reads the resources; their values once all have been reported, undefined on a refusal or timeout.
-   * Since `FEWER_ACTIONS_PATCH` the read goes in a batch with `step` and the operations around it.
+   * Reads the resources, in a batch with `step` and the operations around it; their values once all
+   * have been reported, undefined on a refusal or timeout.
    */
   async read(
     paths: string[],
@@ -365,12 +313,8 @@ export class Lwm2mDevice {
     batch: Omit<Lwm2mBatch, 'operations'> & { before?: Lwm2mOperation[]; after?: Lwm2mOperation[] } = {},
   ): Promise<Record<string, ResourceValue> | undefined> {
     this.reports.forget(paths);
-    if (this.fewerActions) {
-      const { before = [], after = [], ...rest } = batch;
-      await this.send({ ...rest, operations: [...before, { op: 'read', paths }, ...after] });
-    } else {
-      await this.commandsVia(await this.gatewayQueue()).lwm2mRead(this.deviceId, paths);
-    }
+    const { before = [], after = [], ...rest } = batch;
+    await this.send({ ...rest, operations: [...before, { op: 'read', paths }, ...after] });
     const answered = () =>
       this.reports.refused('read', paths) !== undefined ||
       paths.every((path) => this.reports.latest(path) !== undefined);
@@ -385,28 +329,11 @@ export class Lwm2mDevice {
     return this.reports.refused('read', paths)?.detail;
   }
 
-  async observe(paths: string[]): Promise<void> {
-    await this.commandsVia(await this.gatewayQueue()).lwm2mObserve(this.deviceId, paths);
-  }
-
-  async write(path: string, value: ResourceValue): Promise<void> {
-    await this.commandsVia(await this.gatewayQueue()).lwm2mWrite(this.deviceId, path, value);
-  }
-
-  async execute(path: string): Promise<void> {
-    await this.commandsVia(await this.gatewayQueue()).lwm2mExecute(this.deviceId, path);
-  }
-
-  async packageUri(pkg: PackageInfo): Promise<string> {
-    return this.commandsVia(await this.gatewayQueue()).lwm2mPackageUri(this.deviceId, pkg);
-  }
-
   /**
    * What the device passed through quietly since the last batch (asked only when a wait timed out,
    * to name the timeout). Best effort: a device gone by now passed through nothing we can learn of.
    */
   async collectQuietValues(): Promise<void> {
-    if (!this.fewerActions) return;
     try {
       this.reports.storeQuiet((await this.send({ operations: [] })).kept);
     } catch (err) {
@@ -417,14 +344,7 @@ export class Lwm2mDevice {
   /** Best effort: the device may be gone by now, which must not change how the upgrade ended. */
   async cancelObservation(paths: string[]): Promise<void> {
     try {
-      if (this.fewerActions) {
-        await this.send({ operations: [{ op: 'cancel-observation', paths }] }, cleanupOptions);
-        return;
-      }
-      await this.commandsVia(await this.gatewayQueue(), cleanupOptions).lwm2mCancelObservation(
-        this.deviceId,
-        paths,
-      );
+      await this.send({ operations: [{ op: 'cancel-observation', paths }] }, cleanupOptions);
     } catch (err) {
       log.info('Could not cancel the observation', { deviceId: this.deviceId, paths, err });
     }
@@ -448,11 +368,10 @@ export function isDeviceNotOnline(err: unknown): boolean {
 
 /** True once the device is online: at once per the registry, or when it registers within 24 hours. */
 export async function waitUntilOnline(device: Lwm2mDevice, progress: Progress): Promise<boolean> {
-  if (await platformCalls(device.fewerActions).isDeviceOnline(device.deviceId)) return true;
+  if (await platform.isDeviceOnline(device.deviceId)) return true;
   await progress.enter('waiting-online');
   return condition(() => device.reports.online, Lwm2mTimeouts.deviceOnline);
 }
-
 // ---- radio query and cell permit ----
 
 export interface CellAssignment {
@@ -495,15 +414,11 @@ export async function queryRadioCoverage(
 export class CellPermit {
   private requestedIn?: string;
 
-  constructor(
-    private readonly device: Lwm2mDevice,
-    /** `Lwm2mFlow.endsLocally`. */
-    private readonly releasesLocally = false,
-  ) {}
+  constructor(private readonly device: Lwm2mDevice) {}
 
   async acquire(cell: CellAssignment): Promise<void> {
     this.requestedIn = cell.cellId;
-    await platformCalls(this.device.fewerActions).requestCellPermit(cell.cellId, {
+    await platform.requestCellPermit(cell.cellId, {
       requesterWorkflowId: workflowInfo().workflowId,
       deviceId: this.device.deviceId,
       limit: cell.permits,
@@ -511,26 +426,14 @@ export class CellPermit {
     await condition(() => this.device.reports.grantedCells.has(cell.cellId));
   }
 
+  /** A local activity of the last workflow task: one marker action, shared with the result's notification. */
   async release(): Promise<void> {
     if (this.requestedIn === undefined) return;
-    const release = { requesterWorkflowId: workflowInfo().workflowId };
-    if (this.releasesLocally) {
-      try {
-        await cleanupLocal.releaseCellPermit(this.requestedIn, release);
-      } catch (err) {
-        // The limiter's holder check frees the permits of upgrades that ended without releasing them.
-        log.warn('Could not release the cell permit', { cellId: this.requestedIn, err });
-      }
-      return;
-    }
     try {
-      await getExternalWorkflowHandle(cellLimiterWorkflowId(this.requestedIn)).signal(
-        releasePermitSignal,
-        release,
-      );
+      await cleanup.releaseCellPermit(this.requestedIn, { requesterWorkflowId: workflowInfo().workflowId });
     } catch (err) {
-      // No limiter runs for the cell: nobody holds a permit there, ours included.
-      log.info('Cell limiter gone before the release', { cellId: this.requestedIn, err });
+      // The limiter's holder check frees the permits of upgrades that ended without releasing them.
+      log.warn('Could not release the cell permit', { cellId: this.requestedIn, err });
     }
   }
 }
@@ -539,43 +442,30 @@ export class CellPermit {
 
 export interface Progress {
   enter(step: UpgradeStep, details?: { fromVersion?: string }): Promise<void>;
-  /**
-   * The step a batch of commands starts. Before `FEWER_ACTIONS_PATCH` the step is entered here and
-   * the batch carries none; since, the batch's activity records it.
-   */
-  startedBy(step: UpgradeStep, details?: { fromVersion?: string }): Promise<Lwm2mBatch['step']>;
+  /** The step a batch of commands starts: the batch's activity records it. */
+  startedBy(step: UpgradeStep, details?: { fromVersion?: string }): Lwm2mBatch['step'];
   /** Stamps the ending into a result, shows it and notifies the application (also after a cancellation). */
   end(ending: Ending): Promise<DeviceUpgradeResult>;
 }
 
-export function trackProgress(input: Lwm2mUpgradeInput, { fewerActions, endsLocally }: Lwm2mFlow): Progress {
+/**
+ * Search attributes come with the start (a client that starts an upgrade without them gets them
+ * upserted here); the one upsert of an upgrade is its final step and, for a failure, the seed's
+ * message. The steps in between are the API's, recorded with the commands.
+ */
+export function trackProgress(input: Lwm2mUpgradeInput): Progress {
   const status: DeviceUpgradeStatus = { step: 'waiting-online' };
   setHandler(deviceUpgradeStatusQuery, () => status);
-  if (!fewerActions) {
-    upsertSearchAttributes([
-      ...deviceUpgradeSearchAttributes(input),
-      { key: OtaSearchAttributes.step, value: status.step },
-    ]);
-  } else if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
-    // Started by a client, or by a task that does not pass them: still findable by task, device, version.
+  if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
     upsertSearchAttributes(deviceUpgradeSearchAttributes(input));
   }
-  const show = (step: UpgradeStep) => {
-    status.step = step;
-    if (!fewerActions) upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: status.step }]);
-  };
-  const enter = async (step: UpgradeStep, details?: { fromVersion?: string }) => {
-    show(step);
-    await platformCalls(fewerActions).recordUpgradeStep(input.taskId, input.deviceId, step, details);
-  };
   return {
-    enter,
-    async startedBy(step, details) {
-      if (!fewerActions) {
-        await enter(step, details);
-        return undefined;
-      }
-      show(step);
+    async enter(step, details) {
+      status.step = step;
+      await platform.recordUpgradeStep(input.taskId, input.deviceId, step, details);
+    },
+    startedBy(step, details) {
+      status.step = step;
       return { taskId: input.taskId, step, ...details };
     },
     async end(ending) {
@@ -586,19 +476,15 @@ export function trackProgress(input: Lwm2mUpgradeInput, { fewerActions, endsLoca
         ...ending,
       };
       const finalStep = ending.outcome === 'already-latest' ? 'succeeded' : ending.outcome;
-      show(finalStep);
-      if (fewerActions) {
-        // The one upsert of the upgrade: its final step and, for a failure, the seed's message.
-        upsertSearchAttributes([
-          { key: OtaSearchAttributes.step, value: finalStep },
-          ...(ending.outcome === 'failed' && ending.cause
-            ? [{ key: OtaSearchAttributes.failureCause, value: ending.cause }]
-            : []),
-        ]);
-      }
+      status.step = finalStep;
+      upsertSearchAttributes([
+        { key: OtaSearchAttributes.step, value: finalStep },
+        ...(ending.outcome === 'failed' && ending.cause
+          ? [{ key: OtaSearchAttributes.failureCause, value: ending.cause }]
+          : []),
+      ]);
       status.result = result;
-      const notify = endsLocally ? platformLocal : platform;
-      await CancellationScope.nonCancellable(() => notify.notifyDeviceResult(result));
+      await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
       return result;
     },
   };

@@ -12,7 +12,6 @@ import {
   CancellationScope,
   condition,
   isCancellation,
-  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -60,75 +59,37 @@ const mqtt = proxyActivities<MqttCommandActivities>({ ...commandOptions, taskQue
 type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVersion'>;
 
 /**
- * Each upsert is a billed action. Since this patch the start carries the search attributes that
- * find an upgrade (task, device, version) and the workflow upserts nothing: the API shows every step
- * and the outcome from the database, and `patched` itself costs two actions (its marker and the
- * `TemporalChangeVersion` upsert). Upgrades started before it upsert `OtaStep` at every step.
+ * The gateway's commands record the API's steps and issue the download token themselves
+ * (`queryVersionIfOnline`, `deliverUpgrade`), so a success costs 7 actions: the start, 3 activities,
+ * the 2 device signals and the upsert at the end.
  */
-const SEARCH_ATTRIBUTES_AT_START = 'mqtt-upgrade-search-attributes-at-start';
-
-/**
- * The MQTT upgrade that `rolloutTask` starts (patch `device-upgrade-flows-v3`). A new workflow type
- * rather than a patch, so it carries no patch marker; its gateway commands record the API's steps and
- * issue the download token themselves (`queryVersionIfOnline`, `deliverUpgrade`), so a success costs
- * 7 actions: the start, 3 activities, the 2 device signals and the upsert at the end.
- */
-export async function mqttUpgradeV3(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
-  return runMqttUpgrade(input, outcomeAtEnd(input), combinedCommands);
-}
-
-/**
- * The MQTT upgrade `rolloutTask` started before `mqttUpgradeV3`: 11 actions per success (one activity
- * per command, step and token).
- */
-export async function mqttUpgradeV2(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
-  return runMqttUpgrade(input, outcomeAtEnd(input), separateCommands);
-}
-
-/**
- * One upsert at the end — the final step and the failure cause, so Temporal UI users can count a
- * task's upgrades by outcome and cause; the steps in between are the API's.
- */
-function outcomeAtEnd(input: DeviceUpgradeInput): Visibility {
+export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
+  const device = listenToDevice(input.package.kind);
+  const status: DeviceUpgradeStatus = { step: 'waiting-online' };
+  setHandler(deviceUpgradeStatusQuery, () => status);
   if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
     upsertSearchAttributes(deviceUpgradeSearchAttributes(input)); // started by a client without them
   }
-  return {
-    showStep: () => {},
-    showResult: (result) =>
-      upsertSearchAttributes([
-        { key: OtaSearchAttributes.step, value: finalStep(result) },
-        ...(result.cause ? [{ key: OtaSearchAttributes.failureCause, value: result.cause }] : []),
-      ]),
-  };
-}
 
-/** The MQTT upgrade that `upgradeTask` starts; kept for tasks started before `rolloutTask`. */
-export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
-  const upsertsEveryStep = !patched(SEARCH_ATTRIBUTES_AT_START);
-  if (upsertsEveryStep) {
-    upsertSearchAttributes([
-      ...deviceUpgradeSearchAttributes(input),
-      { key: OtaSearchAttributes.step, value: 'waiting-online' },
-    ]);
-  } else if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
-    // Started by a client, or by a task that ran the code before the patch.
-    upsertSearchAttributes(deviceUpgradeSearchAttributes(input));
-  }
-  const showStep = (step: UpgradeStep) => {
-    if (upsertsEveryStep) upsertSearchAttributes([{ key: OtaSearchAttributes.step, value: step }]);
+  const ending = await upgradeEnding(input, device, gatewayCommands(input, device, status));
+  const result: DeviceUpgradeResult = {
+    taskId: input.taskId,
+    deviceId: input.deviceId,
+    toVersion: input.package.version,
+    ...ending,
   };
-  return runMqttUpgrade(
-    input,
-    { showStep, showResult: (result) => showStep(finalStep(result)) },
-    separateCommands,
-  );
-}
+  status.step = finalStep(result);
+  // One upsert at the end — the final step and the failure cause, so Temporal UI users can count a
+  // task's upgrades by outcome and cause; the steps in between are the API's.
+  upsertSearchAttributes([
+    { key: OtaSearchAttributes.step, value: status.step },
+    ...(result.cause ? [{ key: OtaSearchAttributes.failureCause, value: result.cause }] : []),
+  ]);
+  status.result = result;
 
-/** How an upgrade shows itself in Temporal's visibility, beside the database the API reads. */
-interface Visibility {
-  showStep(step: UpgradeStep): void;
-  showResult(result: DeviceUpgradeResult): void;
+  // Step 9, also after a cancellation: the application always learns how the device ended.
+  await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
+  return result;
 }
 
 function finalStep(result: DeviceUpgradeResult): UpgradeStep {
@@ -149,53 +110,11 @@ interface UpgradeCommands {
   deliver(fromVersion: string): Promise<void>;
 }
 
-interface UpgradeContext {
-  input: DeviceUpgradeInput;
-  device: DeviceEvents;
-  status: DeviceUpgradeStatus;
-  visibility: Visibility;
-}
-
-/** One platform or gateway activity per command, step and token (`mqttUpgrade`, `mqttUpgradeV2`). */
-function separateCommands({ input, device, status, visibility }: UpgradeContext): UpgradeCommands {
-  const { deviceId, package: pkg } = input;
-  const enterStep = async (step: UpgradeStep, details?: { fromVersion?: string }) => {
-    status.step = step;
-    visibility.showStep(step);
-    await platform.recordUpgradeStep(input.taskId, deviceId, step, details);
-  };
-  const queryVersion = async () => {
-    await enterStep('querying-version');
-    device.reportedVersion = undefined;
-    await mqtt.sendVersionQuery(deviceId);
-  };
-  return {
-    async queryVersionIfOnline() {
-      if (!(await platform.isDeviceOnline(deviceId))) {
-        await enterStep('waiting-online');
-        return false;
-      }
-      await queryVersion();
-      return true;
-    },
-    queryVersion,
-    async deliver(fromVersion) {
-      const token = await platform.issueDownloadToken(pkg.id, deviceId);
-      device.upgradeResult = undefined;
-      await mqtt.sendUpgradeNotification(deviceId, pkg.kind, {
-        ...token,
-        version: pkg.version,
-        fileName: pkg.fileName,
-        size: pkg.size,
-        sha256: pkg.sha256,
-      });
-      await enterStep('downloading', { fromVersion });
-    },
-  };
-}
-
-/** The gateway's combined commands (`mqttUpgradeV3`): one activity each. */
-function combinedCommands({ input, device, status }: UpgradeContext): UpgradeCommands {
+function gatewayCommands(
+  input: DeviceUpgradeInput,
+  device: DeviceEvents,
+  status: DeviceUpgradeStatus,
+): UpgradeCommands {
   const upgrade = { taskId: input.taskId, deviceId: input.deviceId };
   return {
     async queryVersionIfOnline() {
@@ -215,31 +134,6 @@ function combinedCommands({ input, device, status }: UpgradeContext): UpgradeCom
       status.step = 'downloading';
     },
   };
-}
-
-async function runMqttUpgrade(
-  input: DeviceUpgradeInput,
-  visibility: Visibility,
-  commandsOf: (context: UpgradeContext) => UpgradeCommands,
-): Promise<DeviceUpgradeResult> {
-  const device = listenToDevice(input.package.kind);
-  const status: DeviceUpgradeStatus = { step: 'waiting-online' };
-  setHandler(deviceUpgradeStatusQuery, () => status);
-
-  const ending = await upgradeEnding(input, device, commandsOf({ input, device, status, visibility }));
-  const result: DeviceUpgradeResult = {
-    taskId: input.taskId,
-    deviceId: input.deviceId,
-    toVersion: input.package.version,
-    ...ending,
-  };
-  status.step = finalStep(result);
-  visibility.showResult(result);
-  status.result = result;
-
-  // Step 9, also after a cancellation: the application always learns how the device ended.
-  await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
-  return result;
 }
 
 async function upgradeEnding(

@@ -25,7 +25,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
-  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -40,7 +39,7 @@ import {
   TaskQueue,
   type UpgradeOutcome,
 } from './definitions';
-import { rolloutFlows, rolloutFlowsBeforeV3, startDeviceUpgrade } from './device-upgrade-start';
+import { startDeviceUpgrade } from './device-upgrade-start';
 import { type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
 import { historyIsLong } from './history-length';
 import { abortReason } from './rollout/abort';
@@ -82,12 +81,6 @@ export const HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW = 10_000;
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 /** Runs asked about per `findEndedRuns` call (at most `MAX_IN_PROGRESS` are in flight). */
 const SWEEP_BATCH_SIZE = 250;
-/** Runs that carry devices of earlier runs in flight look for those that ended without reporting. */
-const SWEEP_EARLIER_RUNS_PATCH = 'rollout-sweep-earlier-runs';
-/** Devices start as `mqttUpgradeV3` / the LwM2M V2 types, which cost fewer actions (docs/workflows.md). */
-const DEVICE_UPGRADE_FLOWS_V3_PATCH = 'device-upgrade-flows-v3';
-/** The loop's alarm never cancels a timer it started (see `Alarm`). */
-const ALARM_KEEPS_TIMERS_PATCH = 'rollout-alarm-keeps-timers';
 
 const platform = proxyActivities<PlatformActivities & RolloutActivities>({
   taskQueue: TaskQueue.platform,
@@ -382,7 +375,6 @@ class Rollout {
           deviceId: device.deviceId,
           package: this.input.package,
           lwm2m: device.protocol === 'lwm2m' ? this.input.nbiot : undefined,
-          flows: patched(DEVICE_UPGRADE_FLOWS_V3_PATCH) ? rolloutFlows : rolloutFlowsBeforeV3,
           parentClosePolicy: ParentClosePolicy.ABANDON,
         }),
       );
@@ -510,8 +502,7 @@ class Rollout {
       (device): device is InFlightDevice & { runId: string } =>
         device.runId !== undefined && this.startedEarlier.has(device),
     );
-    // Checked only with such devices in flight, so runs without them record no marker.
-    if (earlier.length === 0 || !patched(SWEEP_EARLIER_RUNS_PATCH)) return this.noEarlierRuns();
+    if (earlier.length === 0) return this.noEarlierRuns();
     const interval = this.input.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
     this.progress.nextSweepAt ??= Date.now() + interval;
     if (Date.now() < this.progress.nextSweepAt) return this.progress.nextSweepAt;
@@ -593,30 +584,18 @@ class Rollout {
 }
 
 /**
- * The loop's next time-driven look. Since patch `rollout-alarm-keeps-timers` a timer, once started, is
- * never cancelled: one no longer needed fires as a look that finds nothing new, and a later time is
- * served by a timer already due before it. Cancelling a timer that fired while the workflow task was
- * with the worker strands the run on Temporal's time-skipping test server, where users test their
- * rollouts (temporalio/sdk-java#3088); the real server drops the buffered fire instead.
- *
- * Runs without the marker keep one timer while the time stays the same and cancel it when it changes.
+ * The loop's next time-driven look. A timer, once started, is never cancelled: one no longer needed
+ * fires as a look that finds nothing new, and a later time is served by a timer already due before
+ * it. Cancelling a timer that fired while the workflow task was with the worker strands the run on
+ * Temporal's time-skipping test server, where users test their rollouts (temporalio/sdk-java#3088);
+ * the real server drops the buffered fire instead.
  */
 class Alarm {
   /** Due times of the timers started and not fired yet. */
   private readonly pending = new Set<number>();
-  private at: number | undefined;
-  private scope: CancellationScope | undefined;
   rang = false;
 
   set(at: number | undefined): void {
-    // Without a time and a timer either way have nothing to do: a task that never waits on time
-    // records no patch marker (an action) for it.
-    if (at === undefined && this.pending.size === 0 && this.scope === undefined) this.rang = false;
-    else if (patched(ALARM_KEEPS_TIMERS_PATCH)) this.keepTimers(at);
-    else this.replaceTimer(at);
-  }
-
-  private keepTimers(at: number | undefined): void {
     this.rang = false;
     if (at === undefined || [...this.pending].some((due) => due <= at)) return;
     this.pending.add(at);
@@ -625,30 +604,6 @@ class Alarm {
       this.pending.delete(at);
       this.rang = true;
     });
-  }
-
-  private replaceTimer(at: number | undefined): void {
-    if (at === this.at && !this.rang) return;
-    this.scope?.cancel();
-    this.scope = undefined;
-    this.at = at;
-    this.rang = false;
-    if (at === undefined) return;
-    const scope = new CancellationScope();
-    this.scope = scope;
-    scope
-      .run(() => sleep(Math.max(1, at - Date.now())))
-      .then(
-        () => {
-          this.rang = true;
-        },
-        () => {
-          // Replaced by another time, or cancelled with the task: then the next time set starts a timer.
-          if (this.scope !== scope) return;
-          this.scope = undefined;
-          this.at = undefined;
-        },
-      );
   }
 }
 

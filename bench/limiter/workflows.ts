@@ -1,12 +1,12 @@
 /**
  * A device upgrade reduced to its cell permit: it asks for, holds and gives back a permit with the
- * LwM2M flows' own code (`CellPermit` as the V2 flow types use it: the `requestCellPermit` and
+ * LwM2M flows' own code (`CellPermit` as the flows use it: the `requestCellPermit` and
  * `releaseCellPermit` local activities, the `permitGranted` signal), so the real `cellLimiter` on
  * otaflow's worker sees what it sees in production. The hold stands for the download and update the
  * real flow does meanwhile.
  */
 import { condition, setHandler, sleep } from '@temporalio/workflow';
-import { CellPermit, Lwm2mDevice, listenToLwm2mDevice, v2Flow } from '../../workflows/lwm2m-steps';
+import { CellPermit, Lwm2mDevice, listenToLwm2mDevice } from '../../workflows/lwm2m-steps';
 import { type LimiterRequesterInput, releaseHoldSignal } from './shape';
 
 export async function limiterRequester(input: LimiterRequesterInput): Promise<void> {
@@ -15,8 +15,7 @@ export async function limiterRequester(input: LimiterRequesterInput): Promise<vo
   setHandler(releaseHoldSignal, () => {
     holdReleased = true;
   });
-  const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice(), v2Flow.fewerActions);
-  const permit = new CellPermit(device, v2Flow.endsLocally);
+  const permit = new CellPermit(new Lwm2mDevice(input.deviceId, listenToLwm2mDevice()));
   await permit.acquire({ cellId: input.cellId, permits: input.limit });
   if (input.holdUntilReleased) {
     await condition(() => holdReleased);

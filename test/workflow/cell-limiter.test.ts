@@ -221,7 +221,7 @@ describe('cell limiter', () => {
     const { runId } = await client.workflow.getHandle(cellLimiterWorkflowId(cellId)).describe();
     expect(runId).not.toBe(firstRunId);
     await recordHistory(
-      'cell-limiter-continued-as-new-v2',
+      '0.1.0/cell-limiter-continued-as-new',
       client.workflow.getHandle(cellLimiterWorkflowId(cellId), firstRunId),
     );
   });

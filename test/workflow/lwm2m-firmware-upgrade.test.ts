@@ -16,7 +16,7 @@ import {
   type UpgradeStep,
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
-import { lwm2mFirmwareUpgrade, lwm2mFirmwareUpgradeV2 } from '../../workflows/lwm2m-firmware-upgrade';
+import { lwm2mFirmwareUpgrade } from '../../workflows/lwm2m-firmware-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import {
@@ -40,16 +40,8 @@ let client: Client;
 let fleet: Lwm2mFakeFleet;
 let stopWorkers: () => Promise<void>;
 
-/**
- * Every test runs against both workflow types: the first one stays for the upgrades in flight and
- * must behave as before. `histories` names the recorded histories of each type; `maxActions` is what
- * a successful upgrade may cost, its cell permit included.
- */
-const flows = [
-  { workflow: lwm2mFirmwareUpgrade, histories: 'v2', maxActions: 17 },
-  { workflow: lwm2mFirmwareUpgradeV2, histories: 'v3', maxActions: 16 },
-];
-let flow: (typeof flows)[number];
+/** What a successful upgrade may cost in Temporal actions, its cell permit included. */
+const MAX_SUCCESS_ACTIONS = 16;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
@@ -66,7 +58,7 @@ afterAll(async () => {
 /** Started as a client would; `withSearchAttributes` starts it as the task workflows do. */
 function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
   const input = fleet.upgradeInput(deviceId, pkg, taskId);
-  return client.workflow.start(flow.workflow, {
+  return client.workflow.start(lwm2mFirmwareUpgrade, {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     args: [input],
@@ -109,11 +101,7 @@ async function expectCellFree(deviceId: string) {
   expect(await limiter.query(cellLimiterStateQuery)).toEqual({ cellId, holders: [], queue: [] });
 }
 
-describe.each(flows)('LwM2M firmware upgrade, seed 000, as $workflow.name', (tested) => {
-  beforeAll(() => {
-    flow = tested;
-  });
-
+describe('LwM2M firmware upgrade, seed 000', () => {
   it('upgrades a device in the seed order: version, radio query, permit, observe, URI, update, result and version check', async () => {
     const { deviceId, handle, result } = await upgrade();
 
@@ -147,10 +135,10 @@ describe.each(flows)('LwM2M firmware upgrade, seed 000, as $workflow.name', (tes
       [OtaSearchAttributes.deviceId.name]: [deviceId],
       [OtaSearchAttributes.step.name]: ['succeeded'],
     });
-    await recordHistory(`lwm2m-firmware-success-${flow.histories}`, handle);
+    await recordHistory(`0.1.0/lwm2m-firmware-success`, handle);
   });
 
-  it(`costs at most ${tested.maxActions} Temporal actions for a successful upgrade, its cell permit included`, async () => {
+  it(`costs at most ${MAX_SUCCESS_ACTIONS} Temporal actions for a successful upgrade, its cell permit included`, async () => {
     // In a cell where another device holds a permit, as in a rollout: the limiter runs already.
     const holder = fleet.addDevice({ onPackageUri: [], resources: { '/4/0/8': 'busy-cell-firmware' } });
     const holding = await startUpgrade(holder);
@@ -160,7 +148,7 @@ describe.each(flows)('LwM2M firmware upgrade, seed 000, as $workflow.name', (tes
 
     expect((await handle.result()).outcome).toBe('succeeded');
     const cost = await lwm2mUpgradeCost(client, handle, 'busy-cell-firmware');
-    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(flow.maxActions);
+    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(MAX_SUCCESS_ACTIONS);
     expect((await handle.describe()).searchAttributes).toMatchObject({
       [OtaSearchAttributes.taskId.name]: [taskId],
       [OtaSearchAttributes.deviceId.name]: [deviceId],
@@ -321,7 +309,7 @@ describe.each(flows)('LwM2M firmware upgrade, seed 000, as $workflow.name', (tes
       outcome: 'failed',
       cause: 'Waiting for device downloaded package timeout',
     });
-    await recordHistory(`lwm2m-firmware-downloaded-timeout-${flow.histories}`, handle);
+    await recordHistory(`0.1.0/lwm2m-firmware-downloaded-timeout`, handle);
   });
 
   it('fails when the device does not start updating within 30 minutes', async () => {
@@ -404,7 +392,7 @@ describe.each(flows)('LwM2M firmware upgrade, seed 000, as $workflow.name', (tes
       [OtaSearchAttributes.step.name]: ['failed'],
       [OtaSearchAttributes.failureCause.name]: ['Integrity check failure for new downloaded package'],
     });
-    await recordHistory(`lwm2m-firmware-device-failure-${flow.histories}`, handle);
+    await recordHistory(`0.1.0/lwm2m-firmware-device-failure`, handle);
   });
 
   it('reports update result 8 during the update as "Firmware update failed"', async () => {

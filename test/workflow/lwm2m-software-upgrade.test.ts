@@ -13,7 +13,7 @@ import {
   type UpgradeStep,
 } from '../../workflows/definitions';
 import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
-import { lwm2mSoftwareUpgrade, lwm2mSoftwareUpgradeV2 } from '../../workflows/lwm2m-software-upgrade';
+import { lwm2mSoftwareUpgrade } from '../../workflows/lwm2m-software-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import { type FakeLwm2mDevice, Lwm2mFakeFleet, runLwm2mWorkers, softwareDevice } from './lwm2m-fake-fleet';
@@ -31,16 +31,8 @@ let client: Client;
 let fleet: Lwm2mFakeFleet;
 let stopWorkers: () => Promise<void>;
 
-/**
- * Every test runs against both workflow types: the first one stays for the upgrades in flight and
- * must behave as before. `histories` names the recorded histories of each type; `maxActions` is what
- * a successful upgrade may cost, its cell permit included.
- */
-const flows = [
-  { workflow: lwm2mSoftwareUpgrade, histories: 'v2', maxActions: 18 },
-  { workflow: lwm2mSoftwareUpgradeV2, histories: 'v3', maxActions: 17 },
-];
-let flow: (typeof flows)[number];
+/** What a successful upgrade may cost in Temporal actions, its cell permit included. */
+const MAX_SUCCESS_ACTIONS = 17;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
@@ -61,7 +53,7 @@ function addDevice(overrides: Partial<FakeLwm2mDevice> = {}) {
 /** Started as a client would; `withSearchAttributes` starts it as the task workflows do. */
 function startUpgrade(deviceId: string, { withSearchAttributes = false } = {}) {
   const input = fleet.upgradeInput(deviceId, pkg, taskId);
-  return client.workflow.start(flow.workflow, {
+  return client.workflow.start(lwm2mSoftwareUpgrade, {
     workflowId: deviceOperationWorkflowId(deviceId),
     taskQueue: TaskQueue.platform,
     args: [input],
@@ -89,11 +81,7 @@ async function upgradeUntilTimeout(
   return { deviceId, handle, result: await handle.result() };
 }
 
-describe.each(flows)('LwM2M software upgrade, seed 000, as $workflow.name', (tested) => {
-  beforeAll(() => {
-    flow = tested;
-  });
-
+describe('LwM2M software upgrade, seed 000', () => {
   it('upgrades a device in the seed order: version, observe, radio query, permit, new version, install, result', async () => {
     const { deviceId, handle, result } = await upgrade();
 
@@ -135,10 +123,10 @@ describe.each(flows)('LwM2M software upgrade, seed 000, as $workflow.name', (tes
       holders: [],
       queue: [],
     });
-    await recordHistory(`lwm2m-software-success-${flow.histories}`, handle);
+    await recordHistory(`0.1.0/lwm2m-software-success`, handle);
   });
 
-  it(`costs at most ${tested.maxActions} Temporal actions for a successful upgrade, its cell permit included`, async () => {
+  it(`costs at most ${MAX_SUCCESS_ACTIONS} Temporal actions for a successful upgrade, its cell permit included`, async () => {
     // In a cell where another device holds a permit, as in a rollout: the limiter runs already.
     const holder = addDevice({ onPackageUri: [], resources: { '/4/0/8': 'busy-cell-software' } });
     const holding = await startUpgrade(holder);
@@ -148,7 +136,7 @@ describe.each(flows)('LwM2M software upgrade, seed 000, as $workflow.name', (tes
 
     expect((await handle.result()).outcome).toBe('succeeded');
     const cost = await lwm2mUpgradeCost(client, handle, 'busy-cell-software');
-    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(flow.maxActions);
+    expect(cost.actions, describeCost(cost)).toBeLessThanOrEqual(MAX_SUCCESS_ACTIONS);
     await holding.cancel();
     expect(await holding.result()).toMatchObject({ outcome: 'cancelled' });
   });

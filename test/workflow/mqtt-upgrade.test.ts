@@ -17,7 +17,7 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { mqttUpgradeV2, mqttUpgradeV3 } from '../../workflows/mqtt-upgrade';
+import { mqttUpgrade } from '../../workflows/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { FakeFleet } from './fake-fleet';
 import { recordHistory } from './history-recorder';
@@ -69,14 +69,11 @@ async function expectFoundByTaskDeviceAndVersion(
   }
 }
 
-/**
- * Starts upgrades of `flow` as `rolloutTask` does: their search attributes are part of the start.
- * (`mqttUpgrade`, which `upgradeTask` started, is covered by the replay of its recorded histories.)
- */
-function upgradesOf(flow: typeof mqttUpgradeV3 | typeof mqttUpgradeV2) {
+/** Starts upgrades as `rolloutTask` does: their search attributes are part of the start. */
+function upgrades() {
   function startUpgrade(deviceId: string, pkg: PackageInfo, { withSearchAttributes = true } = {}) {
     const input = { taskId, deviceId, package: pkg };
-    return client.workflow.start(flow, {
+    return client.workflow.start(mqttUpgrade, {
       workflowId: deviceOperationWorkflowId(deviceId),
       taskQueue: TaskQueue.platform,
       args: [input],
@@ -122,17 +119,11 @@ function expectNotifiedOnce(result: DeviceUpgradeResult) {
   expect(fleet.resultsNotifiedFor(result.deviceId)).toEqual([result]);
 }
 
-/**
- * `mqttUpgradeV3` is what `rolloutTask` starts now; `mqttUpgradeV2` runs the same seed steps for
- * upgrades started before it, with more activities. Each records its own replay histories.
- */
-const flows = [
-  { flow: mqttUpgradeV3, histories: 'mqtt-v3', successActions: 7 },
-  { flow: mqttUpgradeV2, histories: 'mqtt-v2', successActions: 11 },
-];
+/** What a successful upgrade costs in Temporal actions: the start, 3 activities, 2 device signals, 1 upsert. */
+const SUCCESS_ACTIONS = 7;
 
-describe.each(flows)('MQTT upgrade, seed 001, as $flow.name', ({ flow, histories, successActions }) => {
-  const { startUpgrade, upgrade, upgradeUntilTimeout } = upgradesOf(flow);
+describe('MQTT upgrade, seed 001', () => {
+  const { startUpgrade, upgrade, upgradeUntilTimeout } = upgrades();
 
   it('upgrades an online device: version query, delivery of URL, token and package info, success on the target version', async () => {
     const deviceId = fleet.addDevice({ softwareVersion: '1.0.0' });
@@ -169,17 +160,17 @@ describe.each(flows)('MQTT upgrade, seed 001, as $flow.name', ({ flow, histories
     ]);
     expect(await handle.query(deviceUpgradeStatusQuery)).toEqual({ step: 'succeeded', result });
     await expectFoundByTaskDeviceAndVersion(handle, deviceId, { step: 'succeeded' });
-    await recordHistory(`${histories}-success`, handle);
+    await recordHistory('0.1.0/mqtt-upgrade-success', handle);
   });
 
-  it(`costs ${successActions} Temporal actions for a successful upgrade`, async () => {
+  it(`costs ${SUCCESS_ACTIONS} Temporal actions for a successful upgrade`, async () => {
     const deviceId = fleet.addDevice({ softwareVersion: '1.0.0' });
 
     const { result, handle } = await upgrade(deviceId, packageOf('software'));
 
     expect(result.outcome).toBe('succeeded');
     const cost = historyCost((await handle.fetchHistory()).events ?? []);
-    expect(cost.actions).toBe(successActions);
+    expect(cost.actions).toBe(SUCCESS_ACTIONS);
   });
 
   it('sets its search attributes itself when its start carried none', async () => {
@@ -247,7 +238,7 @@ describe.each(flows)('MQTT upgrade, seed 001, as $flow.name', ({ flow, histories
     });
     expect(fleet.deliveries.filter((d) => d.deviceId === deviceId)).toEqual([]);
     expectNotifiedOnce(result);
-    await recordHistory(`${histories}-already-latest`, handle);
+    await recordHistory('0.1.0/mqtt-upgrade-already-latest', handle);
   });
 
   it('refuses a device whose version the package does not upgrade from', async () => {
@@ -290,7 +281,7 @@ describe.each(flows)('MQTT upgrade, seed 001, as $flow.name', ({ flow, histories
       step: 'failed',
       failureCause: 'Waiting for the device online timeout',
     });
-    await recordHistory(`${histories}-online-timeout`, handle);
+    await recordHistory('0.1.0/mqtt-upgrade-online-timeout', handle);
   });
 
   it('fails when the device does not report its version within 3 minutes', async () => {
@@ -352,7 +343,7 @@ describe.each(flows)('MQTT upgrade, seed 001, as $flow.name', ({ flow, histories
       toVersion: '2.0.0',
     });
     expectNotifiedOnce(result);
-    if (resultCode === 7) await recordHistory(`${histories}-device-failure`, handle);
+    if (resultCode === 7) await recordHistory('0.1.0/mqtt-upgrade-device-failure', handle);
   });
 
   it('fails a reported success whose version is not the target version', async () => {

@@ -60,7 +60,7 @@ describe('retries', () => {
       `task.completed:${taskId}`,
     ]);
     expect(await harness.timersCancelled(task)).toBe(0);
-    await recordHistory('rollout-retries-v4', task);
+    await recordHistory('0.1.0/rollout-task-retries', task);
   });
 });
 
@@ -163,6 +163,6 @@ describe('continue-as-new', () => {
     ).toEqual(retried.sort());
     expect(await harness.webhookEventIds(taskId)).toHaveLength(17);
     expect(await harness.timersCancelled(task)).toBe(0);
-    await recordHistory('rollout-continued-as-new-v4', task); // the last run: it began with carried progress
+    await recordHistory('0.1.0/rollout-task-continued-as-new', task); // the last run: it began with carried progress
   });
 });

@@ -82,7 +82,7 @@ it('records a device of an earlier run terminated without a result as failed wit
     `device.result:${taskId}:${succeeds}`,
     `task.completed:${taskId}`,
   ]);
-  await recordHistory('rollout-sweep-earlier-runs-v4', task); // the last run, which swept
+  await recordHistory('0.1.0/rollout-task-sweep-earlier-runs', task); // the last run, which swept
 });
 
 it('still looks for it once the task has aborted and waits for the devices in flight', async () => {

@@ -177,7 +177,7 @@ describe('abort threshold', () => {
     expect(harness.startsOf(slow)).toHaveLength(1);
     const rows = await harness.devices(taskId);
     expect(rows.filter((row) => row.failureCause === 'Task aborted')).toHaveLength(6);
-    await recordHistory('rollout-aborted-v3', task);
+    await recordHistory('0.1.0/rollout-task-aborted', task);
   });
 
   it('also cancels the devices in progress when asked to', async () => {
@@ -271,7 +271,7 @@ describe('pause, resume and cancel', () => {
       const device = harness.client.workflow.getHandle(deviceOperationWorkflowId(deviceId));
       expect(await device.result()).toMatchObject({ outcome: 'cancelled' });
     }
-    await recordHistory('rollout-cancelled-v3', task);
+    await recordHistory('0.1.0/rollout-task-cancelled', task);
   });
 });
 
@@ -279,7 +279,7 @@ describe('Task Conflict', () => {
   it('fails a device that already has an operation in progress and leaves that operation alone', async () => {
     const [busy = '', free = ''] = await harness.addDevices(2, hangs);
     harness.script(free, succeeds(1));
-    const other = await harness.client.workflow.start('mqttUpgradeV3', {
+    const other = await harness.client.workflow.start('mqttUpgrade', {
       workflowId: deviceOperationWorkflowId(busy),
       taskQueue: TaskQueue.platform,
       args: [{ taskId: 'task-earlier', deviceId: busy, package: packageOf('firmware') }],

@@ -1,5 +1,5 @@
 /**
- * The workflows the rollout tests run: otaflow's own, except that `mqttUpgradeV3` (what the rollout task starts for an MQTT device) is a fake device
+ * The workflows the rollout tests run: otaflow's own, except that `mqttUpgrade` (what the rollout task starts for an MQTT device) is a fake device
  * upgrade. It records its step, asks the test how this attempt goes (`fakeDeviceAttempt`), takes that
  * long and reports its result through the real `notifyDeviceResult`, as the real flows do; cancelled,
  * it reports `Cancelled`. The task workflow under test starts it by its type name, as in production.
@@ -23,7 +23,7 @@ const activities = proxyActivities<PlatformActivities & FakeDeviceActivities>({
   startToCloseTimeout: '30 seconds',
 });
 
-export async function mqttUpgradeV3(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
+export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
   const { taskId, deviceId } = input;
   const base = { taskId, deviceId, toVersion: input.package.version };
   let result: DeviceUpgradeResult;

@@ -206,7 +206,7 @@ describe('simulated MQTT device through the gateway', () => {
     await expect(commands.sendVersionQuery(device.deviceId)).resolves.toBeUndefined();
   });
 
-  describe("mqttUpgradeV3's combined commands", () => {
+  describe("mqttUpgrade's combined commands", () => {
     const upgradeOf = (deviceId: string) => ({ taskId: 'task-1', deviceId });
 
     it('queries an online device after recording step querying-version, and completes once its answer is signalled', async () => {
