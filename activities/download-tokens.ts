@@ -2,11 +2,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { type PackageDownloads, UnknownPackageError } from '../src/packages/download';
 import { MqttTimeouts } from '../workflows/timeouts';
-import type { PlatformActivities } from './interfaces';
+import type { PackageDelivery } from './interfaces';
 
-export function createDownloadTokenActivities(deps: {
-  downloads: PackageDownloads;
-}): Pick<PlatformActivities, 'issueDownloadToken'> {
+/** Where the MQTT gateway's `deliverUpgrade` gets a device's download URL and token. */
+export interface DownloadTokens {
+  /** A MinIO presigned download, valid `MqttTimeouts.downloadToken`. */
+  issueDownloadToken(
+    packageId: string,
+    deviceId: string,
+  ): Promise<Omit<PackageDelivery, 'version' | 'fileName' | 'size' | 'sha256'>>;
+}
+
+export function createDownloadTokens(deps: { downloads: PackageDownloads }): DownloadTokens {
   return {
     // Every device gets a token of its own; the device ID is not part of it (MinIO's presigned URLs
     // name the object only), which is what lets unchanged seed-platform devices use it.

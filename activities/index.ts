@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../src/db/database';
 import type { PackageDownloads } from '../src/packages/download';
-import { createDownloadTokenActivities } from './download-tokens';
 import type { PlatformActivities, RolloutActivities } from './interfaces';
 import { createNotificationActivities } from './notifications';
 import { createRegistryActivities } from './registry';
@@ -18,7 +17,6 @@ export interface PlatformActivityDeps {
 export function createActivities(deps: PlatformActivityDeps): PlatformActivities & RolloutActivities {
   return {
     ...createRegistryActivities(deps),
-    ...createDownloadTokenActivities(deps),
     ...createNotificationActivities(deps),
     ...createRolloutActivities(deps),
   };

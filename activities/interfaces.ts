@@ -4,20 +4,9 @@
  * their dependencies by `createActivities` (platform queue) and `createMqttCommandActivities`
  * (MQTT gateway queue).
  */
-import type {
-  DeviceUpgradeResult,
-  PackageInfo,
-  PackageKind,
-  UpgradeStep,
-  UpgradeTaskSummary,
-} from '../workflows/definitions';
+import type { DeviceUpgradeResult, PackageInfo, UpgradeStep } from '../workflows/definitions';
 import type { FailureCause } from '../workflows/failure-causes';
-import type {
-  Lwm2mBatch,
-  Lwm2mBatchAnswer,
-  PermitRequest,
-  ResourceValue,
-} from '../workflows/lwm2m-definitions';
+import type { Lwm2mBatch, Lwm2mBatchAnswer, PermitRequest } from '../workflows/lwm2m-definitions';
 import type { RolloutTaskSummary, TaskState, TaskTargetDevice } from '../workflows/rollout-definitions';
 
 /** What a device needs to fetch a package: the seed's "package download URL, token, and package information". */
@@ -43,11 +32,6 @@ export interface PlatformActivities {
     step: UpgradeStep,
     details?: { fromVersion?: string },
   ): Promise<void>;
-  /** A MinIO presigned download, valid `MqttTimeouts.downloadToken`. */
-  issueDownloadToken(
-    packageId: string,
-    deviceId: string,
-  ): Promise<Omit<PackageDelivery, 'version' | 'fileName' | 'size' | 'sha256'>>;
   /**
    * Records the device's result and queues its `device.result` webhook event. For a rollout task, a
    * failed attempt its retry policy tries again is recorded as `retrying` instead (no event), and a
@@ -55,7 +39,7 @@ export interface PlatformActivities {
    */
   notifyDeviceResult(result: DeviceUpgradeResult): Promise<void>;
   /** Finishes the task and queues its `task.completed` webhook event. */
-  notifyTaskCompleted(summary: UpgradeTaskSummary | RolloutTaskSummary): Promise<void>;
+  notifyTaskCompleted(summary: RolloutTaskSummary): Promise<void>;
 }
 
 /** Runs on TaskQueue.platform: what the `rolloutTask` workflow reads and writes besides device results. */
@@ -104,8 +88,6 @@ export interface UnstartedDevices {
  * `DeviceNotOnline` when the gateway knows the device is not connected.
  */
 export interface MqttCommandActivities {
-  sendVersionQuery(deviceId: string): Promise<void>;
-  sendUpgradeNotification(deviceId: string, kind: PackageKind, delivery: PackageDelivery): Promise<void>;
   /**
    * `mqttUpgrade`'s steps 3–4 in one activity (each activity is a billed action): an online device
    * has step `querying-version` recorded and is sent the version query (true). An offline one has step
@@ -126,27 +108,6 @@ export interface MqttUpgradeRef {
   deviceId: string;
 }
 
-/**
- * Runs on the task queue of the LwM2M gateway the device is registered with
- * (`lwm2mGatewayTaskQueue`). Each call returns once the command is sent, or queued for a sleeping
- * device (queue mode: it leaves with the device's next uplink); the device's answers reach the
- * workflow as `resourcesReported` / `deviceCommandFailed` signals. Fails with `DeviceNotOnline` when
- * the device has no live registration.
- */
-export interface Lwm2mCommandActivities {
-  lwm2mRead(deviceId: string, paths: string[]): Promise<void>;
-  lwm2mWrite(deviceId: string, path: string, value: ResourceValue): Promise<void>;
-  lwm2mExecute(deviceId: string, path: string): Promise<void>;
-  /** Observing a resource also reports its current value. */
-  lwm2mObserve(deviceId: string, paths: string[]): Promise<void>;
-  lwm2mCancelObservation(deviceId: string, paths: string[]): Promise<void>;
-  /**
-   * Where the device fetches the package: a CoAP URI on this gateway, served block-wise from the
-   * package store, whose path carries the package's versionCheckCode.
-   */
-  lwm2mPackageUri(deviceId: string, pkg: PackageInfo): Promise<string>;
-}
-
 /** Runs on TaskQueue.platform. */
 export interface Lwm2mPlatformActivities {
   /** The task queue of the gateway holding the device's registration; undefined when it has none. */
@@ -165,10 +126,11 @@ export const DEVICE_NOT_ONLINE = 'DeviceNotOnline';
 export const CLOSE_BATCH_SIZE = 1000;
 
 /**
- * Runs on the task queue of the LwM2M gateway the device is registered with, like
- * `Lwm2mCommandActivities` (patch `lwm2m-upgrade-fewer-actions`): several commands in one activity,
- * read answers returned when they come quickly, the step recorded for the API. Fails with
- * `DeviceNotOnline` when the device has no live registration on that gateway.
+ * Runs on the task queue of the LwM2M gateway the device is registered with
+ * (`lwm2mGatewayTaskQueue`): several commands in one activity, read answers returned when they come
+ * quickly (later ones reach the workflow as `resourcesReported` / `deviceCommandFailed` signals), the
+ * step recorded for the API. Fails with `DeviceNotOnline` when the device has no live registration
+ * on that gateway.
  */
 export interface Lwm2mBatchActivities {
   lwm2mSend(deviceId: string, batch: Lwm2mBatch): Promise<Lwm2mBatchAnswer>;

@@ -1,8 +1,8 @@
 /**
- * The LwM2M device commands, run on the task queue of the gateway holding the device's
- * registration (`lwm2mGatewayTaskQueue`). Each returns once the command has left (or is held for a
- * sleeping queue-mode device); the answers arrive as signals. A device with no registration here
- * cannot be reached, and retrying would not change that.
+ * The LwM2M device commands, in batches, run on the task queue of the gateway holding the device's
+ * registration (`lwm2mGatewayTaskQueue`). A batch returns once its commands have left (or are held
+ * for a sleeping queue-mode device), with the read answers that came quickly; later answers arrive as
+ * signals. A device with no registration here cannot be reached, and retrying would not change that.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { Lwm2mContentError } from '../src/lwm2m/content-formats';
@@ -10,12 +10,7 @@ import type { GatewayOperation } from '../src/lwm2m/device-management';
 import { DeviceNotRegisteredError } from '../src/lwm2m/device-management';
 import type { Lwm2mGatewayCommands } from '../src/lwm2m/gateway';
 import { InvalidLwm2mPathError } from '../src/lwm2m/lwm2m-path';
-import {
-  DEVICE_NOT_ONLINE,
-  type Lwm2mBatchActivities,
-  type Lwm2mCommandActivities,
-  type PlatformActivities,
-} from './interfaces';
+import { DEVICE_NOT_ONLINE, type Lwm2mBatchActivities, type PlatformActivities } from './interfaces';
 
 export interface Lwm2mCommandDependencies {
   gateway: { commands: Lwm2mGatewayCommands };
@@ -35,7 +30,7 @@ export const BATCH_ANSWER_WITHIN_MS = 5_000;
 export function createLwm2mCommandActivities({
   gateway,
   steps,
-}: Lwm2mCommandDependencies): Lwm2mCommandActivities & Lwm2mBatchActivities {
+}: Lwm2mCommandDependencies): Lwm2mBatchActivities {
   const { commands } = gateway;
   async function run<T>(command: () => T | Promise<T>): Promise<T> {
     try {
@@ -51,20 +46,6 @@ export function createLwm2mCommandActivities({
     }
   }
   return {
-    lwm2mRead: (deviceId, paths) => run(() => commands.read(deviceId, paths)),
-    lwm2mWrite: (deviceId, path, value) => run(() => commands.write(deviceId, path, value)),
-    lwm2mExecute: (deviceId, path) => run(() => commands.execute(deviceId, path)),
-    lwm2mObserve: (deviceId, paths) => run(() => commands.observe(deviceId, paths)),
-    lwm2mCancelObservation: (deviceId, paths) => run(() => commands.cancelObservation(deviceId, paths)),
-    async lwm2mPackageUri(deviceId, pkg) {
-      if (!commands.isRegistered(deviceId)) {
-        throw ApplicationFailure.nonRetryable(
-          `device ${deviceId} has no live LwM2M registration`,
-          DEVICE_NOT_ONLINE,
-        );
-      }
-      return commands.packageUri(pkg);
-    },
     async lwm2mSend(deviceId, { operations, quiet, step }) {
       if (!commands.isRegistered(deviceId)) {
         throw ApplicationFailure.nonRetryable(

@@ -2,18 +2,20 @@
  * The MQTT device commands (TaskQueue.mqttGateway): each publishes one `$ota` downlink through the
  * gateway. A device the registry knows to be offline cannot receive it, and retrying would not help.
  */
+
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceRegistry } from '../src/devices/registry';
 import type { VersionAnswers } from '../src/mqtt/device-answers';
 import type { DownlinkPublisher } from '../src/mqtt/gateway';
 import { buildUpgradeNotification, buildVersionQuery } from '../src/mqtt/ota-protocol';
+import type { DownloadTokens } from './download-tokens';
 import { DEVICE_NOT_ONLINE, type MqttCommandActivities, type PlatformActivities } from './interfaces';
 
 export interface MqttCommandDependencies {
   gateway: DownlinkPublisher;
   registry: Pick<DeviceRegistry, 'isOnline'>;
   /** What `mqttUpgrade`'s combined commands do besides publishing: the API's step, the download token. */
-  platform: Pick<PlatformActivities, 'recordUpgradeStep' | 'issueDownloadToken'>;
+  platform: Pick<PlatformActivities, 'recordUpgradeStep'> & DownloadTokens;
   /** Version reports as the gateway signals them, so a query can wait for its answer. */
   versionAnswers: VersionAnswers;
 }
@@ -48,14 +50,6 @@ export function createMqttCommandActivities({
     await answer.within(VERSION_ANSWER_WAIT_MS);
   }
   return {
-    async sendVersionQuery(deviceId) {
-      await requireOnline(deviceId);
-      await queryVersion(deviceId);
-    },
-    async sendUpgradeNotification(deviceId, kind, delivery) {
-      await requireOnline(deviceId);
-      await gateway.publishDownlink(deviceId, buildUpgradeNotification(deviceId, kind, delivery));
-    },
     async queryVersionIfOnline({ taskId, deviceId }, ifOffline) {
       if (!(await registry.isOnline(deviceId))) {
         if (ifOffline === 'fail') throw notOnline(deviceId);

@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createLwm2mPlatformActivities } from '../activities/cell-permits';
-import { createDownloadTokenActivities } from '../activities/download-tokens';
+import { createDownloadTokens } from '../activities/download-tokens';
 import { createLwm2mCommandActivities } from '../activities/lwm2m-commands';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
 import { createRegistryActivities } from '../activities/registry';
@@ -212,7 +212,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       mqttCommandActivities: createMqttCommandActivities({
         gateway,
         registry,
-        platform: { ...createRegistryActivities({ db }), ...createDownloadTokenActivities({ downloads }) },
+        platform: { ...createRegistryActivities({ db }), ...createDownloadTokens({ downloads }) },
         versionAnswers,
       }),
       lwm2mGateway: {

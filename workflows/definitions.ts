@@ -133,26 +133,10 @@ export interface DeviceUpgradeStatus {
 }
 export const deviceUpgradeStatusQuery = defineQuery<DeviceUpgradeStatus>('status');
 
-// ---- the upgrade task ----
+// ---- the task's settings for its NB-IoT devices ----
 
-export interface UpgradeTaskInput {
-  taskId: string;
-  deviceIds: string[];
-  package: PackageInfo;
-  /** The task's NB-IoT devices (the others speak MQTT) and the radio settings their upgrades use. */
-  lwm2m?: Lwm2mTaskSettings;
-}
-
+/** The radio settings a task's NB-IoT (LwM2M) upgrades use. */
 export interface Lwm2mTaskSettings {
-  deviceIds: string[];
   coverageRanges: CoverageRanges;
   radioResources: RadioResources;
-}
-
-export interface UpgradeTaskSummary {
-  taskId: string;
-  total: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
 }

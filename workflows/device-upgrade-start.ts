@@ -20,7 +20,7 @@ export interface DeviceUpgradeStart {
   deviceId: string;
   package: PackageInfo;
   /** The radio settings of an NB-IoT device's upgrade; undefined for an MQTT device. */
-  lwm2m: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'> | undefined;
+  lwm2m: Lwm2mTaskSettings | undefined;
   parentClosePolicy: ParentClosePolicy;
 }
 

@@ -4,7 +4,7 @@
  * activities, the API and tests; importable from workflow code.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { Lwm2mTaskSettings, PackageInfo, UpgradeOutcome, UpgradeTaskSummary } from './definitions';
+import type { Lwm2mTaskSettings, PackageInfo, UpgradeOutcome } from './definitions';
 import type { FailureCause } from './failure-causes';
 
 /** Workflow type of tasks created since rollout control; `upgradeTask` stays for tasks started before. */
@@ -90,7 +90,7 @@ export interface RolloutTaskInput {
   mode: TargetMode;
   policy: RolloutPolicy;
   /** What NB-IoT (LwM2M) upgrades use to read radio coverage and turn it into cell permits. */
-  nbiot: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'>;
+  nbiot: Lwm2mTaskSettings;
   /** History events after which a run continues as new; tests lower it, otherwise leave it unset. */
   historyEventLimit?: number;
   /**
@@ -134,7 +134,12 @@ export const pauseTaskSignal = defineSignal('pauseTask');
 export const resumeTaskSignal = defineSignal('resumeTask');
 
 /** How a rollout task ended, notified with `notifyTaskCompleted` and returned by the workflow. */
-export interface RolloutTaskSummary extends UpgradeTaskSummary {
+export interface RolloutTaskSummary {
+  taskId: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
   state: Extract<TaskState, 'completed' | 'cancelled' | 'aborted'>;
   /** Why the task aborted. */
   stateReason?: string;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import type {
-  Lwm2mCommandActivities,
+  Lwm2mBatchActivities,
   Lwm2mPlatformActivities,
   MqttCommandActivities,
   PlatformActivities,
@@ -14,7 +14,7 @@ export interface WorkerOptions {
   namespace: string;
   platformActivities: PlatformActivities & Lwm2mPlatformActivities;
   mqttCommandActivities: MqttCommandActivities;
-  lwm2mGateway: { gatewayId: string; activities: Lwm2mCommandActivities };
+  lwm2mGateway: { gatewayId: string; activities: Lwm2mBatchActivities };
   /** The platform worker's workflow cache (`OTAFLOW_WORKFLOW_CACHE_SIZE`). */
   workflowCacheSize: number;
 }

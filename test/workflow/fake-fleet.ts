@@ -6,6 +6,7 @@
 
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
+import type { DownloadTokens } from '../../activities/download-tokens';
 import {
   DEVICE_NOT_ONLINE,
   type MqttCommandActivities,
@@ -18,10 +19,10 @@ import {
   type PackageKind,
   type UpgradeResultReport,
   type UpgradeStep,
-  type UpgradeTaskSummary,
   upgradeResultReportedSignal,
   versionReportedSignal,
 } from '../../workflows/definitions';
+import type { RolloutTaskSummary } from '../../workflows/rollout-definitions';
 
 export interface FakeDevice {
   /** The registry's view of the connection. */
@@ -55,7 +56,7 @@ export class FakeFleet {
   readonly steps: RecordedStep[] = [];
   readonly deliveries: RecordedDelivery[] = [];
   readonly notifiedResults: DeviceUpgradeResult[] = [];
-  readonly notifiedSummaries: UpgradeTaskSummary[] = [];
+  readonly notifiedSummaries: RolloutTaskSummary[] = [];
 
   constructor(private readonly client: Client) {}
 
@@ -90,7 +91,7 @@ export class FakeFleet {
       .map(({ step, details }) => (details ? { step, details } : { step }));
   }
 
-  platformActivities(): PlatformActivities {
+  platformActivities(): PlatformActivities & DownloadTokens {
     return {
       isDeviceOnline: async (deviceId) => this.device(deviceId).online,
       recordUpgradeStep: async (taskId, deviceId, step, details) => {
@@ -131,8 +132,6 @@ export class FakeFleet {
       if (report) await this.signalDevice(deviceId, upgradeResultReportedSignal, report);
     };
     return {
-      sendVersionQuery,
-      sendUpgradeNotification,
       // As the gateway does: its registry view first, then the command, which finds the connection.
       queryVersionIfOnline: async ({ taskId, deviceId }, ifOffline) => {
         if (!this.device(deviceId).online) {

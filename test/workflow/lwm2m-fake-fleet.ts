@@ -14,7 +14,6 @@ import { createLwm2mPlatformActivities } from '../../activities/cell-permits';
 import {
   DEVICE_NOT_ONLINE,
   type Lwm2mBatchActivities,
-  type Lwm2mCommandActivities,
   type Lwm2mPlatformActivities,
   type PlatformActivities,
 } from '../../activities/interfaces';
@@ -75,9 +74,16 @@ interface GatewayQuiet {
   kept: Record<string, ResourceValue[]>;
 }
 
+/** A command the fake gateway sent, named as the operations a batch carries. */
 export interface Lwm2mCommand {
   deviceId: string;
-  command: keyof Lwm2mCommandActivities;
+  command:
+    | 'lwm2mRead'
+    | 'lwm2mObserve'
+    | 'lwm2mWrite'
+    | 'lwm2mExecute'
+    | 'lwm2mPackageUri'
+    | 'lwm2mCancelObservation';
   paths: string[];
   value?: ResourceValue;
 }
@@ -192,9 +198,6 @@ export class Lwm2mFakeFleet {
       recordUpgradeStep: async (_taskId, deviceId, step, details) => {
         this.steps.push(details ? { deviceId, step, details } : { deviceId, step });
       },
-      issueDownloadToken: async () => {
-        throw new Error('LwM2M devices fetch packages from the gateway, not with a download token');
-      },
       notifyDeviceResult: async (result) => {
         this.notifiedResults.push(result);
       },
@@ -203,38 +206,8 @@ export class Lwm2mFakeFleet {
   }
 
   /** The activities of gateway `gatewayId`'s queue. */
-  commandActivities(gatewayId = GATEWAY_ID): Lwm2mCommandActivities & Lwm2mBatchActivities {
-    const commands: Lwm2mCommandActivities = {
-      lwm2mRead: async (deviceId, paths) => {
-        this.commands.push({ deviceId, command: 'lwm2mRead', paths });
-        const answer = this.readAnswer(deviceId, paths);
-        if (answer.refused) await this.signal(deviceId, 'failure', answer.refused);
-        else if (Object.keys(answer.values).length > 0) await this.signal(deviceId, 'report', answer.values);
-      },
-      lwm2mObserve: async (deviceId, paths) => {
-        this.commands.push({ deviceId, command: 'lwm2mObserve', paths });
-        await this.report(deviceId, pick(this.device(deviceId).resources, paths));
-      },
-      lwm2mCancelObservation: async (deviceId, paths) => {
-        this.commands.push({ deviceId, command: 'lwm2mCancelObservation', paths });
-      },
-      lwm2mWrite: async (deviceId, path, value) => {
-        this.commands.push({ deviceId, command: 'lwm2mWrite', paths: [path], value });
-        for (const values of this.device(deviceId).onPackageUri) await this.report(deviceId, values);
-      },
-      lwm2mExecute: async (deviceId, path) => {
-        this.commands.push({ deviceId, command: 'lwm2mExecute', paths: [path] });
-        const device = this.device(deviceId);
-        device.silent.push(...device.silentAfterExecute);
-        for (const values of device.onExecute) await this.report(deviceId, values);
-      },
-      lwm2mPackageUri: async (deviceId, pkg) => {
-        this.commands.push({ deviceId, command: 'lwm2mPackageUri', paths: [] });
-        return packageUriOf(pkg);
-      },
-    };
+  commandActivities(gatewayId = GATEWAY_ID): Lwm2mBatchActivities {
     return {
-      ...commands,
       // As the gateway does: operations in order, quick read answers returned, an observation's first
       // answer dropped, notifications of quiet values kept instead of signalled.
       lwm2mSend: async (deviceId, batch) => {
@@ -327,12 +300,6 @@ export class Lwm2mFakeFleet {
     await this.client.workflow
       .getHandle(deviceOperationWorkflowId(deviceId))
       .signal(resourcesReportedSignal, Object.keys(earlier).length > 0 ? { values, earlier } : { values });
-  }
-
-  /** The device sends values: the gateway passes them on, and they become what later reads answer. */
-  private async report(deviceId: string, values: Values): Promise<void> {
-    Object.assign(this.device(deviceId).resources, values);
-    await this.signal(deviceId, 'report', values);
   }
 
   private async signal(

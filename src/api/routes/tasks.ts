@@ -72,7 +72,7 @@ export function tasksRouter(deps: {
   temporal: TaskWorkflows;
   logger: Logger;
   /** What NB-IoT (LwM2M) upgrades use to read radio coverage and turn it into cell permits. */
-  nbiot: Pick<Lwm2mTaskSettings, 'coverageRanges' | 'radioResources'>;
+  nbiot: Lwm2mTaskSettings;
   events?: TaskEventTiming;
 }): Router {
   const { db, temporal } = deps;

@@ -372,7 +372,14 @@ describe('rollout activities', () => {
 });
 
 describe('notifyTaskCompleted', () => {
-  const summary = { taskId: 't1', total: 1, succeeded: 1, failed: 0, cancelled: 0 };
+  const summary = {
+    taskId: 't1',
+    total: 1,
+    succeeded: 1,
+    failed: 0,
+    cancelled: 0,
+    state: 'completed' as const,
+  };
 
   it('marks the task completed and queues one task.completed event', async () => {
     await rolloutTaskOf('t1', ['d1']);

@@ -91,6 +91,9 @@ describe('createLwm2mCommandActivities', () => {
     observe: (_d, paths) => void calls.push(`observe ${paths.join(',')}`),
     cancelObservation: (_d, paths) => void calls.push(`cancel ${paths.join(',')}`),
     async sendBatch(_d, operations, { quiet, answerWithinMs }) {
+      for (const operation of operations) {
+        if (operation.op === 'read') for (const path of operation.paths) parseLwm2mPath(path);
+      }
       calls.push(
         `batch ${JSON.stringify(operations)} quiet=${JSON.stringify(quiet)} within=${answerWithinMs}`,
       );
@@ -107,22 +110,6 @@ describe('createLwm2mCommandActivities', () => {
     },
   });
   const pkg = { id: 'p1', sha256: 'ab'.repeat(32) } as PackageInfo;
-
-  it('passes commands to the gateway and builds the package URI', async () => {
-    await activities.lwm2mRead('d1', ['/3/0/3']);
-    await activities.lwm2mWrite('d1', '/5/0/1', 'coap://x');
-    await activities.lwm2mExecute('d1', '/5/0/2');
-    await activities.lwm2mObserve('d1', ['/5/0/3']);
-    await activities.lwm2mCancelObservation('d1', ['/5/0/3']);
-    expect(calls).toEqual([
-      'read /3/0/3',
-      'write /5/0/1=coap://x',
-      'execute /5/0/2',
-      'observe /5/0/3',
-      'cancel /5/0/3',
-    ]);
-    expect(await activities.lwm2mPackageUri('d1', pkg)).toBe('coap://gw:5683/fw/p1/abababababababab');
-  });
 
   it('records a batch step first, then sends its operations with the package URI resolved', async () => {
     calls.length = 0;
@@ -150,11 +137,12 @@ describe('createLwm2mCommandActivities', () => {
   });
 
   it('fails without retries for a device with no registration, or a malformed path', async () => {
-    const notOnline = await activities.lwm2mRead('d2', ['/3/0/3']).catch((error: unknown) => error);
+    const read = (deviceId: string, path: string) =>
+      activities.lwm2mSend(deviceId, { operations: [{ op: 'read', paths: [path] }] });
+    const notOnline = await read('d2', '/3/0/3').catch((error: unknown) => error);
     expect(notOnline).toBeInstanceOf(ApplicationFailure);
     expect(notOnline).toMatchObject({ type: DEVICE_NOT_ONLINE, nonRetryable: true });
-    await expect(activities.lwm2mPackageUri('d2', pkg)).rejects.toMatchObject({ type: DEVICE_NOT_ONLINE });
-    await expect(activities.lwm2mRead('d1', ['/3/zero/3'])).rejects.toMatchObject({
+    await expect(read('d1', '/3/zero/3')).rejects.toMatchObject({
       type: INVALID_LWM2M_COMMAND,
       nonRetryable: true,
     });

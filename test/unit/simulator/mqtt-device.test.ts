@@ -7,6 +7,7 @@ import { createDeviceAuthenticator } from '../../../src/mqtt/device-auth';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
 import { type MqttGateway, startMqttGateway } from '../../../src/mqtt/gateway';
 import { type SimulatedDeviceBehaviour, SimulatedMqttDevice } from '../../../src/simulator/mqtt-device';
+import type { PackageInfo, PackageKind } from '../../../workflows/definitions';
 import { eventually, InMemoryRegistry, RecordingSink } from '../mqtt/fakes';
 import { type PackageServer, startPackageServer } from './package-server';
 
@@ -102,6 +103,17 @@ function delivery(overrides: Partial<{ sha256: string }> = {}) {
   };
 }
 
+function packageOf(kind: PackageKind): PackageInfo {
+  const { version, fileName, size, sha256 } = delivery();
+  return { id: 'pkg-1', kind, version, fileName, size, sha256, supportedSourceVersions: [] };
+}
+
+/** Seed steps 4 and 6–7, as the workflow asks the gateway for them. */
+const queryVersion = (deviceId: string) =>
+  commands.queryVersionIfOnline({ taskId: 'task-1', deviceId }, 'fail');
+const deliver = (deviceId: string, kind: PackageKind) =>
+  commands.deliverUpgrade({ taskId: 'task-1', deviceId }, packageOf(kind), '1.0.0');
+
 function stepsOf(deviceId: string) {
   return recordedSteps.filter((entry) => entry.deviceId === deviceId).map(({ deviceId: _, ...step }) => step);
 }
@@ -113,7 +125,7 @@ function signalsOf(deviceId: string) {
 describe('simulated MQTT device through the gateway', () => {
   it('answers a version query with its versions', async () => {
     const device = await startDevice();
-    await commands.sendVersionQuery(device.deviceId);
+    await queryVersion(device.deviceId);
     await eventually(() =>
       expect(signalsOf(device.deviceId)).toContainEqual({
         signal: 'versionReported',
@@ -127,7 +139,7 @@ describe('simulated MQTT device through the gateway', () => {
     const device = await startDevice({ silent: true });
     const queried = once(device, 'version-query');
     const sentAt = Date.now();
-    await commands.sendVersionQuery(device.deviceId);
+    await queryVersion(device.deviceId);
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(990);
     await queried;
     expect(signalsOf(device.deviceId).map((call) => call.signal)).toEqual(['deviceOnline']);
@@ -136,7 +148,7 @@ describe('simulated MQTT device through the gateway', () => {
   it('upgrades software: downloads, reports progress, and reports success with the new version', async () => {
     const device = await startDevice({ dropConnectionOnceAt: 4096 });
     const resumed = once(device, 'download-resumed');
-    await commands.sendUpgradeNotification(device.deviceId, 'software', delivery());
+    await deliver(device.deviceId, 'software');
     expect(await resumed).toEqual([4096]);
     await eventually(() =>
       expect(signalsOf(device.deviceId)).toContainEqual({
@@ -155,7 +167,7 @@ describe('simulated MQTT device through the gateway', () => {
 
   it('reports an integrity failure (7) when the download is corrupted', async () => {
     const device = await startDevice({ corruptDownload: true });
-    await commands.sendUpgradeNotification(device.deviceId, 'firmware', delivery());
+    await deliver(device.deviceId, 'firmware');
     await eventually(() =>
       expect(signalsOf(device.deviceId)).toContainEqual(
         expect.objectContaining({
@@ -170,7 +182,7 @@ describe('simulated MQTT device through the gateway', () => {
   it('reports an injected result code (5: not enough space) without downloading', async () => {
     const device = await startDevice({ failWith: { resultCode: 5, description: 'flash full' } });
     const requestsBefore = packages.ranges.length;
-    await commands.sendUpgradeNotification(device.deviceId, 'firmware', delivery());
+    await deliver(device.deviceId, 'firmware');
     await eventually(() =>
       expect(signalsOf(device.deviceId)).toContainEqual({
         signal: 'upgradeResultReported',
@@ -183,7 +195,7 @@ describe('simulated MQTT device through the gateway', () => {
 
   it('reports success with its old version when told to report the wrong version', async () => {
     const device = await startDevice({ reportWrongVersion: true });
-    await commands.sendUpgradeNotification(device.deviceId, 'software', delivery());
+    await deliver(device.deviceId, 'software');
     await eventually(() =>
       expect(signalsOf(device.deviceId)).toContainEqual(
         expect.objectContaining({
@@ -195,7 +207,7 @@ describe('simulated MQTT device through the gateway', () => {
 
   it('refuses commands to an offline device with a non-retryable DeviceNotOnline failure', async () => {
     const device = await startDevice({ offline: true });
-    await expect(commands.sendVersionQuery(device.deviceId)).rejects.toMatchObject({
+    await expect(queryVersion(device.deviceId)).rejects.toMatchObject({
       type: 'DeviceNotOnline',
       nonRetryable: true,
     });
@@ -203,7 +215,7 @@ describe('simulated MQTT device through the gateway', () => {
     await eventually(() =>
       expect(signalsOf(device.deviceId).map((call) => call.signal)).toEqual(['deviceOnline']),
     );
-    await expect(commands.sendVersionQuery(device.deviceId)).resolves.toBeUndefined();
+    await expect(queryVersion(device.deviceId)).resolves.toBe(true);
   });
 
   describe("mqttUpgrade's combined commands", () => {
@@ -234,13 +246,7 @@ describe('simulated MQTT device through the gateway', () => {
 
     it('delivers URL, token and package information, then records step downloading', async () => {
       const device = await startDevice();
-      const { version, fileName, size, sha256 } = delivery();
-      const pkg = { id: 'pkg-1', kind: 'software' as const, version, fileName, size, sha256 };
-      await commands.deliverUpgrade(
-        upgradeOf(device.deviceId),
-        { ...pkg, supportedSourceVersions: [] },
-        '1.0.0',
-      );
+      await commands.deliverUpgrade(upgradeOf(device.deviceId), packageOf('software'), '1.0.0');
       expect(stepsOf(device.deviceId)).toEqual([{ step: 'downloading', details: { fromVersion: '1.0.0' } }]);
       await eventually(() =>
         expect(signalsOf(device.deviceId)).toContainEqual({
@@ -254,17 +260,9 @@ describe('simulated MQTT device through the gateway', () => {
 
     it('delivers nothing to a device that went offline', async () => {
       const device = await startDevice({ offline: true });
-      const { version, fileName, size, sha256 } = delivery();
-      const pkg = {
-        id: 'pkg-1',
-        kind: 'software' as const,
-        version,
-        fileName,
-        size,
-        sha256,
-        supportedSourceVersions: [],
-      };
-      await expect(commands.deliverUpgrade(upgradeOf(device.deviceId), pkg, '1.0.0')).rejects.toMatchObject({
+      await expect(
+        commands.deliverUpgrade(upgradeOf(device.deviceId), packageOf('software'), '1.0.0'),
+      ).rejects.toMatchObject({
         type: 'DeviceNotOnline',
       });
       expect(stepsOf(device.deviceId)).toEqual([]);
