@@ -7,7 +7,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { Lwm2mTaskSettings, PackageInfo, UpgradeOutcome } from './definitions';
 import type { FailureCause } from './failure-causes';
 
-/** Workflow type of tasks created since rollout control; `upgradeTask` stays for tasks started before. */
+/** The workflow type of a task created through the API. */
 export const rolloutTaskWorkflowType = 'rolloutTask';
 
 /**

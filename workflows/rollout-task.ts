@@ -11,8 +11,8 @@
  * - Aborting (failure threshold or a shut wave gate) and cancelling close the devices never started;
  *   the task then waits for the devices in flight (cancelled, if so asked) and notifies its summary.
  * - Devices started by an earlier run have no child handle here: every `SWEEP_INTERVAL_MS` the task
- *   asks whether their runs ended without reporting (patch `rollout-sweep-earlier-runs`).
- * - Its timers wake the loop and are never cancelled (patch `rollout-alarm-keeps-timers`, `Alarm`).
+ *   asks whether their runs ended without reporting.
+ * - Its timers wake the loop and are never cancelled (`Alarm`).
  * - The history stays bounded: the workflow continues as new with its progress when Temporal
  *   suggests it or past `HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW` events.
  */

@@ -106,7 +106,7 @@ export const migrations: readonly Migration[] = [
       )`,
       'create index device_group_members_device on device_group_members (device_id)',
       // A task's targets as the user gave them (device list, group or filter), snapshot or continuous,
-      // and its rollout policy; `rollout` is null for tasks of the first task workflow (`upgradeTask`).
+      // and its rollout policy; `rollout` is null for tasks created before rollout control (none since 0.1.0).
       'alter table tasks drop constraint tasks_state_check',
       `alter table tasks add constraint tasks_state_check check (state in
         ('scheduled', 'running', 'paused', 'cancelling', 'cancelled', 'aborted', 'completed'))`,

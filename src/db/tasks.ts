@@ -28,7 +28,7 @@ export interface Task {
   packageId: string;
   state: TaskState;
   stateReason: string | null;
-  /** Null for tasks of the first task workflow (`upgradeTask`), like `rollout`. */
+  /** Null for tasks created before rollout control (none since 0.1.0), like `rollout`. */
   target: StoredTaskTarget | null;
   mode: TargetMode;
   rollout: RolloutPolicy | null;
