@@ -5,15 +5,15 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { cellLimiter } from '../workflows/cell-limiter';
-import { isValidPermitRequest } from '../workflows/cell-permits';
+import type { cellLimiter } from '../workflows/cell-limiter/cell-limiter';
+import { isValidPermitRequest } from '../workflows/cell-limiter/permit-book';
 import { TaskQueue } from '../workflows/definitions';
 import {
   cellLimiterWorkflowId,
   lwm2mGatewayTaskQueue,
   releasePermitSignal,
   requestPermitSignal,
-} from '../workflows/lwm2m-definitions';
+} from '../workflows/lwm2m/definitions';
 import type { Lwm2mPlatformActivities } from './interfaces';
 
 export interface CellPermitActivityDeps {

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
+import type { PackageDelivery } from '../src/mqtt/ota-protocol';
 import { type PackageDownloads, UnknownPackageError } from '../src/packages/download';
 import { MqttTimeouts } from '../workflows/timeouts';
-import type { PackageDelivery } from './interfaces';
 
 /** Where the MQTT gateway's `deliverUpgrade` gets a device's download URL and token. */
 export interface DownloadTokens {

@@ -6,20 +6,8 @@
  */
 import type { DeviceUpgradeResult, PackageInfo, UpgradeStep } from '../workflows/definitions';
 import type { FailureCause } from '../workflows/failure-causes';
-import type { Lwm2mBatch, Lwm2mBatchAnswer, PermitRequest } from '../workflows/lwm2m-definitions';
-import type { RolloutTaskSummary, TaskState, TaskTargetDevice } from '../workflows/rollout-definitions';
-
-/** What a device needs to fetch a package: the seed's "package download URL, token, and package information". */
-export interface PackageDelivery {
-  url: string;
-  accessToken: string;
-  /** Token expiry, seconds since the epoch. */
-  expiresAt: number;
-  version: string;
-  fileName: string;
-  size: number;
-  sha256: string;
-}
+import type { Lwm2mBatch, Lwm2mBatchAnswer, PermitRequest } from '../workflows/lwm2m/definitions';
+import type { RolloutTaskSummary, TaskState, TaskTargetDevice } from '../workflows/rollout/definitions';
 
 /** Runs on TaskQueue.platform. */
 export interface PlatformActivities {

@@ -6,8 +6,8 @@ import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
 import { findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
 import { type DeviceUpgradeResult, upgradeTaskWorkflowId } from '../workflows/definitions';
+import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout/definitions';
 import { isRetried, retryDelayMs } from '../workflows/rollout/retry';
-import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout-definitions';
 import type { PlatformActivities } from './interfaces';
 
 type Queryable = Pick<Database, 'query'>;

@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
-import { cellLimiterWorkflowId } from '../workflows/lwm2m-definitions';
+import { cellLimiterWorkflowId } from '../workflows/lwm2m/definitions';
 import { eventTypeName, type HistoryCost, historyCost, runHistories, sumCosts } from './histories';
 import { percentile, round } from './stats';
 

@@ -18,7 +18,7 @@ import {
   cellLimiterWorkflowId,
   permitGrantedSignal,
   releasePermitSignal,
-} from '../workflows/lwm2m-definitions';
+} from '../workflows/lwm2m/definitions';
 import { eventTypeName, type HistoryCost, historyCost, sumCosts } from './histories';
 import { LIMITER_REQUESTER_TASK_QUEUE, type LimiterRequesterInput, releaseHoldSignal } from './limiter/shape';
 import { cellLimiterFigures, grantLatency, limiterRunHistories } from './limiter-histories';

@@ -1,7 +1,11 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { Lwm2mPath, type RadioResources } from '../workflows/lwm2m-definitions';
-import { type CoverageRanges, checkCoverageRanges, defaultCoverageRanges } from '../workflows/radio-coverage';
+import { Lwm2mPath, type RadioResources } from '../workflows/lwm2m/definitions';
+import {
+  type CoverageRanges,
+  checkCoverageRanges,
+  defaultCoverageRanges,
+} from '../workflows/lwm2m/radio-coverage';
 
 /**
  * otaflow's configuration, read from the environment once at startup. A bad value stops the process

@@ -6,8 +6,6 @@
 import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { FailureCause } from './failure-causes';
-import type { RadioResources } from './lwm2m-definitions';
-import type { CoverageRanges } from './radio-coverage';
 
 export type PackageKind = 'software' | 'firmware';
 
@@ -132,11 +130,3 @@ export interface DeviceUpgradeStatus {
   result?: DeviceUpgradeResult;
 }
 export const deviceUpgradeStatusQuery = defineQuery<DeviceUpgradeStatus>('status');
-
-// ---- the task's settings for its NB-IoT devices ----
-
-/** The radio settings a task's NB-IoT (LwM2M) upgrades use. */
-export interface Lwm2mTaskSettings {
-  coverageRanges: CoverageRanges;
-  radioResources: RadioResources;
-}

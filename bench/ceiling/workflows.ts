@@ -25,7 +25,7 @@ import {
 } from '@temporalio/workflow';
 import { deviceOperationWorkflowId, OtaSearchAttributes } from '../../workflows/definitions';
 import { historyIsLong } from '../../workflows/history-length';
-import { HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW } from '../../workflows/rollout-task';
+import { HISTORY_EVENTS_BEFORE_CONTINUE_AS_NEW } from '../../workflows/rollout/rollout-task';
 import type { CeilingActivities } from './activities';
 import {
   type CeilingTaskInput,

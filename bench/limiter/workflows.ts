@@ -6,7 +6,7 @@
  * real flow does meanwhile.
  */
 import { condition, setHandler, sleep } from '@temporalio/workflow';
-import { CellPermit, Lwm2mDevice, listenToLwm2mDevice } from '../../workflows/lwm2m-steps';
+import { CellPermit, Lwm2mDevice, listenToLwm2mDevice } from '../../workflows/lwm2m/steps';
 import { type LimiterRequesterInput, releaseHoldSignal } from './shape';
 
 export async function limiterRequester(input: LimiterRequesterInput): Promise<void> {

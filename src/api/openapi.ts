@@ -1,8 +1,9 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { ResponseObject, SchemaObject } from 'openapi3-ts/oas31';
 import { z } from 'zod';
 import packageJson from '../../package.json';
 import { IDEMPOTENCY_KEY_HEADER, idempotentCreates } from './idempotency';
+import { json, jsonBody, noContent, problem } from './openapi-bodies';
 import {
   AddGroupDevicesRequest,
   ApiKey,
@@ -35,7 +36,6 @@ import {
   PackageParams,
   PackageUploadForm,
   PageQuery,
-  Problem,
   UpdateDeviceRequest,
   Webhook,
   WebhookDeliveryList,
@@ -43,23 +43,6 @@ import {
   WebhookParams,
 } from './schemas';
 import { registerTaskPaths } from './task-openapi';
-
-export const json = (description: string, schema: z.ZodType): ResponseConfig => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-export const problem = (description: string): ResponseConfig => ({
-  description,
-  content: { 'application/problem+json': { schema: Problem } },
-});
-
-export const jsonBody = (schema: z.ZodType) => ({
-  required: true,
-  content: { 'application/json': { schema } },
-});
-
-const noContent = (description: string): ResponseConfig => ({ description });
 
 type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 

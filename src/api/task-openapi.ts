@@ -1,6 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { json, jsonBody, problem } from './openapi';
+import { json, jsonBody, problem } from './openapi-bodies';
 import { taskResultColumns } from './task-results-csv';
 import {
   CreateTaskRequest,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { UpgradeOutcome } from '../../workflows/definitions';
 import { DeviceCause, type FailureCause, OtaflowCause, PlatformCause } from '../../workflows/failure-causes';
+import type { TaskState, TaskTarget } from '../../workflows/rollout/definitions';
 import { defaultRetryCauses } from '../../workflows/rollout/retry';
-import type { TaskState, TaskTarget } from '../../workflows/rollout-definitions';
 import { maxTaskDevices } from '../db/task-targets';
 import type { TaskDeviceStep } from '../db/tasks';
 import { DeviceId, PageQuery, page, Tag, timestamp } from './schemas';

@@ -1,4 +1,4 @@
-import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../lwm2m/gateway';
+import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
 import type { Database } from './database';
 import { findDevice, setPresence } from './devices';
 

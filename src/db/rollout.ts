@@ -1,6 +1,6 @@
 /** What the rollout task workflow's activities read and write: targets in start order, attempts, task state. */
 import type { DeviceUpgradeResult } from '../../workflows/definitions';
-import type { TaskState, TaskTargetDevice } from '../../workflows/rollout-definitions';
+import type { TaskState, TaskTargetDevice } from '../../workflows/rollout/definitions';
 import type { Database } from './database';
 
 type Queryable = Pick<Database, 'query'>;

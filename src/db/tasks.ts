@@ -1,5 +1,5 @@
 import type { DeviceUpgradeResult, UpgradeOutcome, UpgradeStep } from '../../workflows/definitions';
-import type { DeviceFilter, RolloutPolicy, TargetMode, TaskState } from '../../workflows/rollout-definitions';
+import type { DeviceFilter, RolloutPolicy, TargetMode, TaskState } from '../../workflows/rollout/definitions';
 import type { Database } from './database';
 import { type Page, type PageRequest, toPage } from './paging';
 

@@ -1,6 +1,8 @@
-import type { WebhookEventType } from '../webhooks/outbox';
 import type { Database } from './database';
 import { type Page, type PageRequest, toPage } from './paging';
+
+/** The events an application can subscribe to. */
+export type WebhookEventType = 'device.result' | 'task.completed';
 
 type Queryable = Pick<Database, 'query'>;
 

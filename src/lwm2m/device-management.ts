@@ -13,7 +13,7 @@ import type {
   Lwm2mBatchAnswer,
   QuietValues,
   ResourceValue,
-} from '../../workflows/lwm2m-definitions';
+} from '../../workflows/lwm2m/definitions';
 import type { PerDeviceQueue } from '../devices/per-device-queue';
 import type { Logger } from '../logger';
 import { contentFormatNumber, decodeContent, encodeResourceWrite } from './content-formats';

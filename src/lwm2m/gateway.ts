@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { PackageInfo } from '../../workflows/definitions';
+import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
@@ -15,12 +16,8 @@ import type { Link } from './content-formats/link-format';
 import { DeviceManagement, type Lwm2mCommands } from './device-management';
 import { EndpointAgent } from './endpoint-agent';
 import type { Lwm2mEventSink } from './lwm2m-event-sink';
-import {
-  createPackageBlockHandler,
-  PACKAGE_PATH_PREFIX,
-  type PackageSource,
-  packagePath,
-} from './package-blocks';
+import { createPackageBlockHandler, PACKAGE_PATH_PREFIX, packagePath } from './package-blocks';
+import type { PackageSource } from './package-source';
 import {
   type Parsed,
   parseObjectLinks,
@@ -29,25 +26,6 @@ import {
   type Registration,
   RegistrationBook,
 } from './registration';
-
-/** Where a device is registered: what the platform needs to route its commands. */
-export interface RegistrationLocation {
-  gatewayId: string;
-  registrationId: string;
-  address: string;
-  port: number;
-  queueMode: boolean;
-  lifetimeSeconds: number;
-}
-
-export interface Lwm2mGatewayRegistry {
-  /** True for a provisioned device (endpoint name = device ID) whose protocol is 'lwm2m'. */
-  isLwm2mDevice(deviceId: string): Promise<boolean>;
-  setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
-  recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;
-  /** Clears the location only if it is still this registration (the device may have moved on). */
-  clearRegistration(deviceId: string, registrationId: string): Promise<void>;
-}
 
 export interface Lwm2mGatewayOptions {
   host: string;

@@ -6,7 +6,7 @@ import {
   deviceCommandFailedSignal,
   type ResourcesReport,
   resourcesReportedSignal,
-} from '../../workflows/lwm2m-definitions';
+} from '../../workflows/lwm2m/definitions';
 import { signalDeviceOperation } from '../devices/operation-signals';
 import { type Logger, logger } from '../logger';
 

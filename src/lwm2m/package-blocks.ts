@@ -9,23 +9,9 @@
  */
 import { OutgoingMessage as CoapOutgoingMessage, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { Logger } from '../logger';
-import type { PackageStore } from '../packages/package-store';
 import { ContentFormat } from './content-formats';
 import { createPackageChunkReader } from './package-chunks';
-
-export interface DeliverablePackage {
-  objectKey: string;
-  sha256: string;
-  size: number;
-}
-
-export interface PackageSource {
-  /** Asked once per block: the platform's is cached (src/packages/package-catalog.ts). */
-  lookup(packageId: string): Promise<DeliverablePackage | undefined>;
-  store: Pick<PackageStore, 'openRange'>;
-  /** Package bytes kept in memory for delivery (package-chunks.ts, `LWM2M_PACKAGE_CACHE_MB`). */
-  cacheBytes: number;
-}
+import type { PackageSource } from './package-source';
 
 export const PACKAGE_PATH_PREFIX = 'fw';
 /** The largest block CoAP over UDP allows (SZX 6); BERT (SZX 7) is for TCP only. */

@@ -8,7 +8,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { PackageStore } from '../packages/package-store';
-import type { DeliverablePackage } from './package-blocks';
+import type { DeliverablePackage } from './package-source';
 
 export const CHUNK_BYTES = 64 * 1024;
 

@@ -10,6 +10,7 @@ import { Aedes, type Client } from 'aedes';
 import { type Logger, logger } from '../logger';
 import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
 import { eventsDownTopic } from './ota-protocol';
+import { mayPublish, maySubscribe } from './topic-rules';
 
 export interface PresenceEvent {
   deviceId: string;
@@ -38,25 +39,6 @@ export interface EmbeddedBrokerOptions {
 
 /** CONNACK return code 4 (MQTT 3.1.1): bad user name or password. */
 const BAD_USERNAME_OR_PASSWORD = 4;
-
-function topicLevels(topic: string): string[] {
-  return topic.split('/');
-}
-
-/** A device may publish only under `$oc/devices/{its id}/sys/`. */
-export function mayPublish(principal: MqttPrincipal, topic: string): boolean {
-  const [root, devices, deviceId, sys, ...rest] = topicLevels(topic);
-  if (root !== '$oc' || devices !== 'devices' || sys !== 'sys' || rest.length === 0) return false;
-  return principal.kind === 'service' || deviceId === principal.deviceId;
-}
-
-/** A device may subscribe only under `$oc/devices/{its id}/`; the service account to any device's `sys/`. */
-export function maySubscribe(principal: MqttPrincipal, filter: string): boolean {
-  const [root, devices, deviceId, ...rest] = topicLevels(filter);
-  if (root !== '$oc' || devices !== 'devices' || rest.length === 0) return false;
-  if (principal.kind === 'device') return deviceId === principal.deviceId;
-  return deviceId !== '#' && rest[0] === 'sys';
-}
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? logger.child({ component: 'mqtt-broker' });

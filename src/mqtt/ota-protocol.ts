@@ -4,10 +4,21 @@
  * the device simulator share one definition of the wire format. See docs/mqtt-protocol.md.
  */
 import { z } from 'zod';
-import type { PackageDelivery } from '../../activities/interfaces';
 import type { PackageKind, VersionReport } from '../../workflows/definitions';
 
 export const OTA_SERVICE_ID = '$ota';
+
+/** What a device needs to fetch a package: the seed's "package download URL, token, and package information". */
+export interface PackageDelivery {
+  url: string;
+  accessToken: string;
+  /** Token expiry, seconds since the epoch. */
+  expiresAt: number;
+  version: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+}
 
 /** What the gateway subscribes to: every device's event uplink. */
 export const UPLINK_SUBSCRIPTION = '$oc/devices/+/sys/events/up';

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
-import { Lwm2mPath, type ResourceValue } from '../../workflows/lwm2m-definitions';
+import { Lwm2mPath, type ResourceValue } from '../../workflows/lwm2m/definitions';
 import { type Logger, logger } from '../logger';
 import { downloadBlockwise } from '../lwm2m/block-download';
 import { ContentFormat, contentFormatNumber, decodeContent } from '../lwm2m/content-formats';

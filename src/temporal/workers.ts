@@ -7,7 +7,7 @@ import type {
   PlatformActivities,
 } from '../../activities/interfaces';
 import { TaskQueue } from '../../workflows/definitions';
-import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m-definitions';
+import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m/definitions';
 
 export interface WorkerOptions {
   connection: NativeConnection;

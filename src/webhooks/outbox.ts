@@ -1,9 +1,7 @@
 import type { Database } from '../db/database';
+import type { WebhookEventType } from '../db/webhooks';
 
 type Queryable = Pick<Database, 'query'>;
-
-/** The events an application can subscribe to. */
-export type WebhookEventType = 'device.result' | 'task.completed';
 
 export interface WebhookEvent {
   type: WebhookEventType;

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { enqueue, grantFromQueue, type PermitBook, withdraw } from '../../workflows/cell-permits';
-import type { PermitRequest } from '../../workflows/lwm2m-definitions';
+import { enqueue, grantFromQueue, type PermitBook, withdraw } from '../../workflows/cell-limiter/permit-book';
+import type { PermitRequest } from '../../workflows/lwm2m/definitions';
 
 const limits = fc.constantFrom(1, 10, 50);
 

@@ -4,7 +4,7 @@ import {
   checkCoverageRanges,
   defaultCoverageRanges,
   permitsForCoverage,
-} from '../../workflows/radio-coverage';
+} from '../../workflows/lwm2m/radio-coverage';
 
 const ranges = defaultCoverageRanges;
 

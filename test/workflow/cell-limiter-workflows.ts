@@ -17,7 +17,7 @@ import {
   cellLimiterWorkflowId,
   permitGrantedSignal,
   releasePermitSignal,
-} from '../../workflows/lwm2m-definitions';
+} from '../../workflows/lwm2m/definitions';
 
 export * from '../../workflows/index';
 

@@ -12,7 +12,7 @@ import {
   cellLimiterWorkflowId,
   releasePermitSignal,
   requestPermitSignal,
-} from '../../workflows/lwm2m-definitions';
+} from '../../workflows/lwm2m/definitions';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { holdsPermitQuery, letGoSignal, permitHolder } from './cell-limiter-workflows';
 import { recordHistory } from './history-recorder';

@@ -10,9 +10,9 @@ import type { DownloadTokens } from '../../activities/download-tokens';
 import {
   DEVICE_NOT_ONLINE,
   type MqttCommandActivities,
-  type PackageDelivery,
   type PlatformActivities,
 } from '../../activities/interfaces';
+import type { PackageDelivery } from '../../src/mqtt/ota-protocol';
 import {
   type DeviceUpgradeResult,
   deviceOperationWorkflowId,
@@ -22,7 +22,7 @@ import {
   upgradeResultReportedSignal,
   versionReportedSignal,
 } from '../../workflows/definitions';
-import type { RolloutTaskSummary } from '../../workflows/rollout-definitions';
+import type { RolloutTaskSummary } from '../../workflows/rollout/definitions';
 
 export interface FakeDevice {
   /** The registry's view of the connection. */

@@ -33,9 +33,9 @@ import {
   type QuietValues,
   type ResourceValue,
   resourcesReportedSignal,
-} from '../../workflows/lwm2m-definitions';
-import { defaultRadioResources, type Lwm2mUpgradeInput } from '../../workflows/lwm2m-steps';
-import { defaultCoverageRanges } from '../../workflows/radio-coverage';
+} from '../../workflows/lwm2m/definitions';
+import { defaultCoverageRanges } from '../../workflows/lwm2m/radio-coverage';
+import { defaultRadioResources, type Lwm2mUpgradeInput } from '../../workflows/lwm2m/steps';
 
 export const GATEWAY_ID = 'gateway-1';
 /** A second gateway, for devices that register again elsewhere. */

@@ -15,8 +15,8 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
-import { lwm2mFirmwareUpgrade } from '../../workflows/lwm2m-firmware-upgrade';
+import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m/definitions';
+import { lwm2mFirmwareUpgrade } from '../../workflows/lwm2m/firmware-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import {

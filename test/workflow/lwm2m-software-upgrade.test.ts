@@ -12,8 +12,8 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
-import { lwm2mSoftwareUpgrade } from '../../workflows/lwm2m-software-upgrade';
+import { cellLimiterStateQuery, cellLimiterWorkflowId } from '../../workflows/lwm2m/definitions';
+import { lwm2mSoftwareUpgrade } from '../../workflows/lwm2m/software-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { recordHistory } from './history-recorder';
 import { type FakeLwm2mDevice, Lwm2mFakeFleet, runLwm2mWorkers, softwareDevice } from './lwm2m-fake-fleet';

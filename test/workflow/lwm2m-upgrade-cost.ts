@@ -6,7 +6,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { expect } from 'vitest';
 import { eventTypeName, type HistoryCost, historyCost } from '../../bench/histories';
-import { cellLimiterWorkflowId } from '../../workflows/lwm2m-definitions';
+import { cellLimiterWorkflowId } from '../../workflows/lwm2m/definitions';
 
 export interface UpgradeCost {
   device: HistoryCost;

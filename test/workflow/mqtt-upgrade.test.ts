@@ -17,7 +17,7 @@ import {
   TaskQueue,
   type UpgradeStep,
 } from '../../workflows/definitions';
-import { mqttUpgrade } from '../../workflows/mqtt-upgrade';
+import { mqttUpgrade } from '../../workflows/mqtt/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { FakeFleet } from './fake-fleet';
 import { recordHistory } from './history-recorder';

@@ -23,14 +23,14 @@ import {
   upgradeTaskWorkflowId,
 } from '../../workflows/definitions';
 import type { FailureCause } from '../../workflows/failure-causes';
-import { defaultCoverageRanges } from '../../workflows/radio-coverage';
+import { defaultCoverageRanges } from '../../workflows/lwm2m/radio-coverage';
 import type {
   DeviceFilter,
   RolloutPolicy,
   RolloutTaskInput,
   TargetMode,
-} from '../../workflows/rollout-definitions';
-import { type RolloutProgress, rolloutTask } from '../../workflows/rollout-task';
+} from '../../workflows/rollout/definitions';
+import { type RolloutProgress, rolloutTask } from '../../workflows/rollout/rollout-task';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 import { openTempDatabase } from '../unit/db/temp-database';
 import { packageOf } from './packages';

@@ -5,8 +5,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformCause } from '../../workflows/failure-causes';
-import { rolloutStatusQuery } from '../../workflows/rollout-definitions';
-import type { rolloutTask } from '../../workflows/rollout-task';
+import { rolloutStatusQuery } from '../../workflows/rollout/definitions';
+import type { rolloutTask } from '../../workflows/rollout/rollout-task';
 import { recordHistory } from './history-recorder';
 import { type FakeAttempt, HOUR, MINUTE, RolloutHarness } from './rollout-harness';
 import { lockedClient } from './server-time';

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deviceOperationWorkflowId } from '../../workflows/definitions';
 import { PlatformCause } from '../../workflows/failure-causes';
-import type { RolloutPolicy } from '../../workflows/rollout-definitions';
-import type { rolloutTask } from '../../workflows/rollout-task';
+import type { RolloutPolicy } from '../../workflows/rollout/definitions';
+import type { rolloutTask } from '../../workflows/rollout/rollout-task';
 import { recordHistory } from './history-recorder';
 import { type FakeAttempt, hangs, RolloutHarness } from './rollout-harness';
 import { lockedClient } from './server-time';

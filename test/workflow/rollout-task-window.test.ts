@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deviceOperationWorkflowId } from '../../workflows/definitions';
-import { rolloutStatusQuery } from '../../workflows/rollout-definitions';
-import type { rolloutTask } from '../../workflows/rollout-task';
+import { rolloutStatusQuery } from '../../workflows/rollout/definitions';
+import type { rolloutTask } from '../../workflows/rollout/rollout-task';
 import { hangs, RolloutHarness } from './rollout-harness';
 import { lockedClient } from './server-time';
 

@@ -13,8 +13,8 @@ import {
   type RolloutStatus,
   resumeTaskSignal,
   rolloutStatusQuery,
-} from '../../workflows/rollout-definitions';
-import type { rolloutTask } from '../../workflows/rollout-task';
+} from '../../workflows/rollout/definitions';
+import type { rolloutTask } from '../../workflows/rollout/rollout-task';
 import { recordHistory } from './history-recorder';
 import { packageOf } from './packages';
 import { hangs, MINUTE, RolloutHarness } from './rollout-harness';

@@ -3,7 +3,7 @@
  * ones reach `failedCount` or `failedPercent` of them. Cancelled devices are no evidence either way
  * and count in neither.
  */
-import type { RolloutPolicy } from '../rollout-definitions';
+import type { RolloutPolicy } from './definitions';
 
 type Abort = NonNullable<RolloutPolicy['abort']>;
 

@@ -3,7 +3,7 @@
  * time zone, and stays open `durationMinutes` (possibly past midnight). Local times are turned into
  * instants with Intl, so daylight-saving changes move the window with the wall clock.
  */
-import type { MaintenanceWindow } from '../rollout-definitions';
+import type { MaintenanceWindow } from './definitions';
 
 const MINUTE_MS = 60_000;
 

@@ -3,7 +3,7 @@
  * window allows `ratePerMinute` of them, so the task starts a batch per window instead of keeping a
  * timer per device.
  */
-import type { RolloutPolicy } from '../rollout-definitions';
+import type { RolloutPolicy } from './definitions';
 
 export const RATE_WINDOW_MS = 60_000;
 

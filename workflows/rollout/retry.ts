@@ -6,7 +6,7 @@
  */
 import type { UpgradeOutcome } from '../definitions';
 import { type FailureCause, PlatformCause } from '../failure-causes';
-import type { RetryPolicy } from '../rollout-definitions';
+import type { RetryPolicy } from './definitions';
 
 /** The timeouts of the seed's tables: the device was away, slow or silent, and may not be next time. */
 export const defaultRetryCauses: readonly FailureCause[] = [

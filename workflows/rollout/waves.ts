@@ -3,7 +3,7 @@
  * opens only when every device of the previous one has a final result and at least
  * `successPercent` of them succeeded.
  */
-import type { RolloutPolicy } from '../rollout-definitions';
+import type { RolloutPolicy } from './definitions';
 
 type Waves = NonNullable<RolloutPolicy['waves']>;
 

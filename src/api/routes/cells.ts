@@ -4,7 +4,7 @@ import {
   type CellLimiterState,
   cellLimiterStateQuery,
   cellLimiterWorkflowId,
-} from '../../../workflows/lwm2m-definitions';
+} from '../../../workflows/lwm2m/definitions';
 import { CellParams } from '../schemas';
 import { parseInput } from '../validate';
 import type { TaskWorkflows } from './tasks';

@@ -1,11 +1,7 @@
 import { type WorkflowClient, WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
-import {
-  type Lwm2mTaskSettings,
-  OtaSearchAttributes,
-  TaskQueue,
-  upgradeTaskWorkflowId,
-} from '../../../workflows/definitions';
+import { OtaSearchAttributes, TaskQueue, upgradeTaskWorkflowId } from '../../../workflows/definitions';
+import type { Lwm2mTaskSettings } from '../../../workflows/lwm2m/definitions';
 import {
   pauseTaskSignal,
   type RolloutTaskInput,
@@ -13,7 +9,7 @@ import {
   rolloutTaskWorkflowTaskTimeout,
   rolloutTaskWorkflowType,
   type TaskTarget,
-} from '../../../workflows/rollout-definitions';
+} from '../../../workflows/rollout/definitions';
 import type { Database } from '../../db/database';
 import { newId } from '../../db/ids';
 import { findPackage, type Package, toPackageInfo } from '../../db/packages';

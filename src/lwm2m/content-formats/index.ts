@@ -3,7 +3,7 @@
  * ../content-negotiation.ts, but decodes any it knows): the values keyed by resource path. Encoding
  * the single values otaflow writes.
  */
-import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
+import type { ResourceValue } from '../../../workflows/lwm2m/definitions';
 import { formatLwm2mPath, parseLwm2mPath } from '../lwm2m-path';
 import { Lwm2mContentError } from './content-error';
 import { decodeOmaJson } from './oma-json';

@@ -4,7 +4,7 @@
  * Each entry's name is the base name (`bn`, the request path when absent) plus its own `n`. Values:
  * `v` number, `sv` string (opaque as base64), `bv` boolean, `ov` Objlnk (`object:instance`).
  */
-import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
+import type { ResourceValue } from '../../../workflows/lwm2m/definitions';
 import { formatLwm2mPath, parseLwm2mPath } from '../lwm2m-path';
 import { Lwm2mContentError } from './content-error';
 

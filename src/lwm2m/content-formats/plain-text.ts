@@ -2,7 +2,7 @@
  * Plain text (content-format 0): one resource value as UTF-8 text, TS Core §7.4.1. Integers and
  * floats in decimal, booleans as "0"/"1", Objlnk as "object:instance"; opaque values are not text.
  */
-import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
+import type { ResourceValue } from '../../../workflows/lwm2m/definitions';
 import { parseLwm2mPath } from '../lwm2m-path';
 import { Lwm2mContentError } from './content-error';
 import { type ResourceType, resourceType } from './object-model';

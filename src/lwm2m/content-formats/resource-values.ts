@@ -4,7 +4,7 @@
  * 8 bytes, one-byte booleans, UTF-8 strings, Objlnk as two 16-bit ids. Opaque values travel through
  * otaflow as base64 text.
  */
-import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
+import type { ResourceValue } from '../../../workflows/lwm2m/definitions';
 import { Lwm2mContentError } from './content-error';
 import type { ResourceType } from './object-model';
 

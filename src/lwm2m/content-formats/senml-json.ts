@@ -3,7 +3,7 @@
  * records; the name of each is the base name in force (`bn`, carried over from earlier records) plus
  * its own `n`. Values: `v` number, `vs` string, `vb` boolean, `vd` opaque (base64url), `vlo` Objlnk.
  */
-import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
+import type { ResourceValue } from '../../../workflows/lwm2m/definitions';
 import { formatLwm2mPath, parseLwm2mPath } from '../lwm2m-path';
 import { Lwm2mContentError } from './content-error';
 import { resourceType } from './object-model';

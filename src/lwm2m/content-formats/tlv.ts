@@ -3,7 +3,7 @@
  * §7.4.3. Each element: a type byte (bits 7–6 kind, bit 5 16-bit id, bits 4–3 length width, bits
  * 2–0 short length), the id, the length, the value. Values carry no type; the object model gives it.
  */
-import type { ResourceValue } from '../../../workflows/lwm2m-definitions';
+import type { ResourceValue } from '../../../workflows/lwm2m/definitions';
 import { formatLwm2mPath, type Lwm2mPath, parseLwm2mPath } from '../lwm2m-path';
 import { Lwm2mContentError } from './content-error';
 import { isMultipleResource, resourceType } from './object-model';

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { tasksRouter } from '../../../src/api/routes/tasks';
 import type { Database } from '../../../src/db/database';
 import { finishTask, recordStep } from '../../../src/db/tasks';
-import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
-import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
+import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
+import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
 import { silentLogger } from './fakes';
 import { insertFirmwareAndMeters, startTestApi } from './test-api';
 

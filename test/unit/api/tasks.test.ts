@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
 import { recordDeviceResult, recordStep } from '../../../src/db/tasks';
-import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
+import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
 import { defaultRetryCauses } from '../../../workflows/rollout/retry';
 import { startTestApi, testSecrets } from './test-api';
 

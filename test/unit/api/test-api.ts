@@ -6,8 +6,8 @@ import { createSecretBox } from '../../../src/devices/secrets';
 import { createPackageDownloads } from '../../../src/packages/download';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import type { PackageStore } from '../../../src/packages/package-store';
-import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
-import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
+import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
+import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 

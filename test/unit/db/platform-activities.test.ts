@@ -11,7 +11,7 @@ import { findTask, insertTask, listTaskDevices } from '../../../src/db/tasks';
 import type { PackageDownloads } from '../../../src/packages/download';
 import { type DeviceUpgradeResult, upgradeTaskWorkflowId } from '../../../workflows/definitions';
 import { PlatformCause } from '../../../workflows/failure-causes';
-import type { DeviceUpgradeEnded, RolloutPolicy } from '../../../workflows/rollout-definitions';
+import type { DeviceUpgradeEnded, RolloutPolicy } from '../../../workflows/rollout/definitions';
 import { emptyTables, openTempDatabase } from './temp-database';
 
 let temp: Awaited<ReturnType<typeof openTempDatabase>>;

@@ -11,7 +11,7 @@ import {
   maxTaskDevices,
 } from '../../../src/db/task-targets';
 import { findTask, insertTask, type StoredTaskTarget } from '../../../src/db/tasks';
-import type { TargetMode } from '../../../workflows/rollout-definitions';
+import type { TargetMode } from '../../../workflows/rollout/definitions';
 import { emptyTables, openTempDatabase } from './temp-database';
 
 let temp: Awaited<ReturnType<typeof openTempDatabase>>;

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
-import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../../../src/lwm2m/gateway';
+import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../../../src/devices/lwm2m-registry';
 import type { Lwm2mEventSink } from '../../../src/lwm2m/lwm2m-event-sink';
-import type { DeliverablePackage, PackageSource } from '../../../src/lwm2m/package-blocks';
-import type { DeviceCommandFailure, ResourcesReport } from '../../../workflows/lwm2m-definitions';
+import type { DeliverablePackage, PackageSource } from '../../../src/lwm2m/package-source';
+import type { DeviceCommandFailure, ResourcesReport } from '../../../workflows/lwm2m/definitions';
 
 /** Devices by ID with their protocol, and what the gateway told the registry. */
 export class FakeLwm2mRegistry implements Lwm2mGatewayRegistry {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
 import { versionCheckCode } from '../../../src/lwm2m/package-blocks';
 import { SimulatedLwm2mDevice, type SimulatedLwm2mDeviceOptions } from '../../../src/simulator/lwm2m-device';
-import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
+import { Lwm2mPath } from '../../../workflows/lwm2m/definitions';
 import { silentLogger } from '../api/fakes';
 import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
 

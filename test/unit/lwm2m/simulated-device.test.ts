@@ -10,7 +10,7 @@ import {
   SimulatedLwm2mDevice,
   type SimulatedLwm2mDeviceOptions,
 } from '../../../src/simulator/lwm2m-device';
-import { Lwm2mPath } from '../../../workflows/lwm2m-definitions';
+import { Lwm2mPath } from '../../../workflows/lwm2m/definitions';
 import { silentLogger } from '../api/fakes';
 import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
 

@@ -15,8 +15,8 @@ import {
   type PackageStore,
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
-import { defaultRadioResources } from '../../../workflows/lwm2m-steps';
-import { defaultCoverageRanges } from '../../../workflows/radio-coverage';
+import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
+import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
 import { fakeTemporal, silentLogger } from '../api/fakes';
 import { testApiKey, testDownloads, testSecrets } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';

@@ -3,7 +3,7 @@
  * causes. Codes without a seed message of their own fail as "Firmware update failed", with the code
  * in the detail.
  */
-import { DeviceCause, type FailureCause } from './failure-causes';
+import { DeviceCause, type FailureCause } from '../failure-causes';
 
 /** /5/0/3, Firmware Update State. */
 export const FirmwareState = { idle: 0, downloading: 1, downloaded: 2, updating: 3 } as const;

@@ -4,7 +4,8 @@
  * from workflow code.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { PackageInfo, UpgradeStep } from './definitions';
+import type { PackageInfo, UpgradeStep } from '../definitions';
+import type { CoverageRanges } from './radio-coverage';
 
 /** LwM2M resource paths, `/object/instance/resource`, as OMA defines them. */
 export const Lwm2mPath = {
@@ -30,6 +31,12 @@ export interface RadioResources {
   cellId: string;
   rsrp: string;
   sinr: string;
+}
+
+/** The radio settings a task's NB-IoT (LwM2M) upgrades use. */
+export interface Lwm2mTaskSettings {
+  coverageRanges: CoverageRanges;
+  radioResources: RadioResources;
 }
 
 export type ResourceValue = string | number | boolean | null;

@@ -6,10 +6,11 @@
  * the application; the workflow itself only fails on a bug.
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
-import type { DeviceUpgradeResult } from './definitions';
-import { PlatformCause } from './failure-causes';
-import { Lwm2mPath, type QuietValues } from './lwm2m-definitions';
-import { SoftwareState, SoftwareUpdateResult, softwareResultCause } from './lwm2m-result-codes';
+import type { DeviceUpgradeResult } from '../definitions';
+import { PlatformCause } from '../failure-causes';
+import { Lwm2mTimeouts } from '../timeouts';
+import { Lwm2mPath, type QuietValues } from './definitions';
+import { SoftwareState, SoftwareUpdateResult, softwareResultCause } from './result-codes';
 import {
   asText,
   CellPermit,
@@ -24,8 +25,7 @@ import {
   trackProgress,
   versionDecision,
   waitUntilOnline,
-} from './lwm2m-steps';
-import { Lwm2mTimeouts } from './timeouts';
+} from './steps';
 
 const observed = [Lwm2mPath.softwareUpdateState, Lwm2mPath.softwareUpdateResult];
 /** Update states and results that end no wait until the device has downloaded, and while it installs. */

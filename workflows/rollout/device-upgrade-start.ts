@@ -7,13 +7,13 @@ import { type ParentClosePolicy, startChild } from '@temporalio/workflow';
 import {
   deviceOperationWorkflowId,
   deviceUpgradeSearchAttributes,
-  type Lwm2mTaskSettings,
   type PackageInfo,
   TaskQueue,
-} from './definitions';
-import { lwm2mFirmwareUpgrade } from './lwm2m-firmware-upgrade';
-import { lwm2mSoftwareUpgrade } from './lwm2m-software-upgrade';
-import { mqttUpgrade } from './mqtt-upgrade';
+} from '../definitions';
+import type { Lwm2mTaskSettings } from '../lwm2m/definitions';
+import { lwm2mFirmwareUpgrade } from '../lwm2m/firmware-upgrade';
+import { lwm2mSoftwareUpgrade } from '../lwm2m/software-upgrade';
+import { mqttUpgrade } from '../mqtt/mqtt-upgrade';
 
 export interface DeviceUpgradeStart {
   taskId: string;

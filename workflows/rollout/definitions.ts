@@ -4,8 +4,9 @@
  * activities, the API and tests; importable from workflow code.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { Lwm2mTaskSettings, PackageInfo, UpgradeOutcome } from './definitions';
-import type { FailureCause } from './failure-causes';
+import type { PackageInfo, UpgradeOutcome } from '../definitions';
+import type { FailureCause } from '../failure-causes';
+import type { Lwm2mTaskSettings } from '../lwm2m/definitions';
 
 /** The workflow type of a task created through the API. */
 export const rolloutTaskWorkflowType = 'rolloutTask';

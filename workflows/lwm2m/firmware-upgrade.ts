@@ -5,10 +5,11 @@
  * a bug.
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
-import type { DeviceUpgradeResult } from './definitions';
-import { PlatformCause } from './failure-causes';
-import { Lwm2mPath, type QuietValues } from './lwm2m-definitions';
-import { FirmwareState, FirmwareUpdateResult, firmwareResultCause } from './lwm2m-result-codes';
+import type { DeviceUpgradeResult } from '../definitions';
+import { PlatformCause } from '../failure-causes';
+import { Lwm2mTimeouts } from '../timeouts';
+import { Lwm2mPath, type QuietValues } from './definitions';
+import { FirmwareState, FirmwareUpdateResult, firmwareResultCause } from './result-codes';
 import {
   asText,
   CellPermit,
@@ -23,8 +24,7 @@ import {
   trackProgress,
   versionDecision,
   waitUntilOnline,
-} from './lwm2m-steps';
-import { Lwm2mTimeouts } from './timeouts';
+} from './steps';
 
 const observed = [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult];
 /** Firmware states and results that end no wait while the device downloads, and while it updates. */

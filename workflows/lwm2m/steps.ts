@@ -23,7 +23,7 @@ import {
   type Lwm2mBatchActivities,
   type Lwm2mPlatformActivities,
   type PlatformActivities,
-} from '../activities/interfaces';
+} from '../../activities/interfaces';
 import {
   type DeviceUpgradeInput,
   type DeviceUpgradeResult,
@@ -34,8 +34,9 @@ import {
   OtaSearchAttributes,
   type PackageInfo,
   type UpgradeStep,
-} from './definitions';
-import { DeviceCause, type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
+} from '../definitions';
+import { DeviceCause, type FailureCause, OtaflowCause, PlatformCause } from '../failure-causes';
+import { Lwm2mTimeouts } from '../timeouts';
 import {
   type DeviceCommandFailure,
   deviceCommandFailedSignal,
@@ -48,9 +49,8 @@ import {
   type ResourcesReport,
   type ResourceValue,
   resourcesReportedSignal,
-} from './lwm2m-definitions';
+} from './definitions';
 import { type CoverageRanges, permitsForCoverage } from './radio-coverage';
-import { Lwm2mTimeouts } from './timeouts';
 
 export interface Lwm2mUpgradeInput extends DeviceUpgradeInput {
   /** The RSRP/SINR range bounds that decide the cell's permits (configuration). */

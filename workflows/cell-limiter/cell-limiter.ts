@@ -15,17 +15,9 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
-import type { Lwm2mPlatformActivities } from '../activities/interfaces';
-import {
-  enqueue,
-  grantFromQueue,
-  isHolder,
-  isValidPermitRequest,
-  type PermitBook,
-  withdraw,
-} from './cell-permits';
-import { TaskQueue } from './definitions';
-import { historyIsLong } from './history-length';
+import type { Lwm2mPlatformActivities } from '../../activities/interfaces';
+import { TaskQueue } from '../definitions';
+import { historyIsLong } from '../history-length';
 import {
   type CellLimiterState,
   cellLimiterStateQuery,
@@ -33,7 +25,15 @@ import {
   permitGrantedSignal,
   releasePermitSignal,
   requestPermitSignal,
-} from './lwm2m-definitions';
+} from '../lwm2m/definitions';
+import {
+  enqueue,
+  grantFromQueue,
+  isHolder,
+  isValidPermitRequest,
+  type PermitBook,
+  withdraw,
+} from './permit-book';
 
 export interface CellLimiterInput extends CellLimiterState {
   /** Continue as new once the history holds this many events (default 2,000; tests force a low one). */

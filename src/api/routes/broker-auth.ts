@@ -9,11 +9,11 @@
  */
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { HttpProblem, sendProblem } from '../api/problem';
-import { parseInput } from '../api/validate';
-import type { Logger } from '../logger';
-import { type DeviceAuthenticator, type MqttPrincipal, secureEquals } from './device-auth';
-import { mayPublish, maySubscribe } from './embedded-broker';
+import type { Logger } from '../../logger';
+import { type DeviceAuthenticator, type MqttPrincipal, secureEquals } from '../../mqtt/device-auth';
+import { mayPublish, maySubscribe } from '../../mqtt/topic-rules';
+import { HttpProblem, sendProblem } from '../problem';
+import { parseInput } from '../validate';
 
 export interface BrokerAuthHttpOptions {
   /** The shared secret Mosquitto puts in the URIs (MQTT_AUTH_HTTP_TOKEN). */

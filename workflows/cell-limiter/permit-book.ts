@@ -8,7 +8,7 @@
  * coverage (limit 1) therefore upgrades alone, and the head waits rather than be overtaken, so no
  * request starves.
  */
-import type { PermitRequest } from './lwm2m-definitions';
+import type { PermitRequest } from '../lwm2m/definitions';
 
 export interface PermitBook {
   holders: PermitRequest[];

@@ -31,29 +31,17 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PlatformActivities, RolloutActivities } from '../activities/interfaces';
+import type { PlatformActivities, RolloutActivities } from '../../activities/interfaces';
 import {
   type DeviceUpgradeResult,
   deviceOperationWorkflowId,
   OtaSearchAttributes,
   TaskQueue,
   type UpgradeOutcome,
-} from './definitions';
-import { startDeviceUpgrade } from './device-upgrade-start';
-import { type FailureCause, OtaflowCause, PlatformCause } from './failure-causes';
-import { historyIsLong } from './history-length';
-import { abortReason } from './rollout/abort';
-import { windowAt } from './rollout/maintenance-window';
-import { type RateWindow, rateBudget } from './rollout/rate';
-import { retryDelayMs } from './rollout/retry';
-import {
-  firstWave,
-  nextWave,
-  type WaveProgress,
-  waveFailureReason,
-  waveGate,
-  waveRoom,
-} from './rollout/waves';
+} from '../definitions';
+import { type FailureCause, OtaflowCause, PlatformCause } from '../failure-causes';
+import { historyIsLong } from '../history-length';
+import { abortReason } from './abort';
 import {
   type DeviceUpgradeEnded,
   deviceUpgradeEndedSignal,
@@ -65,7 +53,12 @@ import {
   rolloutStatusQuery,
   type TaskState,
   type TaskTargetDevice,
-} from './rollout-definitions';
+} from './definitions';
+import { startDeviceUpgrade } from './device-upgrade-start';
+import { windowAt } from './maintenance-window';
+import { type RateWindow, rateBudget } from './rate';
+import { retryDelayMs } from './retry';
+import { firstWave, nextWave, type WaveProgress, waveFailureReason, waveGate, waveRoom } from './waves';
 
 /** Far below Temporal's 2,000 pending children per workflow, whatever the policy says. */
 export const MAX_IN_PROGRESS = 1000;

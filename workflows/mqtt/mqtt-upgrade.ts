@@ -21,7 +21,7 @@ import {
   DEVICE_NOT_ONLINE,
   type MqttCommandActivities,
   type PlatformActivities,
-} from '../activities/interfaces';
+} from '../../activities/interfaces';
 import {
   type DeviceUpgradeInput,
   type DeviceUpgradeResult,
@@ -37,9 +37,9 @@ import {
   upgradeResultReportedSignal,
   type VersionReport,
   versionReportedSignal,
-} from './definitions';
-import { DeviceCause, MqttResultCode, mqttResultCause, OtaflowCause, PlatformCause } from './failure-causes';
-import { MqttTimeouts } from './timeouts';
+} from '../definitions';
+import { DeviceCause, MqttResultCode, mqttResultCause, OtaflowCause, PlatformCause } from '../failure-causes';
+import { MqttTimeouts } from '../timeouts';
 
 /** Registry, gateway and broker hiccups are retried; an offline device is an answer, not a hiccup. */
 const commandOptions: ActivityOptions = {

@@ -1,0 +1,23 @@
+/**
+ * What the LwM2M gateway needs from the device registry: which endpoints are LwM2M devices, and where
+ * each is registered. Implemented over the database in src/db/lwm2m-registrations.ts.
+ */
+
+/** Where a device is registered: what the platform needs to route its commands. */
+export interface RegistrationLocation {
+  gatewayId: string;
+  registrationId: string;
+  address: string;
+  port: number;
+  queueMode: boolean;
+  lifetimeSeconds: number;
+}
+
+export interface Lwm2mGatewayRegistry {
+  /** True for a provisioned device (endpoint name = device ID) whose protocol is 'lwm2m'. */
+  isLwm2mDevice(deviceId: string): Promise<boolean>;
+  setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
+  recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;
+  /** Clears the location only if it is still this registration (the device may have moved on). */
+  clearRegistration(deviceId: string, registrationId: string): Promise<void>;
+}
