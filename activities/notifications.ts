@@ -5,7 +5,7 @@ import { recordInstalledVersion } from '../src/db/devices';
 import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
 import { findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
-import { type DeviceUpgradeResult, upgradeTaskWorkflowId } from '../workflows/definitions';
+import { type DeviceUpgradeResult, taskWorkflowId } from '../workflows/definitions';
 import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout/definitions';
 import { isRetried, retryDelayMs } from '../workflows/rollout/retry';
 import type { PlatformActivities } from './interfaces';
@@ -44,7 +44,7 @@ export function createNotificationActivities(deps: {
     async notifyDeviceResult(result) {
       const caller = Context.current().info.workflowExecution;
       // The task records the results of devices it could not start itself, and already knows them.
-      const reportedByTask = !caller || caller.workflowId === upgradeTaskWorkflowId(result.taskId);
+      const reportedByTask = !caller || caller.workflowId === taskWorkflowId(result.taskId);
       const runId = caller?.runId ?? '';
       const ended = await db.transaction(async (tx): Promise<DeviceUpgradeEnded | undefined> => {
         const task = await findTask(tx, result.taskId);
@@ -120,7 +120,7 @@ async function recordFinalResult(
 /** A task that has ended (or a rollout task started on a server since wiped) has nobody to tell. */
 async function signalTask(temporal: Client, taskId: string, ended: DeviceUpgradeEnded): Promise<void> {
   try {
-    await temporal.workflow.getHandle(upgradeTaskWorkflowId(taskId)).signal(deviceUpgradeEndedSignal, ended);
+    await temporal.workflow.getHandle(taskWorkflowId(taskId)).signal(deviceUpgradeEndedSignal, ended);
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }

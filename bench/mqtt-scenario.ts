@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { maxInProgressLimit } from '../src/api/task-schemas';
-import { deviceOperationWorkflowId, upgradeTaskWorkflowId } from '../workflows/definitions';
+import { deviceOperationWorkflowId, taskWorkflowId } from '../workflows/definitions';
 import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
 import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
@@ -229,7 +229,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     const afterCancel = await stack.platformRss();
     bars.stop();
     const inflightTaskRuns = await Promise.all(
-      inflightTasks.map((id) => runHistories(temporal, upgradeTaskWorkflowId(id))),
+      inflightTasks.map((id) => runHistories(temporal, taskWorkflowId(id))),
     );
 
     if (errors.length > 0) console.warn(`bench: ${errors.length} device errors; first: ${String(errors[0])}`);
@@ -523,7 +523,7 @@ export async function succeededDevices(api: TimedApi, taskId: string, sample: nu
 
 /** Every run of each task workflow (`upgrade-task:<id>`), summed and divided by the devices. */
 export async function taskShareOf(temporal: Client, taskIds: string[], devices: number): Promise<TaskShare> {
-  const costs = await Promise.all(taskIds.map((id) => chainCost(temporal, upgradeTaskWorkflowId(id))));
+  const costs = await Promise.all(taskIds.map((id) => chainCost(temporal, taskWorkflowId(id))));
   const actionsByType: Record<string, number> = {};
   for (const cost of costs)
     for (const [type, actions] of Object.entries(cost.actionsByType))

@@ -17,7 +17,7 @@ export function deviceOperationWorkflowId(deviceId: string): string {
   return `device-operation:${deviceId}`;
 }
 
-export function upgradeTaskWorkflowId(taskId: string): string {
+export function taskWorkflowId(taskId: string): string {
   return `upgrade-task:${taskId}`;
 }
 

@@ -3,7 +3,7 @@
  * (signal-with-start of the cell's limiter, the release signal).
  */
 import path from 'node:path';
-import { createLwm2mPlatformActivities } from '../../activities/cell-permits';
+import { createLwm2mPlatformActivities } from '../../activities/lwm2m-platform';
 import { runBenchWorkerProcess } from '../worker-process';
 import { LIMITER_REQUESTER_TASK_QUEUE } from './shape';
 

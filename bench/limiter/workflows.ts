@@ -6,7 +6,9 @@
  * real flow does meanwhile.
  */
 import { condition, setHandler, sleep } from '@temporalio/workflow';
-import { CellPermit, Lwm2mDevice, listenToLwm2mDevice } from '../../workflows/lwm2m/steps';
+import { CellPermit } from '../../workflows/lwm2m/cell-permit';
+import { Lwm2mDevice } from '../../workflows/lwm2m/device';
+import { listenToLwm2mDevice } from '../../workflows/lwm2m/device-reports';
 import { type LimiterRequesterInput, releaseHoldSignal } from './shape';
 
 export async function limiterRequester(input: LimiterRequesterInput): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The cell limiter's decision rule (workflows/cell-permits.ts), checked with fast-check over
+ * The cell limiter's decision rule (workflows/cell-limiter/permit-book.ts), checked with fast-check over
  * hundreds of requesters with mixed limits whose requests, releases and deaths interleave.
  */
 import fc from 'fast-check';

@@ -3,20 +3,20 @@
  * gateway and like NB-IoT devices: a device answers a read, an observation, a write of the package
  * URI or an execute by signalling its operation workflow (`resourcesReported`,
  * `deviceCommandFailed`) through the test server's client, the way the gateway does. The permit
- * activities are the real ones (activities/cell-permits.ts), so the real cell limiter runs.
+ * activities are the real ones (activities/lwm2m-platform.ts), so the real cell limiter runs.
  */
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { createLwm2mPlatformActivities } from '../../activities/cell-permits';
 import {
   DEVICE_NOT_ONLINE,
   type Lwm2mBatchActivities,
   type Lwm2mPlatformActivities,
   type PlatformActivities,
 } from '../../activities/interfaces';
+import { createLwm2mPlatformActivities } from '../../activities/lwm2m-platform';
 import {
   type DeviceUpgradeResult,
   deviceOperationWorkflowId,
@@ -35,7 +35,7 @@ import {
   resourcesReportedSignal,
 } from '../../workflows/lwm2m/definitions';
 import { defaultCoverageRanges } from '../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources, type Lwm2mUpgradeInput } from '../../workflows/lwm2m/steps';
+import { defaultRadioResources, type Lwm2mUpgradeInput } from '../../workflows/lwm2m/upgrade-input';
 
 export const GATEWAY_ID = 'gateway-1';
 /** A second gateway, for devices that register again elsewhere. */

@@ -19,8 +19,8 @@ import type { PackageDownloads } from '../../src/packages/download';
 import {
   OtaSearchAttributes,
   TaskQueue,
+  taskWorkflowId,
   type UpgradeOutcome,
-  upgradeTaskWorkflowId,
 } from '../../workflows/definitions';
 import type { FailureCause } from '../../workflows/failure-causes';
 import { defaultCoverageRanges } from '../../workflows/lwm2m/radio-coverage';
@@ -182,7 +182,7 @@ export class RolloutHarness {
       ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
     };
     return this.client.workflow.start(rolloutTask, {
-      workflowId: upgradeTaskWorkflowId(taskId),
+      workflowId: taskWorkflowId(taskId),
       taskQueue: TaskQueue.platform,
       args: [input],
       typedSearchAttributes: [{ key: OtaSearchAttributes.taskId, value: taskId }],

@@ -8,23 +8,15 @@ import { CancellationScope, condition } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from '../definitions';
 import { PlatformCause } from '../failure-causes';
 import { Lwm2mTimeouts } from '../timeouts';
+import { CellPermit } from './cell-permit';
 import { Lwm2mPath, type QuietValues } from './definitions';
+import { Lwm2mDevice, waitUntilOnline } from './device';
+import { asText, listenToLwm2mDevice } from './device-reports';
+import { type Ending, endingOfError, failed, targetVersionEnding, versionDecision } from './endings';
+import { trackProgress } from './progress';
+import { queryRadioCoverage } from './radio-query';
 import { FirmwareState, FirmwareUpdateResult, firmwareResultCause } from './result-codes';
-import {
-  asText,
-  CellPermit,
-  type Ending,
-  endingOfError,
-  failed,
-  Lwm2mDevice,
-  type Lwm2mUpgradeInput,
-  listenToLwm2mDevice,
-  queryRadioCoverage,
-  targetVersionEnding,
-  trackProgress,
-  versionDecision,
-  waitUntilOnline,
-} from './steps';
+import type { Lwm2mUpgradeInput } from './upgrade-input';
 
 const observed = [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult];
 /** Firmware states and results that end no wait while the device downloads, and while it updates. */

@@ -9,23 +9,15 @@ import { CancellationScope, condition } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from '../definitions';
 import { PlatformCause } from '../failure-causes';
 import { Lwm2mTimeouts } from '../timeouts';
+import { CellPermit } from './cell-permit';
 import { Lwm2mPath, type QuietValues } from './definitions';
+import { Lwm2mDevice, waitUntilOnline } from './device';
+import { asText, listenToLwm2mDevice } from './device-reports';
+import { type Ending, endingOfError, failed, targetVersionEnding, versionDecision } from './endings';
+import { trackProgress } from './progress';
+import { queryRadioCoverage } from './radio-query';
 import { SoftwareState, SoftwareUpdateResult, softwareResultCause } from './result-codes';
-import {
-  asText,
-  CellPermit,
-  type Ending,
-  endingOfError,
-  failed,
-  Lwm2mDevice,
-  type Lwm2mUpgradeInput,
-  listenToLwm2mDevice,
-  queryRadioCoverage,
-  targetVersionEnding,
-  trackProgress,
-  versionDecision,
-  waitUntilOnline,
-} from './steps';
+import type { Lwm2mUpgradeInput } from './upgrade-input';
 
 const observed = [Lwm2mPath.softwareUpdateState, Lwm2mPath.softwareUpdateResult];
 /** Update states and results that end no wait until the device has downloaded, and while it installs. */

@@ -1,6 +1,6 @@
 import { type WorkflowClient, WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
-import { OtaSearchAttributes, TaskQueue, upgradeTaskWorkflowId } from '../../../workflows/definitions';
+import { OtaSearchAttributes, TaskQueue, taskWorkflowId } from '../../../workflows/definitions';
 import type { Lwm2mTaskSettings } from '../../../workflows/lwm2m/definitions';
 import {
   pauseTaskSignal,
@@ -140,7 +140,7 @@ export function tasksRouter(deps: {
     };
     try {
       await temporal.workflow.start(rolloutTaskWorkflowType, {
-        workflowId: upgradeTaskWorkflowId(taskId),
+        workflowId: taskWorkflowId(taskId),
         taskQueue: TaskQueue.tasks,
         workflowTaskTimeout: rolloutTaskWorkflowTaskTimeout,
         args: [input],
@@ -202,7 +202,7 @@ export function tasksRouter(deps: {
     if (!paused)
       throw conflict(`task ${id} is ${task.state}; only a scheduled or running task can be paused`);
     await tellWorkflow(task, paused, () =>
-      temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).signal(pauseTaskSignal),
+      temporal.workflow.getHandle(taskWorkflowId(id)).signal(pauseTaskSignal),
     );
     res.json(taskBody(paused));
   });
@@ -214,7 +214,7 @@ export function tasksRouter(deps: {
     const resumed = await setTaskState(db, id, ['paused'], isFuture(startAt) ? 'scheduled' : 'running');
     if (!resumed) throw conflict(`task ${id} is ${task.state}; only a paused task can be resumed`);
     await tellWorkflow(task, resumed, () =>
-      temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).signal(resumeTaskSignal),
+      temporal.workflow.getHandle(taskWorkflowId(id)).signal(resumeTaskSignal),
     );
     res.json(taskBody(resumed));
   });
@@ -227,7 +227,7 @@ export function tasksRouter(deps: {
     // Cancelling a task being cancelled asks its workflow again.
     const cancelling = (await markTaskCancelling(db, id)) ?? task;
     await tellWorkflow(task, cancelling, async () => {
-      await temporal.workflow.getHandle(upgradeTaskWorkflowId(id)).cancel();
+      await temporal.workflow.getHandle(taskWorkflowId(id)).cancel();
     });
     res.status(202).json(taskBody(cancelling));
   });

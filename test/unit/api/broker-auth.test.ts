@@ -6,7 +6,7 @@ import { createApi } from '../../../src/api/create-api';
 import { brokerAuthHttpRouter } from '../../../src/api/routes/broker-auth';
 import { deviceCredentials } from '../../../src/mqtt/device-auth';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
+import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 import { testApiKey, testDownloads, testSecrets } from './test-api';

@@ -7,7 +7,7 @@ import { tasksRouter } from '../../../src/api/routes/tasks';
 import type { Database } from '../../../src/db/database';
 import { finishTask, recordStep } from '../../../src/db/tasks';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
+import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { silentLogger } from './fakes';
 import { insertFirmwareAndMeters, startTestApi } from './test-api';
 

@@ -7,7 +7,7 @@ import { createPackageDownloads } from '../../../src/packages/download';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import type { PackageStore } from '../../../src/packages/package-store';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
+import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 

@@ -9,7 +9,7 @@ import { insertPackage } from '../../../src/db/packages';
 import { insertListedTaskDevices } from '../../../src/db/task-targets';
 import { findTask, insertTask, listTaskDevices } from '../../../src/db/tasks';
 import type { PackageDownloads } from '../../../src/packages/download';
-import { type DeviceUpgradeResult, upgradeTaskWorkflowId } from '../../../workflows/definitions';
+import { type DeviceUpgradeResult, taskWorkflowId } from '../../../workflows/definitions';
 import { PlatformCause } from '../../../workflows/failure-causes';
 import type { DeviceUpgradeEnded, RolloutPolicy } from '../../../workflows/rollout/definitions';
 import { emptyTables, openTempDatabase } from './temp-database';
@@ -183,7 +183,7 @@ describe('notifyDeviceResult', () => {
 
   it('records a retried timeout as retrying, then the last attempt as final, and signals the task each time', async () => {
     await rolloutTaskOf('t1', ['d1']);
-    const taskWorkflow = upgradeTaskWorkflowId('t1');
+    const taskWorkflow = taskWorkflowId('t1');
 
     await activities.recordUpgradeStep('t1', 'd1', 'waiting-online');
     await reportedBy('device-operation:d1', 'run-1', timeout('t1', 'd1'));
@@ -270,7 +270,7 @@ describe('notifyDeviceResult', () => {
 
   it('does not signal the task for a result the task workflow records itself (Task Conflict)', async () => {
     await rolloutTaskOf('t1', ['d1']);
-    await reportedBy(upgradeTaskWorkflowId('t1'), 'task-run', {
+    await reportedBy(taskWorkflowId('t1'), 'task-run', {
       taskId: 't1',
       deviceId: 'd1',
       outcome: 'failed',

@@ -16,7 +16,7 @@ import {
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources } from '../../../workflows/lwm2m/steps';
+import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { fakeTemporal, silentLogger } from '../api/fakes';
 import { testApiKey, testDownloads, testSecrets } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
