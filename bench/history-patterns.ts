@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { eventTypeName } from './histories';
+import { eventTypeName } from '../src/temporal/history-cost';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

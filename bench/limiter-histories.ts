@@ -5,8 +5,14 @@
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
+import {
+  eventTypeName,
+  type HistoryCost,
+  historyCost,
+  runHistories,
+  sumCosts,
+} from '../src/temporal/history-cost';
 import { cellLimiterWorkflowId } from '../workflows/lwm2m/definitions';
-import { eventTypeName, type HistoryCost, historyCost, runHistories, sumCosts } from './histories';
 import { percentile, round } from './stats';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal as proto } from '@temporalio/proto';
+import { eventTypeName, type HistoryCost, historyCost, sumCosts } from '../src/temporal/history-cost';
 import { OtaSearchAttributes } from '../workflows/definitions';
 import {
   type CellLimiterState,
@@ -19,7 +20,6 @@ import {
   permitGrantedSignal,
   releasePermitSignal,
 } from '../workflows/lwm2m/definitions';
-import { eventTypeName, type HistoryCost, historyCost, sumCosts } from './histories';
 import { LIMITER_REQUESTER_TASK_QUEUE, type LimiterRequesterInput, releaseHoldSignal } from './limiter/shape';
 import { cellLimiterFigures, grantLatency, limiterRunHistories } from './limiter-histories';
 import { phaseBar, progressBars } from './mqtt-scenario';

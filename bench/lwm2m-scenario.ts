@@ -7,10 +7,10 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { SimulatedLwm2mDevice } from '../src/simulator/lwm2m-device';
+import { deviceTimelines, type HistoryCost, meanHistoryCost, sumCosts } from '../src/temporal/history-cost';
 import { deviceOperationWorkflowId } from '../workflows/definitions';
 import type { UpgradeShape } from './ceiling/shape';
 import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
-import { deviceTimelines, type HistoryCost, meanHistoryCost, sumCosts } from './histories';
 import {
   type CellLimiterFigures,
   cellLimiterFigures,

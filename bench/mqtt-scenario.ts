@@ -10,10 +10,6 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { maxInProgressLimit } from '../src/api/task-schemas';
-import { deviceOperationWorkflowId, taskWorkflowId } from '../workflows/definitions';
-import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
-import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
-import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
 import {
   chainCost,
   deviceTimelines,
@@ -21,7 +17,11 @@ import {
   meanHistoryCost,
   runHistories,
   workflowTaskTimeouts,
-} from './histories';
+} from '../src/temporal/history-cost';
+import { deviceOperationWorkflowId, taskWorkflowId } from '../workflows/definitions';
+import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
+import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
+import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
 import type { BenchStack, PlatformMemory } from './stack';
 import { percentile, ratePerMinute, round, steadyRatePerSecond } from './stats';
 import { countTemporalRequests, type PhaseRequests, type RequestCounts } from './temporal-requests';

@@ -5,6 +5,7 @@ import type {
   Lwm2mPlatformActivities,
   MqttCommandActivities,
   PlatformActivities,
+  RolloutActivities,
 } from '../../activities/interfaces';
 import { TaskQueue } from '../../workflows/definitions';
 import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m/definitions';
@@ -12,7 +13,8 @@ import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m/definitions';
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
-  platformActivities: PlatformActivities & Lwm2mPlatformActivities;
+  /** What the platform worker runs: every activity on `TaskQueue.platform`. */
+  platformActivities: PlatformActivities & RolloutActivities & Lwm2mPlatformActivities;
   mqttCommandActivities: MqttCommandActivities;
   lwm2mGateway: { gatewayId: string; activities: Lwm2mBatchActivities };
   /** The platform worker's workflow cache (`OTAFLOW_WORKFLOW_CACHE_SIZE`). */
@@ -26,8 +28,8 @@ export interface WorkerOptions {
 const TASK_WORKFLOW_CACHE_SIZE = 100;
 
 /**
- * The workers of one otaflow process: the platform worker (device upgrades, cell limiters, tasks
- * started before `TaskQueue.tasks`, plus registry, token, notification and permit activities), the
+ * The workers of one otaflow process: the platform worker (device upgrades and cell limiters, plus
+ * the registry, notification, rollout and permit activities), the
  * task worker (rollout tasks, with a cache of their own), the MQTT gateway worker (device downlinks,
  * on its own task queue so commands leave through a process that holds a broker connection) and the
  * LwM2M gateway worker (CoAP commands, on this gateway's own queue: only it holds its devices' NAT
@@ -47,7 +49,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
     // replays its short history when its device answers.
     maxCachedWorkflows: options.workflowCacheSize,
-    activities: { ...options.platformActivities },
+    activities: options.platformActivities,
   });
   const tasks = await Worker.create({
     connection,
@@ -60,13 +62,13 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     connection,
     namespace,
     taskQueue: TaskQueue.mqttGateway,
-    activities: { ...options.mqttCommandActivities },
+    activities: options.mqttCommandActivities,
   });
   const lwm2mGateway = await Worker.create({
     connection,
     namespace,
     taskQueue: lwm2mGatewayTaskQueue(options.lwm2mGateway.gatewayId),
-    activities: { ...options.lwm2mGateway.activities },
+    activities: options.lwm2mGateway.activities,
   });
   return [platform, tasks, mqttGateway, lwm2mGateway];
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CeilingActivities, createCeilingActivities } from '../../bench/ceiling/activities';
 import { CEILING_TASK_QUEUE, timersOfChild, type UpgradeShape } from '../../bench/ceiling/shape';
 import type { ceilingTask } from '../../bench/ceiling/workflows';
-import { eventTypeName, historyCost, runHistories } from '../../bench/histories';
+import { eventTypeName, historyCost, runHistories } from '../../src/temporal/history-cost';
 import { deviceOperationWorkflowId } from '../../workflows/definitions';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
 

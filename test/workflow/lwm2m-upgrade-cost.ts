@@ -1,11 +1,11 @@
 /**
  * What one LwM2M upgrade costs in Temporal actions, counted from the real histories with the
- * benchmark's rules (bench/histories.ts): the device workflow's own history plus its cell permit's
+ * benchmark's rules (src/temporal/history-cost.ts): the device workflow's own history plus its cell permit's
  * share of the cell limiter's.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { expect } from 'vitest';
-import { eventTypeName, type HistoryCost, historyCost } from '../../bench/histories';
+import { eventTypeName, type HistoryCost, historyCost } from '../../src/temporal/history-cost';
 import { cellLimiterWorkflowId } from '../../workflows/lwm2m/definitions';
 
 export interface UpgradeCost {

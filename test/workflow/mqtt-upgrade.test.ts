@@ -5,7 +5,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { historyCost } from '../../bench/histories';
+import { historyCost } from '../../src/temporal/history-cost';
 import {
   type DeviceUpgradeResult,
   deviceOnlineSignal,

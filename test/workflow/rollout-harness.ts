@@ -9,13 +9,13 @@ import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { historyCost } from '../../bench/histories';
 import type { Database } from '../../src/db/database';
 import { insertDevice } from '../../src/db/devices';
 import { insertPackage } from '../../src/db/packages';
 import { insertListedTaskDevices, insertResolvedTaskDevices } from '../../src/db/task-targets';
 import { findTask, insertTask, listTaskDevices, type Task, type TaskDevice } from '../../src/db/tasks';
 import type { PackageDownloads } from '../../src/packages/download';
+import { historyCost } from '../../src/temporal/history-cost';
 import {
   OtaSearchAttributes,
   TaskQueue,

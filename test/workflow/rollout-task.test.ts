@@ -5,7 +5,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { historyCost } from '../../bench/histories';
+import { historyCost } from '../../src/temporal/history-cost';
 import { deviceOperationWorkflowId, TaskQueue } from '../../workflows/definitions';
 import { DeviceCause } from '../../workflows/failure-causes';
 import {

@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { historyCost, workflowTaskTimeouts } from '../../bench/histories';
+import { historyCost, workflowTaskTimeouts } from '../../../src/temporal/history-cost';
 
 const { EventType, TimeoutType } = temporal.api.enums.v1;
 

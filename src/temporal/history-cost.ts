@@ -10,7 +10,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { deviceOperationWorkflowId } from '../workflows/definitions';
+import { deviceOperationWorkflowId } from '../../workflows/definitions';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
