@@ -9,6 +9,12 @@ import type { FailureCause } from '../workflows/failure-causes';
 import type { Lwm2mBatch, Lwm2mBatchAnswer, PermitRequest } from '../workflows/lwm2m/definitions';
 import type { RolloutTaskSummary, TaskState, TaskTargetDevice } from '../workflows/rollout/definitions';
 
+/**
+ * Who reports a device's result: its own upgrade workflow, or the task that could not start one (a
+ * `Task Conflict`, a start the cancellation overtook) and already knows the result.
+ */
+export type ResultReporter = 'device' | 'task';
+
 /** Runs on TaskQueue.platform. */
 export interface PlatformActivities {
   /** The registry's view of the device's connection (kept current by the gateways). */
@@ -25,7 +31,7 @@ export interface PlatformActivities {
    * failed attempt its retry policy tries again is recorded as `retrying` instead (no event), and a
    * result reported by a device workflow is signalled to the task (`deviceUpgradeEndedSignal`).
    */
-  notifyDeviceResult(result: DeviceUpgradeResult): Promise<void>;
+  notifyDeviceResult(result: DeviceUpgradeResult, reporter: ResultReporter): Promise<void>;
   /** Finishes the task and queues its `task.completed` webhook event. */
   notifyTaskCompleted(summary: RolloutTaskSummary): Promise<void>;
 }

@@ -41,17 +41,14 @@ export function createNotificationActivities(deps: {
 }): Pick<PlatformActivities, 'notifyDeviceResult' | 'notifyTaskCompleted'> {
   const { db, temporal } = deps;
   return {
-    async notifyDeviceResult(result) {
-      const caller = Context.current().info.workflowExecution;
-      // The task records the results of devices it could not start itself, and already knows them.
-      const reportedByTask = !caller || caller.workflowId === taskWorkflowId(result.taskId);
-      const runId = caller?.runId ?? '';
+    async notifyDeviceResult(result, reporter) {
+      const runId = Context.current().info.workflowExecution?.runId ?? '';
       const ended = await db.transaction(async (tx): Promise<DeviceUpgradeEnded | undefined> => {
         const task = await findTask(tx, result.taskId);
         if (!task) throw new Error(`task ${result.taskId} does not exist`);
         const now = new Date();
         const attempt = await lockDeviceAttempt(tx, result.taskId, result.deviceId);
-        if (!task.rollout || reportedByTask || !attempt) {
+        if (!task.rollout || reporter === 'task' || !attempt) {
           await recordFinalResult(tx, task, result, now, attempt?.attempts ?? 0);
           return undefined;
         }

@@ -36,6 +36,6 @@ export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgr
     if (!isCancellation(err)) throw err;
     result = { ...base, outcome: 'cancelled', cause: OtaflowCause.cancelled };
   }
-  await CancellationScope.nonCancellable(() => activities.notifyDeviceResult(result));
+  await CancellationScope.nonCancellable(() => activities.notifyDeviceResult(result, 'device'));
   return result;
 }

@@ -57,7 +57,7 @@ export function trackProgress(input: Lwm2mUpgradeInput): Progress {
           : []),
       ]);
       status.result = result;
-      await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
+      await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result, 'device'));
       return result;
     },
   };

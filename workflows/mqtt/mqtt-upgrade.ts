@@ -88,7 +88,7 @@ export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgr
   status.result = result;
 
   // Step 9, also after a cancellation: the application always learns how the device ended.
-  await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
+  await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result, 'device'));
   return result;
 }
 

@@ -553,7 +553,7 @@ class Rollout {
       ...(cause === undefined ? {} : { cause }),
       ...(detail === undefined ? {} : { detail }),
     };
-    await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result));
+    await CancellationScope.nonCancellable(() => platform.notifyDeviceResult(result, 'task'));
   }
 
   private tally(outcome: UpgradeOutcome): void {

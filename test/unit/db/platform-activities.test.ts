@@ -2,7 +2,7 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities';
-import type { PlatformActivities, RolloutActivities } from '../../../activities/interfaces';
+import type { PlatformActivities, ResultReporter, RolloutActivities } from '../../../activities/interfaces';
 import type { Database } from '../../../src/db/database';
 import { findDevice, insertDevice, setPresence } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
@@ -102,10 +102,11 @@ async function legacyTaskOf(id: string, deviceIds: string[]) {
   await insertListedTaskDevices(db, id, deviceIds);
 }
 
-/** Runs the activity as called by the given workflow run. */
+/** Runs the activity as called by the given workflow run: the device's own, or the task's. */
 function reportedBy(workflowId: string, runId: string, result: DeviceUpgradeResult) {
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId } });
-  return env.run(activities.notifyDeviceResult, result);
+  const reporter: ResultReporter = workflowId === taskWorkflowId(result.taskId) ? 'task' : 'device';
+  return env.run(activities.notifyDeviceResult, result, reporter);
 }
 
 async function row(taskId: string, deviceId: string) {
