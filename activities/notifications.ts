@@ -54,14 +54,19 @@ export function createNotificationActivities(deps: {
         }
         const report = { deviceId: result.deviceId, runId, outcome: result.outcome, cause: result.cause };
         // A repeated report (the activity retried) is signalled again, in case the signal was lost.
-        if (attempt.resultRunId === runId || attempt.finished) return { ...report, final: attempt.finished };
+        if (attempt.resultRunId === runId || attempt.finished) {
+          const retryInMs =
+            attempt.retryAt === undefined ? undefined : Math.max(0, attempt.retryAt - now.getTime());
+          return { ...report, final: attempt.finished, retryInMs };
+        }
         // An attempt that failed before recording any step is counted here.
         const attempts = attempt.attempts + (['pending', 'retrying'].includes(attempt.step) ? 1 : 0);
         const { retry } = task.rollout;
         if (retry && isRetried(retry, result, attempts)) {
-          const retryAt = new Date(now.getTime() + retryDelayMs(retry, attempts));
+          const retryInMs = retryDelayMs(retry, attempts);
+          const retryAt = new Date(now.getTime() + retryInMs);
           await recordRetryingAttempt(tx, result, { attempts, runId, retryAt }, now);
-          return { ...report, final: false };
+          return { ...report, final: false, retryInMs };
         }
         await recordFinalResult(tx, task, result, now, attempts, runId);
         return { ...report, final: true };

@@ -44,6 +44,8 @@ export interface DeviceAttempt {
   attempts: number;
   resultRunId: string | null;
   finished: boolean;
+  /** When a retrying device's next attempt is due (ms since the epoch); undefined otherwise. */
+  retryAt: number | undefined;
 }
 
 export async function lockDeviceAttempt(
@@ -57,9 +59,10 @@ export async function lockDeviceAttempt(
     attempts: number;
     result_run_id: string | null;
     finished: boolean;
+    retry_at: Date | null;
   }>(
     `select t.rollout is not null as rollout, td.step, td.attempts, td.result_run_id,
-            td.finished_at is not null as finished
+            td.finished_at is not null as finished, td.retry_at
        from task_devices td join tasks t on t.id = td.task_id
       where td.task_id = $1 and td.device_id = $2 for update of td`,
     [taskId, deviceId],
@@ -72,6 +75,7 @@ export async function lockDeviceAttempt(
       attempts: Number(row.attempts),
       resultRunId: row.result_run_id,
       finished: row.finished,
+      retryAt: row.retry_at && !row.finished ? new Date(row.retry_at).getTime() : undefined,
     }
   );
 }

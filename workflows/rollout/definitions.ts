@@ -128,6 +128,12 @@ export interface DeviceUpgradeEnded {
   outcome: UpgradeOutcome;
   cause?: FailureCause;
   final: boolean;
+  /**
+   * How long after this report the device's next attempt is due, for a result that is not final: the
+   * device-result activity decides it once (and records the time for the API); the task waits that
+   * long on its own clock, the one its timers and Temporal's time-skipping test server use.
+   */
+  retryInMs?: number;
 }
 export const deviceUpgradeEndedSignal = defineSignal<[DeviceUpgradeEnded]>('deviceUpgradeEnded');
 

@@ -57,7 +57,6 @@ import {
 import { startDeviceUpgrade } from './device-upgrade-start';
 import { windowAt } from './maintenance-window';
 import { type RateWindow, rateBudget } from './rate';
-import { retryDelayMs } from './retry';
 import { firstWave, nextWave, type WaveProgress, waveFailureReason, waveGate, waveRoom } from './waves';
 
 /** Far below Temporal's 2,000 pending children per workflow, whatever the policy says. */
@@ -249,15 +248,13 @@ class Rollout {
     if (device.runId !== undefined && device.runId !== ended.runId) return;
     this.removeInFlight(device);
     const reportedRunIds = [...device.reportedRunIds, ended.runId];
-    const { retry } = this.input.policy;
-    if (ended.final || !retry) {
+    if (ended.final || ended.retryInMs === undefined) {
       this.tally(ended.outcome);
     } else {
-      const dueAt = Date.now() + retryDelayMs(retry, device.attempts);
       this.progress.retrying.push({
         ...this.target(device),
         attempts: device.attempts,
-        dueAt,
+        dueAt: Date.now() + ended.retryInMs,
         reportedRunIds,
       });
     }
