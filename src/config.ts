@@ -34,17 +34,17 @@ const numberList = z
   .transform((list) => list.split(',').map(Number));
 
 /**
- * Measured with `npm run bench` on 2026-11-22: 1,000 upgrades ran as fast with 500 cached as with the
- * SDK's default (≈ 2,300), and 2,000 upgrades in flight took 340 MB less; above 500 each cached
- * workflow holds ≈ 0.2 MB (its V8 state and the SDK core's), whether or not it will run again soon.
+ * Upgrades wait hours between their steps: cached, each holds memory whether or not it runs again
+ * soon; evicted, it replays its short history when its device answers. 500 runs as fast as the SDK's
+ * larger default for far less memory (BENCHMARKS.md).
  */
 const WORKFLOW_CACHE_SIZE_DEFAULT = 500;
 const cacheSizeRange = 'an integer from 2 to 100000';
 
 /**
- * Measured with `npm run bench` on 2026-12-04 (BENCHMARKS.md, "Where the in-flight peak came from"): with
- * 10,000 upgrades in flight V8's own choice let each heap grow to 3–4× what its last full collection
- * kept, and the process peaked at 1,087–1,163 MB; at 50 % it peaked at 858–889 MB and upgraded as fast.
+ * V8's own choice lets each heap grow to 3–4× what its last full collection kept, most of it garbage
+ * with thousands of upgrades in flight; 50 % bounds the peak at no cost in speed (BENCHMARKS.md,
+ * "Where the in-flight peak came from").
  */
 const HEAP_GROWTH_PERCENT_DEFAULT = 50;
 const heapGrowthRange = 'an integer percent from 0 to 300';

@@ -3,8 +3,8 @@
  * the request a message answers by its message ID alone, but a message ID is only unique per
  * endpoint (RFC 7252 §4.4): every device numbers its own messages. A device's notification whose ID
  * equalled a pending request to another device was acknowledged and then dropped for its token, and
- * a device's ACK could stop another device's retransmissions: the benchmark's firmware result that
- * never reached its workflow, about one in 3,000 upgrades (BENCHMARKS.md). Here a message ID only
+ * a device's ACK could stop another device's retransmissions, and a result could be lost
+ * (BENCHMARKS.md). Here a message ID only
  * matches a request sent to the endpoint the message came from; any other message is matched by its
  * token.
  */

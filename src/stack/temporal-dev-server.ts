@@ -26,8 +26,8 @@ export interface TemporalDevServer {
 
 /**
  * SQLite in write-ahead-log mode, synced at checkpoints rather than at every commit: with the dev
- * server's default (rollback journal, a sync per commit) the server was otaflow's throughput limit —
- * 5.5 against 26 upgrades/s on the benchmark's ceiling (BENCHMARKS.md). A killed process loses
+ * server's default (rollback journal, a sync per commit) the server was otaflow's throughput limit
+ * (BENCHMARKS.md). A killed process loses
  * nothing (WAL commits are in the file); an OS crash or power loss can roll back the last commits.
  * Fleets that need more run a Temporal cluster and set TEMPORAL_ADDRESS (README, "Configuration").
  */

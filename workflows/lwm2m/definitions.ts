@@ -63,7 +63,7 @@ export interface DeviceCommandFailure {
 }
 export const deviceCommandFailedSignal = defineSignal<[DeviceCommandFailure]>('deviceCommandFailed');
 
-// ---- commands in batches (patch `lwm2m-upgrade-fewer-actions`) ----
+// ---- commands in batches ----
 
 /** One operation of a batch: the gateway sends a batch's operations to the device in order. */
 export type Lwm2mOperation =

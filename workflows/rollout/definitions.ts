@@ -13,10 +13,9 @@ export const rolloutTaskWorkflowType = 'rolloutTask';
 
 /**
  * A task's workflow task timeout (default 10 s; continue-as-new keeps it). A run holds up to 10,000
- * events (≈ 2.7 MB); on a worker busy with thousands of device workflows, a workflow task that misses
- * 10 s is tried again with a replay of the whole history, which misses it again: cancelling 10 tasks of
- * 1,000 in flight, one task failed six attempts in a row (BENCHMARKS.md, "Cancelling 10 tasks of
- * 1,000 in flight").
+ * events; on a worker busy with thousands of device workflows, a workflow task that misses 10 s is
+ * tried again with a replay of the whole history, which can miss it again (BENCHMARKS.md,
+ * "Cancelling 10 tasks of 1,000 in flight").
  */
 export const rolloutTaskWorkflowTaskTimeout = '60 seconds';
 
