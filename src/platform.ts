@@ -20,14 +20,13 @@ import {
 } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
+import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { limitHeapGrowth } from './heap-growth';
 import { type Logger, logger as rootLogger } from './logger';
 import { startLwm2mGateway } from './lwm2m/gateway';
-import { createTemporalLwm2mEventSink } from './lwm2m/lwm2m-event-sink';
 import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
 import { createDeviceAuthenticator } from './mqtt/device-auth';
-import { createTemporalDeviceEventSink } from './mqtt/device-event-sink';
 import type { PresenceSource } from './mqtt/embedded-broker';
 import { startEmbeddedBroker } from './mqtt/embedded-broker';
 import { type MqttGateway, startMqttGateway } from './mqtt/gateway';

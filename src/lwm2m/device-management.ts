@@ -14,11 +14,11 @@ import type {
   QuietValues,
   ResourceValue,
 } from '../../workflows/lwm2m/definitions';
+import type { Lwm2mEventSink } from '../devices/device-event-sinks';
 import type { PerDeviceQueue } from '../devices/per-device-queue';
 import type { Logger } from '../logger';
 import { contentFormatNumber, decodeContent, encodeResourceWrite } from './content-formats';
 import { acceptFormats, describeFormat, RENEGOTIABLE_CODES } from './content-negotiation';
-import type { Lwm2mEventSink } from './lwm2m-event-sink';
 import { formatLwm2mPath, parseLwm2mPath } from './lwm2m-path';
 import type { Registration, RegistrationBook } from './registration';
 

@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { PackageInfo } from '../../workflows/definitions';
+import type { Lwm2mEventSink } from '../devices/device-event-sinks';
 import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
@@ -15,7 +16,6 @@ import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
 import { DeviceManagement, type Lwm2mCommands } from './device-management';
 import { EndpointAgent } from './endpoint-agent';
-import type { Lwm2mEventSink } from './lwm2m-event-sink';
 import { createPackageBlockHandler, PACKAGE_PATH_PREFIX, packagePath } from './package-blocks';
 import type { PackageSource } from './package-source';
 import {

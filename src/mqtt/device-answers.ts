@@ -9,7 +9,7 @@
  *
  * The upgrade result is not awaited so: it follows a download and a reboot, minutes later.
  */
-import type { DeviceEventSink } from './device-event-sink';
+import type { DeviceEventSink } from '../devices/device-event-sinks';
 
 export interface VersionAnswers {
   /** Starts listening for the device's next version report; call it before sending the query. */

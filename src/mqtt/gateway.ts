@@ -6,10 +6,10 @@
  * (a failure code, or success at 100 %) become signals; the rest only update the registry.
  */
 import mqtt, { type MqttClient } from 'mqtt';
+import type { DeviceEventSink } from '../devices/device-event-sinks';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import type { DeviceRegistry } from '../devices/registry';
 import { type Logger, logger } from '../logger';
-import type { DeviceEventSink } from './device-event-sink';
 import type { PresenceSource } from './embedded-broker';
 import {
   deviceIdOfUplinkTopic,

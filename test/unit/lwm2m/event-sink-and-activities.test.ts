@@ -8,9 +8,9 @@ import {
   createLwm2mCommandActivities,
   INVALID_LWM2M_COMMAND,
 } from '../../../activities/lwm2m-commands';
+import { createTemporalLwm2mEventSink } from '../../../src/devices/device-event-sinks';
 import { DeviceNotRegisteredError } from '../../../src/lwm2m/device-management';
 import type { Lwm2mGatewayCommands } from '../../../src/lwm2m/gateway';
-import { createTemporalLwm2mEventSink } from '../../../src/lwm2m/lwm2m-event-sink';
 import { parseLwm2mPath } from '../../../src/lwm2m/lwm2m-path';
 import type { PackageInfo } from '../../../workflows/definitions';
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
+import type { Lwm2mEventSink } from '../../../src/devices/device-event-sinks';
 import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../../../src/devices/lwm2m-registry';
-import type { Lwm2mEventSink } from '../../../src/lwm2m/lwm2m-event-sink';
 import type { DeliverablePackage, PackageSource } from '../../../src/lwm2m/package-source';
 import type { DeviceCommandFailure, ResourcesReport } from '../../../workflows/lwm2m/definitions';
 

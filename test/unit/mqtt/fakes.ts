@@ -1,5 +1,5 @@
+import type { DeviceEventSink } from '../../../src/devices/device-event-sinks';
 import type { DeviceRegistry } from '../../../src/devices/registry';
-import type { DeviceEventSink } from '../../../src/mqtt/device-event-sink';
 import type { UpgradeResultReport, VersionReport } from '../../../workflows/definitions';
 
 /** An in-memory registry that records what the gateway told it. */

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createTemporalDeviceEventSink } from '../../../src/mqtt/device-event-sink';
+import { createTemporalDeviceEventSink } from '../../../src/devices/device-event-sinks';
 
 /** A stand-in for the Temporal client that records signals and fails as told. */
 function fakeClient(fail?: Error) {
