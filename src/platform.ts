@@ -130,6 +130,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     });
 
     const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: config.MQTT_SERVICE_PASSWORD };
+    const authenticateMqtt = createDeviceAuthenticator({ registry, serviceAccount });
     let mqttUrl = config.MQTT_URL;
     let presence: PresenceSource;
     if (mqttUrl) {
@@ -144,7 +145,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       const broker = await startEmbeddedBroker({
         host: config.MQTT_HOST,
         port: config.MQTT_PORT,
-        authenticate: createDeviceAuthenticator({ registry, serviceAccount }),
+        authenticate: authenticateMqtt,
         log: log.child({ component: 'mqtt-broker' }),
       });
       stops.push(() => broker.stop());
@@ -246,6 +247,13 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       config,
       logger: log.child({ component: 'api' }),
       apiKey: apiKey.key,
+      brokerAuth: config.MQTT_AUTH_HTTP_TOKEN
+        ? {
+            token: config.MQTT_AUTH_HTTP_TOKEN,
+            authenticate: authenticateMqtt,
+            serviceUsername: serviceAccount.username,
+          }
+        : undefined,
     });
     const server = await listen(app, config.OTAFLOW_API_HOST, config.OTAFLOW_API_PORT);
     stops.push(() => closeServer(server));

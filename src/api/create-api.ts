@@ -1,10 +1,9 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { createDeviceRegistry } from '../db/device-registry';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
-import { createDeviceAuthenticator } from '../mqtt/device-auth';
+import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
 import { authenticate } from './auth';
@@ -32,8 +31,9 @@ export interface ApiDeps {
   config: Pick<
     Config,
     'OTAFLOW_PUBLIC_URL' | 'OTAFLOW_API_HOST' | 'OTAFLOW_API_PORT' | 'coverageRanges' | 'radioResources'
-  > &
-    Partial<Pick<Config, 'MQTT_AUTH_HTTP_TOKEN' | 'MQTT_SERVICE_USERNAME' | 'MQTT_SERVICE_PASSWORD'>>;
+  >;
+  /** Mosquitto's auth plugin's endpoints, when `MQTT_AUTH_HTTP_TOKEN` is set. */
+  brokerAuth?: { token: string; authenticate: DeviceAuthenticator; serviceUsername: string };
   logger: Logger;
   /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
   apiKey: string;
@@ -62,18 +62,8 @@ export function createApi(deps: ApiDeps): Express {
     res.json(openApiDocument);
   });
   app.use(downloadsRouter(deps.downloads));
-  const {
-    MQTT_AUTH_HTTP_TOKEN: token,
-    MQTT_SERVICE_USERNAME: username,
-    MQTT_SERVICE_PASSWORD: password,
-  } = deps.config;
-  if (token && username && password) {
-    const registry = createDeviceRegistry(deps.db, deps.secrets);
-    const authenticate = createDeviceAuthenticator({ registry, serviceAccount: { username, password } });
-    app.use(
-      '/internal/mqtt-auth',
-      brokerAuthHttpRouter({ token, authenticate, serviceUsername: username, log: deps.logger }),
-    );
+  if (deps.brokerAuth) {
+    app.use('/internal/mqtt-auth', brokerAuthHttpRouter({ ...deps.brokerAuth, log: deps.logger }));
   }
   app.use('/v1', requireKey, express.json({ limit: limits.maxJsonBytes }));
   app.post([...idempotentCreates], idempotency(deps));

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../../src/api/create-api';
 import { brokerAuthHttpRouter } from '../../../src/api/routes/broker-auth';
-import { deviceCredentials } from '../../../src/mqtt/device-auth';
+import { createDeviceRegistry } from '../../../src/db/device-registry';
+import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
 import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { openTempDatabase } from '../db/temp-database';
@@ -29,12 +30,19 @@ function apiWith(db: Awaited<ReturnType<typeof openTempDatabase>>['db'], authTok
       OTAFLOW_API_PORT: 0,
       coverageRanges: defaultCoverageRanges,
       radioResources: defaultRadioResources,
-      MQTT_AUTH_HTTP_TOKEN: authToken,
-      MQTT_SERVICE_USERNAME: service.username,
-      MQTT_SERVICE_PASSWORD: service.password,
     },
     logger: silentLogger,
     apiKey: testApiKey,
+    brokerAuth: authToken
+      ? {
+          token: authToken,
+          authenticate: createDeviceAuthenticator({
+            registry: createDeviceRegistry(db, testSecrets),
+            serviceAccount: service,
+          }),
+          serviceUsername: service.username,
+        }
+      : undefined,
   });
 }
 
