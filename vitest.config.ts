@@ -11,11 +11,18 @@ export default defineConfig({
     // Warnings and errors only: info lines of hundreds of simulated devices would bury the results.
     env: { OTAFLOW_LOG_LEVEL: process.env.OTAFLOW_LOG_LEVEL ?? 'warn' },
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'unit',
+          // The benchmark's own tests live beside it (bench/test/); its workflow ones run with the workflow suite.
+          include: ['test/unit/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          exclude: ['bench/test/**/*.workflow.test.ts'],
+        },
+      },
       {
         test: {
           name: 'workflow',
-          include: ['test/workflow/**/*.test.ts'],
+          include: ['test/workflow/**/*.test.ts', 'bench/test/**/*.workflow.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { maxInProgressLimit } from '../src/api/task-schemas';
+import { connectLeanMqttFleet, type LeanDevicePlan } from '../src/simulator/lean-mqtt-fleet';
 import {
   chainCost,
   deviceTimelines,
@@ -19,7 +20,6 @@ import {
   workflowTaskTimeouts,
 } from '../src/temporal/history-cost';
 import { deviceOperationWorkflowId, taskWorkflowId } from '../workflows/definitions';
-import { type BenchDevicePlan, connectBenchFleet } from './bench-fleet';
 import { CEILING_TASK_QUEUE, type UpgradeShape } from './ceiling/shape';
 import { cpuSnapshot, type PhaseCpu, phaseCpu } from './cpu';
 import type { BenchStack, PlatformMemory } from './stack';
@@ -146,14 +146,14 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
   const temporal = new Client({ connection, namespace: stack.namespace });
   const runId = `${Date.now().toString(36)}-${options.devices}`;
   const model = `BM-${runId}`;
-  const plans: BenchDevicePlan[] = Array.from({ length: options.devices }, (_, index) => ({
+  const plans: LeanDevicePlan[] = Array.from({ length: options.devices }, (_, index) => ({
     deviceId: `bench-${runId}-${index}`,
     secret: randomBytes(12).toString('hex'),
     failWith: isFailing(index, options.failureShare) ? 5 : undefined,
   }));
   const bars = progressBars();
   const errors: unknown[] = [];
-  let fleet: Awaited<ReturnType<typeof connectBenchFleet>> | undefined;
+  let fleet: Awaited<ReturnType<typeof connectLeanMqttFleet>> | undefined;
   try {
     const provisionStarted = Date.now();
     const registerBar = phaseBar(bars, 'provision', options.devices);
@@ -173,7 +173,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     if (!options.inflightOnly) {
       const connectStarted = Date.now();
       const connectBar = phaseBar(bars, 'connect  ', options.devices);
-      fleet = await connectBenchFleet(
+      fleet = await connectLeanMqttFleet(
         plans,
         {
           brokerUrl: stack.mqtt,
@@ -318,7 +318,7 @@ async function runUpgradePhase(
   bars: MultiBar,
   runId: string,
   model: string,
-  plans: BenchDevicePlan[],
+  plans: LeanDevicePlan[],
   options: ScenarioOptions,
 ): Promise<UpgradePhase> {
   const pkg = await uploadPackage(api, model, '2.0.0', options.packageKb);
@@ -382,7 +382,7 @@ function memoryFigures(memory: PlatformMemory): MemoryFigures {
 }
 
 /** Waits until the registry shows the fleet's first and last devices offline (presence is per device, in order). */
-async function waitUntilOffline(api: TimedApi, plans: BenchDevicePlan[]): Promise<void> {
+async function waitUntilOffline(api: TimedApi, plans: LeanDevicePlan[]): Promise<void> {
   const sample = [plans[0], plans[Math.floor(plans.length / 2)], plans.at(-1)].flatMap((plan) =>
     plan ? [plan.deviceId] : [],
   );

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BenchDevicePlan, type BenchFleet, connectBenchFleet } from '../../bench/bench-fleet';
 import type { ApiClient } from '../../src/cli/api-client';
+import {
+  connectLeanMqttFleet,
+  type LeanDevicePlan,
+  type LeanMqttFleet,
+} from '../../src/simulator/lean-mqtt-fleet';
 import { DeviceCause } from '../../workflows/failure-causes';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
@@ -27,7 +31,7 @@ const expected = {
   succeeded: FLEET_SIZE - (2 * FLEET_SIZE) / EVERY,
 };
 
-function planFleet(): BenchDevicePlan[] {
+function planFleet(): LeanDevicePlan[] {
   return Array.from({ length: FLEET_SIZE }, (_, index) => ({
     deviceId: `gm5-${String(index).padStart(5, '0')}`,
     secret: `secret-${index}-of-the-5k-fleet`,
@@ -75,7 +79,7 @@ async function waitForEnd(api: ApiClient, taskId: string): Promise<TaskStatus> {
 describe('a 5,000-device task on the real stack', () => {
   let stack: RealStack;
   let platform: TestPlatform;
-  let fleet: BenchFleet | undefined;
+  let fleet: LeanMqttFleet | undefined;
   const deviceErrors: unknown[] = [];
 
   beforeAll(async () => {
@@ -105,7 +109,7 @@ describe('a 5,000-device task on the real stack', () => {
         await api.post('/v1/devices/bulk', { devices });
       }
       const pkg = await uploadFirmware(api);
-      fleet = await connectBenchFleet(plans, {
+      fleet = await connectLeanMqttFleet(plans, {
         brokerUrl: platform.addresses.mqtt,
         firmwareVersion: SOURCE,
         downloadConcurrency: 64,

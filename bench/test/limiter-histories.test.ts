@@ -1,7 +1,7 @@
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { cellLimiterFigures, grantLatency } from '../../bench/limiter-histories';
+import { cellLimiterFigures, grantLatency } from '../limiter-histories';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;

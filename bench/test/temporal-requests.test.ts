@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { largestDifferences, parseRequestCounts, requestsPerUnit } from '../../bench/temporal-requests';
+import { largestDifferences, parseRequestCounts, requestsPerUnit } from '../temporal-requests';
 
 const exposition = (signals: number, history: number) => `# HELP service_requests service_requests counter
 # TYPE service_requests counter

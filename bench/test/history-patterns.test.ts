@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { countPatterns, eventSequence } from '../../bench/history-patterns';
+import { countPatterns, eventSequence } from '../history-patterns';
 
 const { EventType } = temporal.api.enums.v1;
 

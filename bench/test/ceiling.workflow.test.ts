@@ -7,12 +7,12 @@ import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CeilingActivities, createCeilingActivities } from '../../bench/ceiling/activities';
-import { CEILING_TASK_QUEUE, timersOfChild, type UpgradeShape } from '../../bench/ceiling/shape';
-import type { ceilingTask } from '../../bench/ceiling/workflows';
 import { eventTypeName, historyCost, runHistories } from '../../src/temporal/history-cost';
+import { timeSkippingEnv } from '../../test/support/stack/time-skipping';
 import { deviceOperationWorkflowId } from '../../workflows/definitions';
-import { timeSkippingEnv } from '../support/stack/time-skipping';
+import { type CeilingActivities, createCeilingActivities } from '../ceiling/activities';
+import { CEILING_TASK_QUEUE, timersOfChild, type UpgradeShape } from '../ceiling/shape';
+import type { ceilingTask } from '../ceiling/workflows';
 
 let env: TestWorkflowEnvironment;
 

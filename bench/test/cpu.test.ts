@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMPONENTS, type Component, type CpuSnapshot, phaseCpu } from '../../bench/cpu';
+import { COMPONENTS, type Component, type CpuSnapshot, phaseCpu } from '../cpu';
 
 const snapshot = (
   atMs: number,

@@ -6,7 +6,8 @@
  * concurrency limit so 10,000 devices do not open 10,000 HTTP requests at once.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { deviceCredentials } from '../src/mqtt/device-auth';
+import { MqttResultCode } from '../../workflows/failure-causes';
+import { deviceCredentials } from '../mqtt/device-auth';
 import {
   buildProgressReport,
   buildVersionReport,
@@ -14,13 +15,12 @@ import {
   eventsDownTopic,
   eventsUpTopic,
   parseDownlink,
-} from '../src/mqtt/ota-protocol';
-import { downloadPackage } from '../src/simulator/package-download';
-import { MqttResultCode } from '../workflows/failure-causes';
+} from '../mqtt/ota-protocol';
+import { downloadPackage } from './package-download';
 
 export type DeviceMode = 'upgrade' | 'silent';
 
-export interface BenchDevicePlan {
+export interface LeanDevicePlan {
   deviceId: string;
   secret: string;
   /** Refuses every upgrade with this result code (5: not enough storage). */
@@ -39,7 +39,7 @@ export interface FleetOptions {
   onError?: (error: unknown) => void;
 }
 
-export interface BenchFleet {
+export interface LeanMqttFleet {
   /** `silent` devices stop answering version queries: their upgrades wait, in flight. */
   setMode(mode: DeviceMode): void;
   stop(): Promise<void>;
@@ -47,11 +47,11 @@ export interface BenchFleet {
 
 const CONNECT_CONCURRENCY = 100;
 
-export async function connectBenchFleet(
-  plans: BenchDevicePlan[],
+export async function connectLeanMqttFleet(
+  plans: LeanDevicePlan[],
   options: FleetOptions,
   onConnected?: (count: number) => void,
-): Promise<BenchFleet> {
+): Promise<LeanMqttFleet> {
   let mode: DeviceMode = 'upgrade';
   const downloads = semaphore(options.downloadConcurrency);
   const clients: MqttClient[] = [];
@@ -59,7 +59,7 @@ export async function connectBenchFleet(
   // Signing with a fixed hour and signType 0 lets a device reconnect across an hour boundary.
   const signedAt = new Date();
 
-  async function connect(plan: BenchDevicePlan): Promise<void> {
+  async function connect(plan: LeanDevicePlan): Promise<void> {
     const client = await mqtt.connectAsync(options.brokerUrl, {
       ...deviceCredentials(plan.deviceId, plan.secret, '0', signedAt),
       clean: true,
