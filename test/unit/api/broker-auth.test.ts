@@ -6,33 +6,16 @@ import { createApi } from '../../../src/api/create-api';
 import { brokerAuthHttpRouter } from '../../../src/api/routes/broker-auth';
 import { createDeviceRegistry } from '../../../src/db/device-registry';
 import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
-import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { openTempDatabase } from '../db/temp-database';
-import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
-import { testApiKey, testDownloads, testSecrets } from './test-api';
+import { testApiDeps, testApiKey, testSecrets } from './test-api';
 
 const token = 'broker-auth-token-0123456789';
 const service = { username: 'otaflow-gateway', password: 'gateway-password' };
 const base = `/internal/mqtt-auth/${token}`;
 
 function apiWith(db: Awaited<ReturnType<typeof openTempDatabase>>['db'], authToken?: string) {
-  const packageStore = memoryPackageStore();
   return createApi({
-    db,
-    packageStore,
-    downloads: testDownloads(db, packageStore),
-    temporal: fakeTemporal().temporal,
-    secrets: testSecrets,
-    config: {
-      OTAFLOW_PUBLIC_URL: 'https://ota.example.test',
-      OTAFLOW_API_HOST: '127.0.0.1',
-      OTAFLOW_API_PORT: 0,
-      coverageRanges: defaultCoverageRanges,
-      radioResources: defaultRadioResources,
-    },
-    logger: silentLogger,
-    apiKey: testApiKey,
+    ...testApiDeps(db),
     brokerAuth: authToken
       ? {
           token: authToken,

@@ -1,4 +1,4 @@
-import { createApi } from '../../../src/api/create-api';
+import { type ApiDeps, createApi } from '../../../src/api/create-api';
 import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
@@ -21,16 +21,17 @@ export function testDownloads(db: Database, store: PackageStore, publicBaseUrl =
 /** The API key the test API is started with (all scopes). */
 export const testApiKey = 'ofk_test-api-key-with-every-scope';
 
-/** The API over a temp PGlite database, an in-memory package store and a fake Temporal client. */
-export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonBytes?: number }) {
-  const temp = await openTempDatabase();
-  const packageStore = memoryPackageStore();
-  const temporal = fakeTemporal();
-  const app = createApi({
-    db: temp.db,
+/** What the test API is made of, over `db`: an in-memory package store and a fake Temporal client unless given. */
+export function testApiDeps(
+  db: Database,
+  packageStore: PackageStore = memoryPackageStore(),
+  temporal: ApiDeps['temporal'] = fakeTemporal().temporal,
+): ApiDeps {
+  return {
+    db,
     packageStore,
-    downloads: testDownloads(temp.db, packageStore),
-    temporal: temporal.temporal,
+    downloads: testDownloads(db, packageStore),
+    temporal,
     secrets: testSecrets,
     config: {
       OTAFLOW_PUBLIC_URL: 'https://ota.example.test',
@@ -41,8 +42,15 @@ export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonB
     },
     logger: silentLogger,
     apiKey: testApiKey,
-    limits,
-  });
+  };
+}
+
+/** The API over a temp PGlite database, an in-memory package store and a fake Temporal client. */
+export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonBytes?: number }) {
+  const temp = await openTempDatabase();
+  const packageStore = memoryPackageStore();
+  const temporal = fakeTemporal();
+  const app = createApi({ ...testApiDeps(temp.db, packageStore, temporal.temporal), limits });
   return {
     app,
     db: temp.db,

@@ -15,10 +15,7 @@ import {
   type PackageStore,
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
-import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
-import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
-import { fakeTemporal, silentLogger } from '../api/fakes';
-import { testApiKey, testDownloads, testSecrets } from '../api/test-api';
+import { testApiDeps, testApiKey, testDownloads } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
 import { startTestMinio, type TestMinio } from './minio-server';
 
@@ -33,22 +30,7 @@ beforeAll(async () => {
   store = createPackageStore({ ...minio, bucket: 'otaflow-test' });
   await store.ensureBucket();
   await store.ensureBucket();
-  app = createApi({
-    db: temp.db,
-    packageStore: store,
-    downloads: testDownloads(temp.db, store, publicBaseUrl),
-    temporal: fakeTemporal().temporal,
-    secrets: testSecrets,
-    config: {
-      OTAFLOW_PUBLIC_URL: publicBaseUrl,
-      OTAFLOW_API_HOST: '127.0.0.1',
-      OTAFLOW_API_PORT: 0,
-      coverageRanges: defaultCoverageRanges,
-      radioResources: defaultRadioResources,
-    },
-    logger: silentLogger,
-    apiKey: testApiKey,
-  });
+  app = createApi(testApiDeps(temp.db, store));
 }, 120_000);
 
 afterAll(async () => {
