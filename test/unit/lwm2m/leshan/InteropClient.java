@@ -110,27 +110,50 @@ public class InteropClient {
     }
   }
 
+  /**
+   * An update object (5 or 9): its state and result resources, notified together when they change,
+   * and the socket its downloads leave through (the registration's, as a device behind NAT must).
+   */
+  abstract static class UpdateObject extends BaseInstanceEnabler {
+    private final int stateId;
+    private final int resultId;
+    protected Supplier<Endpoint> endpoint;
+    protected int state;
+    protected int result;
+
+    UpdateObject(int stateId, int resultId) {
+      this.stateId = stateId;
+      this.resultId = resultId;
+    }
+
+    void useEndpoint(Supplier<Endpoint> endpoint) {
+      this.endpoint = endpoint;
+    }
+
+    protected synchronized void set(int newState, int newResult) {
+      boolean stateChanged = newState != state, resultChanged = newResult != result;
+      state = newState;
+      result = newResult;
+      if (stateChanged && resultChanged) fireResourcesChange(stateId, resultId);
+      else if (stateChanged) fireResourcesChange(stateId);
+      else if (resultChanged) fireResourcesChange(resultId);
+    }
+  }
+
   /** Firmware Update (object 5), pull only: the package is fetched block-wise from the URI written. */
-  public static class FirmwareUpdate extends BaseInstanceEnabler {
+  public static class FirmwareUpdate extends UpdateObject {
     private static final int STATE = 3, RESULT = 5;
     private static final int IDLE = 0, DOWNLOADING = 1, DOWNLOADED = 2, UPDATING = 3;
     private static final int INITIAL = 0, SUCCESS = 1, CONNECTION_LOST = 4, INVALID_URI = 7;
     private static final long UPDATE_DURATION_MS = 1000;
     private final FirmwareDevice device;
     private final String updatedVersion;
-    private Supplier<Endpoint> endpoint;
     private String packageUri = "";
-    private int state = IDLE;
-    private int result = INITIAL;
 
     public FirmwareUpdate(FirmwareDevice device, String updatedVersion) {
+      super(STATE, RESULT);
       this.device = device;
       this.updatedVersion = updatedVersion;
-    }
-
-    /** Downloads leave through the registration's socket, as a device behind NAT must. */
-    void useEndpoint(Supplier<Endpoint> endpoint) {
-      this.endpoint = endpoint;
     }
 
     @Override
@@ -171,15 +194,6 @@ public class InteropClient {
     @Override
     public List<Integer> getAvailableResourceIds(ObjectModel model) {
       return Arrays.asList(1, 2, 3, 5, 9);
-    }
-
-    private synchronized void set(int newState, int newResult) {
-      boolean stateChanged = newState != state, resultChanged = newResult != result;
-      state = newState;
-      result = newResult;
-      if (stateChanged && resultChanged) fireResourcesChange(STATE, RESULT);
-      else if (stateChanged) fireResourcesChange(STATE);
-      else if (resultChanged) fireResourcesChange(RESULT);
     }
 
     private void download(String uri) {
@@ -245,7 +259,7 @@ public class InteropClient {
    * Software Management (object 9, LwM2M 1.0 registry), pull only: Package URI write → download
    * (Update State 1, then 2 and 3 with result 3), Install execute → Update State 4, result 2.
    */
-  public static class SoftwareManagement extends BaseInstanceEnabler {
+  public static class SoftwareManagement extends UpdateObject {
     static final ObjectModel MODEL =
         new ObjectModel(
             9, "LWM2M Software Management", "", "1.0", true, false,
@@ -261,19 +275,13 @@ public class InteropClient {
     private static final int RESULT_CONNECTION_LOST = 52, RESULT_INVALID_URI = 56;
 
     private final String updatedVersion;
-    private Supplier<Endpoint> endpoint;
     private String version;
     private String packageUri = "";
-    private int state = INITIAL;
-    private int result = 0;
 
     public SoftwareManagement(String version, String updatedVersion) {
+      super(STATE, RESULT);
       this.version = version;
       this.updatedVersion = updatedVersion;
-    }
-
-    void useEndpoint(Supplier<Endpoint> endpoint) {
-      this.endpoint = endpoint;
     }
 
     @Override
@@ -309,15 +317,6 @@ public class InteropClient {
     @Override
     public List<Integer> getAvailableResourceIds(ObjectModel model) {
       return Arrays.asList(0, 1, 3, 4, STATE, RESULT);
-    }
-
-    private synchronized void set(int newState, int newResult) {
-      boolean stateChanged = newState != state, resultChanged = newResult != result;
-      state = newState;
-      result = newResult;
-      if (stateChanged && resultChanged) fireResourcesChange(STATE, RESULT);
-      else if (stateChanged) fireResourcesChange(STATE);
-      else if (resultChanged) fireResourcesChange(RESULT);
     }
 
     private void download(String uri) {
