@@ -33,19 +33,57 @@ export function callerOf(res: Response): Caller {
   return caller;
 }
 
+/** The scope a request needs, by its method, for the routes behind one mount point. */
+export type ScopeRule = (method: string) => ApiScope;
+
+/** `GET`/`HEAD` read, every other method writes. */
+export const readOrWrite: ScopeRule = (method) => (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
+
+/** Key management: `admin` for every method. Scopes do not imply each other. */
+export const adminOnly: ScopeRule = () => 'admin';
+
 /**
- * `GET`/`HEAD` need `read`, every other method `write`; key management (/v1/api-keys) needs `admin`.
- * Scopes do not imply each other: a key that should do everything carries all three.
+ * The /v1 resources by mount point and the scope rule of each. `createApi` checks the rule in a
+ * middleware mounted at the same path as the resource's router, so the check sees every request the
+ * router sees whatever its spelling; the OpenAPI document declares the same scopes.
  */
-export function requiredScope(method: string, path: string): ApiScope {
-  if (path === '/v1/api-keys' || path.startsWith('/v1/api-keys/')) return 'admin';
-  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+export const resourceScopes = {
+  '/v1/devices': readOrWrite,
+  '/v1/packages': readOrWrite,
+  '/v1/tasks': readOrWrite,
+  '/v1/cells': readOrWrite,
+  '/v1/groups': readOrWrite,
+  '/v1/webhooks': readOrWrite,
+  '/v1/api-keys': adminOnly,
+} as const satisfies Record<string, ScopeRule>;
+
+export type ApiResource = keyof typeof resourceScopes;
+
+/** The scope an operation on `path` (a mount point or below it) needs; for routes outside /v1, `read`/`write`. */
+export function scopeOf(method: string, path: string): ApiScope {
+  const mount = (Object.keys(resourceScopes) as ApiResource[]).find(
+    (prefix) => path === prefix || path.startsWith(`${prefix}/`),
+  );
+  return (mount ? resourceScopes[mount] : readOrWrite)(method.toUpperCase());
+}
+
+/** 403 naming the scope the caller's key lacks for this request. Mount it after `authenticate`. */
+export function authorize(rule: ScopeRule): RequestHandler {
+  return (req, res, next) => {
+    const scope = rule(req.method);
+    if (!callerOf(res).scopes.includes(scope)) {
+      throw new HttpProblem(403, 'Forbidden', `this API key lacks the ${scope} scope`, [
+        { path: 'authorization', message: `the API key needs the ${scope} scope` },
+      ]);
+    }
+    next();
+  };
 }
 
 /**
  * `Authorization: Bearer <key>`: the bootstrap key from the configuration, or a key created through
- * /v1/api-keys and not revoked. Answers 401 (with `WWW-Authenticate: Bearer`) without a valid key and
- * 403 naming the scope a valid key lacks.
+ * /v1/api-keys and not revoked. Answers 401 (with `WWW-Authenticate: Bearer`) without a valid key;
+ * which scope the key needs is `authorize`'s decision, where the route is matched.
  */
 export function authenticate(deps: { db: Database; bootstrapKey: string }): RequestHandler {
   const bootstrapHash = Buffer.from(hashApiKey(deps.bootstrapKey), 'hex');
@@ -71,12 +109,6 @@ export function authenticate(deps: { db: Database; bootstrapKey: string }): Requ
       if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000)
         await touchApiKey(deps.db, key.id);
       caller = { id: key.id, scopes: key.scopes };
-    }
-    const scope = requiredScope(req.method, req.baseUrl + req.path);
-    if (!caller.scopes.includes(scope)) {
-      throw new HttpProblem(403, 'Forbidden', `this API key lacks the ${scope} scope`, [
-        { path: 'authorization', message: `the API key needs the ${scope} scope` },
-      ]);
     }
     res.locals.apiKey = caller;
     next();

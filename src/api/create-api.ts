@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import type { SecretBox } from '../devices/secrets';
@@ -6,7 +6,7 @@ import type { Logger } from '../logger';
 import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
-import { authenticate } from './auth';
+import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
 import { idempotency, idempotentCreates } from './idempotency';
 import { buildOpenApiDocument } from './openapi';
 import { HttpProblem, notFound, sendProblem } from './problem';
@@ -52,34 +52,39 @@ export function createApi(deps: ApiDeps): Express {
   const limits = { ...defaultApiLimits, ...deps.limits };
   const app = express();
   app.disable('x-powered-by');
+  // One spelling per route: with express's default, /v1/API-KEYS reached the /v1/api-keys router.
+  app.set('case sensitive routing', true);
   const openApiDocument = buildOpenApiDocument();
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   const requireKey = authenticate({ db: deps.db, bootstrapKey: deps.apiKey });
-  app.get('/openapi.json', requireKey, (_req, res) => {
+  app.get('/openapi.json', requireKey, authorize(readOrWrite), (_req, res) => {
     res.json(openApiDocument);
   });
   app.use(downloadsRouter(deps.downloads));
   if (deps.brokerAuth) {
     app.use('/internal/mqtt-auth', brokerAuthHttpRouter({ ...deps.brokerAuth, log: deps.logger }));
   }
-  app.use('/v1', requireKey, express.json({ limit: limits.maxJsonBytes }));
-  app.post([...idempotentCreates], idempotency(deps));
-  app.use('/v1/devices', devicesRouter(deps));
-  app.use('/v1/packages', packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }));
-  app.use(
-    '/v1/tasks',
-    tasksRouter({
+  const resources: Record<ApiResource, Router> = {
+    '/v1/devices': devicesRouter(deps),
+    '/v1/packages': packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }),
+    '/v1/tasks': tasksRouter({
       ...deps,
       nbiot: { coverageRanges: deps.config.coverageRanges, radioResources: deps.config.radioResources },
     }),
-  );
-  app.use('/v1/cells', cellsRouter(deps));
-  app.use('/v1/groups', groupsRouter(deps));
-  app.use('/v1/webhooks', webhooksRouter(deps));
-  app.use('/v1/api-keys', apiKeysRouter(deps));
+    '/v1/cells': cellsRouter(deps),
+    '/v1/groups': groupsRouter(deps),
+    '/v1/webhooks': webhooksRouter(deps),
+    '/v1/api-keys': apiKeysRouter(deps),
+  };
+  app.use('/v1', requireKey, express.json({ limit: limits.maxJsonBytes }));
+  // The scope is checked at each router's own mount point, before anything (the idempotency store
+  // included) acts on the request.
+  for (const [mount, rule] of Object.entries(resourceScopes)) app.use(mount, authorize(rule));
+  app.post([...idempotentCreates], idempotency(deps));
+  for (const [mount, router] of Object.entries(resources)) app.use(mount, router);
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`);

@@ -10,7 +10,7 @@ import { parseInput } from '../validate';
 /** API keys (admin scope): created with a key shown once, revoked rather than deleted. */
 export function apiKeysRouter(deps: { db: Database }): Router {
   const { db } = deps;
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.post('/', async (req, res) => {
     const request = parseInput(CreateApiKeyRequest, req.body, 'body');

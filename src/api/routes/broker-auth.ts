@@ -60,7 +60,7 @@ export function brokerAuthHttpRouter(options: BrokerAuthHttpOptions): Router {
     next();
   };
 
-  const checks = Router();
+  const checks = Router({ caseSensitive: true });
   checks.use(express.json({ limit: '16kb' }));
   checks.post('/user', async (req, res) => {
     const { username, password, clientid } = parseInput(UserCheck, req.body, 'body');
@@ -89,7 +89,7 @@ export function brokerAuthHttpRouter(options: BrokerAuthHttpOptions): Router {
     sendProblem(res, new HttpProblem(500, 'Internal server error', 'the auth check failed'));
   };
 
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   router.use('/:token', requireToken, checks, serverError);
   return router;
 }

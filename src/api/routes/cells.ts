@@ -14,7 +14,7 @@ import type { TaskWorkflows } from './tasks';
  * cell whose limiter has ended (or never started) has none of either.
  */
 export function cellsRouter(deps: { temporal: TaskWorkflows }): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   router.get('/:cellId', async (req, res) => {
     const { cellId } = parseInput(CellParams, req.params, 'params');
     res.json(await cellState(deps.temporal, cellId));

@@ -21,7 +21,7 @@ import { parseInput } from '../validate';
 
 export function devicesRouter(deps: { db: Database; secrets: SecretBox }): Router {
   const { db, secrets } = deps;
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.post('/', async (req, res) => {
     const request = parseInput(CreateDeviceRequest, req.body, 'body');

@@ -7,7 +7,7 @@ import { parseInput } from '../validate';
 
 /** `GET /ota/packages/:packageId/file`: where devices fetch a package with their Bearer token. */
 export function downloadsRouter(downloads: PackageDownloads): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.get('/ota/packages/:packageId/file', async (req, res) => {
     const { packageId } = parseInput(DownloadParams, req.params, 'params');

@@ -24,7 +24,7 @@ import { parseInput } from '../validate';
 /** Named sets of devices, targets of upgrade tasks. */
 export function groupsRouter(deps: { db: Database }): Router {
   const { db } = deps;
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   const existingGroup = async (id: string) => {
     const group = await findGroup(db, id);

@@ -25,7 +25,7 @@ export function packagesRouter(deps: {
   maxPackageBytes: number;
 }): Router {
   const { db, packageStore } = deps;
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.post('/', async (req, res) => {
     if (!req.is('multipart/form-data')) {

@@ -72,7 +72,7 @@ export function tasksRouter(deps: {
   events?: TaskEventTiming;
 }): Router {
   const { db, temporal } = deps;
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   async function requireTask(id: string): Promise<Task> {
     const task = await findTask(db, id);

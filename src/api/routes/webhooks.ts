@@ -12,7 +12,7 @@ import { parseInput } from '../validate';
 /** Webhook subscriptions; the dispatcher (src/webhooks/dispatcher.ts) delivers their events. */
 export function webhooksRouter(deps: { db: Database; secrets: SecretBox }): Router {
   const { db } = deps;
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   const existingWebhook = async (id: string) => {
     const webhook = await findWebhook(db, id);
