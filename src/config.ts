@@ -103,7 +103,8 @@ const ConfigSchema = z.object({
 
   MINIO_ENDPOINT: optionalUrl,
   MINIO_ACCESS_KEY: z.string().min(3).default('otaflow'),
-  MINIO_SECRET_KEY: z.string().min(8).default('otaflow-dev-secret'),
+  /** Required with MINIO_ENDPOINT; for the embedded MinIO, generated into `<data dir>/minio-secret-key`. */
+  MINIO_SECRET_KEY: z.preprocess(blankAsUnset, z.string().min(8).optional()),
   MINIO_BUCKET: z.string().min(3).default('otaflow-packages'),
   MINIO_PORT: port.default(9000),
   MINIO_CONSOLE_PORT: port.default(9001),
@@ -112,9 +113,12 @@ const ConfigSchema = z.object({
   MQTT_URL: optionalUrl,
   MQTT_PORT: port.default(1883),
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
-  /** The gateway's own broker account (service user); devices never get it. */
+  /**
+   * The gateway's own broker account (service user); devices never get it. Unset password: generated
+   * into `<data dir>/mqtt-service-password`.
+   */
   MQTT_SERVICE_USERNAME: z.string().min(1).default('otaflow-gateway'),
-  MQTT_SERVICE_PASSWORD: z.string().min(8).default('otaflow-gateway-dev-password'),
+  MQTT_SERVICE_PASSWORD: z.preprocess(blankAsUnset, z.string().min(8).optional()),
   /**
    * Shared secret of Mosquitto's auth plugin (mosquitto-go-auth, HTTP backend): set, the API serves
    * device login and topic checks under /internal/mqtt-auth/{token}/ (a path segment, hence the
@@ -184,10 +188,58 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new ConfigError(`invalid configuration:\n  NBIOT_*_RANGES: ${(error as Error).message}`);
   }
+  if (raw.MINIO_ENDPOINT && !raw.MINIO_SECRET_KEY) {
+    throw new ConfigError(
+      'invalid configuration:\n  MINIO_SECRET_KEY: required with MINIO_ENDPOINT (the MinIO user otaflow logs in as)',
+    );
+  }
+  refuseWellKnownSecretsOnOpenListeners(raw);
   return {
     ...raw,
     dataDir: path.resolve(raw.OTAFLOW_DATA_DIR),
     coverageRanges,
     radioResources: { cellId: raw.LWM2M_CELL_ID_PATH, rsrp: raw.LWM2M_RSRP_PATH, sinr: raw.LWM2M_SINR_PATH },
   };
+}
+
+/**
+ * Secrets published with otaflow (its compose file's former defaults, its own former defaults) or
+ * with its components (MinIO's): anyone can look them up, so they guard nothing that others reach.
+ */
+const wellKnownSecrets = new Set([
+  'otaflow-gateway-dev-password',
+  'otaflow-dev-secret',
+  'otaflow-minio-dev-secret',
+  'otaflow-mqtt-auth-dev-token',
+  'otaflow-postgres-dev-password',
+  'otaflow-db-dev-password',
+  'minioadmin',
+]);
+
+/** A well-known secret guarding a listener beyond this machine stops the process, naming both. */
+function refuseWellKnownSecretsOnOpenListeners(raw: RawConfig): void {
+  const mqttListener = raw.MQTT_URL ? new URL(raw.MQTT_URL).hostname : raw.MQTT_HOST;
+  const guards: [variable: keyof RawConfig, secret: string | undefined, listener: string, what: string][] = [
+    ['MQTT_SERVICE_PASSWORD', raw.MQTT_SERVICE_PASSWORD, mqttListener, 'the MQTT broker'],
+    ['MQTT_AUTH_HTTP_TOKEN', raw.MQTT_AUTH_HTTP_TOKEN, raw.OTAFLOW_API_HOST, 'the API'],
+    ['OTAFLOW_API_KEY', raw.OTAFLOW_API_KEY, raw.OTAFLOW_API_HOST, 'the API'],
+    [
+      'MINIO_SECRET_KEY',
+      raw.MINIO_SECRET_KEY,
+      raw.MINIO_ENDPOINT ? new URL(raw.MINIO_ENDPOINT).hostname : '127.0.0.1',
+      'MinIO',
+    ],
+  ];
+  const problems = guards
+    .filter(([, secret, listener]) => secret && wellKnownSecrets.has(secret) && !isLoopback(listener))
+    .map(
+      ([variable, , listener, what]) =>
+        `${variable}: a published development default, refused while ${what} listens on ${listener} (not loopback); set a secret of your own or leave it unset to have one generated`,
+    );
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
 }

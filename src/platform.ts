@@ -11,6 +11,7 @@ import { createRegistryActivities } from '../activities/registry';
 import { loadBootstrapApiKey } from './api/auth';
 import { createApi } from './api/create-api';
 import type { Config } from './config';
+import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
 import {
@@ -93,6 +94,17 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       temporalAddress = server.address;
     }
 
+    // Unset secrets live in the data dir (loadConfig requires MINIO_SECRET_KEY with MINIO_ENDPOINT).
+    const minioSecretKey = await servicePassword(config.MINIO_SECRET_KEY, config.dataDir, 'minio-secret-key');
+    const mqttServicePassword = await servicePassword(
+      config.MQTT_SERVICE_PASSWORD,
+      config.dataDir,
+      'mqtt-service-password',
+    );
+    for (const generated of [minioSecretKey, mqttServicePassword].filter((secret) => secret.generated)) {
+      log.info({ file: generated.file }, 'generated a service password into its file');
+    }
+
     let minioEndpoint = config.MINIO_ENDPOINT;
     let minio: MinioServer | undefined;
     if (!minioEndpoint) {
@@ -101,7 +113,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         port: config.MINIO_PORT,
         consolePort: config.MINIO_CONSOLE_PORT,
         accessKey: config.MINIO_ACCESS_KEY,
-        secretKey: config.MINIO_SECRET_KEY,
+        secretKey: minioSecretKey.value,
       });
       stops.push(() => server.stop());
       minio = server;
@@ -118,7 +130,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const packageStore = createPackageStore({
       endpoint: minioEndpoint,
       accessKey: config.MINIO_ACCESS_KEY,
-      secretKey: config.MINIO_SECRET_KEY,
+      secretKey: minioSecretKey.value,
       bucket: config.MINIO_BUCKET,
     });
     await packageStore.ensureBucket();
@@ -129,7 +141,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       publicBaseUrl: publicBaseUrl(config),
     });
 
-    const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: config.MQTT_SERVICE_PASSWORD };
+    const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: mqttServicePassword.value };
     const authenticateMqtt = createDeviceAuthenticator({ registry, serviceAccount });
     let mqttUrl = config.MQTT_URL;
     let presence: PresenceSource;

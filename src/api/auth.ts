@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { RequestHandler, Response } from 'express';
+import { secretSetting } from '../data-dir-secrets';
 import { type ApiScope, findApiKeyByHash, touchApiKey } from '../db/api-keys';
 import type { Database } from '../db/database';
 import { HttpProblem } from './problem';
@@ -127,18 +126,13 @@ export async function loadBootstrapApiKey(options: {
   configuredKey?: string;
   dataDir: string;
 }): Promise<{ key: string; file?: string; generated: boolean }> {
-  if (options.configuredKey) return { key: options.configuredKey, generated: false };
-  const file = path.join(options.dataDir, 'api-key');
-  await mkdir(options.dataDir, { recursive: true });
-  let generated = true;
-  try {
-    // 'wx': two processes starting together must not each write their own key.
-    await writeFile(file, `${generateApiKey()}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    generated = false;
-  }
-  const key = (await readFile(file, 'utf8')).trim();
-  if (!/^[\x21-\x7e]{32,256}$/.test(key)) throw new Error(`${file} does not hold an API key`);
-  return { key, file, generated };
+  const { value, ...origin } = await secretSetting({
+    configured: options.configuredKey,
+    dataDir: options.dataDir,
+    fileName: 'api-key',
+    generate: generateApiKey,
+    check: (key) => /^[\x21-\x7e]{32,256}$/.test(key),
+    holds: 'an API key',
+  });
+  return { key: value, ...origin };
 }

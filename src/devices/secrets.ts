@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { secretSetting } from '../data-dir-secrets';
 
 /**
  * Device secrets are needed in clear to check the MQTT HMAC password, so they are encrypted at rest
@@ -51,15 +51,14 @@ export function generateDeviceSecret(): string {
  */
 export async function loadSecretKey(options: { configuredKey?: string; dataDir: string }): Promise<Buffer> {
   if (options.configuredKey) return parseKey(options.configuredKey, 'OTAFLOW_SECRET_KEY');
-  const keyFile = path.join(options.dataDir, 'secret.key');
-  await mkdir(options.dataDir, { recursive: true });
-  try {
-    // 'wx': two processes starting together must not each write their own key.
-    await writeFile(keyFile, randomBytes(KEY_BYTES).toString('hex'), { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  return parseKey((await readFile(keyFile, 'utf8')).trim(), keyFile);
+  const { value } = await secretSetting({
+    dataDir: options.dataDir,
+    fileName: 'secret.key',
+    generate: () => randomBytes(KEY_BYTES).toString('hex'),
+    check: (text) => /^[0-9a-fA-F]{64}$/.test(text) || Buffer.from(text, 'base64').length === KEY_BYTES,
+    holds: `${KEY_BYTES} bytes as 64 hex digits or base64`,
+  });
+  return parseKey(value, path.join(options.dataDir, 'secret.key'));
 }
 
 function parseKey(text: string, source: string): Buffer {

@@ -35,6 +35,58 @@ describe('configuration', () => {
     expect(attempt).toThrow(/MINIO_SECRET_KEY/);
   });
 
+  it('has no secret by default: the unset ones are generated into the data dir at start', () => {
+    const config = loadConfig({});
+    expect(config.MQTT_SERVICE_PASSWORD).toBeUndefined();
+    expect(config.MINIO_SECRET_KEY).toBeUndefined();
+    expect(config.OTAFLOW_API_KEY).toBeUndefined();
+    expect(config.OTAFLOW_SECRET_KEY).toBeUndefined();
+  });
+
+  it('requires the MinIO password with a MinIO address', () => {
+    expect(() => loadConfig({ MINIO_ENDPOINT: 'http://minio:9000' })).toThrow(
+      /MINIO_SECRET_KEY: required with MINIO_ENDPOINT/,
+    );
+    expect(
+      loadConfig({ MINIO_ENDPOINT: 'http://minio:9000', MINIO_SECRET_KEY: 'x'.repeat(40) }),
+    ).toMatchObject({
+      MINIO_SECRET_KEY: 'x'.repeat(40),
+    });
+  });
+
+  it('refuses a published development secret on a listener beyond loopback, naming variable and listener', () => {
+    const open = () =>
+      loadConfig({
+        MQTT_SERVICE_PASSWORD: 'otaflow-gateway-dev-password',
+        OTAFLOW_API_HOST: '0.0.0.0',
+        MQTT_AUTH_HTTP_TOKEN: 'otaflow-mqtt-auth-dev-token',
+        MINIO_ENDPOINT: 'http://minio:9000',
+        MINIO_SECRET_KEY: 'minioadmin',
+      });
+    expect(open).toThrow(ConfigError);
+    expect(open).toThrow(
+      /MQTT_SERVICE_PASSWORD: a published development default, refused while the MQTT broker listens on 0\.0\.0\.0/,
+    );
+    expect(open).toThrow(/MQTT_AUTH_HTTP_TOKEN: .* the API listens on 0\.0\.0\.0/);
+    expect(open).toThrow(/MINIO_SECRET_KEY: .* MinIO listens on minio/);
+    expect(() =>
+      loadConfig({
+        MQTT_URL: 'mqtt://broker.example.com',
+        MQTT_SERVICE_PASSWORD: 'otaflow-gateway-dev-password',
+      }),
+    ).toThrow(/MQTT_SERVICE_PASSWORD: .* listens on broker\.example\.com/);
+    // Loopback only: the development stack on one machine keeps working.
+    expect(
+      loadConfig({
+        MQTT_HOST: '127.0.0.1',
+        MQTT_SERVICE_PASSWORD: 'otaflow-gateway-dev-password',
+        MQTT_AUTH_HTTP_TOKEN: 'otaflow-mqtt-auth-dev-token',
+        MINIO_ENDPOINT: 'http://[::1]:9000',
+        MINIO_SECRET_KEY: 'minioadmin',
+      }).MQTT_SERVICE_PASSWORD,
+    ).toBe('otaflow-gateway-dev-password');
+  });
+
   it('bounds the workflow cache by default and takes a size from 2 to 100,000', () => {
     expect(loadConfig({}).OTAFLOW_WORKFLOW_CACHE_SIZE).toBe(500);
     expect(loadConfig({ OTAFLOW_WORKFLOW_CACHE_SIZE: ' ' }).OTAFLOW_WORKFLOW_CACHE_SIZE).toBe(500);

@@ -49,7 +49,7 @@ describe('secret key', () => {
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
     expect(key).toHaveLength(32);
     expect(await loadSecretKey({ dataDir })).toEqual(key);
-    expect(await readFile(keyFile, 'utf8')).toBe(key.toString('hex'));
+    expect((await readFile(keyFile, 'utf8')).trim()).toBe(key.toString('hex'));
   });
 
   it('takes a configured key as hex or base64, and names the variable when it is wrong', async () => {

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const composeText = readFileSync(path.join(__dirname, '../../../docker-compose.yml'), 'utf8');
+const compose = parse(composeText) as {
+  services: Record<string, { ports?: string[]; environment?: Record<string, string> }>;
+};
+
+describe('docker-compose.yml', () => {
+  it('publishes only what devices and applications use; the Temporal UI on the host loopback only', () => {
+    const published = Object.entries(compose.services).flatMap(([service, { ports = [] }]) =>
+      ports.map((port) => `${service} ${port}`),
+    );
+    expect(published.sort()).toEqual([
+      'mosquitto 1883:1883',
+      'otaflow 5683:5683/udp',
+      'otaflow 8080:8080',
+      'temporal-ui 127.0.0.1:8233:8080',
+    ]);
+  });
+
+  it('gives no secret a default: each is required from .env, or left to otaflow to generate', () => {
+    const interpolations = [...composeText.matchAll(/\$\{(\w+)(:?[-?])?([^}]*)\}/g)];
+    const secrets = interpolations.filter(([, name]) => /PASSWORD|SECRET|TOKEN|API_KEY/.test(name ?? ''));
+    expect(secrets.length).toBeGreaterThan(5);
+    for (const [text, name, operator, value] of secrets) {
+      const required = operator === ':?';
+      const generatedByOtaflow =
+        operator === ':-' &&
+        value === '' &&
+        ['OTAFLOW_SECRET_KEY', 'OTAFLOW_API_KEY', 'MQTT_SERVICE_PASSWORD'].includes(name ?? '');
+      expect(required || generatedByOtaflow, `${text} has a default`).toBe(true);
+    }
+  });
+
+  it('deploy/generate-env.sh writes every secret compose requires', () => {
+    const env = execFileSync('sh', ['deploy/generate-env.sh'], { encoding: 'utf8' });
+    const written = new Set(
+      env
+        .trim()
+        .split('\n')
+        .map((line) => line.split('=')[0]),
+    );
+    const required = new Set([...composeText.matchAll(/\$\{(\w+):\?/g)].map(([, name]) => name as string));
+    expect(written).toEqual(required);
+    for (const line of env.trim().split('\n')) expect(line).toMatch(/^\w+=[0-9a-f]{64}$/);
+  });
+});
