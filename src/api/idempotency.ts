@@ -8,6 +8,7 @@ import {
   purgeExpiredIdempotencyKeys,
   releaseIdempotencyKey,
 } from '../db/idempotency';
+import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
 import { callerOf } from './auth';
 import { conflict, invalidInput, unprocessable } from './problem';
@@ -35,11 +36,12 @@ const FIRST_TRY = 0;
 /**
  * `Idempotency-Key` on creates (draft-ietf-httpapi-idempotency-key-header): the first successful
  * answer (status, body, Location) is stored per API key and replayed, with `Idempotent-Replayed: true`,
- * for a repeat of the same request. The same key with another method, path or body is refused (422);
+ * for a repeat of the same request. The body is stored sealed with the device-secret key: creates
+ * answer with secrets shown once (a device's secret, a new API key, a webhook's signing secret). The same key with another method, path or body is refused (422);
  * a repeat while the first is still running is refused (409). Error answers are not stored: the key is
  * freed, so a corrected retry may use it. Mount it after `authenticate` and the JSON body parser.
  */
-export function idempotency(deps: { db: Database; logger: Logger }): RequestHandler {
+export function idempotency(deps: { db: Database; secrets: SecretBox; logger: Logger }): RequestHandler {
   const { db } = deps;
   let lastPurge = 0;
   return async (req, res, next) => {
@@ -84,11 +86,14 @@ export function idempotency(deps: { db: Database; logger: Logger }): RequestHand
           { path: IDEMPOTENCY_KEY_HEADER, message: 'the first request with this key has not finished' },
         ]);
       }
-      const { status, body, location } = record.response;
+      const { status, sealedBody, location } = record.response;
       // A replayed upload's body is not read: the connection cannot be reused after it.
       if (!req.readableEnded && req.is('multipart/form-data')) res.set('Connection', 'close');
       if (location) res.location(location);
-      res.status(status).set('Idempotent-Replayed', 'true').json(body);
+      res
+        .status(status)
+        .set('Idempotent-Replayed', 'true')
+        .json(JSON.parse(deps.secrets.decrypt(sealedBody)));
       return;
     }
 
@@ -100,7 +105,11 @@ export function idempotency(deps: { db: Database; logger: Logger }): RequestHand
       const status = res.statusCode;
       const recorded =
         status >= 200 && status < 300
-          ? completeIdempotencyKey(db, apiKeyId, key, { status, body, location: res.get('location') })
+          ? completeIdempotencyKey(db, apiKeyId, key, {
+              status,
+              sealedBody: deps.secrets.encrypt(JSON.stringify(body)),
+              location: res.get('location'),
+            })
           : releaseIdempotencyKey(db, apiKeyId, key);
       // The work is done either way: its answer goes out even if the key could not be recorded.
       recorded

@@ -2,9 +2,10 @@ import type { Database } from './database';
 
 type Queryable = Pick<Database, 'query'>;
 
+/** A first answer as kept: its body sealed (`SecretBox`), for creates answer with secrets shown once. */
 export interface StoredResponse {
   status: number;
-  body: unknown;
+  sealedBody: string;
   location?: string;
 }
 
@@ -22,7 +23,7 @@ interface Row {
   path: string;
   request_hash: string;
   status: number | null;
-  response: { body: unknown; location?: string } | null;
+  response: { sealedBody: string; location?: string } | null;
   created_at: Date;
 }
 
@@ -76,7 +77,11 @@ export async function findIdempotencyRecord(
     createdAt: row.created_at,
     ...(row.status !== null &&
       row.response && {
-        response: { status: row.status, body: row.response.body, location: row.response.location },
+        response: {
+          status: row.status,
+          sealedBody: row.response.sealedBody,
+          location: row.response.location,
+        },
       }),
   };
 }
@@ -93,7 +98,10 @@ export async function completeIdempotencyKey(
       apiKeyId,
       key,
       response.status,
-      JSON.stringify({ body: response.body, ...(response.location && { location: response.location }) }),
+      JSON.stringify({
+        sealedBody: response.sealedBody,
+        ...(response.location && { location: response.location }),
+      }),
     ],
   );
 }

@@ -191,6 +191,13 @@ export const migrations: readonly Migration[] = [
     name: 'task names',
     statements: ['alter table tasks add column name text'],
   },
+  {
+    id: 6,
+    name: 'idempotency answers sealed',
+    // Answers kept in clear (device secrets, API keys, webhook secrets among them) are dropped: their
+    // keys may be used again, for a new request.
+    statements: [`delete from idempotency_keys where response ? 'body'`],
+  },
 ];
 
 /**

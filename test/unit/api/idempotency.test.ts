@@ -39,6 +39,29 @@ describe('Idempotency-Key', () => {
     expect(await count('device_groups')).toBe(1);
   });
 
+  it('keeps no secret of a first answer in clear, and still replays it whole', async () => {
+    const device = await create('/v1/devices', meter, 'k-device').expect(201);
+    const key = await create('/v1/api-keys', { name: 'ci', scopes: ['read'] }, 'k-key').expect(201);
+    const webhook = await create(
+      '/v1/webhooks',
+      { url: 'https://hooks.example.com/otaflow', events: ['task.completed'] },
+      'k-webhook',
+    ).expect(201);
+    const secrets = [device.body.secret, key.body.key, webhook.body.secret];
+    for (const secret of secrets) expect(secret).toEqual(expect.any(String));
+
+    const { rows } = await api.db.query<{ stored: string }>(
+      'select response::text as stored from idempotency_keys',
+    );
+    expect(rows).toHaveLength(3);
+    for (const { stored } of rows) for (const secret of secrets) expect(stored).not.toContain(secret);
+
+    expect((await create('/v1/devices', meter, 'k-device').expect(201)).body).toEqual(device.body);
+    expect(
+      (await create('/v1/api-keys', { name: 'ci', scopes: ['read'] }, 'k-key').expect(201)).body,
+    ).toEqual(key.body);
+  });
+
   it('refuses the same key for another request with 422 naming Idempotency-Key', async () => {
     await create('/v1/devices', meter, 'k-1').expect(201);
     const otherBody = await create('/v1/devices', { ...meter, id: 'meter-2' }, 'k-1').expect(422);
