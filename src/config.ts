@@ -1,4 +1,5 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { Lwm2mPath, type RadioResources } from '../workflows/lwm2m/definitions';
 import {
@@ -80,6 +81,27 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, 1 to 64 characters')
     .default('local'),
+
+  /**
+   * Webhook receivers otaflow may deliver to although their address is loopback, private or
+   * link-local: comma-separated addresses or CIDR ranges (e.g. `10.20.0.0/16`). Empty: public only.
+   */
+  OTAFLOW_WEBHOOK_ALLOWED_NETWORKS: z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((entry) => entry.trim())
+            .filter(Boolean)
+        : value,
+    z
+      .array(
+        z.string().refine((entry) => ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry), {
+          error: (issue) => `"${issue.input}" is neither an IP address nor a CIDR range`,
+        }),
+      )
+      .default([]),
+  ),
 
   TEMPORAL_ADDRESS: optionalAddress,
   /**

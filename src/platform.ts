@@ -235,7 +235,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const running = workers.map((worker) => worker.run());
     stops.push(() => shutDownWorkers(workers, running));
 
-    const dispatcher = startWebhookDispatcher({ db, secrets, logger: log.child({ component: 'webhooks' }) });
+    const dispatcher = startWebhookDispatcher({
+      db,
+      secrets,
+      allowedNetworks: config.OTAFLOW_WEBHOOK_ALLOWED_NETWORKS,
+      logger: log.child({ component: 'webhooks' }),
+    });
     stops.push(() => dispatcher.stop());
 
     const apiKey = await loadBootstrapApiKey({

@@ -8,6 +8,7 @@ import {
 } from '../db/webhooks';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
+import { createReceiverTransport } from './receiver-transport';
 import { signWebhook } from './signature';
 
 export interface DispatcherSettings {
@@ -54,9 +55,12 @@ export function startWebhookDispatcher(deps: {
   db: Database;
   secrets: SecretBox;
   logger: Logger;
+  /** Loopback, private or link-local receivers allowed (addresses or CIDR ranges); none by default. */
+  allowedNetworks?: readonly string[];
   settings?: Partial<DispatcherSettings>;
 }): WebhookDispatcher {
   const settings = { ...defaultDispatcherSettings, ...deps.settings };
+  const transport = createReceiverTransport({ allowedNetworks: deps.allowedNetworks ?? [] });
   const { db, logger } = deps;
   const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -74,10 +78,10 @@ export function startWebhookDispatcher(deps: {
       });
       const timestamp = Math.floor(Date.now() / 1000);
       const secret = deps.secrets.decrypt(delivery.secretCiphertext);
-      const response = await fetch(delivery.url, {
-        method: 'POST',
+      status = await transport.post(
+        delivery.url,
         body,
-        headers: {
+        {
           'content-type': 'application/json',
           'user-agent': 'otaflow-webhooks',
           'webhook-id': delivery.eventId,
@@ -85,11 +89,8 @@ export function startWebhookDispatcher(deps: {
           'webhook-signature': signWebhook(secret, delivery.eventId, timestamp, body),
           'idempotency-key': delivery.eventId,
         },
-        redirect: 'manual',
-        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(settings.requestTimeoutMs)]),
-      });
-      status = response.status;
-      await response.body?.cancel();
+        AbortSignal.any([stopping.signal, AbortSignal.timeout(settings.requestTimeoutMs)]),
+      );
       if (status >= 200 && status < 300) {
         await markDelivered(db, delivery.id, status);
         return;
@@ -138,6 +139,7 @@ export function startWebhookDispatcher(deps: {
       stopping.abort();
       clearTimeout(timer);
       await round;
+      transport.close();
     },
   };
 }

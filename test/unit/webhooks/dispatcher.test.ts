@@ -88,8 +88,21 @@ function start<T extends { stop(): Promise<void> }>(part: T): T {
   return part;
 }
 
-function dispatcher(settings: Partial<DispatcherSettings> = fast) {
-  return start(startWebhookDispatcher({ db: temp.db, secrets: testSecrets, logger: silentLogger, settings }));
+/** The receivers of these tests listen on loopback: allowed as an internal receiver network would be. */
+function dispatcher(settings: Partial<DispatcherSettings> = fast, allowedNetworks = ['127.0.0.0/8']) {
+  return start(
+    startWebhookDispatcher({
+      db: temp.db,
+      secrets: testSecrets,
+      logger: silentLogger,
+      settings,
+      allowedNetworks,
+    }),
+  );
+}
+
+async function setWebhookUrl(url: string) {
+  await temp.db.query('update webhooks set url = $1 where id = $2', [url, 'whk_1']);
 }
 
 async function enqueue(deviceIds: string[]) {
@@ -116,6 +129,68 @@ async function deliveries() {
   );
   return rows;
 }
+
+describe('webhook receivers beyond the public internet (SSRF)', () => {
+  it('refuses loopback, link-local, private and unspecified receivers, by name or by address', async () => {
+    const hook = start(receiver(port));
+    await hook.start();
+    const closedPort = await freePort();
+    const targets = [
+      `http://127.0.0.1:${port}/hooks/ota`,
+      `http://localhost:${port}/hooks/ota`,
+      `http://[::1]:${port}/hooks/ota`,
+      `http://127.0.0.1:${closedPort}/`,
+      'http://169.254.169.254/latest/meta-data/',
+      'http://10.1.2.3/hook',
+      'http://192.168.1.1/hook',
+      'http://0.0.0.0/hook',
+      'https://[fd00::1]/hook',
+    ];
+    const errors: string[] = [];
+    for (const url of targets) {
+      await emptyTables(temp.db);
+      await insertWebhook(temp.db, {
+        id: 'whk_1',
+        url,
+        events: ['device.result'],
+        secretCiphertext: testSecrets.encrypt(secret),
+      });
+      await enqueue(['meter-1']);
+      const running = dispatcher(fast, []);
+      await vi.waitFor(async () => expect((await deliveries())[0]?.attempts).toBeGreaterThanOrEqual(1), {
+        timeout: 5_000,
+      });
+      await running.stop();
+      const [delivery] = await deliveries();
+      expect(delivery?.delivered_at, url).toBeNull();
+      errors.push(delivery?.last_error ?? '');
+    }
+    expect(hook.received).toEqual([]);
+    // One answer for all of them: nothing tells an open port from a closed one, or names an address.
+    expect(new Set(errors)).toEqual(
+      new Set([
+        "refused: the receiver's address is not public (loopback, private, link-local or reserved); " +
+          'allow its network with OTAFLOW_WEBHOOK_ALLOWED_NETWORKS',
+      ]),
+    );
+  }, 60_000);
+
+  it('delivers to an internal receiver whose network is allowed, and to no other', async () => {
+    const hook = start(receiver(port));
+    await hook.start();
+    await setWebhookUrl(`http://localhost:${port}/hooks/ota`);
+    await enqueue(['meter-1']);
+    dispatcher(fast, ['127.0.0.1/32', '::1']);
+    await vi.waitFor(() => expect(hook.received).toHaveLength(1), { timeout: 5_000 });
+
+    await setWebhookUrl(`http://127.0.0.2:${port}/hooks/ota`);
+    await enqueue(['meter-2']);
+    await vi.waitFor(async () => expect((await deliveries())[1]?.last_error).toMatch(/^refused: /), {
+      timeout: 5_000,
+    });
+    expect(hook.received).toHaveLength(1);
+  });
+});
 
 describe('webhook dispatcher', () => {
   it('signs each delivery as Standard Webhooks specifies, with the event ID as idempotency key', async () => {
