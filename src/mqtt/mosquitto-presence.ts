@@ -1,27 +1,33 @@
 /**
- * Device presence from a Mosquitto broker. Mosquitto tells no client when others connect, but with
- * `log_dest topic` it publishes its log to `$SYS/broker/log/<severity>`, and the notice-level lines
- * name each client that connects and disconnects. Devices' clientIds carry their device ID
- * (`{device_id}_0_{signType}_{YYYYMMDDHH}`), so the lines map onto devices.
+ * Device presence from a Mosquitto broker. Mosquitto tells no client when others connect; otaflow's
+ * plugin (deploy/mosquitto/implicit-subscription/) does: it counts each device's authenticated
+ * connections and publishes `{"connections":N}` on `$otaflow/presence/{device id}` whenever the count
+ * changes between zero and one. A refused login never counts, so nobody can mark a connected device
+ * offline by failing to log in under its name.
  */
 import mqtt, { type MqttClient } from 'mqtt';
+import { z } from 'zod';
 import { type Logger, logger } from '../logger';
-import { parseDeviceClientId } from './device-auth';
 import type { PresenceEvent, PresenceSource } from './embedded-broker';
 
-export const MOSQUITTO_NOTICE_LOG_TOPIC = '$SYS/broker/log/N';
+export const PRESENCE_TOPIC_PREFIX = '$otaflow/presence/';
+const PRESENCE_TOPICS = `${PRESENCE_TOPIC_PREFIX}+`;
 
-const CONNECTED = /New client connected from \S+ as (\S+) \(/;
-const DISCONNECTED = /Client (\S+) (?:disconnected|closed its connection|has exceeded timeout)/;
+const PresencePayload = z.object({ connections: z.number().int().min(0) });
 
-/** The presence change a Mosquitto notice line reports, if it is about a device. */
-export function presenceOfLogLine(line: string): PresenceEvent | undefined {
-  const connected = CONNECTED.exec(line);
-  const clientId = connected?.[1] ?? DISCONNECTED.exec(line)?.[1];
-  if (!clientId) return undefined;
-  const parsed = parseDeviceClientId(clientId);
-  if (typeof parsed === 'string') return undefined;
-  return { deviceId: parsed.deviceId, online: connected !== null };
+/** The presence change a plugin message reports, or why it is not one. */
+export function presenceOfMessage(topic: string, payload: Buffer): PresenceEvent | string {
+  const deviceId = topic.startsWith(PRESENCE_TOPIC_PREFIX) ? topic.slice(PRESENCE_TOPIC_PREFIX.length) : '';
+  if (!deviceId || deviceId.includes('/')) return `not a presence topic: ${topic}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return `presence of ${deviceId} is not JSON`;
+  }
+  const parsed = PresencePayload.safeParse(json);
+  if (!parsed.success) return `presence of ${deviceId} is not {"connections": <count>}`;
+  return { deviceId, online: parsed.data.connections > 0 };
 }
 
 export interface MosquittoPresence extends PresenceSource {
@@ -42,15 +48,20 @@ export async function startMosquittoPresence(options: {
     clientId: `${options.username}-presence-${process.pid}`,
     reconnectPeriod: 1_000,
   });
-  // Listening before subscribing: a notice may arrive in the same read as the SUBACK.
-  client.on('message', (_topic, payload) => {
-    const event = presenceOfLogLine(payload.toString('utf8'));
-    if (!event) return;
+  // Listening before subscribing: a message may arrive in the same read as the SUBACK.
+  client.on('message', (topic, payload) => {
+    const event = presenceOfMessage(topic, payload);
+    if (typeof event === 'string') {
+      log.warn({ topic }, event);
+      return;
+    }
     for (const listener of listeners) listener(event);
   });
-  const granted = await client.subscribeAsync(MOSQUITTO_NOTICE_LOG_TOPIC, { qos: 0 });
+  const granted = await client.subscribeAsync(PRESENCE_TOPICS, { qos: 1 });
   if (granted.some((grant) => grant.qos === 128)) {
-    log.warn('the broker refused $SYS/broker/log/N: devices count as online from their first uplink only');
+    log.warn(
+      `the broker refused ${PRESENCE_TOPICS} (is otaflow's Mosquitto plugin loaded?): devices count as online from their first uplink only`,
+    );
   }
   return {
     onPresence(listener) {

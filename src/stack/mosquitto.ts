@@ -80,8 +80,8 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
       [
         `user ${options.serviceAccount.username}`,
         'topic readwrite $oc/devices/+/sys/#',
-        // Connect/disconnect notices: the gateway's source of device presence (src/mqtt/mosquitto-presence.ts).
-        'topic read $SYS/broker/log/N',
+        // Device presence from otaflow's plugin (src/mqtt/mosquitto-presence.ts).
+        'topic read $otaflow/presence/+',
         '',
         // %u is the connecting client's username, i.e. the device ID.
         'pattern readwrite $oc/devices/%u/sys/#',
@@ -99,7 +99,6 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         `plugin ${plugin}`,
         'persistence false',
         'log_dest stderr',
-        'log_dest topic',
         'log_type error',
         'log_type warning',
         'log_type notice',

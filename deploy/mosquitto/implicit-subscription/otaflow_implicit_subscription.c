@@ -17,12 +17,21 @@
  *
  * Read access is still checked by the broker for every copy (the ACL or auth plugin decides whether
  * that client may read that topic), so a connection is never sent another device's downlinks.
+ *
+ * It also tells otaflow's gateway when a device comes online and goes offline, from authenticated
+ * connections only: Mosquitto 2.0 has no event for a successful login, but a refused one loses its
+ * client ID before the broker's next loop tick, so a connection that still has one at the first tick
+ * after its login attempt was let in. A device is online while at least one of its connections is
+ * (the seed protocol changes the client ID hourly, so two may overlap): on `$otaflow/presence/{id}`
+ * the plugin publishes `{"connections":N}` (QoS 1, not retained) each time that count changes between
+ * zero and one. A failed CONNECT, even under a connected device's client ID, changes nothing.
  * Build: cc -shared -fPIC -O2 -o otaflow_implicit_subscription.so otaflow_implicit_subscription.c
  * (headers from Debian's mosquitto-dev). Configure: plugin /path/otaflow_implicit_subscription.so
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <mosquitto.h>
@@ -33,6 +42,7 @@
 /* Where a message delivered straight to its device's connections goes instead: '$' topics are not
  * matched by wildcard filters, and no ACL lets anyone subscribe to this one. */
 #define DELIVERED_TOPIC "$otaflow/implicitly-delivered"
+#define PRESENCE_TOPIC_PREFIX "$otaflow/presence/"
 
 static const char DEVICES_PREFIX[] = "$oc/devices/";
 static const char *const DOWNLINK_TOPICS[] = {
@@ -45,10 +55,16 @@ static const char *const DOWNLINK_TOPIC_TREES[] = {
 struct connection {
 	struct mosquitto *client;
 	struct connection *next;
+	/* Let in (seen with a client ID at a tick after its login attempt), and counted as such. */
+	bool authenticated;
+	/* Still to be looked at by the next tick: on the `pending` list. */
+	bool pending;
+	struct connection *next_pending;
 };
 
 static mosquitto_plugin_id_t *plugin_id;
 static struct connection *buckets[BUCKETS];
+static struct connection *pending;
 
 static unsigned bucket_of(const char *name, size_t length)
 {
@@ -59,6 +75,31 @@ static unsigned bucket_of(const char *name, size_t length)
 	return hash % BUCKETS;
 }
 
+static bool same_username(struct mosquitto *client, const char *username)
+{
+	const char *other = mosquitto_client_username(client);
+	return other != NULL && strcmp(other, username) == 0;
+}
+
+/* The authenticated connections of `username`'s device. */
+static unsigned authenticated_connections(const char *username)
+{
+	unsigned count = 0;
+	for(struct connection *c = buckets[bucket_of(username, strlen(username))]; c; c = c->next){
+		if(c->authenticated && same_username(c->client, username)) count++;
+	}
+	return count;
+}
+
+static void publish_presence(const char *username, unsigned connections)
+{
+	char topic[sizeof(PRESENCE_TOPIC_PREFIX) + 256];
+	char payload[32];
+	if(snprintf(topic, sizeof(topic), "%s%s", PRESENCE_TOPIC_PREFIX, username) >= (int)sizeof(topic)) return;
+	int length = snprintf(payload, sizeof(payload), "{\"connections\":%u}", connections);
+	mosquitto_broker_publish_copy(NULL, topic, length, payload, 1, false, NULL);
+}
+
 static void track(struct mosquitto *client)
 {
 	const char *username = mosquitto_client_username(client);
@@ -67,11 +108,14 @@ static void track(struct mosquitto *client)
 	for(struct connection *c = buckets[bucket]; c; c = c->next){
 		if(c->client == client) return;
 	}
-	struct connection *added = mosquitto_malloc(sizeof(*added));
+	struct connection *added = mosquitto_calloc(1, sizeof(*added));
 	if(added == NULL) return;
 	added->client = client;
 	added->next = buckets[bucket];
 	buckets[bucket] = added;
+	added->pending = true;
+	added->next_pending = pending;
+	pending = added;
 }
 
 static void forget(struct mosquitto *client)
@@ -83,6 +127,17 @@ static void forget(struct mosquitto *client)
 		if((*link)->client == client){
 			struct connection *gone = *link;
 			*link = gone->next;
+			if(gone->pending){
+				for(struct connection **p = &pending; *p; p = &(*p)->next_pending){
+					if(*p == gone){
+						*p = gone->next_pending;
+						break;
+					}
+				}
+			}
+			if(gone->authenticated && authenticated_connections(username) == 0){
+				publish_presence(username, 0);
+			}
 			mosquitto_free(gone);
 			return;
 		}
@@ -128,6 +183,24 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	forget(gone->client);
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Each connection that still has its client ID at the first tick after its login attempt was let in. */
+static int on_tick(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	(void)event_data;
+	(void)userdata;
+	while(pending){
+		struct connection *c = pending;
+		pending = c->next_pending;
+		c->pending = false;
+		const char *username = mosquitto_client_username(c->client);
+		if(username == NULL || mosquitto_client_id(c->client) == NULL) continue;
+		c->authenticated = true;
+		if(authenticated_connections(username) == 1) publish_presence(username, 1);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -185,7 +258,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
 	}
 	if(rc == MOSQ_ERR_SUCCESS){
-		mosquitto_log_printf(MOSQ_LOG_INFO, "otaflow implicit subscription: devices receive their downlink system topics without subscribing");
+		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+	}
+	if(rc == MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "otaflow implicit subscription: devices receive their downlink system topics without subscribing; presence on " PRESENCE_TOPIC_PREFIX "{device}");
 	}
 	return rc;
 }
@@ -198,6 +274,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
+	pending = NULL;
 	for(unsigned i = 0; i < BUCKETS; i++){
 		while(buckets[i]){
 			struct connection *gone = buckets[i];

@@ -1,0 +1,92 @@
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceCredentials } from '../../src/mqtt/device-auth';
+import type { PresenceEvent } from '../../src/mqtt/embedded-broker';
+import { type MosquittoPresence, startMosquittoPresence } from '../../src/mqtt/mosquitto-presence';
+import { startTestMosquitto, type TestMosquitto } from '../support/stack/components';
+import { eventually } from '../unit/mqtt/fakes';
+
+/**
+ * Device presence on Mosquitto comes from otaflow's plugin, which counts authenticated connections:
+ * a failed CONNECT under a connected device's name must not mark it offline, and a device whose
+ * hourly client ID change overlaps two connections stays online while either is up.
+ */
+
+const DEVICE_ID = 'presence-meter';
+const OTHER_ID = 'presence-other';
+const hour = new Date();
+const credentials = deviceCredentials(DEVICE_ID, 'secret-of-presence-meter', '0', hour);
+const otherCredentials = deviceCredentials(OTHER_ID, 'secret-of-presence-other', '0', hour);
+/** The broker's loop ticks at least once a second; two leave room for a loaded machine. */
+const QUIET_MS = 2_000;
+
+let broker: TestMosquitto;
+let presence: MosquittoPresence;
+const events: PresenceEvent[] = [];
+
+beforeAll(async () => {
+  broker = await startTestMosquitto([
+    { username: DEVICE_ID, password: credentials.password },
+    { username: OTHER_ID, password: otherCredentials.password },
+  ]);
+  presence = await startMosquittoPresence({
+    brokerUrl: broker.url,
+    ...broker.serviceAccount,
+    log: pino({ level: 'silent' }),
+  });
+  presence.onPresence((event) => events.push(event));
+}, 60_000);
+
+afterAll(async () => {
+  await presence?.stop();
+  await broker?.stop();
+});
+
+function connect(clientId: string, password = credentials.password, username = DEVICE_ID) {
+  return mqtt.connectAsync(broker.url, { clientId, username, password, reconnectPeriod: 0 });
+}
+
+const quiet = () => new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+
+describe('device presence on Mosquitto', () => {
+  it('comes from authenticated connections only, counted per device', async () => {
+    const first = await connect(credentials.clientId);
+    await eventually(() => expect(events).toEqual([{ deviceId: DEVICE_ID, online: true }]));
+
+    // Someone without the device's secret tries its client ID (and a second one): refused, and no
+    // presence change.
+    await expect(connect(credentials.clientId, 'not-the-password')).rejects.toThrow(/not authorized/i);
+    await expect(connect(`${DEVICE_ID}_0_1_${credentials.clientId.slice(-10)}`, 'wrong')).rejects.toThrow(
+      /not authorized/i,
+    );
+    await quiet();
+    expect(events).toEqual([{ deviceId: DEVICE_ID, online: true }]);
+    expect(first.connected).toBe(true);
+
+    // The hourly client-ID change: the new connection overlaps the old one.
+    const second = await connect(`${DEVICE_ID}_0_1_${credentials.clientId.slice(-10)}`);
+    await first.endAsync();
+    await quiet();
+    expect(events).toEqual([{ deviceId: DEVICE_ID, online: true }]);
+
+    await second.endAsync();
+    await eventually(() =>
+      expect(events).toEqual([
+        { deviceId: DEVICE_ID, online: true },
+        { deviceId: DEVICE_ID, online: false },
+      ]),
+    );
+  }, 30_000);
+
+  it("does not let a device publish another's presence", async () => {
+    events.length = 0;
+    const other = await connect(otherCredentials.clientId, otherCredentials.password, OTHER_ID);
+    await eventually(() => expect(events).toEqual([{ deviceId: OTHER_ID, online: true }]));
+    await other.publishAsync(`$otaflow/presence/${DEVICE_ID}`, '{"connections":0}', { qos: 0 });
+    await other.publishAsync(`$otaflow/presence/${DEVICE_ID}`, '{"connections":5}', { qos: 0 });
+    await quiet();
+    expect(events).toEqual([{ deviceId: OTHER_ID, online: true }]);
+    await other.endAsync();
+  }, 30_000);
+});
