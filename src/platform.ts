@@ -21,6 +21,7 @@ import {
 } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
+import { createDatabaseUplinkInbox } from './db/uplink-inbox';
 import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { limitHeapGrowth } from './heap-growth';
@@ -176,6 +177,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       username: serviceAccount.username,
       password: serviceAccount.password,
       registry,
+      inbox: createDatabaseUplinkInbox(db, config.OTAFLOW_GATEWAY_ID),
       sink: signallingVersionAnswers(
         createTemporalDeviceEventSink(temporal, log.child({ component: 'device-events' })),
         versionAnswers,

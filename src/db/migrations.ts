@@ -198,6 +198,20 @@ export const migrations: readonly Migration[] = [
     // keys may be used again, for a new request.
     statements: [`delete from idempotency_keys where response ? 'body'`],
   },
+  {
+    id: 7,
+    name: 'uplink inbox',
+    statements: [
+      `create table uplink_inbox (
+        id bigserial primary key,
+        gateway_id text not null,
+        device_id text not null,
+        payload bytea not null,
+        received_at timestamptz not null
+      )`,
+      'create index uplink_inbox_by_gateway on uplink_inbox (gateway_id, id)',
+    ],
+  },
 ];
 
 /**

@@ -2,13 +2,20 @@
  * The MQTT gateway: a service client of the broker (embedded or external) that turns device uplinks
  * into registry updates and workflow signals, and publishes the platform's downlinks.
  *
+ * An uplink is acknowledged to the broker (PUBACK) only once it is in the uplink inbox: while the
+ * database is down, the gateway retries and acknowledges nothing, so the broker keeps what follows.
+ * Handling (registry, signal) then retries until Temporal and the database answer, and only then is
+ * the uplink forgotten; a crash in between leaves it in the inbox for this gateway's next start.
+ *
  * Progress reports are frequent (some SDKs send one per downloaded chunk), so only terminal ones
  * (a failure code, or success at 100 %) become signals; the rest only update the registry.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceEventSink } from '../devices/device-event-sinks';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import type { DeviceRegistry } from '../devices/registry';
+import type { RecordedUplink, UplinkInbox } from '../devices/uplink-inbox';
 import { type Logger, logger } from '../logger';
 import type { PresenceSource } from './embedded-broker';
 import {
@@ -28,6 +35,7 @@ export interface MqttGatewayOptions {
   password: string;
   registry: DeviceRegistry;
   sink: DeviceEventSink;
+  inbox: UplinkInbox;
   /** The embedded broker's connect/disconnect events; absent with an external broker. */
   presence?: PresenceSource;
   log?: Logger;
@@ -42,13 +50,46 @@ export interface MqttGateway extends DownlinkPublisher {
   stop(): Promise<void>;
 }
 
+/** Waits between attempts at a step that failed (the database or Temporal unreachable). */
+export const RETRY_FIRST_MS = 250;
+export const RETRY_MAX_MS = 10_000;
+
 export async function startMqttGateway(options: MqttGatewayOptions): Promise<MqttGateway> {
   const log = options.log ?? logger.child({ component: 'mqtt-gateway' });
   const now = options.now ?? (() => new Date());
-  const { registry, sink } = options;
+  const { registry, sink, inbox } = options;
   // Events of one device are handled in arrival order (an online signal before the version report it
   // enables, progress before the result); different devices proceed independently.
   const events = createPerDeviceQueue(log);
+  const stopping = new AbortController();
+
+  /** `attempt` until it succeeds; rejects only when the gateway stops. */
+  async function persistently<T>(what: string, context: object, attempt: () => Promise<T>): Promise<T> {
+    for (let waitMs = RETRY_FIRST_MS; ; waitMs = Math.min(waitMs * 2, RETRY_MAX_MS)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (stopping.signal.aborted) throw error;
+        log.warn({ err: error, ...context, retryInMs: waitMs }, `${what} failed; retrying`);
+        await sleep(waitMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+        if (stopping.signal.aborted) throw error;
+      }
+    }
+  }
+
+  function handleInOrder(uplink: RecordedUplink): void {
+    const context = { deviceId: uplink.deviceId, uplinkId: uplink.id };
+    events.enqueue(uplink.deviceId, async () => {
+      try {
+        await persistently('handling an uplink', context, () =>
+          handleUplink(uplink.deviceId, uplink.payload, uplink.receivedAt),
+        );
+        await persistently('forgetting a handled uplink', context, () => inbox.forget(uplink.id));
+      } catch {
+        // Stopped: the uplink stays in the inbox, handled again at the next start.
+      }
+    });
+  }
 
   async function markOnline(deviceId: string, at: Date): Promise<void> {
     await registry.setPresence(deviceId, true, at);
@@ -73,13 +114,12 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     });
   }
 
-  async function handleUplink(deviceId: string, payload: Buffer): Promise<void> {
+  async function handleUplink(deviceId: string, payload: Buffer, at: Date): Promise<void> {
     const parsed = parseUplink(deviceId, payload);
     if (!parsed.ok) {
       log.warn({ deviceId, problem: parsed.error }, 'invalid uplink ignored');
       return;
     }
-    const at = now();
     const seen = await registry.markSeen(deviceId, at);
     if (seen && !seen.wasOnline) {
       // An uplink from a device the registry thought offline announces it: its connect may have gone
@@ -96,14 +136,15 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   }
 
   const unsubscribePresence = options.presence?.onPresence(({ deviceId, online }) => {
-    events.enqueue(deviceId, async () => {
-      if (online) {
-        await markOnline(deviceId, now());
-      } else {
-        await registry.setPresence(deviceId, false, now());
-      }
-    });
+    const at = now();
+    events.enqueue(deviceId, () =>
+      persistently('recording presence', { deviceId, online }, () =>
+        online ? markOnline(deviceId, at) : registry.setPresence(deviceId, false, at),
+      ).catch(() => undefined),
+    );
   });
+
+  for (const uplink of await inbox.unfinished()) handleInOrder(uplink);
 
   const client: MqttClient = mqtt.connect(options.brokerUrl, {
     username: options.username,
@@ -114,16 +155,26 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     clean: false,
     reconnectPeriod: 1000,
   });
-  // Listening before the connection is up: Mosquitto sends a resumed session's queued uplinks right
-  // behind its CONNACK, and mqtt.js acknowledges a message whether or not anyone listens for it.
-  client.on('message', (topic, payload) => {
-    const deviceId = deviceIdOfUplinkTopic(topic);
+  // Set before the connection is up: Mosquitto sends a resumed session's queued uplinks right behind
+  // its CONNACK. mqtt.js sends the PUBACK when `acknowledge` is called, and handles the connection's
+  // next message only after it, so recording stays quick: the handling itself runs afterwards.
+  client.handleMessage = (packet, acknowledge) => {
+    const deviceId = deviceIdOfUplinkTopic(packet.topic);
     if (deviceId === undefined) {
-      log.warn({ topic }, 'message on an unexpected topic ignored');
+      log.warn({ topic: packet.topic }, 'message on an unexpected topic ignored');
+      acknowledge();
       return;
     }
-    events.enqueue(deviceId, () => handleUplink(deviceId, payload));
-  });
+    const uplink = { deviceId, payload: Buffer.from(packet.payload), receivedAt: now() };
+    persistently('recording an uplink', { deviceId }, () => inbox.record(uplink)).then(
+      (id) => {
+        handleInOrder({ id, ...uplink });
+        acknowledge();
+      },
+      // Stopped before it was recorded: unacknowledged, the broker delivers it again.
+      () => undefined,
+    );
+  };
   client.on('error', (error) => log.error({ err: error }, 'MQTT gateway connection error'));
   // mqtt.js rejects a refused subscription (SUBACK 0x80) and subscribes again by itself after reconnects.
   try {
@@ -148,6 +199,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     },
     async stop() {
       unsubscribePresence?.();
+      stopping.abort();
       await client.endAsync();
       await events.drain();
     },

@@ -20,6 +20,8 @@ export interface PostgresServer {
   url: string;
   /** Stops the server and deletes the cluster. */
   stop(): Promise<void>;
+  /** Stops the server and keeps the cluster, for an outage in a test; `start` brings it back. */
+  interrupt(): Promise<{ start(): Promise<void> }>;
 }
 
 const USER = 'otaflow';
@@ -58,32 +60,34 @@ export async function startThrowawayPostgres(options: PostgresOptions): Promise<
       throw new Error(`initdb failed: ${error.stderr || error.message}`);
     });
     rmSync(passwordFile);
-    const server = await startChildServer({
-      name: 'PostgreSQL',
-      command: path.join(bin, 'postgres'),
-      args: [
-        '-D',
-        dataDir,
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(options.port),
-        '-k',
-        dir,
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ],
-      logFile: path.join(dir, 'postgres.log'),
-      isReady: acceptsQueries(connectionUrl(password, options.port, 'postgres')),
-      startTimeoutMs: options.startTimeoutMs ?? 30_000,
-      // SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
-      stopSignal: 'SIGINT',
-      runAs: account,
-    });
+    const run = () =>
+      startChildServer({
+        name: 'PostgreSQL',
+        command: path.join(bin, 'postgres'),
+        args: [
+          '-D',
+          dataDir,
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(options.port),
+          '-k',
+          dir,
+          '-c',
+          'fsync=off',
+          '-c',
+          'synchronous_commit=off',
+          '-c',
+          'full_page_writes=off',
+        ],
+        logFile: path.join(dir, 'postgres.log'),
+        isReady: acceptsQueries(connectionUrl(password, options.port, 'postgres')),
+        startTimeoutMs: options.startTimeoutMs ?? 30_000,
+        // SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
+        stopSignal: 'SIGINT',
+        runAs: account,
+      });
+    let server = await run();
     const stop = async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -96,7 +100,15 @@ export async function startThrowawayPostgres(options: PostgresOptions): Promise<
       await stop();
       throw error;
     }
-    return { url: connectionUrl(password, options.port, database), stop };
+    const interrupt = async () => {
+      await server.stop();
+      return {
+        start: async () => {
+          server = await run();
+        },
+      };
+    };
+    return { url: connectionUrl(password, options.port, database), stop, interrupt };
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -5,7 +5,7 @@ import { deviceCredentials } from '../../src/mqtt/device-auth';
 import { type MqttGateway, startMqttGateway } from '../../src/mqtt/gateway';
 import { buildProgressReport, eventsUpTopic } from '../../src/mqtt/ota-protocol';
 import { startTestMosquitto, type TestMosquitto } from '../support/stack/components';
-import { eventually, InMemoryRegistry, RecordingSink } from '../unit/mqtt/fakes';
+import { eventually, InMemoryRegistry, InMemoryUplinkInbox, RecordingSink } from '../unit/mqtt/fakes';
 
 /**
  * The gateway's broker session outlives the gateway: device results published to Mosquitto while no
@@ -36,6 +36,7 @@ describe('the MQTT gateway on Mosquitto, restarted', () => {
       ...broker.serviceAccount,
       registry: new InMemoryRegistry(),
       sink,
+      inbox: new InMemoryUplinkInbox(),
       log,
     });
   }
@@ -49,6 +50,7 @@ describe('the MQTT gateway on Mosquitto, restarted', () => {
         password: 'not-the-password',
         registry: new InMemoryRegistry(),
         sink: new RecordingSink(),
+        inbox: new InMemoryUplinkInbox(),
         log,
       }),
     ).rejects.toThrow(/not authorized/i);

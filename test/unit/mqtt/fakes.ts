@@ -1,5 +1,6 @@
 import type { DeviceEventSink } from '../../../src/devices/device-event-sinks';
 import type { DeviceRegistry } from '../../../src/devices/registry';
+import type { RecordedUplink, UplinkInbox } from '../../../src/devices/uplink-inbox';
 import type { UpgradeResultReport, VersionReport } from '../../../workflows/definitions';
 
 /** An in-memory registry that records what the gateway told it. */
@@ -49,6 +50,25 @@ export class RecordingSink implements DeviceEventSink {
   }
   async upgradeResultReported(deviceId: string, report: UpgradeResultReport) {
     this.calls.push({ signal: 'upgradeResultReported', deviceId, report });
+  }
+}
+
+/** An inbox in memory; `failing` makes `record` throw, as a database that is down would. */
+export class InMemoryUplinkInbox implements UplinkInbox {
+  readonly kept = new Map<string, RecordedUplink>();
+  failing = false;
+  private nextId = 1;
+  async record(uplink: Omit<RecordedUplink, 'id'>) {
+    if (this.failing) throw new Error('database unavailable');
+    const id = String(this.nextId++);
+    this.kept.set(id, { id, ...uplink });
+    return id;
+  }
+  async forget(id: string) {
+    this.kept.delete(id);
+  }
+  async unfinished() {
+    return [...this.kept.values()];
   }
 }
 

@@ -11,7 +11,7 @@ import {
   eventsDownTopic,
   eventsUpTopic,
 } from '../../../src/mqtt/ota-protocol';
-import { eventually, InMemoryRegistry, RecordingSink } from './fakes';
+import { eventually, InMemoryRegistry, InMemoryUplinkInbox, RecordingSink } from './fakes';
 
 const log = pino({ level: 'silent' });
 const service = { username: 'otaflow-gateway', password: 'service-password' };
@@ -55,6 +55,7 @@ beforeEach(async () => {
     ...service,
     registry,
     sink,
+    inbox: new InMemoryUplinkInbox(),
     presence: broker,
     log,
   });
@@ -260,6 +261,7 @@ describe('gateway with an external broker (no presence events)', () => {
       ...service,
       registry,
       sink,
+      inbox: new InMemoryUplinkInbox(),
       log,
     });
     const device = await connectDevice('dev-a', 'secret-a');
@@ -273,5 +275,99 @@ describe('gateway with an external broker (no presence events)', () => {
       ]),
     );
     expect(registry.online.get('dev-a')).toBe(true);
+  });
+});
+
+/** A sink whose signals fail while `failing` is set, as they do while Temporal is unreachable. */
+class UnreachableSink extends RecordingSink {
+  failing = true;
+  override async upgradeResultReported(...args: Parameters<RecordingSink['upgradeResultReported']>) {
+    if (this.failing) throw new Error('Temporal unavailable');
+    await super.upgradeResultReported(...args);
+  }
+}
+
+describe('uplinks through outages', () => {
+  const result = () => buildProgressReport('dev-a', { resultCode: 0, progress: 100, version: '2.0' });
+  const results = (calls: RecordingSink['calls']) =>
+    calls.filter((call) => call.signal === 'upgradeResultReported');
+
+  async function restartGateway(options: { sink: RecordingSink; inbox: InMemoryUplinkInbox }) {
+    await gateway.stop();
+    sink = options.sink;
+    gateway = await startMqttGateway({
+      brokerUrl: broker.url,
+      clientId: 'otaflow-gateway-test',
+      ...service,
+      registry,
+      sink: options.sink,
+      inbox: options.inbox,
+      presence: broker,
+      log,
+    });
+  }
+
+  it('hands a report over once the database is back', async () => {
+    const inbox = new InMemoryUplinkInbox();
+    inbox.failing = true;
+    await restartGateway({ sink: new RecordingSink(), inbox });
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(device, 'dev-a', result());
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(results(sink.calls)).toEqual([]);
+
+    inbox.failing = false;
+    await eventually(() => expect(results(sink.calls)).toHaveLength(1));
+    await eventually(() => expect(inbox.kept.size).toBe(0));
+  });
+
+  it('does not acknowledge a report it could not record: the broker delivers it to the next gateway', async () => {
+    const down = new InMemoryUplinkInbox();
+    down.failing = true;
+    await restartGateway({ sink: new RecordingSink(), inbox: down });
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(device, 'dev-a', result());
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(results(sink.calls)).toEqual([]);
+
+    // The gateway goes (a crash, a restart) while the database is still down; the next one is given
+    // the report by the broker, because nobody acknowledged it.
+    const inbox = new InMemoryUplinkInbox();
+    await restartGateway({ sink: new RecordingSink(), inbox });
+    await eventually(() => expect(results(sink.calls)).toHaveLength(1));
+    await eventually(() => expect(inbox.kept.size).toBe(0));
+  });
+
+  it('keeps a recorded report while its signal fails, and signals it once when Temporal is back', async () => {
+    const inbox = new InMemoryUplinkInbox();
+    const unreachable = new UnreachableSink();
+    await restartGateway({ sink: unreachable, inbox });
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(device, 'dev-a', result());
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(inbox.kept.size).toBe(1);
+
+    unreachable.failing = false;
+    await eventually(() => expect(results(unreachable.calls)).toHaveLength(1));
+    await eventually(() => expect(inbox.kept.size).toBe(0));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(results(unreachable.calls)).toHaveLength(1);
+  });
+
+  it('hands over, at its next start, what a gateway recorded and could not hand over before it stopped', async () => {
+    const inbox = new InMemoryUplinkInbox();
+    await restartGateway({ sink: new UnreachableSink(), inbox });
+    const device = await connectDevice('dev-a', 'secret-a');
+    await publishUp(device, 'dev-a', result());
+    await eventually(() => expect(inbox.kept.size).toBe(1));
+
+    const next = new RecordingSink();
+    await restartGateway({ sink: next, inbox });
+    await eventually(() =>
+      expect(results(next.calls)).toEqual([
+        { signal: 'upgradeResultReported', deviceId: 'dev-a', report: { resultCode: 0, version: '2.0' } },
+      ]),
+    );
+    await eventually(() => expect(inbox.kept.size).toBe(0));
   });
 });

@@ -8,7 +8,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embe
 import { type MqttGateway, startMqttGateway } from '../../../src/mqtt/gateway';
 import { type SimulatedDeviceBehaviour, SimulatedMqttDevice } from '../../../src/simulator/mqtt-device';
 import type { PackageInfo, PackageKind } from '../../../workflows/definitions';
-import { eventually, InMemoryRegistry, RecordingSink } from '../mqtt/fakes';
+import { eventually, InMemoryRegistry, InMemoryUplinkInbox, RecordingSink } from '../mqtt/fakes';
 import { type PackageServer, startPackageServer } from './package-server';
 
 const log = pino({ level: 'silent' });
@@ -41,6 +41,7 @@ beforeAll(async () => {
     ...service,
     registry,
     sink: signallingVersionAnswers(sink, versionAnswers),
+    inbox: new InMemoryUplinkInbox(),
     presence: broker,
     log,
   });

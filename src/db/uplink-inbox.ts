@@ -1,0 +1,40 @@
+import type { RecordedUplink, UplinkInbox } from '../devices/uplink-inbox';
+import type { Database } from './database';
+
+interface Row {
+  id: string;
+  device_id: string;
+  payload: Buffer;
+  received_at: Date;
+}
+
+/** One gateway's uplinks in `uplink_inbox`, under its `OTAFLOW_GATEWAY_ID`. */
+export function createDatabaseUplinkInbox(db: Database, gatewayId: string): UplinkInbox {
+  return {
+    async record(uplink) {
+      const { rows } = await db.query<{ id: string }>(
+        `insert into uplink_inbox (gateway_id, device_id, payload, received_at) values ($1, $2, $3, $4)
+         returning id::text`,
+        [gatewayId, uplink.deviceId, uplink.payload, uplink.receivedAt],
+      );
+      return rows[0]?.id as string;
+    },
+    async forget(id) {
+      await db.query('delete from uplink_inbox where id = $1', [id]);
+    },
+    async unfinished() {
+      const { rows } = await db.query<Row>(
+        `select id::text, device_id, payload, received_at from uplink_inbox where gateway_id = $1 order by id`,
+        [gatewayId],
+      );
+      return rows.map(
+        (row): RecordedUplink => ({
+          id: row.id,
+          deviceId: row.device_id,
+          payload: Buffer.from(row.payload),
+          receivedAt: row.received_at,
+        }),
+      );
+    },
+  };
+}

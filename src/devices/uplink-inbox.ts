@@ -1,0 +1,19 @@
+/**
+ * Where a gateway keeps a device's uplink from the moment it accepts it until it has been handled:
+ * the broker's acknowledgement (MQTT PUBACK) waits for `record`, so a database or Temporal outage, or
+ * a crash, between the acknowledgement and the workflow's signal loses no report.
+ */
+export interface RecordedUplink {
+  id: string;
+  deviceId: string;
+  payload: Buffer;
+  receivedAt: Date;
+}
+
+export interface UplinkInbox {
+  record(uplink: Omit<RecordedUplink, 'id'>): Promise<string>;
+  /** The uplink has been handled. */
+  forget(id: string): Promise<void>;
+  /** What this gateway recorded and has not handled, oldest first. */
+  unfinished(): Promise<RecordedUplink[]>;
+}
