@@ -91,9 +91,15 @@ export interface MqttCommandActivities {
   queryVersionIfOnline(upgrade: MqttUpgradeRef, ifOffline: 'wait' | 'fail'): Promise<boolean>;
   /**
    * `mqttUpgrade`'s steps 6–7 in one activity: issues the device's download token, sends the upgrade
-   * notification with URL, token and package information, and records step `downloading`.
+   * notification with URL, token and package information, and records step `downloading`. Answers
+   * when the notification was published, on the gateways' clock.
    */
-  deliverUpgrade(upgrade: MqttUpgradeRef, pkg: PackageInfo, fromVersion: string): Promise<void>;
+  deliverUpgrade(upgrade: MqttUpgradeRef, pkg: PackageInfo, fromVersion: string): Promise<UpgradeDelivery>;
+}
+
+export interface UpgradeDelivery {
+  /** ISO 8601, the gateway's clock, taken just before the notification is published. */
+  publishedAt: string;
 }
 
 /** Which task's upgrade of which device a command belongs to (its API row). */

@@ -70,8 +70,10 @@ export function createMqttCommandActivities({
         size: pkg.size,
         sha256: pkg.sha256,
       };
+      const publishedAt = new Date().toISOString();
       await gateway.publishDownlink(deviceId, buildUpgradeNotification(deviceId, pkg.kind, delivery));
       await platform.recordUpgradeStep(taskId, deviceId, 'downloading', { fromVersion });
+      return { publishedAt };
     },
   };
 }

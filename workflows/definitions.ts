@@ -120,6 +120,8 @@ export interface UpgradeResultReport {
   resultCode: number;
   version?: string;
   description?: string;
+  /** When the gateway received the report (ISO 8601, the gateway's clock); absent from 0.1.0 gateways. */
+  receivedAt?: string;
 }
 export const upgradeResultReportedSignal = defineSignal<[UpgradeResultReport]>('upgradeResultReported');
 

@@ -111,6 +111,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       resultCode: event.resultCode,
       version: event.version,
       description: event.description,
+      receivedAt: at.toISOString(),
     });
   }
 
@@ -162,6 +163,13 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     const deviceId = deviceIdOfUplinkTopic(packet.topic);
     if (deviceId === undefined) {
       log.warn({ topic: packet.topic }, 'message on an unexpected topic ignored');
+      acknowledge();
+      return;
+    }
+    if (packet.retain) {
+      // Kept by the broker from some earlier time and replayed at each subscription: never a report
+      // about what is happening now.
+      log.warn({ deviceId }, 'retained uplink ignored');
       acknowledge();
       return;
     }

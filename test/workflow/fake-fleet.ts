@@ -147,8 +147,10 @@ export class FakeFleet {
         if (!this.device(deviceId).online) throw notOnline(deviceId);
         const token = await platform.issueDownloadToken(pkg.id, deviceId);
         const { version, fileName, size, sha256 } = pkg;
+        const publishedAt = new Date().toISOString();
         await sendUpgradeNotification(deviceId, pkg.kind, { ...token, version, fileName, size, sha256 });
         await platform.recordUpgradeStep(taskId, deviceId, 'downloading', { fromVersion });
+        return { publishedAt };
       },
     };
   }

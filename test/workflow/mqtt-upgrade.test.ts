@@ -16,6 +16,7 @@ import {
   type PackageInfo,
   TaskQueue,
   type UpgradeStep,
+  upgradeResultReportedSignal,
 } from '../../workflows/definitions';
 import { mqttUpgrade } from '../../workflows/mqtt/mqtt-upgrade';
 import { timeSkippingEnv } from '../support/stack/time-skipping';
@@ -119,8 +120,11 @@ function expectNotifiedOnce(result: DeviceUpgradeResult) {
   expect(fleet.resultsNotifiedFor(result.deviceId)).toEqual([result]);
 }
 
-/** What a successful upgrade costs in Temporal actions: the start, 3 activities, 2 device signals, 1 upsert. */
-const SUCCESS_ACTIONS = 7;
+/**
+ * What a successful upgrade costs in Temporal actions: the start, 3 activities, 2 device signals, 1
+ * upsert, and the marker of patch `0.2.0-reports-of-this-delivery` until it is removed (docs/versioning.md).
+ */
+const SUCCESS_ACTIONS = 8;
 
 describe('MQTT upgrade, seed 001', () => {
   const { startUpgrade, upgrade, upgradeUntilTimeout } = upgrades();
@@ -318,6 +322,34 @@ describe('MQTT upgrade, seed 001', () => {
       toVersion: '2.0.0',
     });
     expectNotifiedOnce(result);
+  });
+
+  it('ignores a result the gateway received before the delivery was published (held up, or from an earlier attempt)', async () => {
+    const stale = { resultCode: 0, version: '2.0.0', receivedAt: '2026-01-01T00:00:00.000Z' };
+    const deviceId = fleet.addDevice({ reportUpgrade: () => stale });
+
+    const { result } = await upgradeUntilTimeout(deviceId, packageOf('software'), 'downloading', 24 * HOUR);
+
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      cause: 'Wait for the device to report upgrade result timeout',
+    });
+    expectNotifiedOnce(result);
+  });
+
+  it('takes the first result received after the delivery, past a stale one', async () => {
+    const deviceId = fleet.addDevice({
+      reportUpgrade: () => ({ resultCode: 5, receivedAt: '2026-01-01T00:00:00.000Z' }),
+    });
+    const handle = await startUpgrade(deviceId, packageOf('software'));
+    await untilWaitingOnTimer(handle, 24 * HOUR);
+    await handle.signal(upgradeResultReportedSignal, {
+      resultCode: 0,
+      version: '2.0.0',
+      receivedAt: new Date().toISOString(),
+    });
+
+    expect(await handle.result()).toMatchObject({ outcome: 'succeeded', fromVersion: '1.0.0' });
   });
 
   it.each([

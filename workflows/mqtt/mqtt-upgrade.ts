@@ -12,6 +12,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -21,6 +22,7 @@ import {
   DEVICE_NOT_ONLINE,
   type MqttCommandActivities,
   type PlatformActivities,
+  type UpgradeDelivery,
 } from '../../activities/interfaces';
 import {
   type DeviceUpgradeInput,
@@ -61,7 +63,7 @@ type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVe
 /**
  * The gateway's commands record the API's steps and issue the download token themselves
  * (`queryVersionIfOnline`, `deliverUpgrade`), so a success costs 7 actions: the start, 3 activities,
- * the 2 device signals and the upsert at the end.
+ * the 2 device signals and the upsert at the end (8 while a patch marker is recorded, docs/versioning.md).
  */
 export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
   const device = listenToDevice(input.package.kind);
@@ -99,7 +101,8 @@ function finalStep(result: DeviceUpgradeResult): UpgradeStep {
 /**
  * The device commands of one upgrade, each also recording the API's step. `device.reportedVersion`
  * and `device.upgradeResult` are cleared just before the command that asks for them, so an answer
- * to an earlier command is not taken for this one.
+ * to an earlier command is not taken for this one; a result must also have been received after the
+ * delivery was published.
  */
 interface UpgradeCommands {
   /** Step 3, then step 4 when the device is online (true); false: it is not, step `waiting-online`. */
@@ -130,8 +133,24 @@ function gatewayCommands(
     },
     async deliver(fromVersion) {
       device.upgradeResult = undefined;
-      await mqtt.deliverUpgrade(upgrade, input.package, fromVersion);
+      const earlierReports = device.upgradeReports.length;
+      const delivery = await mqtt.deliverUpgrade(upgrade, input.package, fromVersion);
       status.step = 'downloading';
+      // A result counts only if the gateway received it after the notification was published: a report
+      // held up by an outage, or from an earlier attempt, used to be taken as this delivery's answer.
+      // (`publishedAt` is missing when a 0.1.0 gateway ran the delivery; docs/versioning.md.)
+      if (patched('0.2.0-reports-of-this-delivery')) {
+        const publishedAt = (delivery as UpgradeDelivery | undefined)?.publishedAt;
+        device.resultOfThisDelivery = () =>
+          device.upgradeReports
+            .slice(earlierReports)
+            .find(
+              (report) =>
+                report.receivedAt === undefined ||
+                publishedAt === undefined ||
+                report.receivedAt >= publishedAt,
+            );
+      }
     },
   };
 }
@@ -170,7 +189,10 @@ async function upgradeEnding(
 
     // Steps 6–7: deliver URL, token and package information; the device downloads and reports.
     await commands.deliver(fromVersion);
-    const report = await eventWithin(() => device.upgradeResult, MqttTimeouts.downloadAndResult);
+    const report = await eventWithin(
+      () => (device.resultOfThisDelivery ? device.resultOfThisDelivery() : device.upgradeResult),
+      MqttTimeouts.downloadAndResult,
+    );
     if (report === undefined) {
       return failed(PlatformCause.resultTimeout, undefined, fromVersion);
     }
@@ -230,10 +252,14 @@ interface DeviceEvents {
   /** The version of the package's kind from the latest version report. */
   reportedVersion?: string;
   upgradeResult?: UpgradeResultReport;
+  /** Every result report, in arrival order. */
+  upgradeReports: UpgradeResultReport[];
+  /** The first report that answers the delivery, once it is made (patch `0.2.0-reports-of-this-delivery`). */
+  resultOfThisDelivery?: () => UpgradeResultReport | undefined;
 }
 
 function listenToDevice(kind: PackageKind): DeviceEvents {
-  const events: DeviceEvents = { online: false };
+  const events: DeviceEvents = { online: false, upgradeReports: [] };
   setHandler(deviceOnlineSignal, () => {
     events.online = true;
   });
@@ -244,6 +270,7 @@ function listenToDevice(kind: PackageKind): DeviceEvents {
   });
   setHandler(upgradeResultReportedSignal, (report: UpgradeResultReport) => {
     events.upgradeResult = report;
+    events.upgradeReports.push(report);
   });
   return events;
 }

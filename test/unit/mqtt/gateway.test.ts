@@ -119,6 +119,27 @@ describe('embedded broker', () => {
 });
 
 describe('gateway', () => {
+  it('ignores a retained uplink: the broker replays it at each subscription, whenever it was sent', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    const stale = buildProgressReport('dev-a', { resultCode: 0, progress: 100, version: '2.0' });
+    await device.publishAsync(eventsUpTopic('dev-a'), JSON.stringify(stale), { qos: 1, retain: true });
+    await gateway.stop();
+    sink = new RecordingSink();
+    gateway = await startMqttGateway({
+      brokerUrl: broker.url,
+      clientId: 'otaflow-gateway-test-fresh-session',
+      ...service,
+      registry,
+      sink,
+      inbox: new InMemoryUplinkInbox(),
+      log,
+    });
+    await publishUp(device, 'dev-a', buildVersionReport('dev-a', { softwareVersion: '1.0' }));
+    await eventually(() => expect(sink.calls.map((call) => call.signal)).toContain('versionReported'));
+    expect(sink.calls.filter((call) => call.signal === 'upgradeResultReported')).toEqual([]);
+    await device.publishAsync(eventsUpTopic('dev-a'), '', { qos: 1, retain: true });
+  });
+
   it('records a version report and signals the device workflow', async () => {
     const device = await connectDevice('dev-a', 'secret-a');
     await publishUp(
@@ -163,7 +184,12 @@ describe('gateway', () => {
         {
           signal: 'upgradeResultReported',
           deviceId: 'dev-a',
-          report: { resultCode: 0, version: '2.0', description: 'upgrade success' },
+          report: {
+            resultCode: 0,
+            version: '2.0',
+            description: 'upgrade success',
+            receivedAt: expect.any(String),
+          },
         },
       ]),
     );
@@ -181,7 +207,7 @@ describe('gateway', () => {
       expect(sink.calls).toContainEqual({
         signal: 'upgradeResultReported',
         deviceId: 'dev-a',
-        report: { resultCode: 5, version: '1.0', description: 'full' },
+        report: { resultCode: 5, version: '1.0', description: 'full', receivedAt: expect.any(String) },
       }),
     );
   });
@@ -365,7 +391,11 @@ describe('uplinks through outages', () => {
     await restartGateway({ sink: next, inbox });
     await eventually(() =>
       expect(results(next.calls)).toEqual([
-        { signal: 'upgradeResultReported', deviceId: 'dev-a', report: { resultCode: 0, version: '2.0' } },
+        {
+          signal: 'upgradeResultReported',
+          deviceId: 'dev-a',
+          report: { resultCode: 0, version: '2.0', receivedAt: expect.any(String) },
+        },
       ]),
     );
     await eventually(() => expect(inbox.kept.size).toBe(0));

@@ -155,7 +155,12 @@ describe('simulated MQTT device through the gateway', () => {
       expect(signalsOf(device.deviceId)).toContainEqual({
         signal: 'upgradeResultReported',
         deviceId: device.deviceId,
-        report: { resultCode: 0, version: '2.0.0', description: 'upgrade success' },
+        report: {
+          resultCode: 0,
+          version: '2.0.0',
+          description: 'upgrade success',
+          receivedAt: expect.any(String),
+        },
       }),
     );
     const progress = registry.progress
@@ -188,7 +193,7 @@ describe('simulated MQTT device through the gateway', () => {
       expect(signalsOf(device.deviceId)).toContainEqual({
         signal: 'upgradeResultReported',
         deviceId: device.deviceId,
-        report: { resultCode: 5, version: 'fw-1', description: 'flash full' },
+        report: { resultCode: 5, version: 'fw-1', description: 'flash full', receivedAt: expect.any(String) },
       }),
     );
     expect(packages.ranges.length).toBe(requestsBefore);
@@ -200,7 +205,12 @@ describe('simulated MQTT device through the gateway', () => {
     await eventually(() =>
       expect(signalsOf(device.deviceId)).toContainEqual(
         expect.objectContaining({
-          report: { resultCode: 0, version: '1.0.0', description: 'upgrade success' },
+          report: {
+            resultCode: 0,
+            version: '1.0.0',
+            description: 'upgrade success',
+            receivedAt: expect.any(String),
+          },
         }),
       ),
     );
@@ -253,7 +263,12 @@ describe('simulated MQTT device through the gateway', () => {
         expect(signalsOf(device.deviceId)).toContainEqual({
           signal: 'upgradeResultReported',
           deviceId: device.deviceId,
-          report: { resultCode: 0, version: '2.0.0', description: 'upgrade success' },
+          report: {
+            resultCode: 0,
+            version: '2.0.0',
+            description: 'upgrade success',
+            receivedAt: expect.any(String),
+          },
         }),
       );
       expect(device.softwareVersion).toBe('2.0.0');
