@@ -126,6 +126,8 @@ export async function startBenchStack(
         ...minioEnv,
         ...databaseEnv,
         OTAFLOW_API_KEY: apiKey,
+        // The fleet is registered and watched through one key, far faster than a client should.
+        OTAFLOW_API_REQUESTS_PER_MINUTE: '10000000',
         OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
         OTAFLOW_API_PORT: String(must(apiPort)),
         OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',

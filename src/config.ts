@@ -103,6 +103,9 @@ const ConfigSchema = z.object({
       .default([]),
   ),
 
+  /** Requests one API key may make per minute (per otaflow process); over it, 429. */
+  OTAFLOW_API_REQUESTS_PER_MINUTE: integerSetting('an integer from 1 to 10000000', 1, 10_000_000, 6_000),
+
   TEMPORAL_ADDRESS: optionalAddress,
   /**
    * Workflows the platform worker keeps in memory between their workflow tasks (the SDK's

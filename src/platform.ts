@@ -9,7 +9,8 @@ import { createLwm2mPlatformActivities } from '../activities/lwm2m-platform';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
 import { createRegistryActivities } from '../activities/registry';
 import { loadBootstrapApiKey } from './api/auth';
-import { createApi } from './api/create-api';
+import { createApi, defaultApiLimits } from './api/create-api';
+import { listenApi } from './api/http-server';
 import type { Config } from './config';
 import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
@@ -257,7 +258,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           : 'bootstrap API key read from its file',
       );
     }
+    const apiLimits = {
+      ...defaultApiLimits,
+      requestsPerKeyPerMinute: config.OTAFLOW_API_REQUESTS_PER_MINUTE,
+    };
     const app = createApi({
+      limits: apiLimits,
       db,
       packageStore,
       downloads,
@@ -274,7 +280,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           }
         : undefined,
     });
-    const server = await listen(app, config.OTAFLOW_API_HOST, config.OTAFLOW_API_PORT);
+    const server = await listenApi(
+      app,
+      config.OTAFLOW_API_HOST,
+      config.OTAFLOW_API_PORT,
+      apiLimits.maxPackageBytes,
+    );
     stops.push(() => closeServer(server));
     const apiPort = (server.address() as { port: number }).port;
 
@@ -305,12 +316,6 @@ async function shutDownWorkers(workers: Worker[], running: Promise<void>[]): Pro
     if (worker.getState() === 'RUNNING') worker.shutdown();
   }
   await Promise.allSettled(running);
-}
-
-function listen(app: ReturnType<typeof createApi>, host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

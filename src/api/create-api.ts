@@ -1,4 +1,11 @@
-import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import type { SecretBox } from '../devices/secrets';
@@ -10,6 +17,12 @@ import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes 
 import { idempotency, idempotentCreates } from './idempotency';
 import { buildOpenApiDocument } from './openapi';
 import { HttpProblem, notFound, sendProblem } from './problem';
+import {
+  type ApiRateLimits,
+  defaultApiRateLimits,
+  limitRefusedCredentials,
+  limitRequestsPerKey,
+} from './rate-limits';
 import { apiKeysRouter } from './routes/api-keys';
 import { brokerAuthHttpRouter } from './routes/broker-auth';
 import { cellsRouter } from './routes/cells';
@@ -40,13 +53,17 @@ export interface ApiDeps {
   limits?: Partial<ApiLimits>;
 }
 
-export interface ApiLimits {
+export interface ApiLimits extends ApiRateLimits {
   maxPackageBytes: number;
   maxJsonBytes: number;
 }
 
 /** 16 MiB of JSON: a task may list 100,000 device IDs, a bulk import 10,000 devices. */
-export const defaultApiLimits: ApiLimits = { maxPackageBytes: 2 * 1024 ** 3, maxJsonBytes: 16 * 1024 ** 2 };
+export const defaultApiLimits: ApiLimits = {
+  maxPackageBytes: 2 * 1024 ** 3,
+  maxJsonBytes: 16 * 1024 ** 2,
+  ...defaultApiRateLimits,
+};
 
 export function createApi(deps: ApiDeps): Express {
   const limits = { ...defaultApiLimits, ...deps.limits };
@@ -59,10 +76,16 @@ export function createApi(deps: ApiDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const requireKey = authenticate({ db: deps.db, bootstrapKey: deps.apiKey });
-  app.get('/openapi.json', requireKey, authorize(readOrWrite), (_req, res) => {
+  const refusedCredentials = limitRefusedCredentials(limits);
+  const requireKey: RequestHandler[] = [
+    refusedCredentials([401]),
+    authenticate({ db: deps.db, bootstrapKey: deps.apiKey }),
+    limitRequestsPerKey(limits),
+  ];
+  app.get('/openapi.json', ...requireKey, authorize(readOrWrite), (_req: Request, res: Response) => {
     res.json(openApiDocument);
   });
+  app.use('/ota', refusedCredentials([401, 403]));
   app.use(downloadsRouter(deps.downloads));
   if (deps.brokerAuth) {
     app.use('/internal/mqtt-auth', brokerAuthHttpRouter({ ...deps.brokerAuth, log: deps.logger }));
@@ -79,7 +102,7 @@ export function createApi(deps: ApiDeps): Express {
     '/v1/webhooks': webhooksRouter(deps),
     '/v1/api-keys': apiKeysRouter(deps),
   };
-  app.use('/v1', requireKey, express.json({ limit: limits.maxJsonBytes }));
+  app.use('/v1', ...requireKey, express.json({ limit: limits.maxJsonBytes }));
   // The scope is checked at each router's own mount point, before anything (the idempotency store
   // included) acts on the request.
   for (const [mount, rule] of Object.entries(resourceScopes)) app.use(mount, authorize(rule));

@@ -15,6 +15,7 @@ import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
 import { DeviceManagement, type Lwm2mCommands } from './device-management';
+import { createEndpointAdmission, type EndpointAdmissionLimits } from './endpoint-admission';
 import { EndpointAgent } from './endpoint-agent';
 import { createPackageBlockHandler, PACKAGE_PATH_PREFIX, packagePath } from './package-blocks';
 import type { PackageSource } from './package-source';
@@ -39,6 +40,7 @@ export interface Lwm2mGatewayOptions {
   log?: Logger;
   /** How long a queue-mode device listens after an uplink; default 93 s (MAX_TRANSMIT_WAIT). */
   queueModeAwakeMs?: number;
+  admission?: EndpointAdmissionLimits;
 }
 
 export interface Lwm2mGatewayCommands extends Lwm2mCommands {
@@ -76,6 +78,7 @@ const RESPONSE_CACHE_BYTES = 4 * 1024 * 1024;
 export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<Lwm2mGateway> {
   const log = options.log ?? logger.child({ component: 'lwm2m-gateway' });
   const { registry, sink, gatewayId } = options;
+  const admit = createEndpointAdmission((endpoint) => registry.isLwm2mDevice(endpoint), options.admission);
   const type = isIPv6(options.host) ? 'udp6' : 'udp4';
   const socket = dgram.createSocket({ type, recvBufferSize: RECEIVE_BUFFER_BYTES });
   await new Promise<void>((resolve, reject) => {
@@ -152,7 +155,9 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     const links = objectLinksOf(request);
     if (!links.ok) return reply(response, '4.00', links.error);
     const { endpoint } = parameters.value;
-    if (!(await registry.isLwm2mDevice(endpoint))) {
+    const admission = await admit(endpoint);
+    if (admission === 'busy') return reply(response, '5.03', 'too many registrations of unknown endpoints');
+    if (admission === 'unknown endpoint') {
       log.warn(
         { endpoint, from: `${request.rsinfo.address}:${request.rsinfo.port}` },
         'registration refused: the endpoint is not a provisioned LwM2M device',

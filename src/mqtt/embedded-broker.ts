@@ -5,11 +5,13 @@
  * never subscribe to it), and reports device presence (connect/disconnect) to whoever listens.
  */
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { type Logger, logger } from '../logger';
 import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
 import { eventsDownTopic } from './ota-protocol';
+import { defaultPacketSizeLimits, limitPacketSizes, type PacketSizeLimits } from './packet-size-limit';
 import { mayPublish, maySubscribe } from './topic-rules';
 
 export interface PresenceEvent {
@@ -34,11 +36,21 @@ export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
   authenticate: DeviceAuthenticator;
+  packetSizeLimits?: PacketSizeLimits;
   log?: Logger;
 }
 
 /** CONNACK return code 4 (MQTT 3.1.1): bad user name or password. */
 const BAD_USERNAME_OR_PASSWORD = 4;
+/** CONNACK return code 3: server unavailable, which clients take as "try again later". */
+const SERVER_UNAVAILABLE = 3;
+
+/**
+ * Refused logins one source address may attempt per minute; then its logins are refused for the rest
+ * of the minute without a database lookup. Generous, because many cellular devices share one address
+ * behind carrier NAT.
+ */
+export const FAILED_LOGINS_PER_ADDRESS_PER_MINUTE = 120;
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? logger.child({ component: 'mqtt-broker' });
@@ -47,23 +59,36 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   // reconnect can overtake the old connection's teardown): it is offline only when the last one ends.
   const connectionCounts = new Map<string, number>();
   const presence = new EventEmitter();
+  const failedLogins = new RateLimiterMemory({ points: FAILED_LOGINS_PER_ADDRESS_PER_MINUTE, duration: 60 });
 
   const broker = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
-      options
-        .authenticate({ clientId: client.id, username, password })
-        .then((result) => {
+      const address = (client.conn as Partial<Socket>).remoteAddress ?? 'unknown';
+      const refuse = (reason: string, returnCode: number) => {
+        log.warn({ clientId: client.id, address, reason }, 'MQTT connection refused');
+        done(Object.assign(new Error(reason), { returnCode }), false);
+      };
+      failedLogins
+        .get(address)
+        .then(async (failures) => {
+          if (failures && failures.consumedPoints >= FAILED_LOGINS_PER_ADDRESS_PER_MINUTE) {
+            return refuse('too many refused logins from this address in a minute', SERVER_UNAVAILABLE);
+          }
+          const result = await options.authenticate({ clientId: client.id, username, password });
           if (result.ok) {
             principals.set(client, result.principal);
             done(null, true);
             return;
           }
-          log.warn({ clientId: client.id, reason: result.reason }, 'MQTT connection refused');
-          done(Object.assign(new Error(result.reason), { returnCode: BAD_USERNAME_OR_PASSWORD }), false);
+          await failedLogins.penalty(address);
+          refuse(result.reason, BAD_USERNAME_OR_PASSWORD);
         })
         .catch((error: unknown) => {
           log.error({ err: error, clientId: client.id }, 'MQTT authentication failed');
-          done(Object.assign(new Error('authentication unavailable'), { returnCode: 3 }), false);
+          done(
+            Object.assign(new Error('authentication unavailable'), { returnCode: SERVER_UNAVAILABLE }),
+            false,
+          );
         });
     },
     authorizePublish: (client, packet, done) => {
@@ -107,7 +132,20 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     presence.emit('presence', { deviceId: principal.deviceId, online: false });
   });
 
-  const server = net.createServer(broker.handle);
+  const limits = options.packetSizeLimits ?? defaultPacketSizeLimits;
+  const server = net.createServer((socket) => {
+    const client = broker.handle(socket);
+    limitPacketSizes(
+      socket,
+      limits,
+      () => principals.has(client),
+      (declared) =>
+        log.warn(
+          { address: socket.remoteAddress, clientId: client.id, declared },
+          'MQTT connection closed: packet larger than allowed',
+        ),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -94,6 +94,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         'per_listener_settings false',
         `listener ${options.port} 127.0.0.1`,
         'allow_anonymous false',
+        'max_packet_size 1048576',
         `password_file ${passwordFile}`,
         `acl_file ${aclFile}`,
         `plugin ${plugin}`,

@@ -1,4 +1,4 @@
-import { type ApiDeps, createApi } from '../../../src/api/create-api';
+import { type ApiDeps, type ApiLimits, createApi } from '../../../src/api/create-api';
 import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
@@ -46,7 +46,7 @@ export function testApiDeps(
 }
 
 /** The API over a temp PGlite database, an in-memory package store and a fake Temporal client. */
-export async function startTestApi(limits?: { maxPackageBytes?: number; maxJsonBytes?: number }) {
+export async function startTestApi(limits?: Partial<ApiLimits>) {
   const temp = await openTempDatabase();
   const packageStore = memoryPackageStore();
   const temporal = fakeTemporal();
