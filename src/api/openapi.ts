@@ -159,6 +159,11 @@ function addCommonResponses(document: OpenApiDocument): void {
         responses['401'] ??= problemAnswer('No API key, or an unknown or revoked one');
         responses['403'] ??= problemAnswer('The API key lacks the scope this operation needs');
       }
+      if (path !== '/healthz') {
+        responses['429'] ??= problemAnswer(
+          'Too many requests with this API key, or too many refused credentials from this address, in a minute (Retry-After)',
+        );
+      }
       if (method === 'post' && creates.has(path)) {
         operation.parameters = [
           ...(operation.parameters ?? []),
