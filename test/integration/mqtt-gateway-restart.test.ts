@@ -86,7 +86,12 @@ describe('the MQTT gateway on Mosquitto, restarted', () => {
           resultCodes.map((resultCode) => ({
             signal: 'upgradeResultReported',
             deviceId: DEVICE_ID,
-            report: { resultCode, version: '1.0.0', description: `failed with ${resultCode}` },
+            report: {
+              resultCode,
+              version: '1.0.0',
+              description: `failed with ${resultCode}`,
+              receivedAt: expect.any(String),
+            },
           })),
         ),
       );
