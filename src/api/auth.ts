@@ -38,7 +38,7 @@ export type ScopeRule = (method: string) => ApiScope;
 /** `GET`/`HEAD` read, every other method writes. */
 export const readOrWrite: ScopeRule = (method) => (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
 
-/** Key management: `admin` for every method. Scopes do not imply each other. */
+/** Key management and the audit log: `admin` for every method. Scopes do not imply each other. */
 export const adminOnly: ScopeRule = () => 'admin';
 
 /**
@@ -54,6 +54,7 @@ export const resourceScopes = {
   '/v1/groups': readOrWrite,
   '/v1/webhooks': readOrWrite,
   '/v1/api-keys': adminOnly,
+  '/v1/audit-log': adminOnly,
 } as const satisfies Record<string, ScopeRule>;
 
 export type ApiResource = keyof typeof resourceScopes;

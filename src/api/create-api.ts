@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
 import type { PackageStore } from '../packages/package-store';
+import { auditChanges } from './audit';
 import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
 import { idempotency, idempotentCreates } from './idempotency';
 import { buildOpenApiDocument } from './openapi';
@@ -24,6 +25,7 @@ import {
   limitRequestsPerKey,
 } from './rate-limits';
 import { apiKeysRouter } from './routes/api-keys';
+import { auditLogRouter } from './routes/audit-log';
 import { brokerAuthHttpRouter } from './routes/broker-auth';
 import { cellsRouter } from './routes/cells';
 import { devicesRouter } from './routes/devices';
@@ -101,8 +103,9 @@ export function createApi(deps: ApiDeps): Express {
     '/v1/groups': groupsRouter(deps),
     '/v1/webhooks': webhooksRouter(deps),
     '/v1/api-keys': apiKeysRouter(deps),
+    '/v1/audit-log': auditLogRouter(deps),
   };
-  app.use('/v1', ...requireKey, express.json({ limit: limits.maxJsonBytes }));
+  app.use('/v1', ...requireKey, auditChanges(deps), express.json({ limit: limits.maxJsonBytes }));
   // The scope is checked at each router's own mount point, before anything (the idempotency store
   // included) acts on the request.
   for (const [mount, rule] of Object.entries(resourceScopes)) app.use(mount, authorize(rule));

@@ -10,6 +10,8 @@ import {
   ApiKey,
   ApiKeyList,
   ApiKeyParams,
+  AuditEntryList,
+  AuditLogQuery,
   BulkCreateDevicesRequest,
   CellParams,
   CellState,
@@ -80,6 +82,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerGroupPaths(registry);
   registerWebhookPaths(registry);
   registerApiKeyPaths(registry);
+  registerAuditLogPaths(registry);
 
   registry.registerPath({
     method: 'get',
@@ -415,5 +418,28 @@ function registerApiKeyPaths(registry: OpenAPIRegistry): void {
     summary: 'Revoke an API key at once (admin scope)',
     request: { params: ApiKeyParams },
     responses: { 204: noContent('Revoked'), 404: problem('No such API key') },
+  });
+}
+
+function registerAuditLogPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/audit-log',
+    summary: 'Changes made through the API, newest first (admin scope)',
+    description:
+      'Every request other than GET and HEAD made with a valid API key, once answered: key, method, path, ' +
+      'route, status, Location and client address. Append-only; no bodies, so no secrets.',
+    request: { query: AuditLogQuery },
+    responses: { 200: json('One page of entries', AuditEntryList), 400: problem('Invalid filter or paging') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/audit-log/export.csv',
+    summary: 'The audit log as CSV, with the same filters (admin scope)',
+    request: { query: AuditLogQuery.omit({ limit: true, cursor: true }) },
+    responses: {
+      200: { description: 'Every matching entry, newest first', content: { 'text/csv': { schema: {} } } },
+      400: problem('Invalid filter'),
+    },
   });
 }

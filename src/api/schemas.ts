@@ -352,3 +352,44 @@ export const CreatedApiKey = ApiKey.extend({
 export const ApiKeyList = page(ApiKey).meta({ id: 'ApiKeyList' });
 
 export const ApiKeyParams = z.object({ id: z.string() });
+
+// ---- audit log ----
+
+export const AuditLogQuery = PageQuery.extend({
+  cursor: z
+    .string()
+    .regex(/^\d{1,18}$/, 'the nextCursor of the previous page')
+    .optional()
+    .meta({ description: '`nextCursor` of the previous page' }),
+  apiKeyId: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .meta({ description: 'Changes made with this API key (`bootstrap` for the bootstrap key)' }),
+  method: z.enum(['POST', 'PATCH', 'PUT', 'DELETE']).optional(),
+  pathPrefix: z
+    .string()
+    .startsWith('/')
+    .max(1024)
+    .optional()
+    .meta({ description: 'e.g. /v1/devices/meter-1' }),
+  since: z.coerce.date().optional().meta({ description: 'ISO 8601: entries at or after' }),
+  until: z.coerce.date().optional().meta({ description: 'ISO 8601: entries before' }),
+});
+
+export const AuditEntry = z
+  .object({
+    id: z.string(),
+    at: timestamp,
+    apiKeyId: z.string(),
+    method: z.string(),
+    path: z.string(),
+    route: z.string().nullable().meta({ description: 'The route it matched, e.g. /v1/devices/:id' }),
+    status: z.number().int().meta({ description: "The API's answer" }),
+    location: z.string().nullable().meta({ description: "A create's Location" }),
+    address: z.string().nullable().meta({ description: "The client's address as the API saw it" }),
+  })
+  .meta({ id: 'AuditEntry' });
+
+export const AuditEntryList = page(AuditEntry).meta({ id: 'AuditEntryList' });

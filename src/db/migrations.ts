@@ -212,6 +212,31 @@ export const migrations: readonly Migration[] = [
       'create index uplink_inbox_by_gateway on uplink_inbox (gateway_id, id)',
     ],
   },
+  {
+    id: 8,
+    name: 'audit log',
+    statements: [
+      `create table audit_log (
+        id bigserial primary key,
+        at timestamptz not null default now(),
+        api_key_id text not null,
+        method text not null,
+        path text not null,
+        route text,
+        status integer not null,
+        location text,
+        address text
+      )`,
+      'create index audit_log_by_key on audit_log (api_key_id, id)',
+      // Append-only for everyone who writes through otaflow's database account, otaflow included.
+      `create function audit_log_is_append_only() returns trigger language plpgsql as $$
+        begin raise exception 'the audit log is append-only'; end $$`,
+      `create trigger audit_log_no_change before update or delete on audit_log
+        for each row execute function audit_log_is_append_only()`,
+      `create trigger audit_log_no_truncate before truncate on audit_log
+        for each statement execute function audit_log_is_append_only()`,
+    ],
+  },
 ];
 
 /**

@@ -109,10 +109,10 @@ function refusedBeforeHandler(response: request.Response): boolean {
 }
 
 describe('scopes by route, whatever the spelling', () => {
-  it('the OpenAPI document declares a scope for every secured operation, admin for API keys', () => {
+  it('the OpenAPI document declares a scope for every secured operation, admin for API keys and the audit log', () => {
     expect(operations.length).toBeGreaterThan(30);
     for (const operation of operations) {
-      const expected = operation.path.startsWith('/v1/api-keys')
+      const expected = /^\/v1\/(api-keys|audit-log)(\/|$)/.test(operation.path)
         ? 'admin'
         : operation.method === 'get'
           ? 'read'
