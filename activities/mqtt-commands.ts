@@ -69,6 +69,7 @@ export function createMqttCommandActivities({
         fileName: pkg.fileName,
         size: pkg.size,
         sha256: pkg.sha256,
+        signature: pkg.signature,
       };
       const publishedAt = new Date().toISOString();
       await gateway.publishDownlink(deviceId, buildUpgradeNotification(deviceId, pkg.kind, delivery));

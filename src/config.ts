@@ -106,6 +106,14 @@ const ConfigSchema = z.object({
   /** Requests one API key may make per minute (per otaflow process); over it, 429. */
   OTAFLOW_API_REQUESTS_PER_MINUTE: integerSetting('an integer from 1 to 10000000', 1, 10_000_000, 6_000),
 
+  /**
+   * A directory of PEM public keys (Ed25519 or ECDSA P-256, one per file, named for its signer) whose
+   * signatures make a package upload trusted. Unset: no signature can be checked.
+   */
+  OTAFLOW_PACKAGE_SIGNING_KEYS_DIR: optionalAddress,
+  /** `refused` (the default once signing keys are set) or `allowed` (the default without them). */
+  OTAFLOW_UNSIGNED_PACKAGES: z.preprocess(blankAsUnset, z.enum(['allowed', 'refused']).optional()),
+
   TEMPORAL_ADDRESS: optionalAddress,
   /**
    * Workflows the platform worker keeps in memory between their workflow tasks (the SDK's
@@ -212,6 +220,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkCoverageRanges(coverageRanges);
   } catch (error) {
     throw new ConfigError(`invalid configuration:\n  NBIOT_*_RANGES: ${(error as Error).message}`);
+  }
+  if (raw.OTAFLOW_UNSIGNED_PACKAGES === 'refused' && !raw.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR) {
+    throw new ConfigError(
+      'invalid configuration:\n  OTAFLOW_UNSIGNED_PACKAGES: refused, but no OTAFLOW_PACKAGE_SIGNING_KEYS_DIR: no package could be uploaded',
+    );
   }
   if (raw.MINIO_ENDPOINT && !raw.MINIO_SECRET_KEY) {
     throw new ConfigError(

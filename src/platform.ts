@@ -37,6 +37,7 @@ import { startMosquittoPresence } from './mqtt/mosquitto-presence';
 import { buildVersionQuery } from './mqtt/ota-protocol';
 import { createPackageDownloads, publicBaseUrl } from './packages/download';
 import { createPackageCatalog } from './packages/package-catalog';
+import { loadTrustedSigningKeys } from './packages/package-signing';
 import { createPackageStore } from './packages/package-store';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
@@ -262,8 +263,17 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       ...defaultApiLimits,
       requestsPerKeyPerMinute: config.OTAFLOW_API_REQUESTS_PER_MINUTE,
     };
+    const trustedKeys = config.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR
+      ? await loadTrustedSigningKeys(config.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR)
+      : [];
     const app = createApi({
       limits: apiLimits,
+      packageSigning: {
+        trustedKeys,
+        unsignedAllowed:
+          (config.OTAFLOW_UNSIGNED_PACKAGES ?? (trustedKeys.length > 0 ? 'refused' : 'allowed')) ===
+          'allowed',
+      },
       db,
       packageStore,
       downloads,

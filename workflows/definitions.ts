@@ -59,6 +59,8 @@ export interface PackageInfo {
   sha256: string;
   /** Versions the package upgrades from; empty means any version. */
   supportedSourceVersions: string[];
+  /** Base64 release signature of `sha256` verified at upload (docs/security.md); absent: unsigned. */
+  signature?: string;
 }
 
 export interface DeviceUpgradeInput {

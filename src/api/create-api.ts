@@ -12,6 +12,7 @@ import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
 import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
+import type { PackageSigningPolicy } from '../packages/package-signing';
 import type { PackageStore } from '../packages/package-store';
 import { auditChanges } from './audit';
 import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
@@ -52,6 +53,8 @@ export interface ApiDeps {
   logger: Logger;
   /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
   apiKey: string;
+  /** Trusted release keys and whether unsigned packages are accepted; default: none, accepted. */
+  packageSigning?: PackageSigningPolicy;
   limits?: Partial<ApiLimits>;
 }
 
@@ -94,7 +97,11 @@ export function createApi(deps: ApiDeps): Express {
   }
   const resources: Record<ApiResource, Router> = {
     '/v1/devices': devicesRouter(deps),
-    '/v1/packages': packagesRouter({ ...deps, maxPackageBytes: limits.maxPackageBytes }),
+    '/v1/packages': packagesRouter({
+      ...deps,
+      maxPackageBytes: limits.maxPackageBytes,
+      packageSigning: deps.packageSigning ?? { trustedKeys: [], unsignedAllowed: true },
+    }),
     '/v1/tasks': tasksRouter({
       ...deps,
       nbiot: { coverageRanges: deps.config.coverageRanges, radioResources: deps.config.radioResources },

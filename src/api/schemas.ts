@@ -156,6 +156,15 @@ export const PackageFields = z.strictObject({
   supportedSourceVersions: z.array(Version).max(1000).default([]).meta({
     description: 'Versions the package upgrades from (repeated or comma-separated); none means any',
   }),
+  signature: z.base64().max(1024).optional().meta({
+    description:
+      "Base64 detached signature of the file's SHA-256 digest (32 bytes) by a trusted release key: Ed25519, or ECDSA P-256 (DER or r||s). Required when the deployment refuses unsigned packages",
+  }),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, '64 hex digits')
+    .optional()
+    .meta({ description: "The file's expected SHA-256: the upload is refused if the file differs" }),
 });
 
 export const PackageUploadForm = PackageFields.extend({
@@ -176,6 +185,11 @@ export const Package = z
     fileName: z.string(),
     size: z.number().int(),
     sha256: z.string(),
+    signedBy: z
+      .string()
+      .nullable()
+      .meta({ description: 'The trusted key (its file name) whose signature verified; null: unsigned' }),
+    signature: z.string().nullable().meta({ description: 'The verified signature, base64' }),
     createdAt: timestamp,
   })
   .meta({ id: 'Package' });

@@ -237,6 +237,14 @@ export const migrations: readonly Migration[] = [
         for each statement execute function audit_log_is_append_only()`,
     ],
   },
+  {
+    id: 9,
+    name: 'package signatures',
+    statements: [
+      'alter table packages add column signed_by text',
+      'alter table packages add column signature text',
+    ],
+  },
 ];
 
 /**

@@ -18,11 +18,15 @@ export interface Package extends PackageIdentity {
   fileName: string;
   size: number;
   sha256: string;
+  /** The trusted key whose signature verified at upload; null for an unsigned package. */
+  signedBy: string | null;
+  signature: string | null;
   objectKey: string;
   createdAt: Date;
 }
 
-export type NewPackage = Omit<Package, 'createdAt'>;
+export type NewPackage = Omit<Package, 'createdAt' | 'signedBy' | 'signature'> &
+  Partial<Pick<Package, 'signedBy' | 'signature'>>;
 
 interface PackageRow {
   id: string;
@@ -35,12 +39,14 @@ interface PackageRow {
   file_name: string;
   size: number | string;
   sha256: string;
+  signed_by: string | null;
+  signature: string | null;
   object_key: string;
   created_at: Date;
 }
 
 const packageColumns =
-  'id, name, version, kind, product, model, supported_source_versions, file_name, size, sha256, object_key, created_at';
+  'id, name, version, kind, product, model, supported_source_versions, file_name, size, sha256, signed_by, signature, object_key, created_at';
 
 function toPackage(row: PackageRow): Package {
   return {
@@ -55,6 +61,8 @@ function toPackage(row: PackageRow): Package {
     // PostgreSQL returns bigint as a string, PGlite as a number.
     size: Number(row.size),
     sha256: row.sha256,
+    signedBy: row.signed_by,
+    signature: row.signature,
     objectKey: row.object_key,
     createdAt: row.created_at,
   };
@@ -70,6 +78,7 @@ export function toPackageInfo(pkg: Package): PackageInfo {
     size: pkg.size,
     sha256: pkg.sha256,
     supportedSourceVersions: pkg.supportedSourceVersions,
+    ...(pkg.signature && { signature: pkg.signature }),
   };
 }
 
@@ -77,8 +86,8 @@ export function toPackageInfo(pkg: Package): PackageInfo {
 export async function insertPackage(db: Queryable, pkg: NewPackage): Promise<Package | undefined> {
   const { rows } = await db.query<PackageRow>(
     `insert into packages (id, name, version, kind, product, model, supported_source_versions, file_name, size,
-       sha256, object_key)
-     values ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11)
+       sha256, object_key, signed_by, signature)
+     values ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13)
      on conflict (product, model, kind, version) do nothing returning ${packageColumns}`,
     [
       pkg.id,
@@ -92,6 +101,8 @@ export async function insertPackage(db: Queryable, pkg: NewPackage): Promise<Pac
       pkg.size,
       pkg.sha256,
       pkg.objectKey,
+      pkg.signedBy ?? null,
+      pkg.signature ?? null,
     ],
   );
   return rows[0] && toPackage(rows[0]);

@@ -18,6 +18,8 @@ export interface PackageDelivery {
   fileName: string;
   size: number;
   sha256: string;
+  /** The release signature of `sha256`, base64, when the package is signed. */
+  signature?: string;
 }
 
 /** What the gateway subscribes to: every device's event uplink. */
@@ -257,6 +259,8 @@ export function buildUpgradeNotification(
       access_token: delivery.accessToken,
       expires,
       sign: delivery.sha256,
+      // Not in the seed's message: devices that do not check release signatures ignore it.
+      ...(delivery.signature && { signature: delivery.signature }),
     },
     at,
   );

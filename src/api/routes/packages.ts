@@ -8,6 +8,7 @@ import {
   listPackages,
   type Package,
 } from '../../db/packages';
+import { type PackageSigningPolicy, signerOf } from '../../packages/package-signing';
 import { EmptyPackageError, type PackageStore, PackageTooLargeError } from '../../packages/package-store';
 import { receivePackageUpload } from '../package-upload';
 import { conflict, HttpProblem, invalidInput, notFound } from '../problem';
@@ -23,8 +24,9 @@ export function packagesRouter(deps: {
   db: Database;
   packageStore: PackageStore;
   maxPackageBytes: number;
+  packageSigning: PackageSigningPolicy;
 }): Router {
-  const { db, packageStore } = deps;
+  const { db, packageStore, packageSigning } = deps;
   const router = Router({ caseSensitive: true });
 
   router.post('/', async (req, res) => {
@@ -40,6 +42,7 @@ export function packagesRouter(deps: {
         async storeFile(fields, file) {
           const clash = await findPackageByIdentity(db, fields);
           if (clash) throw duplicate(clash);
+          refuseUnverifiableSignature(fields.signature, packageSigning);
           const id = newId('pkg');
           const objectKey = `packages/${id}`;
           return { id, objectKey, ...(await packageStore.putPackage(objectKey, file, deps.maxPackageBytes)) };
@@ -47,7 +50,16 @@ export function packagesRouter(deps: {
         discard: (stored) => packageStore.removePackage(stored.objectKey),
       });
       const { fields, fileName, stored } = upload;
-      const pkg = await insertPackage(db, { ...fields, ...stored, fileName });
+      let signedBy: string | undefined;
+      try {
+        checkExpectedDigest(fields.sha256, stored.sha256);
+        signedBy = verifiedSigner(fields.signature, stored.sha256, packageSigning);
+      } catch (refused) {
+        await packageStore.removePackage(stored.objectKey);
+        throw refused;
+      }
+      const { signature, sha256: _expected, ...identity } = fields;
+      const pkg = await insertPackage(db, { ...identity, ...stored, fileName, signedBy, signature });
       if (!pkg) {
         await packageStore.removePackage(stored.objectKey);
         throw conflict(
@@ -93,4 +105,44 @@ function uploadProblem(error: unknown): unknown {
   if (error instanceof EmptyPackageError)
     return invalidInput(error.message, [{ path: 'file', message: 'empty' }]);
   return error;
+}
+
+/** Before any byte is stored: a signature is needed, or cannot be checked. */
+function refuseUnverifiableSignature(signature: string | undefined, policy: PackageSigningPolicy): void {
+  if (signature === undefined && !policy.unsignedAllowed) {
+    throw invalidInput('this deployment accepts signed packages only', [
+      { path: 'signature', message: "required: a trusted release key's signature of the file's SHA-256" },
+    ]);
+  }
+  if (signature !== undefined && policy.trustedKeys.length === 0) {
+    throw invalidInput('no release signing keys are configured, so no signature can be checked', [
+      { path: 'signature', message: 'set OTAFLOW_PACKAGE_SIGNING_KEYS_DIR, or upload without a signature' },
+    ]);
+  }
+}
+
+function checkExpectedDigest(expected: string | undefined, actual: string): void {
+  if (expected !== undefined && expected.toLowerCase() !== actual) {
+    throw invalidInput("the file's SHA-256 is not the expected one", [
+      { path: 'sha256', message: `the file's SHA-256 is ${actual}` },
+    ]);
+  }
+}
+
+function verifiedSigner(
+  signature: string | undefined,
+  sha256: string,
+  policy: PackageSigningPolicy,
+): string | undefined {
+  if (signature === undefined) return undefined;
+  const signer = signerOf(policy.trustedKeys, sha256, Buffer.from(signature, 'base64'));
+  if (!signer) {
+    throw invalidInput('the signature does not verify with any trusted release key', [
+      {
+        path: 'signature',
+        message: `not a signature of this file's SHA-256 (${sha256}) by ${policy.trustedKeys.map((key) => key.signer).join(', ')}`,
+      },
+    ]);
+  }
+  return signer;
 }

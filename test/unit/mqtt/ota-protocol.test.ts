@@ -196,6 +196,23 @@ describe('downlinks', () => {
     });
   });
 
+  it("adds a signed package's release signature beside the seed's paras", () => {
+    const delivery = {
+      url: 'http://h/p',
+      accessToken: 't',
+      expiresAt: 0,
+      version: 'v2',
+      fileName: 'p',
+      size: 1,
+      sha256: 'ab'.repeat(32),
+    };
+    const signed = buildUpgradeNotification('d1', 'firmware', { ...delivery, signature: 'c2lnbmF0dXJl' });
+    expect(signed.services[0]?.paras).toMatchObject({ sign: 'ab'.repeat(32), signature: 'c2lnbmF0dXJl' });
+    expect(buildUpgradeNotification('d1', 'firmware', delivery).services[0]?.paras).not.toHaveProperty(
+      'signature',
+    );
+  });
+
   it('uses software_upgrade for software packages', () => {
     const message = buildUpgradeNotification(
       'd1',
