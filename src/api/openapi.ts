@@ -39,6 +39,7 @@ import {
   PackageParams,
   PackageUploadForm,
   PageQuery,
+  RotateDeviceSecretRequest,
   UpdateDeviceRequest,
   Webhook,
   WebhookDeliveryList,
@@ -243,6 +244,17 @@ function registerDevicePaths(registry: OpenAPIRegistry): void {
       404: problem('No such device'),
     },
   });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/devices/{id}/secret',
+    summary: "Rotate a device's secret: the old one stops working at its next login",
+    request: { params: DeviceParams, body: jsonBody(RotateDeviceSecretRequest) },
+    responses: {
+      200: json('The device and its new secret (shown this once)', CreatedDevice),
+      400: problem('Invalid secret'),
+      404: problem('No such device'),
+    },
+  });
 }
 
 function registerPackagePaths(registry: OpenAPIRegistry): void {
@@ -272,6 +284,13 @@ function registerPackagePaths(registry: OpenAPIRegistry): void {
     summary: 'A package',
     request: { params: PackageParams },
     responses: { 200: json('The package', Package), 404: problem('No such package') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/packages/{id}/retire',
+    summary: 'Retire a package: no new task may use it (tasks using it go on)',
+    request: { params: PackageParams },
+    responses: { 200: json('The package, with retiredAt', Package), 404: problem('No such package') },
   });
 }
 

@@ -67,18 +67,20 @@ export const Problem = z
 
 // ---- devices ----
 
+const DeviceSecret = z
+  .string()
+  .min(8)
+  .max(256)
+  .optional()
+  .meta({ description: 'The MQTT device secret; generated (and returned once) when omitted' });
+
 export const CreateDeviceRequest = z
   .strictObject({
     id: DeviceId,
     protocol: z.enum(['mqtt', 'lwm2m']),
     product: Label,
     model: Label,
-    secret: z
-      .string()
-      .min(8)
-      .max(256)
-      .optional()
-      .meta({ description: 'The MQTT device secret; generated (and returned once) when omitted' }),
+    secret: DeviceSecret,
     tags: Tags.optional(),
   })
   .meta({ id: 'CreateDeviceRequest' });
@@ -109,6 +111,10 @@ export const BulkCreateDevicesRequest = z
   .meta({ id: 'BulkCreateDevicesRequest' });
 
 export const UpdateDeviceRequest = z.strictObject({ tags: Tags }).meta({ id: 'UpdateDeviceRequest' });
+
+export const RotateDeviceSecretRequest = z
+  .strictObject({ secret: DeviceSecret })
+  .meta({ id: 'RotateDeviceSecretRequest' });
 
 export const Device = z
   .object({
@@ -190,6 +196,7 @@ export const Package = z
       .nullable()
       .meta({ description: 'The trusted key (its file name) whose signature verified; null: unsigned' }),
     signature: z.string().nullable().meta({ description: 'The verified signature, base64' }),
+    retiredAt: timestamp.nullable().meta({ description: 'Set once retired: no new task may use it' }),
     createdAt: timestamp,
   })
   .meta({ id: 'Package' });

@@ -114,6 +114,19 @@ export async function setDeviceTags(db: Queryable, id: string, tags: string[]): 
   return rows[0] && toDevice(rows[0]);
 }
 
+/** The device with its new secret (sealed); undefined when no such device exists. */
+export async function setDeviceSecret(
+  db: Queryable,
+  id: string,
+  secretCiphertext: string,
+): Promise<Device | undefined> {
+  const { rows } = await db.query<DeviceRow>(
+    `update devices set secret_ciphertext = $2 where id = $1 returning ${deviceColumns}`,
+    [id, secretCiphertext],
+  );
+  return rows[0] && toDevice(rows[0]);
+}
+
 export async function findDevice(db: Queryable, id: string): Promise<Device | undefined> {
   const { rows } = await db.query<DeviceRow>(`select ${deviceColumns} from devices where id = $1`, [id]);
   return rows[0] && toDevice(rows[0]);

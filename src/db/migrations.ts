@@ -245,6 +245,11 @@ export const migrations: readonly Migration[] = [
       'alter table packages add column signature text',
     ],
   },
+  {
+    id: 10,
+    name: 'retired packages',
+    statements: ['alter table packages add column retired_at timestamptz'],
+  },
 ];
 
 /**

@@ -21,11 +21,13 @@ export interface Package extends PackageIdentity {
   /** The trusted key whose signature verified at upload; null for an unsigned package. */
   signedBy: string | null;
   signature: string | null;
+  /** Set once retired: no new task may use it. */
+  retiredAt: Date | null;
   objectKey: string;
   createdAt: Date;
 }
 
-export type NewPackage = Omit<Package, 'createdAt' | 'signedBy' | 'signature'> &
+export type NewPackage = Omit<Package, 'createdAt' | 'signedBy' | 'signature' | 'retiredAt'> &
   Partial<Pick<Package, 'signedBy' | 'signature'>>;
 
 interface PackageRow {
@@ -41,12 +43,13 @@ interface PackageRow {
   sha256: string;
   signed_by: string | null;
   signature: string | null;
+  retired_at: Date | null;
   object_key: string;
   created_at: Date;
 }
 
 const packageColumns =
-  'id, name, version, kind, product, model, supported_source_versions, file_name, size, sha256, signed_by, signature, object_key, created_at';
+  'id, name, version, kind, product, model, supported_source_versions, file_name, size, sha256, signed_by, signature, retired_at, object_key, created_at';
 
 function toPackage(row: PackageRow): Package {
   return {
@@ -63,6 +66,7 @@ function toPackage(row: PackageRow): Package {
     sha256: row.sha256,
     signedBy: row.signed_by,
     signature: row.signature,
+    retiredAt: row.retired_at,
     objectKey: row.object_key,
     createdAt: row.created_at,
   };
@@ -130,4 +134,13 @@ export async function listPackages(db: Queryable, page: PageRequest): Promise<Pa
     [page.cursor ?? null, page.limit + 1],
   );
   return toPage(rows.map(toPackage), page.limit, (pkg) => pkg.id);
+}
+
+/** Undefined when no such package exists; a package retired earlier keeps its first retirement time. */
+export async function retirePackage(db: Queryable, id: string): Promise<Package | undefined> {
+  const { rows } = await db.query<PackageRow>(
+    `update packages set retired_at = coalesce(retired_at, now()) where id = $1 returning ${packageColumns}`,
+    [id],
+  );
+  return rows[0] && toPackage(rows[0]);
 }

@@ -6,6 +6,7 @@ import {
   insertDevice,
   insertDevices,
   listDevices,
+  setDeviceSecret,
   setDeviceTags,
 } from '../../db/devices';
 import { generateDeviceSecret, type SecretBox } from '../../devices/secrets';
@@ -15,6 +16,7 @@ import {
   CreateDeviceRequest,
   DeviceListQuery,
   DeviceParams,
+  RotateDeviceSecretRequest,
   UpdateDeviceRequest,
 } from '../schemas';
 import { parseInput } from '../validate';
@@ -92,6 +94,16 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox }): Route
     const device = await findDevice(db, id);
     if (!device) throw notFound(`device ${id} does not exist`);
     res.json(device);
+  });
+
+  /** The old secret stops working at the device's next login; the new one is shown this once. */
+  router.post('/:id/secret', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const request = parseInput(RotateDeviceSecretRequest, req.body ?? {}, 'body');
+    const secret = request.secret ?? generateDeviceSecret();
+    const device = await setDeviceSecret(db, id, secrets.encrypt(secret));
+    if (!device) throw notFound(`device ${id} does not exist`);
+    res.json({ ...device, secret });
   });
 
   router.patch('/:id', async (req, res) => {

@@ -7,6 +7,7 @@ import {
   insertPackage,
   listPackages,
   type Package,
+  retirePackage,
 } from '../../db/packages';
 import { type PackageSigningPolicy, signerOf } from '../../packages/package-signing';
 import { EmptyPackageError, type PackageStore, PackageTooLargeError } from '../../packages/package-store';
@@ -77,6 +78,14 @@ export function packagesRouter(deps: {
   router.get('/', async (req, res) => {
     const page = await listPackages(db, parseInput(PageQuery, req.query, 'query'));
     res.json({ ...page, items: page.items.map(publicPackage) });
+  });
+
+  /** No new task may use a retired package; tasks that use it already go on. */
+  router.post('/:id/retire', async (req, res) => {
+    const { id } = parseInput(PackageParams, req.params, 'params');
+    const pkg = await retirePackage(db, id);
+    if (!pkg) throw notFound(`package ${id} does not exist`);
+    res.json(publicPackage(pkg));
   });
 
   router.get('/:id', async (req, res) => {

@@ -103,6 +103,11 @@ export function tasksRouter(deps: {
         { path: 'packageId', message: 'no such package' },
       ]);
     }
+    if (pkg.retiredAt) {
+      throw unprocessable(`package ${pkg.id} is retired`, [
+        { path: 'packageId', message: `retired at ${pkg.retiredAt.toISOString()}: no new task may use it` },
+      ]);
+    }
     const taskId = newId('task');
     const { startAt } = request.rollout;
     const state = isFuture(startAt) ? ('scheduled' as const) : ('running' as const);

@@ -1,0 +1,80 @@
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDeviceRegistry } from '../../../src/db/device-registry';
+import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
+import { insertFirmwareAndMeters, startTestApi, testSecrets } from './test-api';
+
+let api: Awaited<ReturnType<typeof startTestApi>>;
+beforeAll(async () => {
+  api = await startTestApi();
+}, 60_000);
+afterAll(() => api.dispose());
+beforeEach(() => api.reset());
+
+async function login(deviceId: string, secret: string): Promise<boolean> {
+  const authenticate = createDeviceAuthenticator({
+    registry: createDeviceRegistry(api.db, testSecrets),
+    serviceAccount: { username: 'otaflow-gateway', password: 'service-password' },
+  });
+  return (await authenticate(deviceCredentials(deviceId, secret))).ok;
+}
+
+describe("a device's secret", () => {
+  it('is rotated through the API: the old one stops working, the new one is shown once and kept sealed', async () => {
+    const created = await request(api.app)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'rotating-meter', protocol: 'mqtt', product: 'meter', model: 'm1' })
+      .expect(201);
+    expect(await login('rotating-meter', created.body.secret)).toBe(true);
+
+    const rotated = await request(api.app)
+      .post('/v1/devices/rotating-meter/secret')
+      .set(api.auth)
+      .expect(200);
+    expect(rotated.body).toMatchObject({ id: 'rotating-meter', secret: expect.any(String) });
+    expect(rotated.body.secret).not.toBe(created.body.secret);
+    expect(await login('rotating-meter', created.body.secret)).toBe(false);
+    expect(await login('rotating-meter', rotated.body.secret)).toBe(true);
+    const { rows } = await api.db.query<{ sealed: string }>(
+      "select secret_ciphertext as sealed from devices where id = 'rotating-meter'",
+    );
+    expect(rows[0]?.sealed).not.toContain(rotated.body.secret);
+
+    const given = await request(api.app)
+      .post('/v1/devices/rotating-meter/secret')
+      .set(api.auth)
+      .send({ secret: 'a-secret-of-my-own' })
+      .expect(200);
+    expect(given.body.secret).toBe('a-secret-of-my-own');
+    expect(await login('rotating-meter', 'a-secret-of-my-own')).toBe(true);
+
+    await request(api.app)
+      .post('/v1/devices/rotating-meter/secret')
+      .set(api.auth)
+      .send({ secret: 'short' })
+      .expect(400);
+    await request(api.app).post('/v1/devices/no-such-meter/secret').set(api.auth).expect(404);
+  });
+});
+
+describe('a retired package', () => {
+  it('can be used by no new task, and keeps its first retirement time', async () => {
+    await insertFirmwareAndMeters(api.db, ['meter-r1']);
+    const retired = await request(api.app).post('/v1/packages/pkg_1/retire').set(api.auth).expect(200);
+    expect(retired.body.retiredAt).toEqual(expect.any(String));
+    const again = await request(api.app).post('/v1/packages/pkg_1/retire').set(api.auth).expect(200);
+    expect(again.body.retiredAt).toBe(retired.body.retiredAt);
+
+    const refused = await request(api.app)
+      .post('/v1/tasks')
+      .set(api.auth)
+      .send({ packageId: 'pkg_1', target: { deviceIds: ['meter-r1'] } })
+      .expect(422);
+    expect(refused.body.detail).toBe('package pkg_1 is retired');
+    expect(refused.body.errors[0]).toMatchObject({ path: 'packageId' });
+    const { rows } = await api.db.query('select id from tasks');
+    expect(rows).toEqual([]);
+    await request(api.app).post('/v1/packages/pkg_nope/retire').set(api.auth).expect(404);
+  });
+});
