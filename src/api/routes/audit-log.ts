@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
 import { Router } from 'express';
-import { type AuditEntry, type AuditFilter, listAuditEntries } from '../../db/audit-log';
+import { type AuditEntry, listAuditEntries } from '../../db/audit-log';
 import type { Database } from '../../db/database';
+import { everyItem, sendCsv } from '../csv-download';
 import { AuditLogQuery } from '../schemas';
 import { parseInput } from '../validate';
 
@@ -19,8 +17,6 @@ const csvColumns = [
   'address',
 ] as const satisfies readonly (keyof AuditEntry)[];
 
-const rowsPerRead = 1000;
-
 /** The audit log (admin scope): changes made through the API, newest first, filterable and exportable. */
 export function auditLogRouter(deps: { db: Database }): Router {
   const { db } = deps;
@@ -33,27 +29,13 @@ export function auditLogRouter(deps: { db: Database }): Router {
 
   router.get('/export.csv', async (req, res) => {
     const { limit: _limit, cursor: _cursor, ...filter } = parseInput(AuditLogQuery, req.query, 'query');
-    res.attachment('audit-log.csv').type('text/csv; charset=utf-8');
-    const csv = stringify({
-      header: true,
-      columns: [...csvColumns],
-      cast: { date: (value) => value.toISOString() },
-    });
-    try {
-      await pipeline(Readable.from(allEntries(db, filter)), csv, res);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
-    }
+    await sendCsv<AuditEntry>(
+      res,
+      'audit-log.csv',
+      csvColumns,
+      everyItem((page) => listAuditEntries(db, filter, page)),
+    );
   });
 
   return router;
-}
-
-async function* allEntries(db: Database, filter: AuditFilter): AsyncGenerator<AuditEntry> {
-  let cursor: string | undefined;
-  do {
-    const page = await listAuditEntries(db, filter, { limit: rowsPerRead, cursor });
-    yield* page.items;
-    cursor = page.nextCursor;
-  } while (cursor !== undefined);
 }

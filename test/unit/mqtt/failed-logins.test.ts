@@ -1,13 +1,8 @@
 import mqtt from 'mqtt';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
-import {
-  type EmbeddedBroker,
-  FAILED_LOGINS_PER_ADDRESS_PER_MINUTE,
-  startEmbeddedBroker,
-} from '../../../src/mqtt/embedded-broker';
-import { InMemoryRegistry } from './fakes';
+import { deviceCredentials } from '../../../src/mqtt/device-auth';
+import { type EmbeddedBroker, FAILED_LOGINS_PER_ADDRESS_PER_MINUTE } from '../../../src/mqtt/embedded-broker';
+import { InMemoryRegistry, startLoopbackBroker } from './fakes';
 
 let broker: EmbeddedBroker;
 let secretLookups = 0;
@@ -20,15 +15,7 @@ beforeAll(async () => {
     secretLookups++;
     return getDeviceSecret(deviceId);
   };
-  broker = await startEmbeddedBroker({
-    host: '127.0.0.1',
-    port: 0,
-    authenticate: createDeviceAuthenticator({
-      registry,
-      serviceAccount: { username: 'otaflow-gateway', password: 'service-password' },
-    }),
-    log: pino({ level: 'silent' }),
-  });
+  broker = await startLoopbackBroker(registry);
 });
 afterAll(() => broker.stop());
 

@@ -1,6 +1,9 @@
+import pino from 'pino';
 import type { DeviceEventSink } from '../../../src/devices/device-event-sinks';
 import type { DeviceRegistry } from '../../../src/devices/registry';
 import type { RecordedUplink, UplinkInbox } from '../../../src/devices/uplink-inbox';
+import { createDeviceAuthenticator } from '../../../src/mqtt/device-auth';
+import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
 import type { UpgradeResultReport, VersionReport } from '../../../workflows/definitions';
 
 /** An in-memory registry that records what the gateway told it. */
@@ -84,4 +87,17 @@ export async function eventually(check: () => void, timeoutMs = 5_000): Promise<
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
+}
+
+/** The embedded broker on a free loopback port, checking logins against `registry`. */
+export function startLoopbackBroker(registry: InMemoryRegistry): Promise<EmbeddedBroker> {
+  return startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    authenticate: createDeviceAuthenticator({
+      registry,
+      serviceAccount: { username: 'otaflow-gateway', password: 'service-password' },
+    }),
+    log: pino({ level: 'silent' }),
+  });
 }

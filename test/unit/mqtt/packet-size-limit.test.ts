@@ -1,11 +1,10 @@
 import net from 'node:net';
 import mqtt from 'mqtt';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
-import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
+import { deviceCredentials } from '../../../src/mqtt/device-auth';
+import type { EmbeddedBroker } from '../../../src/mqtt/embedded-broker';
 import { eventsUpTopic } from '../../../src/mqtt/ota-protocol';
-import { InMemoryRegistry } from './fakes';
+import { InMemoryRegistry, startLoopbackBroker } from './fakes';
 
 const MiB = 1024 * 1024;
 let broker: EmbeddedBroker;
@@ -13,15 +12,7 @@ let broker: EmbeddedBroker;
 beforeAll(async () => {
   const registry = new InMemoryRegistry();
   registry.secrets.set('dev-a', 'secret-a');
-  broker = await startEmbeddedBroker({
-    host: '127.0.0.1',
-    port: 0,
-    authenticate: createDeviceAuthenticator({
-      registry,
-      serviceAccount: { username: 'otaflow-gateway', password: 'service-password' },
-    }),
-    log: pino({ level: 'silent' }),
-  });
+  broker = await startLoopbackBroker(registry);
 });
 afterAll(() => broker.stop());
 
