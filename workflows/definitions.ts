@@ -126,6 +126,8 @@ export interface UpgradeResultReport {
   receivedAt?: string;
 }
 export const upgradeResultReportedSignal = defineSignal<[UpgradeResultReport]>('upgradeResultReported');
+/** Sent by the API just before it cancels the upgrade of a device it disables. */
+export const deviceDisabledSignal = defineSignal('deviceDisabled');
 
 // ---- queries ----
 

@@ -34,6 +34,8 @@ export const DeviceCause = {
 export const OtaflowCause = {
   sourceVersionNotSupported: 'Source version not supported by the package',
   cancelled: 'Cancelled',
+  /** The device was disabled through the API while its upgrade ran. */
+  deviceDisabled: 'Device disabled',
   /** A device the task never started because the task aborted (failures past its threshold). */
   taskAborted: 'Task aborted',
 } as const;

@@ -246,6 +246,21 @@ function registerDevicePaths(registry: OpenAPIRegistry): void {
   });
   registry.registerPath({
     method: 'post',
+    path: '/v1/devices/{id}/disable',
+    summary:
+      'Disable a device: it may not log in or register, and its running upgrade ends cancelled with the cause "Device disabled"',
+    request: { params: DeviceParams },
+    responses: { 200: json('The device, with disabledAt', Device), 404: problem('No such device') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/devices/{id}/enable',
+    summary: 'Enable a disabled device again',
+    request: { params: DeviceParams },
+    responses: { 200: json('The device', Device), 404: problem('No such device') },
+  });
+  registry.registerPath({
+    method: 'post',
     path: '/v1/devices/{id}/secret',
     summary: "Rotate a device's secret: the old one stops working at its next login",
     request: { params: DeviceParams, body: jsonBody(RotateDeviceSecretRequest) },

@@ -127,6 +127,9 @@ export const Device = z
     softwareVersion: z.string().nullable(),
     firmwareVersion: z.string().nullable(),
     tags: z.array(z.string()),
+    disabledAt: timestamp
+      .nullable()
+      .meta({ description: 'Set while disabled: the device may not log in, register or be upgraded' }),
     createdAt: timestamp,
   })
   .meta({ id: 'Device' });

@@ -16,6 +16,8 @@ export interface Device {
   softwareVersion: string | null;
   firmwareVersion: string | null;
   tags: string[];
+  /** Set while the device is disabled: it may not log in, register or be upgraded. */
+  disabledAt: Date | null;
   createdAt: Date;
 }
 
@@ -48,11 +50,12 @@ interface DeviceRow {
   software_version: string | null;
   firmware_version: string | null;
   tags: string[];
+  disabled_at: Date | null;
   created_at: Date;
 }
 
 const deviceColumns =
-  'id, protocol, product, model, online, last_seen_at, software_version, firmware_version, tags, created_at';
+  'id, protocol, product, model, online, last_seen_at, software_version, firmware_version, tags, disabled_at, created_at';
 
 function toDevice(row: DeviceRow): Device {
   return {
@@ -65,6 +68,7 @@ function toDevice(row: DeviceRow): Device {
     softwareVersion: row.software_version,
     firmwareVersion: row.firmware_version,
     tags: row.tags,
+    disabledAt: row.disabled_at,
     createdAt: row.created_at,
   };
 }
@@ -127,6 +131,20 @@ export async function setDeviceSecret(
   return rows[0] && toDevice(rows[0]);
 }
 
+/** Disables the device (keeping an earlier disabling's time) or enables it; undefined: no such device. */
+export async function setDeviceDisabled(
+  db: Queryable,
+  id: string,
+  disabled: boolean,
+): Promise<Device | undefined> {
+  const { rows } = await db.query<DeviceRow>(
+    `update devices set disabled_at = case when $2 then coalesce(disabled_at, now()) end where id = $1
+     returning ${deviceColumns}`,
+    [id, disabled],
+  );
+  return rows[0] && toDevice(rows[0]);
+}
+
 export async function findDevice(db: Queryable, id: string): Promise<Device | undefined> {
   const { rows } = await db.query<DeviceRow>(`select ${deviceColumns} from devices where id = $1`, [id]);
   return rows[0] && toDevice(rows[0]);
@@ -178,9 +196,10 @@ export async function listDevicesWhere(
   return toPage(rows.map(toDevice), page.limit, (device) => device.id);
 }
 
+/** The sealed secret of a device that may log in: undefined for an unknown or disabled one. */
 export async function findSecretCiphertext(db: Queryable, id: string): Promise<string | undefined> {
   const { rows } = await db.query<{ secret_ciphertext: string }>(
-    'select secret_ciphertext from devices where id = $1',
+    'select secret_ciphertext from devices where id = $1 and disabled_at is null',
     [id],
   );
   return rows[0]?.secret_ciphertext;

@@ -6,7 +6,8 @@ import { findDevice, setPresence } from './devices';
 export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
   return {
     async isLwm2mDevice(deviceId) {
-      return (await findDevice(db, deviceId))?.protocol === 'lwm2m';
+      const device = await findDevice(db, deviceId);
+      return device?.protocol === 'lwm2m' && device.disabledAt === null;
     },
     setPresence: (deviceId, online, at) => setPresence(db, deviceId, online, at),
     async recordRegistration(deviceId: string, location: RegistrationLocation) {

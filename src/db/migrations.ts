@@ -250,6 +250,11 @@ export const migrations: readonly Migration[] = [
     name: 'retired packages',
     statements: ['alter table packages add column retired_at timestamptz'],
   },
+  {
+    id: 11,
+    name: 'disabled devices',
+    statements: ['alter table devices add column disabled_at timestamptz'],
+  },
 ];
 
 /**

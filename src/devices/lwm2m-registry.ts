@@ -14,7 +14,7 @@ export interface RegistrationLocation {
 }
 
 export interface Lwm2mGatewayRegistry {
-  /** True for a provisioned device (endpoint name = device ID) whose protocol is 'lwm2m'. */
+  /** True for a provisioned, enabled device (endpoint name = device ID) whose protocol is 'lwm2m'. */
   isLwm2mDevice(deviceId: string): Promise<boolean>;
   setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
   recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;

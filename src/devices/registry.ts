@@ -5,7 +5,7 @@ import type { VersionReport } from '../../workflows/definitions';
  * unit tests may use an in-memory one.
  */
 export interface DeviceRegistry {
-  /** The device's secret, decrypted, for MQTT authentication; undefined for an unknown device. */
+  /** The device's secret, decrypted, for MQTT authentication; undefined for an unknown or disabled device. */
   getDeviceSecret(deviceId: string): Promise<string | undefined>;
   setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
   isOnline(deviceId: string): Promise<boolean>;

@@ -3,11 +3,12 @@
  * database query, so a stream of Registers under made-up endpoint names (UDP source addresses are
  * easy to forge, so a per-address limit does not hold) cost the database one query each. Now:
  *   - an endpoint found unknown is refused from memory for a minute;
- *   - an endpoint found known is admitted from memory for ten;
  *   - lookups that find an endpoint unknown spend a budget per second; once it is spent, endpoints
- *     not remembered either way are answered 5.03 (try again later) without a query for the rest of
+ *     not remembered as unknown are answered 5.03 (try again later) without a query for the rest of
  *     that second. Made-up names cost the database at most that budget, while a fleet of provisioned
  *     devices registering at once after an outage spends none of it.
+ * A known endpoint is looked up at each Register (whose registration is written anyway), so a device
+ * disabled through the API is refused at once.
  */
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -19,16 +20,13 @@ export interface EndpointAdmissionLimits {
   unknownLookupsPerSecond: number;
   /** How long an unknown endpoint is remembered. */
   rememberUnknownMs: number;
-  /** How long a known endpoint is remembered. */
-  rememberKnownMs: number;
-  /** Endpoints remembered, each way. */
+  /** Unknown endpoints remembered. */
   remembered: number;
 }
 
 export const defaultEndpointAdmissionLimits: EndpointAdmissionLimits = {
   unknownLookupsPerSecond: 50,
   rememberUnknownMs: 60_000,
-  rememberKnownMs: 10 * 60_000,
   remembered: 200_000,
 };
 
@@ -36,20 +34,15 @@ export function createEndpointAdmission(
   isLwm2mDevice: (endpoint: string) => Promise<boolean>,
   limits: EndpointAdmissionLimits = defaultEndpointAdmissionLimits,
 ): (endpoint: string) => Promise<Admission> {
-  const known = new LRUCache<string, true>({ max: limits.remembered, ttl: limits.rememberKnownMs });
   const unknown = new LRUCache<string, true>({ max: limits.remembered, ttl: limits.rememberUnknownMs });
   const points = limits.unknownLookupsPerSecond;
   const unknownLookups = new RateLimiterMemory({ points, duration: 1 });
   const BUDGET = 'unknown endpoint lookups';
   return async (endpoint) => {
-    if (known.has(endpoint)) return 'admitted';
     if (unknown.has(endpoint)) return 'unknown endpoint';
     const spent = await unknownLookups.get(BUDGET);
     if (spent && spent.consumedPoints >= points) return 'busy';
-    if (await isLwm2mDevice(endpoint)) {
-      known.set(endpoint, true);
-      return 'admitted';
-    }
+    if (await isLwm2mDevice(endpoint)) return 'admitted';
     unknown.set(endpoint, true);
     await unknownLookups.penalty(BUDGET);
     return 'unknown endpoint';

@@ -122,7 +122,7 @@ export function createDeviceAuthenticator(options: DeviceAuthenticatorOptions): 
       }
     }
     const secret = await options.registry.getDeviceSecret(parsed.deviceId);
-    if (secret === undefined) return { ok: false, reason: `unknown device '${parsed.deviceId}'` };
+    if (secret === undefined) return { ok: false, reason: `unknown or disabled device '${parsed.deviceId}'` };
     return secureEquals(presented.toLowerCase(), devicePassword(secret, parsed.timestamp))
       ? { ok: true, principal: { kind: 'device', deviceId: parsed.deviceId } }
       : { ok: false, reason: `wrong password for device '${parsed.deviceId}'` };

@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  deviceDisabledSignal,
   deviceOnlineSignal,
   deviceOperationWorkflowId,
   deviceUpgradeSearchAttributes,
@@ -472,8 +473,10 @@ describe('LwM2M firmware upgrade, seed 000', () => {
     });
     await expect.poll(async () => (await limiter.query(cellLimiterStateQuery)).queue).toEqual([]);
     expect((await limiter.query(cellLimiterStateQuery)).holders.map((h) => h.deviceId)).toEqual([holder]);
+    // The holder's device is disabled through the API: told why, then cancelled; its permit is freed.
+    await holding.signal(deviceDisabledSignal);
     await holding.cancel();
-    expect(await holding.result()).toMatchObject({ outcome: 'cancelled' });
+    expect(await holding.result()).toMatchObject({ outcome: 'cancelled', cause: 'Device disabled' });
     await expectCellFree(holder);
   });
 });

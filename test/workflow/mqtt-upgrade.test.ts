@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyCost } from '../../src/temporal/history-cost';
 import {
   type DeviceUpgradeResult,
+  deviceDisabledSignal,
   deviceOnlineSignal,
   deviceOperationWorkflowId,
   deviceUpgradeSearchAttributes,
@@ -438,6 +439,19 @@ describe('MQTT upgrade, seed 001', () => {
       fromVersion: '1.0.0',
       toVersion: '2.0.0',
     });
+    expectNotifiedOnce(result);
+  });
+
+  it('ends cancelled with the cause "Device disabled" when the API disables its device', async () => {
+    const deviceId = fleet.addDevice({ reportUpgrade: () => undefined });
+    const handle = await startUpgrade(deviceId, packageOf('software'));
+    await untilWaitingOnTimer(handle, 24 * HOUR);
+
+    await handle.signal(deviceDisabledSignal);
+    await handle.cancel();
+    const result = await handle.result();
+
+    expect(result).toMatchObject({ outcome: 'cancelled', cause: 'Device disabled', fromVersion: '1.0.0' });
     expectNotifiedOnce(result);
   });
 });

@@ -1,6 +1,7 @@
 /** How an LwM2M upgrade ends: the endings both flows share, with the seed's causes. */
 import { isCancellation } from '@temporalio/workflow';
 import type { DeviceUpgradeResult, PackageInfo } from '../definitions';
+import type { DeviceDisabling } from '../device-disabling';
 import { DeviceCause, type FailureCause, OtaflowCause, PlatformCause } from '../failure-causes';
 import { isDeviceNotOnline } from './platform-calls';
 
@@ -11,8 +12,8 @@ export function failed(cause: FailureCause, detail?: string, fromVersion?: strin
   return { outcome: 'failed', cause, detail, fromVersion };
 }
 
-export function cancelled(fromVersion?: string): Ending {
-  return { outcome: 'cancelled', cause: OtaflowCause.cancelled, fromVersion };
+export function cancelled(fromVersion?: string, cause: FailureCause = OtaflowCause.cancelled): Ending {
+  return { outcome: 'cancelled', cause, fromVersion };
 }
 
 /** The last check of both flows: the upgrade succeeded only if the device now runs the target version. */
@@ -30,8 +31,8 @@ export function targetVersionEnding(
 }
 
 /** An upgrade ended by an error: cancelled, or the device's registration gone; anything else is a bug. */
-export function endingOfError(err: unknown, fromVersion?: string): Ending {
-  if (isCancellation(err)) return cancelled(fromVersion);
+export function endingOfError(err: unknown, disabling: DeviceDisabling, fromVersion?: string): Ending {
+  if (isCancellation(err)) return cancelled(fromVersion, disabling.cancellationCause());
   if (isDeviceNotOnline(err)) return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);
   throw err;
 }

@@ -6,6 +6,7 @@
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from '../definitions';
+import { listenForDisabling } from '../device-disabling';
 import { PlatformCause } from '../failure-causes';
 import { Lwm2mTimeouts } from '../timeouts';
 import { CellPermit } from './cell-permit';
@@ -36,6 +37,7 @@ const quietWhileUpdating: QuietValues = {
 
 export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
   const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
+  const disabling = listenForDisabling();
   const progress = trackProgress(input);
   const permit = new CellPermit(device);
   let observing = false;
@@ -128,7 +130,7 @@ export async function lwm2mFirmwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       if (!succeeded()) return failed(PlatformCause.resultTimeout, undefined, fromVersion);
       return targetVersionEnding(asText(check[Lwm2mPath.firmwareVersion]), input.package, fromVersion);
     } catch (err) {
-      return endingOfError(err, fromVersion);
+      return endingOfError(err, disabling, fromVersion);
     } finally {
       // Step 15 and the cell's permit, whatever the ending, also after a cancellation.
       await CancellationScope.nonCancellable(async () => {

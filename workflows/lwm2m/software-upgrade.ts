@@ -7,6 +7,7 @@
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
 import type { DeviceUpgradeResult } from '../definitions';
+import { listenForDisabling } from '../device-disabling';
 import { PlatformCause } from '../failure-causes';
 import { Lwm2mTimeouts } from '../timeouts';
 import { CellPermit } from './cell-permit';
@@ -36,6 +37,7 @@ const quietWhileInstalling: QuietValues = {
 
 export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<DeviceUpgradeResult> {
   const device = new Lwm2mDevice(input.deviceId, listenToLwm2mDevice());
+  const disabling = listenForDisabling();
   const progress = trackProgress(input);
   const permit = new CellPermit(device);
   let observing = false;
@@ -128,7 +130,7 @@ export async function lwm2mSoftwareUpgrade(input: Lwm2mUpgradeInput): Promise<De
       }
       return targetVersionEnding(asText(check[Lwm2mPath.softwareVersion]), input.package, fromVersion);
     } catch (err) {
-      return endingOfError(err, fromVersion);
+      return endingOfError(err, disabling, fromVersion);
     } finally {
       // The observation and the cell's permit end with the upgrade, whatever the ending.
       await CancellationScope.nonCancellable(async () => {

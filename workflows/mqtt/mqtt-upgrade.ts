@@ -40,6 +40,7 @@ import {
   type VersionReport,
   versionReportedSignal,
 } from '../definitions';
+import { type DeviceDisabling, listenForDisabling } from '../device-disabling';
 import { DeviceCause, MqttResultCode, mqttResultCause, OtaflowCause, PlatformCause } from '../failure-causes';
 import { MqttTimeouts } from '../timeouts';
 
@@ -67,13 +68,14 @@ type Ending = Pick<DeviceUpgradeResult, 'outcome' | 'cause' | 'detail' | 'fromVe
  */
 export async function mqttUpgrade(input: DeviceUpgradeInput): Promise<DeviceUpgradeResult> {
   const device = listenToDevice(input.package.kind);
+  const disabling = listenForDisabling();
   const status: DeviceUpgradeStatus = { step: 'waiting-online' };
   setHandler(deviceUpgradeStatusQuery, () => status);
   if (workflowInfo().typedSearchAttributes.get(OtaSearchAttributes.taskId) === undefined) {
     upsertSearchAttributes(deviceUpgradeSearchAttributes(input)); // started by a client without them
   }
 
-  const ending = await upgradeEnding(input, device, gatewayCommands(input, device, status));
+  const ending = await upgradeEnding(input, device, gatewayCommands(input, device, status), disabling);
   const result: DeviceUpgradeResult = {
     taskId: input.taskId,
     deviceId: input.deviceId,
@@ -159,6 +161,7 @@ async function upgradeEnding(
   input: DeviceUpgradeInput,
   device: DeviceEvents,
   commands: UpgradeCommands,
+  disabling: DeviceDisabling,
 ): Promise<Ending> {
   const { package: pkg } = input;
   let fromVersion: string | undefined;
@@ -201,7 +204,7 @@ async function upgradeEnding(
     return judgeUpgradeResult(report, pkg.version, fromVersion);
   } catch (err) {
     if (isCancellation(err)) {
-      return { outcome: 'cancelled', cause: OtaflowCause.cancelled, fromVersion };
+      return { outcome: 'cancelled', cause: disabling.cancellationCause(), fromVersion };
     }
     if (isDeviceNotOnline(err)) {
       return failed(PlatformCause.deviceNotOnline, undefined, fromVersion);

@@ -1,4 +1,6 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
+import { deviceDisabledSignal, deviceOperationWorkflowId } from '../../../workflows/definitions';
 import type { Database } from '../../db/database';
 import {
   findDevice,
@@ -6,6 +8,7 @@ import {
   insertDevice,
   insertDevices,
   listDevices,
+  setDeviceDisabled,
   setDeviceSecret,
   setDeviceTags,
 } from '../../db/devices';
@@ -20,8 +23,9 @@ import {
   UpdateDeviceRequest,
 } from '../schemas';
 import { parseInput } from '../validate';
+import type { TaskWorkflows } from './tasks';
 
-export function devicesRouter(deps: { db: Database; secrets: SecretBox }): Router {
+export function devicesRouter(deps: { db: Database; secrets: SecretBox; temporal: TaskWorkflows }): Router {
   const { db, secrets } = deps;
   const router = Router({ caseSensitive: true });
 
@@ -104,6 +108,31 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox }): Route
     const device = await setDeviceSecret(db, id, secrets.encrypt(secret));
     if (!device) throw notFound(`device ${id} does not exist`);
     res.json({ ...device, secret });
+  });
+
+  /**
+   * A disabled device may not log in (MQTT) or register (LwM2M); its running upgrade is cancelled and
+   * ends with the cause "Device disabled".
+   */
+  router.post('/:id/disable', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const device = await setDeviceDisabled(db, id, true);
+    if (!device) throw notFound(`device ${id} does not exist`);
+    const upgrade = deps.temporal.workflow.getHandle(deviceOperationWorkflowId(id));
+    try {
+      await upgrade.signal(deviceDisabledSignal);
+      await upgrade.cancel();
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+    res.json(device);
+  });
+
+  router.post('/:id/enable', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const device = await setDeviceDisabled(db, id, false);
+    if (!device) throw notFound(`device ${id} does not exist`);
+    res.json(device);
   });
 
   router.patch('/:id', async (req, res) => {

@@ -67,7 +67,7 @@ describe('user check (device login)', () => {
       username: unknown.username,
       password: unknown.password,
     }).expect(403);
-    expect(refused.body).toEqual({ ok: false, error: "unknown device 'meter-9'" });
+    expect(refused.body).toEqual({ ok: false, error: "unknown or disabled device 'meter-9'" });
   });
 
   it('allows the service account with its password only', async () => {

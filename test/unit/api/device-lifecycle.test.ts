@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDeviceRegistry } from '../../../src/db/device-registry';
+import { createLwm2mGatewayRegistry } from '../../../src/db/lwm2m-registrations';
 import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
 import { insertFirmwareAndMeters, startTestApi, testSecrets } from './test-api';
 
@@ -55,6 +56,51 @@ describe("a device's secret", () => {
       .send({ secret: 'short' })
       .expect(400);
     await request(api.app).post('/v1/devices/no-such-meter/secret').set(api.auth).expect(404);
+  });
+});
+
+describe('a disabled device', () => {
+  it('may not log in or register, has its running upgrade cancelled as disabled, and comes back when enabled', async () => {
+    const mqttDevice = await request(api.app)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'disabled-meter', protocol: 'mqtt', product: 'meter', model: 'm1' })
+      .expect(201);
+    await request(api.app)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'disabled-nb', protocol: 'lwm2m', product: 'meter', model: 'nb' })
+      .expect(201);
+    const lwm2m = createLwm2mGatewayRegistry(api.db);
+    expect(await lwm2m.isLwm2mDevice('disabled-nb')).toBe(true);
+
+    const disabled = await request(api.app)
+      .post('/v1/devices/disabled-meter/disable')
+      .set(api.auth)
+      .expect(200);
+    expect(disabled.body.disabledAt).toEqual(expect.any(String));
+    await request(api.app).post('/v1/devices/disabled-nb/disable').set(api.auth).expect(200);
+    expect(await login('disabled-meter', mqttDevice.body.secret)).toBe(false);
+    expect(await lwm2m.isLwm2mDevice('disabled-nb')).toBe(false);
+    // The upgrade is told why before it is cancelled.
+    expect(api.temporal.signalled.map(({ workflowId, signal }) => `${signal} ${workflowId}`)).toEqual([
+      'deviceDisabled device-operation:disabled-meter',
+      'deviceDisabled device-operation:disabled-nb',
+    ]);
+    expect(api.temporal.cancelled).toEqual([
+      'device-operation:disabled-meter',
+      'device-operation:disabled-nb',
+    ]);
+
+    const again = await request(api.app).post('/v1/devices/disabled-meter/disable').set(api.auth).expect(200);
+    expect(again.body.disabledAt).toBe(disabled.body.disabledAt);
+    const enabled = await request(api.app)
+      .post('/v1/devices/disabled-meter/enable')
+      .set(api.auth)
+      .expect(200);
+    expect(enabled.body.disabledAt).toBeNull();
+    expect(await login('disabled-meter', mqttDevice.body.secret)).toBe(true);
+    await request(api.app).post('/v1/devices/nobody/disable').set(api.auth).expect(404);
   });
 });
 

@@ -19,7 +19,6 @@ describe('LwM2M endpoint admission', () => {
     const admit = createEndpointAdmission(lookup.isLwm2mDevice, {
       unknownLookupsPerSecond: 10,
       rememberUnknownMs: 60_000,
-      rememberKnownMs: 60_000,
       remembered: 1000,
     });
     // A whole fleet registering at once spends none of the budget.
@@ -29,9 +28,9 @@ describe('LwM2M endpoint admission', () => {
     expect(lookup.asked).toHaveLength(fleet.length + 10);
     expect(answers.filter((answer) => answer === 'unknown endpoint')).toHaveLength(10);
     expect(answers.filter((answer) => answer === 'busy')).toHaveLength(490);
-    // Known and refused endpoints are answered from memory, budget or not.
-    expect(await admit('meter-1')).toBe('admitted');
+    // Refused endpoints are answered from memory; the budget spent, the others must wait.
     expect(await admit('spoofed-0')).toBe('unknown endpoint');
+    expect(await admit('meter-1')).toBe('busy');
     expect(lookup.asked).toHaveLength(fleet.length + 10);
   });
 
@@ -40,7 +39,6 @@ describe('LwM2M endpoint admission', () => {
     const admit = createEndpointAdmission(lookup.isLwm2mDevice, {
       unknownLookupsPerSecond: 100,
       rememberUnknownMs: 50,
-      rememberKnownMs: 50,
       remembered: 1000,
     });
     expect(await admit('late-meter')).toBe('unknown endpoint');

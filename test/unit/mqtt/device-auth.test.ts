@@ -49,7 +49,7 @@ describe('createDeviceAuthenticator', () => {
     const { clientId, username, password } = deviceCredentials('ghost', 's3cret', '1', now);
     expect(await connect(clientId, username, password)).toEqual({
       ok: false,
-      reason: "unknown device 'ghost'",
+      reason: "unknown or disabled device 'ghost'",
     });
   });
 
