@@ -15,11 +15,14 @@ export interface DownloadTokens {
 
 export function createDownloadTokens(deps: { downloads: PackageDownloads }): DownloadTokens {
   return {
-    // Every device gets a token of its own; the device ID is not part of it (MinIO's presigned URLs
-    // name the object only), which is what lets unchanged seed-platform devices use it.
-    async issueDownloadToken(packageId, _deviceId) {
+    // Every device gets a token of its own, naming it, so that its tokens can be revoked.
+    async issueDownloadToken(packageId, deviceId) {
       try {
-        return await deps.downloads.issueDownload(packageId, msToNumber(MqttTimeouts.downloadToken) / 1000);
+        return await deps.downloads.issueDownload(
+          packageId,
+          deviceId,
+          msToNumber(MqttTimeouts.downloadToken) / 1000,
+        );
       } catch (error) {
         if (error instanceof UnknownPackageError) {
           throw ApplicationFailure.nonRetryable(error.message, 'UnknownPackage');

@@ -15,6 +15,7 @@ import type { Config } from './config';
 import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
+import { createDownloadRevocations } from './db/download-revocations';
 import {
   createLwm2mGatewayRegistry,
   findLwm2mGateway,
@@ -36,6 +37,7 @@ import { type MqttGateway, startMqttGateway } from './mqtt/gateway';
 import { startMosquittoPresence } from './mqtt/mosquitto-presence';
 import { buildVersionQuery } from './mqtt/ota-protocol';
 import { createPackageDownloads, publicBaseUrl } from './packages/download';
+import { downloadTokenKey } from './packages/download-token';
 import { createPackageCatalog } from './packages/package-catalog';
 import { loadTrustedSigningKeys } from './packages/package-signing';
 import { createPackageStore } from './packages/package-store';
@@ -125,9 +127,11 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
 
     const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.dataDir });
     stops.push(() => db.close());
-    const secrets = createSecretBox(
-      await loadSecretKey({ configuredKey: config.OTAFLOW_SECRET_KEY, dataDir: config.dataDir }),
-    );
+    const secretKey = await loadSecretKey({
+      configuredKey: config.OTAFLOW_SECRET_KEY,
+      dataDir: config.dataDir,
+    });
+    const secrets = createSecretBox(secretKey);
     const registry = createDeviceRegistry(db, secrets);
 
     const packageStore = createPackageStore({
@@ -141,6 +145,8 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const downloads = createPackageDownloads({
       packages,
       store: packageStore,
+      revocations: createDownloadRevocations(db),
+      tokenKey: downloadTokenKey(secretKey),
       publicBaseUrl: publicBaseUrl(config),
     });
 

@@ -254,6 +254,13 @@ function registerDevicePaths(registry: OpenAPIRegistry): void {
   });
   registry.registerPath({
     method: 'post',
+    path: '/v1/devices/{id}/revoke-tokens',
+    summary: 'Refuse every download token issued to the device until now',
+    request: { params: DeviceParams },
+    responses: { 204: noContent('Revoked'), 404: problem('No such device') },
+  });
+  registry.registerPath({
+    method: 'post',
     path: '/v1/devices/{id}/enable',
     summary: 'Enable a disabled device again',
     request: { params: DeviceParams },
@@ -299,6 +306,13 @@ function registerPackagePaths(registry: OpenAPIRegistry): void {
     summary: 'A package',
     request: { params: PackageParams },
     responses: { 200: json('The package', Package), 404: problem('No such package') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/packages/{id}/revoke-tokens',
+    summary: 'Refuse every download token of the package issued until now',
+    request: { params: PackageParams },
+    responses: { 204: noContent('Revoked'), 404: problem('No such package') },
   });
   registry.registerPath({
     method: 'post',

@@ -145,6 +145,14 @@ export async function setDeviceDisabled(
   return rows[0] && toDevice(rows[0]);
 }
 
+/** Every download token issued to the device until now is refused from now on; false: no such device. */
+export async function revokeDeviceTokens(db: Queryable, id: string): Promise<boolean> {
+  const { rows } = await db.query('update devices set tokens_revoked_at = now() where id = $1 returning id', [
+    id,
+  ]);
+  return rows.length > 0;
+}
+
 export async function findDevice(db: Queryable, id: string): Promise<Device | undefined> {
   const { rows } = await db.query<DeviceRow>(`select ${deviceColumns} from devices where id = $1`, [id]);
   return rows[0] && toDevice(rows[0]);

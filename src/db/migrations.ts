@@ -255,6 +255,14 @@ export const migrations: readonly Migration[] = [
     name: 'disabled devices',
     statements: ['alter table devices add column disabled_at timestamptz'],
   },
+  {
+    id: 12,
+    name: 'download token revocation',
+    statements: [
+      'alter table devices add column tokens_revoked_at timestamptz',
+      'alter table packages add column tokens_revoked_at timestamptz',
+    ],
+  },
 ];
 
 /**

@@ -144,3 +144,12 @@ export async function retirePackage(db: Queryable, id: string): Promise<Package 
   );
   return rows[0] && toPackage(rows[0]);
 }
+
+/** Every download token of the package issued until now is refused from now on; false: no such package. */
+export async function revokePackageTokens(db: Queryable, id: string): Promise<boolean> {
+  const { rows } = await db.query(
+    'update packages set tokens_revoked_at = now() where id = $1 returning id',
+    [id],
+  );
+  return rows.length > 0;
+}

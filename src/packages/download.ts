@@ -1,14 +1,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { openDownloadToken, sealDownloadToken } from './download-token';
 import type { PackageCatalog } from './package-catalog';
 import type { PackageStore } from './package-store';
 
 /**
  * Package downloads for devices built for the seed platform: they GET the URL they were given with
- * `Authorization: Bearer <access_token>`. The token is the query string of a MinIO presigned URL, so
- * MinIO itself checks its signature, object and expiry; otaflow only puts the URL back together and
- * streams the bytes through (ranges included, for resumable downloads).
+ * `Authorization: Bearer <access_token>`. The token carries the query string of a MinIO presigned
+ * URL, so MinIO itself checks its signature, object and expiry; otaflow checks that the token is its
+ * own (`download-token.ts`) and not revoked, puts the URL back together and streams the bytes through
+ * (ranges included, for resumable downloads).
  */
 export interface IssuedDownload {
   url: string;
@@ -21,8 +23,13 @@ export type DownloadResponse =
   | { kind: 'stream'; status: number; headers: Record<string, string>; body: Readable }
   | { kind: 'refused'; status: number; message: string };
 
+/** Why a token otaflow issued may no longer be used, if it may not. */
+export interface DownloadRevocations {
+  refusal(packageId: string, deviceId: string, issuedAt: Date): Promise<string | undefined>;
+}
+
 export interface PackageDownloads {
-  issueDownload(packageId: string, validitySeconds: number): Promise<IssuedDownload>;
+  issueDownload(packageId: string, deviceId: string, validitySeconds: number): Promise<IssuedDownload>;
   openDownload(
     packageId: string,
     authorization: string | undefined,
@@ -47,21 +54,25 @@ const forwardedHeaders = ['content-length', 'content-range', 'accept-ranges', 'e
 export function createPackageDownloads(deps: {
   packages: PackageCatalog;
   store: PackageStore;
+  revocations: DownloadRevocations;
+  /** Signs the tokens (`downloadTokenKey`). */
+  tokenKey: Buffer;
   /** Where devices reach the API, e.g. https://ota.example.com. */
   publicBaseUrl: string;
 }): PackageDownloads {
-  const { packages, store } = deps;
+  const { packages, store, tokenKey } = deps;
   const publicBaseUrl = deps.publicBaseUrl.replace(/\/+$/, '');
 
   return {
-    async issueDownload(packageId, validitySeconds) {
+    async issueDownload(packageId, deviceId, validitySeconds) {
       const pkg = await packages.find(packageId);
       if (!pkg) throw new UnknownPackageError(packageId);
       const issuedAt = Math.floor(Date.now() / 1000);
       const presigned = new URL(await store.presignDownload(pkg.objectKey, validitySeconds));
+      const presignedQuery = presigned.search.slice(1);
       return {
         url: `${publicBaseUrl}${packageDownloadPath(packageId)}`,
-        accessToken: Buffer.from(presigned.search.slice(1), 'utf8').toString('base64url'),
+        accessToken: sealDownloadToken(tokenKey, { deviceId, issuedAt, presignedQuery }),
         expiresAt: issuedAt + validitySeconds,
       };
     },
@@ -70,11 +81,19 @@ export function createPackageDownloads(deps: {
       const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
       if (!token)
         return refused(401, 'an access token is required: send Authorization: Bearer <access_token>');
-      const query = Buffer.from(token, 'base64url').toString('utf8');
-      if (!new URLSearchParams(query).has('X-Amz-Signature'))
+      const claims = openDownloadToken(tokenKey, token);
+      if (claims === 'forged') return refused(403, 'the access token is not valid for this package');
+      if (claims === 'malformed' || !new URLSearchParams(claims.presignedQuery).has('X-Amz-Signature'))
         return refused(401, 'the access token is malformed');
       const pkg = await packages.find(packageId);
       if (!pkg) return refused(404, `package ${packageId} does not exist`);
+      const revoked = await deps.revocations.refusal(
+        packageId,
+        claims.deviceId,
+        new Date(claims.issuedAt * 1000),
+      );
+      if (revoked) return refused(403, revoked);
+      const query = claims.presignedQuery;
 
       const upstream = await get(`${store.objectUrl(pkg.objectKey)}?${query}`, range);
       const status = upstream.statusCode ?? 502;

@@ -8,6 +8,7 @@ import {
   insertDevice,
   insertDevices,
   listDevices,
+  revokeDeviceTokens,
   setDeviceDisabled,
   setDeviceSecret,
   setDeviceTags,
@@ -126,6 +127,13 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox; temporal
       if (!(error instanceof WorkflowNotFoundError)) throw error;
     }
     res.json(device);
+  });
+
+  /** Every download token issued to the device until now is refused; the next delivery issues a new one. */
+  router.post('/:id/revoke-tokens', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    if (!(await revokeDeviceTokens(db, id))) throw notFound(`device ${id} does not exist`);
+    res.status(204).end();
   });
 
   router.post('/:id/enable', async (req, res) => {

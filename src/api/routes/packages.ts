@@ -8,6 +8,7 @@ import {
   listPackages,
   type Package,
   retirePackage,
+  revokePackageTokens,
 } from '../../db/packages';
 import { type PackageSigningPolicy, signerOf } from '../../packages/package-signing';
 import { EmptyPackageError, type PackageStore, PackageTooLargeError } from '../../packages/package-store';
@@ -86,6 +87,13 @@ export function packagesRouter(deps: {
     const pkg = await retirePackage(db, id);
     if (!pkg) throw notFound(`package ${id} does not exist`);
     res.json(publicPackage(pkg));
+  });
+
+  /** Every download token of the package issued until now is refused. */
+  router.post('/:id/revoke-tokens', async (req, res) => {
+    const { id } = parseInput(PackageParams, req.params, 'params');
+    if (!(await revokePackageTokens(db, id))) throw notFound(`package ${id} does not exist`);
+    res.status(204).end();
   });
 
   router.get('/:id', async (req, res) => {

@@ -1,9 +1,11 @@
 import { type ApiDeps, type ApiLimits, createApi } from '../../../src/api/create-api';
 import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
+import { createDownloadRevocations } from '../../../src/db/download-revocations';
 import { insertPackage } from '../../../src/db/packages';
 import { createSecretBox } from '../../../src/devices/secrets';
 import { createPackageDownloads } from '../../../src/packages/download';
+import { downloadTokenKey } from '../../../src/packages/download-token';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import type { PackageStore } from '../../../src/packages/package-store';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
@@ -12,10 +14,18 @@ import { emptyTables, openTempDatabase } from '../db/temp-database';
 import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 
 export const testSecrets = createSecretBox(Buffer.alloc(32, 3));
+/** The download-token key of the test API (from the same secret key). */
+export const testTokenKey = downloadTokenKey(Buffer.alloc(32, 3));
 
 /** Downloads as the platform builds them, for devices reaching the API at https://ota.example.test. */
 export function testDownloads(db: Database, store: PackageStore, publicBaseUrl = 'https://ota.example.test') {
-  return createPackageDownloads({ packages: createPackageCatalog(db), store, publicBaseUrl });
+  return createPackageDownloads({
+    packages: createPackageCatalog(db),
+    store,
+    revocations: createDownloadRevocations(db),
+    tokenKey: testTokenKey,
+    publicBaseUrl,
+  });
 }
 
 /** The API key the test API is started with (all scopes). */

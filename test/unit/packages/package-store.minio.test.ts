@@ -9,13 +9,14 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownloadTokens } from '../../../activities/download-tokens';
 import { createApi } from '../../../src/api/create-api';
+import { openDownloadToken, sealDownloadToken } from '../../../src/packages/download-token';
 import {
   createPackageStore,
   EmptyPackageError,
   type PackageStore,
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
-import { testApiDeps, testApiKey, testDownloads } from '../api/test-api';
+import { testApiDeps, testApiKey, testDownloads, testTokenKey as tokenKey } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
 import { startTestMinio, type TestMinio } from './minio-server';
 
@@ -112,13 +113,20 @@ describe('package upload and download through MinIO', () => {
     expect(missing.headers['www-authenticate']).toBe('Bearer');
     await download(packageId, 'not-a-token').expect(401);
 
-    const query = new URLSearchParams(Buffer.from(token, 'base64url').toString('utf8'));
+    // otaflow's seal broken (the device ID changed), and MinIO's signature broken under a good seal.
+    const claims = openDownloadToken(tokenKey, token);
+    if (typeof claims === 'string') throw new Error(`the issued token does not open: ${claims}`);
+    const [payload] = token.split('.');
+    const forged = `${Buffer.from(JSON.stringify(['other-meter', claims.issuedAt, claims.presignedQuery])).toString('base64url')}.${token.split('.')[1]}`;
+    expect(forged.split('.')[0]).not.toBe(payload);
+    const refusedForged = await download(packageId, forged).expect(403);
+    expect(problemOf(refusedForged.body).detail).toBe('the access token is not valid for this package');
+    const query = new URLSearchParams(claims.presignedQuery);
     const signature = query.get('X-Amz-Signature') ?? '';
     query.set('X-Amz-Signature', `${signature.startsWith('0') ? '1' : '0'}${signature.slice(1)}`);
-    const tampered = await download(packageId, Buffer.from(query.toString()).toString('base64url')).expect(
-      403,
-    );
-    expect(problemOf(tampered.body).detail).toBe('the access token is not valid for this package');
+    const tampered = sealDownloadToken(tokenKey, { ...claims, presignedQuery: query.toString() });
+    const refusedTampered = await download(packageId, tampered).expect(403);
+    expect(problemOf(refusedTampered.body).detail).toBe('the access token is not valid for this package');
   });
 
   it('refuses a token issued for another package', async () => {
@@ -129,10 +137,61 @@ describe('package upload and download through MinIO', () => {
 
   it('refuses an expired token', async () => {
     const downloads = testDownloads(temp.db, store, publicBaseUrl);
-    const shortLived = await downloads.issueDownload(packageId, 1);
+    const shortLived = await downloads.issueDownload(packageId, 'meter-1', 1);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const response = await download(packageId, shortLived.accessToken).expect(403);
     expect(problemOf(response.body).detail).toBe('the access token has expired');
+  });
+});
+
+describe('revoking download tokens', () => {
+  const admin = { authorization: `Bearer ${testApiKey}` };
+  const tokens = () => createDownloadTokens({ downloads: testDownloads(temp.db, store, publicBaseUrl) });
+  let packageId: string;
+
+  beforeAll(async () => {
+    packageId = (await uploadPackage('5.0.0', Buffer.from('revocable package'))).body.id;
+    for (const id of ['meter-r1', 'meter-r2']) {
+      await request(app)
+        .post('/v1/devices')
+        .set(admin)
+        .send({ id, protocol: 'mqtt', product: 'meter', model: 'm1' })
+        .expect(201);
+    }
+  });
+
+  it("refuses a device's tokens issued before its revocation, not those of other devices or issued after", async () => {
+    const before = (await tokens().issueDownloadToken(packageId, 'meter-r1')).accessToken;
+    const other = (await tokens().issueDownloadToken(packageId, 'meter-r2')).accessToken;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await request(app).post('/v1/devices/meter-r1/revoke-tokens').set(admin).expect(204);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const refused = await download(packageId, before).expect(403);
+    expect(problemOf(refused.body).detail).toBe(
+      'the access token was revoked with every token of its device',
+    );
+    await download(packageId, other).expect(200);
+    await download(packageId, (await tokens().issueDownloadToken(packageId, 'meter-r1')).accessToken).expect(
+      200,
+    );
+  });
+
+  it("refuses a disabled device's tokens, and every earlier token of a revoked package", async () => {
+    const token = (await tokens().issueDownloadToken(packageId, 'meter-r2')).accessToken;
+    await request(app).post('/v1/devices/meter-r2/disable').set(admin).expect(200);
+    const disabled = await download(packageId, token).expect(403);
+    expect(problemOf(disabled.body).detail).toBe('the access token was revoked: its device is disabled');
+    await request(app).post('/v1/devices/meter-r2/enable').set(admin).expect(200);
+    await download(packageId, token).expect(200);
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await request(app).post(`/v1/packages/${packageId}/revoke-tokens`).set(admin).expect(204);
+    const revoked = await download(packageId, token).expect(403);
+    expect(problemOf(revoked.body).detail).toBe(
+      'the access token was revoked with every token of this package',
+    );
+    await request(app).post('/v1/packages/pkg_nope/revoke-tokens').set(admin).expect(404);
+    await request(app).post('/v1/devices/nobody/revoke-tokens').set(admin).expect(404);
   });
 });
 
