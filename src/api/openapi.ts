@@ -253,6 +253,18 @@ function registerDevicePaths(registry: OpenAPIRegistry): void {
     responses: { 200: json('The device, with disabledAt', Device), 404: problem('No such device') },
   });
   registry.registerPath({
+    method: 'delete',
+    path: '/v1/devices/{id}',
+    summary:
+      'Delete a disabled device that no task is still upgrading (its secret and registration go; finished task rows keep its ID)',
+    request: { params: DeviceParams },
+    responses: {
+      204: noContent('Deleted'),
+      404: problem('No such device'),
+      409: problem('The device is enabled, or a task is still upgrading it'),
+    },
+  });
+  registry.registerPath({
     method: 'post',
     path: '/v1/devices/{id}/revoke-tokens',
     summary: 'Refuse every download token issued to the device until now',

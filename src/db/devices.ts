@@ -145,6 +145,31 @@ export async function setDeviceDisabled(
   return rows[0] && toDevice(rows[0]);
 }
 
+export type DeviceDeletion = 'deleted' | 'not found' | 'enabled' | { unfinishedTasks: string[] };
+
+/**
+ * Deletes a disabled device that no task is still upgrading: its secret, registration and group
+ * memberships go with it; the rows of finished tasks keep its ID.
+ */
+export async function deleteDevice(db: Database, id: string): Promise<DeviceDeletion> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ disabled_at: Date | null }>(
+      'select disabled_at from devices where id = $1 for update',
+      [id],
+    );
+    const device = rows[0];
+    if (!device) return 'not found';
+    if (device.disabled_at === null) return 'enabled';
+    const unfinished = await tx.query<{ task_id: string }>(
+      'select distinct task_id from task_devices where device_id = $1 and finished_at is null order by task_id',
+      [id],
+    );
+    if (unfinished.rows.length > 0) return { unfinishedTasks: unfinished.rows.map((row) => row.task_id) };
+    await tx.query('delete from devices where id = $1', [id]);
+    return 'deleted';
+  });
+}
+
 /** Every download token issued to the device until now is refused from now on; false: no such device. */
 export async function revokeDeviceTokens(db: Queryable, id: string): Promise<boolean> {
   const { rows } = await db.query('update devices set tokens_revoked_at = now() where id = $1 returning id', [

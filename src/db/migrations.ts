@@ -263,6 +263,12 @@ export const migrations: readonly Migration[] = [
       'alter table packages add column tokens_revoked_at timestamptz',
     ],
   },
+  {
+    id: 13,
+    name: 'deleted devices keep their task history',
+    // A task's rows of a device keep its ID once the device is deleted: what happened stays on record.
+    statements: ['alter table task_devices drop constraint task_devices_device_id_fkey'],
+  },
 ];
 
 /**

@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { deviceDisabledSignal, deviceOperationWorkflowId } from '../../../workflows/definitions';
 import type { Database } from '../../db/database';
 import {
+  deleteDevice,
   findDevice,
   findDevices,
   insertDevice,
@@ -141,6 +142,24 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox; temporal
     const device = await setDeviceDisabled(db, id, false);
     if (!device) throw notFound(`device ${id} does not exist`);
     res.json(device);
+  });
+
+  /** Only a disabled device that no task is still upgrading: see `deleteDevice`. */
+  router.delete('/:id', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const deletion = await deleteDevice(db, id);
+    if (deletion === 'not found') throw notFound(`device ${id} does not exist`);
+    if (deletion === 'enabled') {
+      throw conflict(`disable device ${id} before deleting it`, [
+        { path: 'id', message: 'enabled: POST /v1/devices/{id}/disable first (it ends its running upgrade)' },
+      ]);
+    }
+    if (deletion !== 'deleted') {
+      throw conflict(`tasks still upgrade device ${id}: ${deletion.unfinishedTasks.join(', ')}`, [
+        { path: 'id', message: 'its upgrades in these tasks have not ended yet' },
+      ]);
+    }
+    res.status(204).end();
   });
 
   router.patch('/:id', async (req, res) => {

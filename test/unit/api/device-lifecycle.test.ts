@@ -104,6 +104,32 @@ describe('a disabled device', () => {
   });
 });
 
+describe('deleting a device', () => {
+  it('takes a disabled device no task still upgrades; its finished task rows keep its ID', async () => {
+    await insertFirmwareAndMeters(api.db, ['gone-meter']);
+    const task = await request(api.app)
+      .post('/v1/tasks')
+      .set(api.auth)
+      .send({ packageId: 'pkg_1', target: { deviceIds: ['gone-meter'] } })
+      .expect(201);
+
+    const enabled = await request(api.app).delete('/v1/devices/gone-meter').set(api.auth).expect(409);
+    expect(enabled.body.detail).toBe('disable device gone-meter before deleting it');
+    await request(api.app).post('/v1/devices/gone-meter/disable').set(api.auth).expect(200);
+    const upgrading = await request(api.app).delete('/v1/devices/gone-meter').set(api.auth).expect(409);
+    expect(upgrading.body.detail).toBe(`tasks still upgrade device gone-meter: ${task.body.id}`);
+
+    await api.db.query(
+      "update task_devices set step = 'cancelled', finished_at = now() where device_id = 'gone-meter'",
+    );
+    await request(api.app).delete('/v1/devices/gone-meter').set(api.auth).expect(204);
+    await request(api.app).get('/v1/devices/gone-meter').set(api.auth).expect(404);
+    const { rows } = await api.db.query("select task_id from task_devices where device_id = 'gone-meter'");
+    expect(rows).toEqual([{ task_id: task.body.id }]);
+    await request(api.app).delete('/v1/devices/gone-meter').set(api.auth).expect(404);
+  });
+});
+
 describe('a retired package', () => {
   it('can be used by no new task, and keeps its first retirement time', async () => {
     await insertFirmwareAndMeters(api.db, ['meter-r1']);
