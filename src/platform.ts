@@ -24,6 +24,7 @@ import {
 import { openDatabase } from './db/open-database';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
 import { createDatabaseUplinkInbox } from './db/uplink-inbox';
+import type { DeviceConnections } from './devices/device-connections';
 import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { limitHeapGrowth } from './heap-growth';
@@ -154,6 +155,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const authenticateMqtt = createDeviceAuthenticator({ registry, serviceAccount });
     let mqttUrl = config.MQTT_URL;
     let presence: PresenceSource;
+    let deviceConnections: DeviceConnections | undefined;
     if (mqttUrl) {
       const mosquittoPresence = await startMosquittoPresence({
         brokerUrl: mqttUrl,
@@ -172,6 +174,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       stops.push(() => broker.stop());
       mqttUrl = broker.url;
       presence = broker;
+      deviceConnections = broker;
     }
 
     const connection = await Connection.connect({ address: temporalAddress });
@@ -274,6 +277,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       : [];
     const app = createApi({
       limits: apiLimits,
+      deviceConnections,
       packageSigning: {
         trustedKeys,
         unsignedAllowed:

@@ -8,6 +8,7 @@ import express, {
 } from 'express';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
+import type { DeviceConnections } from '../devices/device-connections';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
 import type { DeviceAuthenticator } from '../mqtt/device-auth';
@@ -53,6 +54,8 @@ export interface ApiDeps {
   logger: Logger;
   /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
   apiKey: string;
+  /** The embedded broker's device connections, closed when a device is disabled or its secret rotated. */
+  deviceConnections?: DeviceConnections;
   /** Trusted release keys and whether unsigned packages are accepted; default: none, accepted. */
   packageSigning?: PackageSigningPolicy;
   limits?: Partial<ApiLimits>;

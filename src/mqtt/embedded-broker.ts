@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { DeviceConnections } from '../devices/device-connections';
 import { type Logger, logger } from '../logger';
 import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
 import { eventsDownTopic } from './ota-protocol';
@@ -24,7 +25,7 @@ export interface PresenceSource {
   onPresence(listener: (event: PresenceEvent) => void): () => void;
 }
 
-export interface EmbeddedBroker extends PresenceSource {
+export interface EmbeddedBroker extends PresenceSource, DeviceConnections {
   /** The port actually bound (useful with port 0). */
   port: number;
   /** mqtt://host:port for clients on this machine. */
@@ -51,6 +52,11 @@ const SERVER_UNAVAILABLE = 3;
  * behind carrier NAT.
  */
 export const FAILED_LOGINS_PER_ADDRESS_PER_MINUTE = 120;
+/**
+ * Refused logins under one device ID per minute (someone guessing its secret); then logins under it
+ * are refused for the rest of the minute, the right secret's too.
+ */
+export const FAILED_LOGINS_PER_DEVICE_PER_MINUTE = 20;
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? logger.child({ component: 'mqtt-broker' });
@@ -60,6 +66,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const connectionCounts = new Map<string, number>();
   const presence = new EventEmitter();
   const failedLogins = new RateLimiterMemory({ points: FAILED_LOGINS_PER_ADDRESS_PER_MINUTE, duration: 60 });
+  const failedDeviceLogins = new RateLimiterMemory({
+    points: FAILED_LOGINS_PER_DEVICE_PER_MINUTE,
+    duration: 60,
+  });
+  const connectionsOf = new Map<string, Set<Client>>();
 
   const broker = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
@@ -68,11 +79,14 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         log.warn({ clientId: client.id, address, reason }, 'MQTT connection refused');
         done(Object.assign(new Error(reason), { returnCode }), false);
       };
-      failedLogins
-        .get(address)
-        .then(async (failures) => {
-          if (failures && failures.consumedPoints >= FAILED_LOGINS_PER_ADDRESS_PER_MINUTE) {
+      const account = `device:${username ?? ''}`;
+      Promise.all([failedLogins.get(address), failedDeviceLogins.get(account)])
+        .then(async ([fromAddress, forAccount]) => {
+          if (fromAddress && fromAddress.consumedPoints >= FAILED_LOGINS_PER_ADDRESS_PER_MINUTE) {
             return refuse('too many refused logins from this address in a minute', SERVER_UNAVAILABLE);
+          }
+          if (forAccount && forAccount.consumedPoints >= FAILED_LOGINS_PER_DEVICE_PER_MINUTE) {
+            return refuse('too many refused logins under this username in a minute', SERVER_UNAVAILABLE);
           }
           const result = await options.authenticate({ clientId: client.id, username, password });
           if (result.ok) {
@@ -80,7 +94,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
             done(null, true);
             return;
           }
-          await failedLogins.penalty(address);
+          await Promise.all([failedLogins.penalty(address), failedDeviceLogins.penalty(account)]);
           refuse(result.reason, BAD_USERNAME_OR_PASSWORD);
         })
         .catch((error: unknown) => {
@@ -109,6 +123,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     const principal = principals.get(client);
     if (principal?.kind !== 'device') return;
     const { deviceId } = principal;
+    connectionsOf.set(deviceId, (connectionsOf.get(deviceId) ?? new Set()).add(client));
     const count = (connectionCounts.get(deviceId) ?? 0) + 1;
     connectionCounts.set(deviceId, count);
     // The seed platform's implicit subscription, to the one downlink topic otaflow publishes on (each
@@ -123,6 +138,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   broker.on('clientDisconnect', (client) => {
     const principal = principals.get(client);
     if (principal?.kind !== 'device') return;
+    const live = connectionsOf.get(principal.deviceId);
+    live?.delete(client);
+    if (live?.size === 0) connectionsOf.delete(principal.deviceId);
     const count = (connectionCounts.get(principal.deviceId) ?? 1) - 1;
     if (count > 0) {
       connectionCounts.set(principal.deviceId, count);
@@ -161,6 +179,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   return {
     port,
     url: `mqtt://${clientHost}:${port}`,
+    disconnect(deviceId) {
+      for (const client of connectionsOf.get(deviceId) ?? []) client.close();
+    },
     onPresence(listener) {
       presence.on('presence', listener);
       return () => presence.off('presence', listener);

@@ -14,6 +14,7 @@ import {
   setDeviceSecret,
   setDeviceTags,
 } from '../../db/devices';
+import type { DeviceConnections } from '../../devices/device-connections';
 import { generateDeviceSecret, type SecretBox } from '../../devices/secrets';
 import { conflict, type FieldError, notFound } from '../problem';
 import {
@@ -27,7 +28,13 @@ import {
 import { parseInput } from '../validate';
 import type { TaskWorkflows } from './tasks';
 
-export function devicesRouter(deps: { db: Database; secrets: SecretBox; temporal: TaskWorkflows }): Router {
+export function devicesRouter(deps: {
+  db: Database;
+  secrets: SecretBox;
+  temporal: TaskWorkflows;
+  /** The embedded broker's; absent with an external broker, whose connections stay until they end. */
+  deviceConnections?: DeviceConnections;
+}): Router {
   const { db, secrets } = deps;
   const router = Router({ caseSensitive: true });
 
@@ -109,6 +116,7 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox; temporal
     const secret = request.secret ?? generateDeviceSecret();
     const device = await setDeviceSecret(db, id, secrets.encrypt(secret));
     if (!device) throw notFound(`device ${id} does not exist`);
+    deps.deviceConnections?.disconnect(id);
     res.json({ ...device, secret });
   });
 
@@ -120,6 +128,7 @@ export function devicesRouter(deps: { db: Database; secrets: SecretBox; temporal
     const { id } = parseInput(DeviceParams, req.params, 'params');
     const device = await setDeviceDisabled(db, id, true);
     if (!device) throw notFound(`device ${id} does not exist`);
+    deps.deviceConnections?.disconnect(id);
     const upgrade = deps.temporal.workflow.getHandle(deviceOperationWorkflowId(id));
     try {
       await upgrade.signal(deviceDisabledSignal);

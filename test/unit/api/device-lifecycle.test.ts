@@ -1,9 +1,10 @@
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApi } from '../../../src/api/create-api';
 import { createDeviceRegistry } from '../../../src/db/device-registry';
 import { createLwm2mGatewayRegistry } from '../../../src/db/lwm2m-registrations';
 import { createDeviceAuthenticator, deviceCredentials } from '../../../src/mqtt/device-auth';
-import { insertFirmwareAndMeters, startTestApi, testSecrets } from './test-api';
+import { insertFirmwareAndMeters, startTestApi, testApiDeps, testSecrets } from './test-api';
 
 let api: Awaited<ReturnType<typeof startTestApi>>;
 beforeAll(async () => {
@@ -101,6 +102,25 @@ describe('a disabled device', () => {
     expect(enabled.body.disabledAt).toBeNull();
     expect(await login('disabled-meter', mqttDevice.body.secret)).toBe(true);
     await request(api.app).post('/v1/devices/nobody/disable').set(api.auth).expect(404);
+  });
+});
+
+describe("a device's live connections", () => {
+  it('are closed when it is disabled or its secret rotated', async () => {
+    const disconnected: string[] = [];
+    const app = createApi({
+      ...testApiDeps(api.db),
+      deviceConnections: { disconnect: (deviceId) => disconnected.push(deviceId) },
+    });
+    await request(app)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'connected-meter', protocol: 'mqtt', product: 'meter', model: 'm1' })
+      .expect(201);
+    await request(app).post('/v1/devices/connected-meter/secret').set(api.auth).expect(200);
+    await request(app).post('/v1/devices/connected-meter/disable').set(api.auth).expect(200);
+    await request(app).post('/v1/devices/connected-meter/enable').set(api.auth).expect(200);
+    expect(disconnected).toEqual(['connected-meter', 'connected-meter']);
   });
 });
 
