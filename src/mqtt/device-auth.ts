@@ -9,6 +9,7 @@
  * The gateway's own service account (configured username/password) is accepted as well.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { DeviceRegistry } from '../devices/registry';
 import { isValidDeviceId } from './ota-protocol';
 
@@ -91,7 +92,15 @@ export interface DeviceAuthenticatorOptions {
   registry: Pick<DeviceRegistry, 'getDeviceSecret'>;
   serviceAccount: ServiceAccount;
   now?: () => Date;
+  refusedLoginsPerDevicePerMinute?: number;
 }
+
+/**
+ * Refused logins under one device ID per minute (someone guessing its secret, through the embedded
+ * broker or Mosquitto alike); then logins under it are refused for the rest of the minute without a
+ * lookup, the right secret's too.
+ */
+export const REFUSED_LOGINS_PER_DEVICE_PER_MINUTE = 20;
 
 export type DeviceAuthenticator = (credentials: ConnectCredentials) => Promise<AuthResult>;
 
@@ -101,6 +110,8 @@ export type DeviceAuthenticator = (credentials: ConnectCredentials) => Promise<A
  */
 export function createDeviceAuthenticator(options: DeviceAuthenticatorOptions): DeviceAuthenticator {
   const now = options.now ?? (() => new Date());
+  const points = options.refusedLoginsPerDevicePerMinute ?? REFUSED_LOGINS_PER_DEVICE_PER_MINUTE;
+  const refusedLogins = new RateLimiterMemory({ points, duration: 60 });
   return async ({ clientId, username, password }) => {
     const presented = password === undefined ? '' : password.toString();
     if (username === options.serviceAccount.username) {
@@ -121,10 +132,20 @@ export function createDeviceAuthenticator(options: DeviceAuthenticatorOptions): 
         return { ok: false, reason: `clientId timestamp ${parsed.timestamp} is not current (signType 1)` };
       }
     }
+    const refusals = await refusedLogins.get(parsed.deviceId);
+    if (refusals && refusals.consumedPoints >= points) {
+      return { ok: false, reason: `too many refused logins for device '${parsed.deviceId}' in a minute` };
+    }
     const secret = await options.registry.getDeviceSecret(parsed.deviceId);
-    if (secret === undefined) return { ok: false, reason: `unknown or disabled device '${parsed.deviceId}'` };
-    return secureEquals(presented.toLowerCase(), devicePassword(secret, parsed.timestamp))
-      ? { ok: true, principal: { kind: 'device', deviceId: parsed.deviceId } }
+    if (
+      secret !== undefined &&
+      secureEquals(presented.toLowerCase(), devicePassword(secret, parsed.timestamp))
+    ) {
+      return { ok: true, principal: { kind: 'device', deviceId: parsed.deviceId } };
+    }
+    await refusedLogins.penalty(parsed.deviceId);
+    return secret === undefined
+      ? { ok: false, reason: `unknown or disabled device '${parsed.deviceId}'` }
       : { ok: false, reason: `wrong password for device '${parsed.deviceId}'` };
   };
 }

@@ -52,11 +52,6 @@ const SERVER_UNAVAILABLE = 3;
  * behind carrier NAT.
  */
 export const FAILED_LOGINS_PER_ADDRESS_PER_MINUTE = 120;
-/**
- * Refused logins under one device ID per minute (someone guessing its secret); then logins under it
- * are refused for the rest of the minute, the right secret's too.
- */
-export const FAILED_LOGINS_PER_DEVICE_PER_MINUTE = 20;
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? logger.child({ component: 'mqtt-broker' });
@@ -66,10 +61,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const connectionCounts = new Map<string, number>();
   const presence = new EventEmitter();
   const failedLogins = new RateLimiterMemory({ points: FAILED_LOGINS_PER_ADDRESS_PER_MINUTE, duration: 60 });
-  const failedDeviceLogins = new RateLimiterMemory({
-    points: FAILED_LOGINS_PER_DEVICE_PER_MINUTE,
-    duration: 60,
-  });
   const connectionsOf = new Map<string, Set<Client>>();
 
   const broker = await Aedes.createBroker({
@@ -79,14 +70,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         log.warn({ clientId: client.id, address, reason }, 'MQTT connection refused');
         done(Object.assign(new Error(reason), { returnCode }), false);
       };
-      const account = `device:${username ?? ''}`;
-      Promise.all([failedLogins.get(address), failedDeviceLogins.get(account)])
-        .then(async ([fromAddress, forAccount]) => {
-          if (fromAddress && fromAddress.consumedPoints >= FAILED_LOGINS_PER_ADDRESS_PER_MINUTE) {
+      failedLogins
+        .get(address)
+        .then(async (failures) => {
+          if (failures && failures.consumedPoints >= FAILED_LOGINS_PER_ADDRESS_PER_MINUTE) {
             return refuse('too many refused logins from this address in a minute', SERVER_UNAVAILABLE);
-          }
-          if (forAccount && forAccount.consumedPoints >= FAILED_LOGINS_PER_DEVICE_PER_MINUTE) {
-            return refuse('too many refused logins under this username in a minute', SERVER_UNAVAILABLE);
           }
           const result = await options.authenticate({ clientId: client.id, username, password });
           if (result.ok) {
@@ -94,7 +82,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
             done(null, true);
             return;
           }
-          await Promise.all([failedLogins.penalty(address), failedDeviceLogins.penalty(account)]);
+          await failedLogins.penalty(address);
           refuse(result.reason, BAD_USERNAME_OR_PASSWORD);
         })
         .catch((error: unknown) => {
