@@ -15,7 +15,6 @@ import type { Config } from './config';
 import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
-import { createDownloadRevocations } from './db/download-revocations';
 import {
   createLwm2mGatewayRegistry,
   findLwm2mGateway,
@@ -38,6 +37,7 @@ import { type MqttGateway, startMqttGateway } from './mqtt/gateway';
 import { startMosquittoPresence } from './mqtt/mosquitto-presence';
 import { buildVersionQuery } from './mqtt/ota-protocol';
 import { createPackageDownloads, publicBaseUrl } from './packages/download';
+import { createDownloadRevocations } from './packages/download-revocations';
 import { downloadTokenKey } from './packages/download-token';
 import { createPackageCatalog } from './packages/package-catalog';
 import { loadTrustedSigningKeys } from './packages/package-signing';

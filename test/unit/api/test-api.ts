@@ -1,10 +1,10 @@
 import { type ApiDeps, type ApiLimits, createApi } from '../../../src/api/create-api';
 import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
-import { createDownloadRevocations } from '../../../src/db/download-revocations';
 import { insertPackage } from '../../../src/db/packages';
 import { createSecretBox } from '../../../src/devices/secrets';
 import { createPackageDownloads } from '../../../src/packages/download';
+import { createDownloadRevocations } from '../../../src/packages/download-revocations';
 import { downloadTokenKey } from '../../../src/packages/download-token';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import type { PackageStore } from '../../../src/packages/package-store';
