@@ -103,6 +103,35 @@ const ConfigSchema = z.object({
       .default([]),
   ),
 
+  /**
+   * `on` (the default): MQTT over TLS, HTTPS downloads, on the certificate below or, without one, on
+   * a local certificate authority otaflow creates in `<data dir>/tls` (docs/security.md, "Transports").
+   */
+  OTAFLOW_TLS: z.preprocess(blankAsUnset, z.enum(['on', 'off']).default('on')),
+  /** The server certificate (PEM, chain after it) and its key; both or neither. Reloaded on change. */
+  OTAFLOW_TLS_CERT_FILE: optionalAddress,
+  OTAFLOW_TLS_KEY_FILE: optionalAddress,
+  /**
+   * Names and addresses the local certificate is issued for besides localhost, this host's name and
+   * the public addresses configured below: comma-separated (e.g. `ota.example.com,10.0.0.5`).
+   */
+  OTAFLOW_TLS_HOSTNAMES: z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((entry) => entry.trim())
+            .filter(Boolean)
+        : value,
+    z
+      .array(
+        z.string().regex(/^(\*\.)?[A-Za-z0-9.:-]{1,253}$/, 'host names or IP addresses, comma-separated'),
+      )
+      .default([]),
+  ),
+  /** The API's HTTPS listener, which serves package downloads to devices when TLS is on. */
+  OTAFLOW_API_TLS_PORT: port.default(8443),
+
   /** Requests one API key may make per minute (per otaflow process); over it, 429. */
   OTAFLOW_API_REQUESTS_PER_MINUTE: integerSetting('an integer from 1 to 10000000', 1, 10_000_000, 6_000),
 
@@ -146,6 +175,13 @@ const ConfigSchema = z.object({
   MQTT_URL: optionalUrl,
   MQTT_PORT: port.default(1883),
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+  /** The embedded broker's MQTT-over-TLS listener (on MQTT_HOST), when OTAFLOW_TLS is on. */
+  MQTT_TLS_PORT: port.default(8883),
+  /**
+   * `off`: the embedded broker's plain listener serves only otaflow's own gateway, on a loopback
+   * port of its choosing; devices connect over TLS. Needs OTAFLOW_TLS on.
+   */
+  MQTT_PLAIN: z.preprocess(blankAsUnset, z.enum(['on', 'off']).default('on')),
   /**
    * The gateway's own broker account (service user); devices never get it. Unset password: generated
    * into `<data dir>/mqtt-service-password`.
@@ -224,6 +260,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (raw.OTAFLOW_UNSIGNED_PACKAGES === 'refused' && !raw.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR) {
     throw new ConfigError(
       'invalid configuration:\n  OTAFLOW_UNSIGNED_PACKAGES: refused, but no OTAFLOW_PACKAGE_SIGNING_KEYS_DIR: no package could be uploaded',
+    );
+  }
+  if (Boolean(raw.OTAFLOW_TLS_CERT_FILE) !== Boolean(raw.OTAFLOW_TLS_KEY_FILE)) {
+    throw new ConfigError(
+      `invalid configuration:\n  ${raw.OTAFLOW_TLS_CERT_FILE ? 'OTAFLOW_TLS_KEY_FILE' : 'OTAFLOW_TLS_CERT_FILE'}: required with ${raw.OTAFLOW_TLS_CERT_FILE ? 'OTAFLOW_TLS_CERT_FILE' : 'OTAFLOW_TLS_KEY_FILE'} (a certificate and its key)`,
+    );
+  }
+  if (raw.MQTT_PLAIN === 'off' && raw.OTAFLOW_TLS === 'off') {
+    throw new ConfigError(
+      'invalid configuration:\n  MQTT_PLAIN: off, but OTAFLOW_TLS is off too: devices would have no MQTT listener',
     );
   }
   if (raw.MINIO_ENDPOINT && !raw.MINIO_SECRET_KEY) {

@@ -46,6 +46,7 @@ import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
 import { installTemporalRuntime } from './temporal/runtime';
 import { createWorkers } from './temporal/workers';
+import { loadPlatformCredentials } from './tls/platform-credentials';
 import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 /** Where each part of a running platform can be reached. */
@@ -56,6 +57,12 @@ export interface PlatformAddresses {
   minio: string;
   minioConsole?: string;
   mqtt: string;
+  /** The embedded broker's MQTT-over-TLS listener. */
+  mqttTls?: string;
+  /** The API over HTTPS, where devices download packages. */
+  apiTls?: string;
+  /** The local certificate authority devices verify the server against (none with a configured certificate). */
+  tlsCaFile?: string;
   lwm2m: string;
 }
 
@@ -151,9 +158,13 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       publicBaseUrl: publicBaseUrl(config),
     });
 
+    const tls = config.OTAFLOW_TLS === 'on' ? await loadPlatformCredentials(config, log) : undefined;
+    if (tls) stops.push(async () => tls.credentials.stop());
+
     const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: mqttServicePassword.value };
     const authenticateMqtt = createDeviceAuthenticator({ registry, serviceAccount });
     let mqttUrl = config.MQTT_URL;
+    let mqttTlsUrl: string | undefined;
     let presence: PresenceSource;
     let deviceConnections: DeviceConnections | undefined;
     if (mqttUrl) {
@@ -165,14 +176,18 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       stops.push(() => mosquittoPresence.stop());
       presence = mosquittoPresence;
     } else {
+      const plainOff = config.MQTT_PLAIN === 'off';
       const broker = await startEmbeddedBroker({
-        host: config.MQTT_HOST,
-        port: config.MQTT_PORT,
+        // Switched off, the plain listener is only the in-process gateway's way in.
+        host: plainOff ? '127.0.0.1' : config.MQTT_HOST,
+        port: plainOff ? 0 : config.MQTT_PORT,
+        tls: tls && { host: config.MQTT_HOST, port: config.MQTT_TLS_PORT, credentials: tls.credentials },
         authenticate: authenticateMqtt,
         log: log.child({ component: 'mqtt-broker' }),
       });
       stops.push(() => broker.stop());
       mqttUrl = broker.url;
+      mqttTlsUrl = broker.tlsUrl;
       presence = broker;
       deviceConnections = broker;
     }
@@ -308,6 +323,18 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     );
     stops.push(() => closeServer(server));
     const apiPort = (server.address() as { port: number }).port;
+    let apiTlsUrl: string | undefined;
+    if (tls) {
+      const tlsServer = await listenApi(
+        app,
+        config.OTAFLOW_API_HOST,
+        config.OTAFLOW_API_TLS_PORT,
+        apiLimits.maxPackageBytes,
+        tls.credentials,
+      );
+      stops.push(() => closeServer(tlsServer));
+      apiTlsUrl = `https://${config.OTAFLOW_API_HOST}:${(tlsServer.address() as { port: number }).port}`;
+    }
 
     return {
       addresses: {
@@ -317,6 +344,9 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         minio: minioEndpoint,
         minioConsole: minio?.consoleUrl,
         mqtt: mqttUrl,
+        mqttTls: mqttTlsUrl,
+        apiTls: apiTlsUrl,
+        tlsCaFile: tls?.caFile,
         lwm2m: `coap://${lwm2m.address}:${lwm2m.port}`,
       },
       db,

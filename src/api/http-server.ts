@@ -1,5 +1,7 @@
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
+import https from 'node:https';
 import type { Express } from 'express';
+import type { ServerCredentials } from '../tls/server-credentials';
 
 /**
  * A request may take as long as its largest allowed body needs at this rate: Node's default of 300 s
@@ -15,12 +17,29 @@ export function requestDeadlineMs(maxBodyBytes: number): number {
   return Math.max(5 * 60 * 1000, Math.ceil((maxBodyBytes / SLOWEST_UPLOAD_BYTES_PER_SECOND) * 1000));
 }
 
-/** The API's HTTP server, with deadlines that fit `maxBodyBytes` (a package upload). */
-export function listenApi(app: Express, host: string, port: number, maxBodyBytes: number): Promise<Server> {
+/**
+ * The API's server, over HTTPS when given credentials (the one devices download from), with deadlines
+ * that fit `maxBodyBytes` (a package upload).
+ */
+export function listenApi(
+  app: Express,
+  host: string,
+  port: number,
+  maxBodyBytes: number,
+  credentials?: ServerCredentials,
+): Promise<Server> {
+  const server: Server = credentials
+    ? https.createServer(credentials.current(), app)
+    : http.createServer(app);
+  if (credentials) credentials.serve(server as https.Server);
+  server.requestTimeout = requestDeadlineMs(maxBodyBytes);
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.timeout = IDLE_CONNECTION_MS;
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
-    server.requestTimeout = requestDeadlineMs(maxBodyBytes);
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.timeout = IDLE_CONNECTION_MS;
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
   });
 }

@@ -2,14 +2,18 @@
  * The embedded MQTT broker (aedes) used when no external broker is configured. It authenticates
  * devices with their HMAC credentials, confines each device to its own `$oc/devices/{id}/...` topics,
  * subscribes each device to its `sys/events/down` as the seed platform does (devices built for it
- * never subscribe to it), and reports device presence (connect/disconnect) to whoever listens.
+ * never subscribe to it), and reports device presence (connect/disconnect) to whoever listens. It
+ * listens for plain MQTT and, given server credentials, for MQTT over TLS (8883): both reach the
+ * same broker, with the same logins and topics.
  */
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { Aedes, type Client } from 'aedes';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { DeviceConnections } from '../devices/device-connections';
 import { type Logger, logger } from '../logger';
+import type { ServerCredentials } from '../tls/server-credentials';
 import type { DeviceAuthenticator, MqttPrincipal } from './device-auth';
 import { eventsDownTopic } from './ota-protocol';
 import { defaultPacketSizeLimits, limitPacketSizes, type PacketSizeLimits } from './packet-size-limit';
@@ -30,12 +34,16 @@ export interface EmbeddedBroker extends PresenceSource, DeviceConnections {
   port: number;
   /** mqtt://host:port for clients on this machine. */
   url: string;
+  /** mqtts://host:port of the TLS listener, when there is one. */
+  tlsUrl?: string;
   stop(): Promise<void>;
 }
 
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
+  /** The MQTT-over-TLS listener; none when absent. */
+  tls?: { host: string; port: number; credentials: ServerCredentials };
   authenticate: DeviceAuthenticator;
   packetSizeLimits?: PacketSizeLimits;
   log?: Logger;
@@ -139,7 +147,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   });
 
   const limits = options.packetSizeLimits ?? defaultPacketSizeLimits;
-  const server = net.createServer((socket) => {
+  const handle = (socket: Socket) => {
     const client = broker.handle(socket);
     limitPacketSizes(
       socket,
@@ -151,22 +159,30 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
           'MQTT connection closed: packet larger than allowed',
         ),
     );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  const clientHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  };
+  const plainServer = net.createServer(handle);
+  const port = await listen(plainServer, options.host, options.port);
   log.info({ host: options.host, port }, 'embedded MQTT broker listening');
+  let tlsServer: tls.Server | undefined;
+  let tlsUrl: string | undefined;
+  if (options.tls) {
+    const { credentials } = options.tls;
+    const server = tls.createServer(credentials.current(), handle);
+    server.on('tlsClientError', (error, socket) =>
+      log.warn({ address: socket.remoteAddress, err: error.message }, 'MQTT TLS handshake failed'),
+    );
+    credentials.serve(server);
+    tlsServer = server;
+    const { host } = options.tls;
+    const tlsPort = await listen(server, host, options.tls.port);
+    tlsUrl = `mqtts://${clientHostOf(host)}:${tlsPort}`;
+    log.info({ host, port: tlsPort }, 'embedded MQTT broker listening for MQTT over TLS');
+  }
 
   return {
     port,
-    url: `mqtt://${clientHost}:${port}`,
+    url: `mqtt://${clientHostOf(options.host)}:${port}`,
+    tlsUrl,
     disconnect(deviceId) {
       for (const client of connectionsOf.get(deviceId) ?? []) client.close();
     },
@@ -176,7 +192,27 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     async stop() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const server of [plainServer, tlsServer]) {
+        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      }
     },
   };
+}
+
+/** Where a client on this machine reaches a listener on `host`. */
+function clientHostOf(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
+/** The port bound (the one asked for, or the one chosen for port 0). */
+async function listen(server: net.Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
 }

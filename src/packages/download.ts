@@ -150,11 +150,19 @@ async function readText(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** `OTAFLOW_PUBLIC_URL`, or the API's own address when unset. */
+/**
+ * `OTAFLOW_PUBLIC_URL`, or the API's own address when unset: its HTTPS listener when TLS is on (seed
+ * 001: the device downloads "using HTTPS"), its plain one otherwise.
+ */
 export function publicBaseUrl(config: {
   OTAFLOW_PUBLIC_URL?: string;
   OTAFLOW_API_HOST: string;
   OTAFLOW_API_PORT: number;
+  OTAFLOW_TLS: 'on' | 'off';
+  OTAFLOW_API_TLS_PORT: number;
 }): string {
-  return config.OTAFLOW_PUBLIC_URL ?? `http://${config.OTAFLOW_API_HOST}:${config.OTAFLOW_API_PORT}`;
+  if (config.OTAFLOW_PUBLIC_URL) return config.OTAFLOW_PUBLIC_URL;
+  return config.OTAFLOW_TLS === 'on'
+    ? `https://${config.OTAFLOW_API_HOST}:${config.OTAFLOW_API_TLS_PORT}`
+    : `http://${config.OTAFLOW_API_HOST}:${config.OTAFLOW_API_PORT}`;
 }

@@ -151,6 +151,7 @@ describe('a crash of the otaflow process', () => {
     const apiPort = await freePort();
     platformEnv = {
       OTAFLOW_API_PORT: String(apiPort),
+      OTAFLOW_TLS: 'off',
       OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex'),
       OTAFLOW_API_KEY: generateApiKey(),
       TEMPORAL_ADDRESS: stack.temporal.address,

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
@@ -25,6 +27,8 @@ beforeAll(async () => {
   const config = loadConfig({
     OTAFLOW_DATA_DIR: dataDir,
     OTAFLOW_API_PORT: String(await freePort()),
+    OTAFLOW_API_TLS_PORT: String(await freePort()),
+    MQTT_TLS_PORT: String(await freePort()),
     TEMPORAL_DEV_SERVER_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     MINIO_PORT: String(await freePort()),
@@ -51,12 +55,16 @@ function appearsInRepository(value: string): boolean {
   }
 }
 
-function brokerLogin(password: string): Promise<string> {
-  const client = mqtt.connect(platform.addresses.mqtt, {
+function brokerLogin(
+  password: string,
+  over: { url: string; ca?: Buffer } = { url: platform.addresses.mqtt },
+): Promise<string> {
+  const client = mqtt.connect(over.url, {
     clientId: `otaflow-gateway-probe-${password.length}`,
     username: 'otaflow-gateway',
     password,
     reconnectPeriod: 0,
+    ca: over.ca,
   });
   return new Promise((resolve) => {
     client.once('connect', () => resolve('accepted'));
@@ -80,5 +88,56 @@ describe('a fresh start with nothing configured', () => {
     const generated = (await readFile(path.join(dataDir, 'mqtt-service-password'), 'utf8')).trim();
     expect(await brokerLogin(generated)).toBe('accepted');
     expect(await brokerLogin('otaflow-gateway-dev-password')).toMatch(/Bad username or password/i);
+  });
+});
+
+describe('a fresh start offers encrypted transports', () => {
+  const caFile = () => path.join(dataDir, 'tls', 'ca.pem');
+
+  it('creates a local certificate authority in the data dir and says where it is, its keys owner-only', () => {
+    expect(platform.addresses.tlsCaFile).toBe(caFile());
+    for (const key of ['ca-key.pem', 'server-key.pem']) {
+      expect(statSync(path.join(dataDir, 'tls', key)).mode & 0o777, key).toBe(0o600);
+    }
+  });
+
+  it('serves MQTT over TLS to a client that verifies the server against that CA, and to no other', async () => {
+    const ca = await readFile(caFile());
+    const url = platform.addresses.mqttTls as string;
+    expect(url).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
+    const generated = (await readFile(path.join(dataDir, 'mqtt-service-password'), 'utf8')).trim();
+    expect(await brokerLogin(generated, { url, ca })).toBe('accepted');
+    expect(await brokerLogin(generated, { url })).toMatch(/unable to verify the first certificate/);
+  });
+
+  it('refuses TLS below 1.2', async () => {
+    const { port } = new URL(platform.addresses.mqttTls as string);
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: Number(port),
+        ca: readFileSync(caFile()),
+        minVersion: 'TLSv1',
+        maxVersion: 'TLSv1.1',
+        // Lets this client offer TLS 1.1 at all, so the refusal is the server's.
+        ciphers: 'DEFAULT@SECLEVEL=0',
+      });
+      socket.once('secureConnect', () => resolve('connected'));
+      socket.once('error', (error) => resolve(error.message));
+    });
+    expect(outcome).toMatch(/alert protocol version/);
+  });
+
+  it('serves the API, and so package downloads, over HTTPS with the same certificate', async () => {
+    const ca = await readFile(caFile());
+    const status = await new Promise<number | undefined>((resolve, reject) =>
+      https
+        .get(`${platform.addresses.apiTls}/healthz`, { ca }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        })
+        .once('error', reject),
+    );
+    expect(status).toBe(200);
   });
 });

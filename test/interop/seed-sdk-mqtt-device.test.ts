@@ -2,8 +2,9 @@
  * Stands for a device built on the seed platform's official device SDK: Eclipse Paho's Python client
  * (PyPI), driven by test/interop/seed-sdk-device/seed_sdk_device.py, which does what the SDK does
  * (exact client ID and HMAC password, clean session, no SUBSCRIBE, Bearer download, `sign` check) and
- * shares no code with otaflow. It upgrades through otaflow's embedded broker and through Mosquitto
- * with otaflow's implicit-subscription plugin, on the real stack.
+ * shares no code with otaflow. It upgrades through otaflow's embedded broker, plain and over TLS
+ * (verifying the server against the CA `npm start` creates, downloading over HTTPS in two Range
+ * requests), and through Mosquitto with otaflow's implicit-subscription plugin, on the real stack.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -54,9 +55,15 @@ async function upgrade(
   return rows.items[0];
 }
 
-for (const broker of ['embedded', 'mosquitto'] as const) {
-  describe(`a seed-SDK device on Paho (Python) through the ${broker} broker`, () => {
-    const deviceId = `py-meter-${broker}`;
+const transports = [
+  { broker: 'embedded', tls: false },
+  { broker: 'embedded', tls: true },
+  { broker: 'mosquitto', tls: false },
+] as const;
+
+for (const { broker, tls } of transports) {
+  describe(`a seed-SDK device on Paho (Python) through the ${broker} broker${tls ? ' over TLS' : ''}`, () => {
+    const deviceId = `py-meter-${broker}${tls ? '-tls' : ''}`;
     const secret = `secret-of-${deviceId}`;
     // Mosquitto checks static password files: the device signs with a fixed hour (sign type 0).
     const hour = broker === 'mosquitto' ? hourTimestamp(new Date()) : undefined;
@@ -70,7 +77,7 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
           ? { deviceAccounts: [{ username: deviceId, password: devicePassword(secret, hour as string) }] }
           : {},
       );
-      platform = await startTestPlatform(stack, { embeddedBroker: broker === 'embedded' });
+      platform = await startTestPlatform(stack, { embeddedBroker: broker === 'embedded', tls });
       await platform.api.post('/v1/devices', {
         id: deviceId,
         protocol: 'mqtt',
@@ -90,9 +97,12 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
     });
 
     it('connects, answers version_query without subscribing, downloads with its Bearer token and upgrades', async () => {
-      const brokerUrl = broker === 'embedded' ? platform.addresses.mqtt : stack.mqtt.url;
+      const brokerUrl =
+        broker === 'mosquitto' ? stack.mqtt.url : tls ? platform.addresses.mqttTls : platform.addresses.mqtt;
       const running = startSeedSdkDevice({
-        brokerUrl,
+        brokerUrl: brokerUrl as string,
+        caFile: tls ? platform.addresses.tlsCaFile : undefined,
+        resume: tls,
         deviceId,
         secret,
         version: SOURCE,
@@ -113,6 +123,8 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
       expect(running.lines).toEqual([
         'CONNECTED',
         'VERSION_QUERY',
+        `FETCH ${tls ? 'https' : 'http'}`,
+        ...(tls ? [`RESUMED ${firmware.length / 2}`] : []),
         `DOWNLOADED ${firmware.length} ${sha256}`,
         `UPGRADED ${TARGET}`,
       ]);

@@ -17,16 +17,21 @@ export interface TestPlatform extends Platform {
 /**
  * otaflow itself, started the way `npm start` starts it, but pointed at the given real stack.
  * `embeddedBroker` swaps Mosquitto for otaflow's own aedes broker (the one that checks device HMACs).
+ * `tls` turns on what `npm start` turns on by default (MQTT over TLS, HTTPS downloads on a local CA);
+ * off, the tests that are not about transports keep their devices on plain MQTT and HTTP.
  */
 export async function startTestPlatform(
   stack: RealStack,
-  options: { embeddedBroker?: boolean } = {},
+  options: { embeddedBroker?: boolean; tls?: boolean } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
   const apiPort = await freePort();
   const config = loadConfig({
     OTAFLOW_DATA_DIR: dataDir,
     OTAFLOW_API_PORT: String(apiPort),
+    OTAFLOW_TLS: options.tls ? 'on' : 'off',
+    OTAFLOW_API_TLS_PORT: String(await freePort()),
+    MQTT_TLS_PORT: String(await freePort()),
     TEMPORAL_ADDRESS: stack.temporal.address,
     DATABASE_URL: stack.postgres.url,
     MINIO_ENDPOINT: stack.minio.endpoint,

@@ -16,7 +16,9 @@ export interface SeedSdkDevice {
 
 /**
  * Runs test/interop/seed-sdk-device/seed_sdk_device.py (Eclipse Paho's Python client) in the virtual
- * environment scripts/provision.sh creates. `hour` makes it sign with that hour and sign type 0.
+ * environment scripts/provision.sh creates. `hour` makes it sign with that hour and sign type 0;
+ * `caFile` puts it on TLS (an `mqtts:` broker URL) and HTTPS, verifying the server against that CA;
+ * `resume` makes it fetch its package in two Range requests.
  */
 export function startSeedSdkDevice(options: {
   brokerUrl: string;
@@ -25,6 +27,8 @@ export function startSeedSdkDevice(options: {
   version: string;
   runSeconds: number;
   hour?: string;
+  caFile?: string;
+  resume?: boolean;
 }): SeedSdkDevice {
   const python = path.join(otaflowCacheDir(), 'python', `paho-mqtt-${PAHO_MQTT_VERSION}`, 'bin', 'python');
   if (!existsSync(python))
@@ -32,6 +36,8 @@ export function startSeedSdkDevice(options: {
   const broker = new URL(options.brokerUrl);
   const args = [
     SCRIPT,
+    ...(options.caFile ? ['--ca', options.caFile] : []),
+    ...(options.resume ? ['--resume'] : []),
     broker.hostname,
     broker.port,
     options.deviceId,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config';
+import { publicBaseUrl } from '../../src/packages/download';
 
 describe('configuration', () => {
   it('starts every embedded component when no address is given', () => {
@@ -125,5 +126,33 @@ describe('configuration', () => {
     expect(loadConfig({ OTAFLOW_API_KEY: ' ' }).OTAFLOW_API_KEY).toBeUndefined();
     expect(() => loadConfig({ OTAFLOW_API_KEY: 'too-short' })).toThrow(/OTAFLOW_API_KEY/);
     expect(() => loadConfig({ OTAFLOW_API_KEY: `${'k'.repeat(32)} with spaces` })).toThrow(/OTAFLOW_API_KEY/);
+  });
+
+  it('offers TLS by default: MQTT on 8883 next to 1883, the API over HTTPS on 8443, the download URL https', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      OTAFLOW_TLS: 'on',
+      MQTT_TLS_PORT: 8883,
+      MQTT_PLAIN: 'on',
+      MQTT_PORT: 1883,
+    });
+    expect(publicBaseUrl(config)).toBe('https://127.0.0.1:8443');
+    expect(publicBaseUrl(loadConfig({ OTAFLOW_TLS: 'off' }))).toBe('http://127.0.0.1:8080');
+  });
+
+  it('takes a certificate only with its key, and no plain MQTT only with TLS', () => {
+    expect(() => loadConfig({ OTAFLOW_TLS_CERT_FILE: '/etc/otaflow/server.pem' })).toThrow(
+      /OTAFLOW_TLS_KEY_FILE: required with OTAFLOW_TLS_CERT_FILE/,
+    );
+    expect(() => loadConfig({ OTAFLOW_TLS_KEY_FILE: '/etc/otaflow/server-key.pem' })).toThrow(
+      /OTAFLOW_TLS_CERT_FILE: required with OTAFLOW_TLS_KEY_FILE/,
+    );
+    expect(() => loadConfig({ MQTT_PLAIN: 'off', OTAFLOW_TLS: 'off' })).toThrow(
+      /MQTT_PLAIN: off, but OTAFLOW_TLS is off/,
+    );
+    expect(() => loadConfig({ OTAFLOW_TLS: 'yes' })).toThrow(/OTAFLOW_TLS/);
+    expect(() => loadConfig({ OTAFLOW_TLS_HOSTNAMES: 'ota.example.com, bad name' })).toThrow(
+      /OTAFLOW_TLS_HOSTNAMES/,
+    );
   });
 });

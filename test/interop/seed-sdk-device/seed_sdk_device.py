@@ -7,25 +7,42 @@ message = the secret), a clean session, and no SUBSCRIBE (the platform subscribe
 version_query it reports its version; on firmware_upgrade / software_upgrade it downloads the URL with
 "Authorization: Bearer <access_token>", checks the SHA-256 against `sign`, and reports the result.
 
-Usage: python seed_sdk_device.py HOST PORT DEVICE_ID SECRET VERSION RUN_SECONDS [YYYYMMDDHH]
+Usage: python seed_sdk_device.py [--ca CA_FILE] [--resume] HOST PORT DEVICE_ID SECRET VERSION RUN_SECONDS [YYYYMMDDHH]
 Signs with the current hour and sign type 1 (the SDK's default: the platform checks the hour), or
 with the hour given and sign type 0 (not checked), for a broker with static password files.
-Prints one line per thing a test checks: CONNECTED, VERSION_QUERY, DOWNLOADED <bytes> <sha256>,
-UPGRADED <version>, INTEGRITY_FAILED.
+--ca: connects over TLS and downloads over HTTPS, verifying the server (name and chain) against the
+CA file, as the SDK does with the platform's CA. --resume: downloads the first half, then resumes
+from there with a Range request, as a device whose transfer broke does.
+Prints one line per thing a test checks: CONNECTED, VERSION_QUERY, FETCH <URL scheme>, RESUMED <offset>,
+DOWNLOADED <bytes> <sha256>, UPGRADED <version>, INTEGRITY_FAILED.
 """
 import hashlib
 import hmac
 import json
+import ssl
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-host, port, device_id, secret, version, run_seconds = sys.argv[1:7]
-fixed_hour = sys.argv[7] if len(sys.argv) > 7 else None
+args = sys.argv[1:]
+ca_file = None
+resume = False
+while args and args[0].startswith("--"):
+    flag = args.pop(0)
+    if flag == "--ca":
+        ca_file = args.pop(0)
+    elif flag == "--resume":
+        resume = True
+    else:
+        sys.exit(f"unknown flag {flag}")
+host, port, device_id, secret, version, run_seconds = args[0:6]
+fixed_hour = args[6] if len(args) > 6 else None
+tls_context = ssl.create_default_context(cafile=ca_file) if ca_file else None
 hour = fixed_hour or time.strftime("%Y%m%d%H", time.gmtime())
 sign_type = "0" if fixed_hour else "1"
 state = {"fw_version": version, "sw_version": version}
@@ -51,10 +68,26 @@ def report(client, event_type, paras):
     client.publish(up_topic, json.dumps(envelope), qos=1)
 
 
+def fetch(url, access_token, first_byte=None, last_byte=None):
+    headers = {"Authorization": "Bearer " + access_token}
+    if first_byte is not None:
+        headers["Range"] = f"bytes={first_byte}-{'' if last_byte is None else last_byte}"
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=30, context=tls_context) as response:
+        if first_byte is not None and response.status != 206:
+            raise RuntimeError(f"asked for a range, got HTTP {response.status}")
+        return response.read()
+
+
 def upgrade(client, kind, paras):
-    request = urllib.request.Request(paras["url"], headers={"Authorization": "Bearer " + paras["access_token"]})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = response.read()
+    say("FETCH " + urllib.parse.urlsplit(paras["url"]).scheme)
+    if resume:
+        half = int(paras["file_size"]) // 2
+        body = fetch(paras["url"], paras["access_token"], 0, half - 1)
+        say(f"RESUMED {len(body)}")
+        body += fetch(paras["url"], paras["access_token"], len(body))
+    else:
+        body = fetch(paras["url"], paras["access_token"])
     digest = hashlib.sha256(body).hexdigest()
     say(f"DOWNLOADED {len(body)} {digest}")
     key = "fw_version" if kind == "firmware_upgrade" else "sw_version"
@@ -95,6 +128,8 @@ client = mqtt.Client(
     clean_session=True,
 )
 client.username_pw_set(device_id, hmac.new(hour.encode(), secret.encode(), hashlib.sha256).hexdigest())
+if tls_context:
+    client.tls_set_context(tls_context)
 client.on_connect = on_connect
 client.on_message = on_message
 client.connect(host, int(port), keepalive=60)
