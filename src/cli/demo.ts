@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { MultiBar, Presets } from 'cli-progress';
 import type { Platform } from '../platform';
 import { planFleet, startFleet } from '../simulator/fleet';
@@ -64,7 +65,12 @@ export async function runDemo(platform: Platform): Promise<void> {
   for (const device of nbiotPlan) {
     await api.post('/v1/devices', { id: device.deviceId, protocol: 'lwm2m', product: DEMO_PRODUCT, model });
   }
-  const fleet = await startFleet(plan, platform.addresses.mqtt);
+  // Over TLS when the platform offers it, verifying the broker and downloads as seed devices do.
+  const { mqttTls, tlsCaFile } = platform.addresses;
+  const fleet =
+    mqttTls && tlsCaFile
+      ? await startFleet(plan, mqttTls, { ca: readFileSync(tlsCaFile) })
+      : await startFleet(plan, platform.addresses.mqtt);
   const nbiotFleet = nbiotPlan.map(
     (device) =>
       new SimulatedLwm2mDevice({

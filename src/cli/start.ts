@@ -33,6 +33,9 @@ function printAddresses({ addresses, apiKeyFile }: Platform): void {
     ['MinIO', addresses.minio],
     ['MinIO console', addresses.minioConsole],
     ['MQTT broker', addresses.mqtt],
+    ['MQTT broker (TLS)', addresses.mqttTls],
+    ['Package downloads (HTTPS)', addresses.apiTls && `${addresses.apiTls}/ota/packages/…`],
+    ['CA devices verify against', addresses.tlsCaFile],
     ['LwM2M server (CoAP)', addresses.lwm2m],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));

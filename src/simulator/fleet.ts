@@ -61,8 +61,16 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-/** Starts every planned device (offline ones stay disconnected until their connect() is called). */
-export async function startFleet(plan: FleetDevicePlan[], brokerUrl: string, log?: Logger): Promise<Fleet> {
+/**
+ * Starts every planned device (offline ones stay disconnected until their connect() is called), on
+ * `brokerUrl`; with `ca`, verifying an `mqtts:` broker and HTTPS downloads against it.
+ */
+export async function startFleet(
+  plan: FleetDevicePlan[],
+  brokerUrl: string,
+  options: { log?: Logger; ca?: Buffer } = {},
+): Promise<Fleet> {
+  const { log, ca } = options;
   const devices = plan.map(
     (device) =>
       new SimulatedMqttDevice({
@@ -70,6 +78,7 @@ export async function startFleet(plan: FleetDevicePlan[], brokerUrl: string, log
         deviceId: device.deviceId,
         secret: device.secret,
         brokerUrl,
+        ca,
         softwareVersion: device.softwareVersion,
         firmwareVersion: device.firmwareVersion,
         log,

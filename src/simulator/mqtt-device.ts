@@ -50,6 +50,8 @@ export interface SimulatedDeviceOptions extends SimulatedDeviceBehaviour {
   deviceId: string;
   secret: string;
   brokerUrl: string;
+  /** The CA the device verifies the broker (an `mqtts:` URL) and HTTPS downloads against, as seed devices do. */
+  ca?: Buffer;
   softwareVersion?: string;
   firmwareVersion?: string;
   signType?: SignType;
@@ -107,6 +109,7 @@ export class SimulatedMqttDevice extends EventEmitter<SimulatedDeviceEvents> {
     const credentials = sign();
     const client = await mqtt.connectAsync(this.options.brokerUrl, {
       ...credentials,
+      ca: this.options.ca,
       clean: true,
       reconnectPeriod: 1000,
     });
@@ -185,6 +188,7 @@ export class SimulatedMqttDevice extends EventEmitter<SimulatedDeviceEvents> {
       const download = await downloadPackage({
         url: event.url,
         accessToken: event.accessToken,
+        ca: this.options.ca,
         expectedSize: event.fileSize,
         sha256: event.sha256,
         corrupt: this.options.corruptDownload,

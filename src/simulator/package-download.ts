@@ -12,6 +12,8 @@ import { MqttResultCode } from '../../workflows/failure-causes';
 export interface DownloadRequest {
   url: string;
   accessToken?: string;
+  /** Verifies an `https:` server against this CA instead of the system's. */
+  ca?: Buffer;
   expectedSize: number;
   sha256: string;
   /** Injected fault: the device's storage flips a bit, so the integrity check fails for real. */
@@ -77,8 +79,14 @@ export async function downloadPackage(request: DownloadRequest): Promise<Downloa
       const headers: Record<string, string> = {};
       if (request.accessToken) headers.Authorization = `Bearer ${request.accessToken}`;
       if (offset > 0) headers.Range = `bytes=${offset}-`;
-      const get = request.url.startsWith('https:') ? https.get : http.get;
-      const req = get(request.url, { headers, timeout: REQUEST_TIMEOUT_MS }, (res: IncomingMessage) => {
+      const secure = request.url.startsWith('https:');
+      const get = secure ? https.get : http.get;
+      const options = {
+        headers,
+        timeout: REQUEST_TIMEOUT_MS,
+        ...(secure && request.ca ? { ca: request.ca } : {}),
+      };
+      const req = get(request.url, options, (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         if (offset > 0 && status === 200) {
           // The server ignored the Range header: start over from the first byte.
