@@ -17,5 +17,9 @@ auth_opt_http_getuser_uri $base/user
 auth_opt_http_superuser_uri $base/superuser
 auth_opt_http_aclcheck_uri $base/acl
 CONF
+# The TLS listener's certificate and key, readable by the broker's user only.
+mkdir -p /mosquitto/run/tls
+cp /otaflow-tls/server.pem /otaflow-tls/server-key.pem /mosquitto/run/tls/
+chown -R mosquitto:mosquitto /mosquitto/run/tls
 chown -R mosquitto:mosquitto /mosquitto/data
 exec /usr/sbin/mosquitto -c /otaflow/mosquitto.conf

@@ -15,11 +15,21 @@ describe('docker-compose.yml', () => {
       ports.map((port) => `${service} ${port}`),
     );
     expect(published.sort()).toEqual([
-      'mosquitto 1883:1883',
+      'mosquitto 8883:8883',
       'otaflow 5683:5683/udp',
       'otaflow 8080:8080',
+      'otaflow 8443:8443',
       'temporal-ui 127.0.0.1:8233:8080',
     ]);
+  });
+
+  it('offers devices MQTT over TLS only, and HTTPS downloads, on the certificate the tls volume holds', () => {
+    const otaflow = compose.services.otaflow?.environment ?? {};
+    expect(otaflow.OTAFLOW_PUBLIC_URL).toMatch(/^\$\{OTAFLOW_PUBLIC_URL:-https:\/\/localhost:8443\}$/);
+    expect(otaflow.OTAFLOW_TLS_CERT_FILE).toBe('/var/lib/otaflow-tls/server.pem');
+    const conf = readFileSync(path.join(__dirname, '../../../deploy/mosquitto/mosquitto.conf'), 'utf8');
+    expect(conf).toMatch(/^listener 8883\ncertfile \/mosquitto\/run\/tls\/server\.pem$/m);
+    expect(conf).not.toMatch(/^tls_version tlsv1(\.1)?$/m);
   });
 
   it('gives no secret a default: each is required from .env, or left to otaflow to generate', () => {

@@ -1,0 +1,22 @@
+/**
+ * `tsx src/cli/tls-certificates.ts DIR [HOSTNAME...]`: the local certificate authority and server
+ * certificate of `npm start`, made (or kept) in DIR for components that share them — in
+ * docker-compose.yml, Mosquitto's TLS listener and otaflow's HTTPS downloads. Prints the CA file.
+ */
+import { ensureLocalCertificates } from '../tls/local-certificate-authority';
+
+async function main(): Promise<void> {
+  const [dir, ...hostnames] = process.argv.slice(2);
+  if (!dir) {
+    process.stderr.write('usage: tls-certificates DIR [HOSTNAME...]\n');
+    process.exit(2);
+  }
+  const local = await ensureLocalCertificates(dir, ['localhost', '127.0.0.1', '::1', ...hostnames]);
+  const what = local.createdAuthority ? 'created' : local.issuedServerCertificate ? 'reissued' : 'kept';
+  process.stdout.write(`tls-certificates: ${what}; devices verify against ${local.caFile}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`tls-certificates: ${(error as Error).message}\n`);
+  process.exit(1);
+});
