@@ -18,12 +18,16 @@ export interface MosquittoOptions {
   serviceAccount: MqttAccount;
   /** One per device; the username is the device ID, and a device may use only its own topics. */
   deviceAccounts?: MqttAccount[];
+  /** An MQTT-over-TLS listener besides the plain one, as deploy/mosquitto/mosquitto.conf has. */
+  tls?: { port: number; certFile: string; keyFile: string };
   startTimeoutMs?: number;
 }
 
 export interface MosquittoBroker {
   /** e.g. mqtt://127.0.0.1:1883 */
   url: string;
+  /** e.g. mqtts://127.0.0.1:8883, with a TLS listener. */
+  tlsUrl?: string;
   /** Stops the broker and deletes its configuration (password file included). */
   stop(): Promise<void>;
 }
@@ -88,11 +92,25 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         '',
       ].join('\n'),
     );
+    const tlsListener: string[] = [];
+    if (options.tls) {
+      // Copies beside the configuration, for Mosquitto's own account.
+      const certFile = path.join(dir, 'server.pem');
+      const keyFile = path.join(dir, 'server-key.pem');
+      copyFileSync(options.tls.certFile, certFile);
+      copyFileSync(options.tls.keyFile, keyFile);
+      tlsListener.push(
+        `listener ${options.tls.port} 127.0.0.1`,
+        `certfile ${certFile}`,
+        `keyfile ${keyFile}`,
+      );
+    }
     writeFileSync(
       configFile,
       [
         'per_listener_settings false',
         `listener ${options.port} 127.0.0.1`,
+        ...tlsListener,
         'allow_anonymous false',
         'max_packet_size 1048576',
         `password_file ${passwordFile}`,
@@ -121,6 +139,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     });
     return {
       url: `mqtt://127.0.0.1:${options.port}`,
+      tlsUrl: options.tls && `mqtts://127.0.0.1:${options.tls.port}`,
       stop: async () => {
         await server.stop();
         rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  *
  * Production deployments set OTAFLOW_TLS_CERT_FILE / OTAFLOW_TLS_KEY_FILE instead (docs/security.md).
  */
-import { X509Certificate as NodeX509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509Certificate, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -68,7 +68,9 @@ async function createAuthority(caFile: string, caKeyFile: string): Promise<void>
   const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
   const now = Date.now();
   const authority = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=otaflow local CA ${new Date(now).toISOString().slice(0, 10)}`,
+    // Distinct per installation: trust stores find a certificate's issuer by name, so two local CAs
+    // named alike in one bundle would stand for each other.
+    name: `CN=otaflow local CA ${new Date(now).toISOString().slice(0, 10)} ${randomBytes(4).toString('hex')}`,
     notBefore: new Date(now - DAY_MS),
     notAfter: new Date(now + AUTHORITY_LIFETIME_DAYS * DAY_MS),
     keys: keys,
@@ -151,4 +153,5 @@ async function writeAtomically(file: string, content: string, mode: number): Pro
 }
 
 const writeSecretFile = (file: string, content: string) => writeAtomically(file, content, 0o600);
-const writePublicFile = (file: string, content: string) => writeAtomically(file, content, 0o644);
+/** PEM ending in a newline, so that files concatenated into a CA bundle stay readable. */
+const writePublicFile = (file: string, pem: string) => writeAtomically(file, `${pem.trimEnd()}\n`, 0o644);

@@ -4,9 +4,12 @@
  * (exact client ID and HMAC password, clean session, no SUBSCRIBE, Bearer download, `sign` check) and
  * shares no code with otaflow. It upgrades through otaflow's embedded broker, plain and over TLS
  * (verifying the server against the CA `npm start` creates, downloading over HTTPS in two Range
- * requests), and through Mosquitto with otaflow's implicit-subscription plugin, on the real stack.
+ * requests), and through Mosquitto with otaflow's implicit-subscription plugin, plain and over TLS,
+ * on the real stack.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client';
 import { devicePassword, hourTimestamp } from '../../src/mqtt/device-auth';
@@ -59,6 +62,7 @@ const transports = [
   { broker: 'embedded', tls: false },
   { broker: 'embedded', tls: true },
   { broker: 'mosquitto', tls: false },
+  { broker: 'mosquitto', tls: true },
 ] as const;
 
 for (const { broker, tls } of transports) {
@@ -87,6 +91,15 @@ for (const { broker, tls } of transports) {
       });
     });
 
+    /** The CAs the device trusts: otaflow's for the download, and Mosquitto's (a CA of its own here). */
+    function trustedCaFile(): string {
+      const otaflowCa = platform.addresses.tlsCaFile as string;
+      if (broker !== 'mosquitto') return otaflowCa;
+      const bundle = path.join(path.dirname(otaflowCa), 'device-trust-bundle.pem');
+      writeFileSync(bundle, readFileSync(otaflowCa, 'utf8') + readFileSync(stack.mqtt.caFile, 'utf8'));
+      return bundle;
+    }
+
     afterEach(() => {
       device?.process.kill();
     });
@@ -97,11 +110,14 @@ for (const { broker, tls } of transports) {
     });
 
     it('connects, answers version_query without subscribing, downloads with its Bearer token and upgrades', async () => {
-      const brokerUrl =
-        broker === 'mosquitto' ? stack.mqtt.url : tls ? platform.addresses.mqttTls : platform.addresses.mqtt;
+      const listeners = {
+        mosquitto: tls ? stack.mqtt.tlsUrl : stack.mqtt.url,
+        embedded: tls ? platform.addresses.mqttTls : platform.addresses.mqtt,
+      };
+      const brokerUrl = listeners[broker];
       const running = startSeedSdkDevice({
         brokerUrl: brokerUrl as string,
-        caFile: tls ? platform.addresses.tlsCaFile : undefined,
+        caFile: tls ? trustedCaFile() : undefined,
         resume: tls,
         deviceId,
         secret,

@@ -10,6 +10,7 @@ import { type MinioServer, startMinioServer } from '../../../src/stack/minio-ser
 import { type MosquittoBroker, type MqttAccount, startMosquitto } from '../../../src/stack/mosquitto';
 import { type PostgresServer, startThrowawayPostgres } from '../../../src/stack/postgres';
 import { startTemporalDevServer, type TemporalDevServer } from '../../../src/stack/temporal-dev-server';
+import { ensureLocalCertificates } from '../../../src/tls/local-certificate-authority';
 
 export interface TestTemporal extends TemporalDevServer {
   dataDir: string;
@@ -47,13 +48,33 @@ export async function startTestMinio(): Promise<TestMinio> {
 
 export interface TestMosquitto extends MosquittoBroker {
   serviceAccount: MqttAccount;
+  /** Its TLS listener's certificate authority (a local one, as `npm start` makes). */
+  caFile: string;
 }
 
-/** Device accounts: the username is the device ID. */
+/** Device accounts: the username is the device ID. Plain and TLS listeners, as in compose. */
 export async function startTestMosquitto(deviceAccounts: MqttAccount[] = []): Promise<TestMosquitto> {
   const serviceAccount = { username: 'otaflow-gateway', password: 'otaflow-gateway-test-password' };
-  const broker = await startMosquitto({ port: await onePort(), serviceAccount, deviceAccounts });
-  return { ...broker, serviceAccount };
+  const certificatesDir = tempDir('mosquitto-tls');
+  const certificates = await ensureLocalCertificates(certificatesDir, ['localhost', '127.0.0.1']);
+  const broker = await startOrCleanUp(async () => {
+    const [port, tlsPort] = await freePorts(2);
+    return startMosquitto({
+      port: must(port),
+      tls: { port: must(tlsPort), certFile: certificates.certFile, keyFile: certificates.keyFile },
+      serviceAccount,
+      deviceAccounts,
+    });
+  }, certificatesDir);
+  return {
+    ...broker,
+    serviceAccount,
+    caFile: certificates.caFile,
+    stop: async () => {
+      await broker.stop();
+      rmSync(certificatesDir, { recursive: true, force: true });
+    },
+  };
 }
 
 export async function startTestPostgres(): Promise<PostgresServer> {
