@@ -177,6 +177,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
         plans,
         {
           brokerUrl: stack.mqtt,
+          ca: stack.deviceCa,
           firmwareVersion: SOURCE_VERSION,
           downloadConcurrency: options.downloadConcurrency,
           downloadDelayMs: options.downloadDelayMs,

@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     type: 'ready',
     api: platform.addresses.api,
     mqtt: platform.addresses.mqtt,
+    mqttTls: platform.addresses.mqttTls,
+    tlsCaFile: platform.addresses.tlsCaFile,
     lwm2m: platform.addresses.lwm2m,
     workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
   });

@@ -25,7 +25,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|lim
   [--coap-downloads 1000] [--coap-package-kb 32]
   [--database postgres|pglite] [--runs 3] [--package-kb 4] [--download-concurrency 64]
   [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
-  [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]`;
+  [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]
+  [--tls (MQTT over TLS and HTTPS downloads, as npm start serves devices)]`;
 
 /** Fleets this large run once whatever `--runs` says, first: one takes a quarter of an hour or more here. */
 const REPEATED_BELOW = 10_000;
@@ -51,6 +52,7 @@ interface BenchOptions extends Omit<ScenarioOptions, 'devices'> {
   blockDelayMs: number;
   quick: boolean;
   database: 'pglite' | 'postgres';
+  tls: boolean;
   /** How often each scenario below 10,000 devices runs; the headline figures are the medians. */
   runs: number;
 }
@@ -61,6 +63,7 @@ function parseOptions(argv: string[]): BenchOptions {
     options: {
       quick: { type: 'boolean', default: false },
       'inflight-only': { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
       devices: { type: 'string' },
       'lwm2m-devices': { type: 'string' },
       'limiter-requesters': { type: 'string' },
@@ -126,6 +129,7 @@ function parseOptions(argv: string[]): BenchOptions {
   return {
     scenario,
     quick: values.quick ?? false,
+    tls: values.tls ?? false,
     inflightOnly: values['inflight-only'] ?? false,
     database: values.database,
     sizes,
@@ -406,7 +410,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   // The code this run measures: later commits during a long run do not change what it runs.
   const commit = gitCommit();
-  const stack = await startBenchStack({ database: options.database });
+  const stack = await startBenchStack({ database: options.database, tls: options.tls });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.error(`bench: ${signal}, stopping the stack`);

@@ -4,7 +4,7 @@
  * existing ones; otaflow itself in a child process (platform-process.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateApiKey } from '../src/api/auth';
@@ -20,7 +20,10 @@ export interface BenchStack {
   api: string;
   /** The API key the benchmark's otaflow is started with. */
   apiKey: string;
+  /** The broker devices connect to: `mqtts:` with `tls`. */
   mqtt: string;
+  /** With `tls`, the local CA devices verify the broker and the HTTPS downloads against. */
+  deviceCa?: Buffer;
   /** otaflow's LwM2M gateway, `coap://127.0.0.1:port`. */
   lwm2m: string;
   /** Which components the benchmark started itself and which it was given. */
@@ -52,6 +55,8 @@ const MINIO_CREDENTIALS = { accessKey: 'otaflow-bench', secretKey: 'otaflow-benc
 export interface BenchStackOptions {
   /** `pglite`: the product's embedded default; `postgres`: a throwaway PostgreSQL server. */
   database: 'pglite' | 'postgres';
+  /** MQTT over TLS and HTTPS downloads (`npm start`'s default) instead of plain MQTT and HTTP. */
+  tls: boolean;
 }
 
 export async function startBenchStack(
@@ -65,8 +70,18 @@ export async function startBenchStack(
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    const [temporalPort, uiPort, metricsPort, minioPort, consolePort, apiPort, mqttPort, lwm2mPort] =
-      await freePorts(8);
+    const [
+      temporalPort,
+      uiPort,
+      metricsPort,
+      minioPort,
+      consolePort,
+      apiPort,
+      mqttPort,
+      lwm2mPort,
+      apiTlsPort,
+      mqttTlsPort,
+    ] = await freePorts(10);
     const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
     const description: Record<string, string> = {};
 
@@ -112,7 +127,6 @@ export async function startBenchStack(
       databaseEnv.DATABASE_URL = postgres.url;
       description.database = 'PostgreSQL, started by the benchmark';
     } else description.database = 'embedded PGlite (the product default), in the otaflow process';
-    description.mqtt = 'embedded aedes broker';
 
     const apiKey = generateApiKey();
     // BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc, --cpu-prof) reaches the workflow threads too, which
@@ -130,9 +144,9 @@ export async function startBenchStack(
         OTAFLOW_API_REQUESTS_PER_MINUTE: '10000000',
         OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
         OTAFLOW_API_PORT: String(must(apiPort)),
-        // Plain MQTT and HTTP downloads, as every run recorded in BENCHMARKS.md so far measured; a
-        // scenario over TLS is still to come (docs/security.md, "Transports").
-        OTAFLOW_TLS: 'off',
+        OTAFLOW_TLS: options.tls ? 'on' : 'off',
+        OTAFLOW_API_TLS_PORT: String(must(apiTlsPort)),
+        MQTT_TLS_PORT: String(must(mqttTlsPort)),
         OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
         TEMPORAL_ADDRESS: temporalAddress,
         TEMPORAL_NAMESPACE: namespace,
@@ -148,9 +162,14 @@ export async function startBenchStack(
       type: 'ready';
       api: string;
       mqtt: string;
+      mqttTls?: string;
+      tlsCaFile?: string;
       lwm2m: string;
       workflowCacheSize: number;
     }>(platform, 'ready', 180_000);
+    description.mqtt = options.tls
+      ? 'embedded aedes broker, devices over MQTT TLS and HTTPS downloads (local CA)'
+      : 'embedded aedes broker, devices over plain MQTT and HTTP downloads';
     description.workflow_cache = `${ready.workflowCacheSize} workflows (OTAFLOW_WORKFLOW_CACHE_SIZE)`;
 
     return {
@@ -158,7 +177,8 @@ export async function startBenchStack(
       namespace,
       api: ready.api,
       apiKey,
-      mqtt: ready.mqtt,
+      mqtt: options.tls && ready.mqttTls ? ready.mqttTls : ready.mqtt,
+      deviceCa: options.tls && ready.tlsCaFile ? readFileSync(ready.tlsCaFile) : undefined,
       lwm2m: ready.lwm2m,
       description,
       async platformRss() {

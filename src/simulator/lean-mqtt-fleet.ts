@@ -31,6 +31,8 @@ export interface LeanDevicePlan {
 
 export interface FleetOptions {
   brokerUrl: string;
+  /** The CA devices verify an `mqtts:` broker and HTTPS downloads against. */
+  ca?: Buffer;
   firmwareVersion: string;
   /** Concurrent package downloads across the fleet. */
   downloadConcurrency: number;
@@ -62,6 +64,7 @@ export async function connectLeanMqttFleet(
   async function connect(plan: LeanDevicePlan): Promise<void> {
     const client = await mqtt.connectAsync(options.brokerUrl, {
       ...deviceCredentials(plan.deviceId, plan.secret, '0', signedAt),
+      ca: options.ca,
       clean: true,
       reconnectPeriod: 1000,
       keepalive: 300,
@@ -93,6 +96,7 @@ export async function connectLeanMqttFleet(
             downloadPackage({
               url: event.url,
               accessToken: event.accessToken,
+              ca: options.ca,
               expectedSize: event.fileSize,
               sha256: event.sha256,
             }),
