@@ -19,11 +19,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  printAddresses(platform);
+  printAddresses(platform, config.MQTT_PLAIN === 'off');
   if (demo) await runDemo(platform);
 }
 
-function printAddresses({ addresses, apiKeyFile }: Platform): void {
+function printAddresses({ addresses, apiKeyFile }: Platform, plainMqttOff: boolean): void {
   const rows: Array<[string, string | undefined]> = [
     ['REST API', addresses.api],
     ['API key', apiKeyFile ? `in ${apiKeyFile}` : 'from OTAFLOW_API_KEY'],
@@ -32,7 +32,7 @@ function printAddresses({ addresses, apiKeyFile }: Platform): void {
     ['Temporal UI', addresses.temporalUi],
     ['MinIO', addresses.minio],
     ['MinIO console', addresses.minioConsole],
-    ['MQTT broker', addresses.mqtt],
+    [plainMqttOff ? "MQTT broker (otaflow's gateway only)" : 'MQTT broker', addresses.mqtt],
     ['MQTT broker (TLS)', addresses.mqttTls],
     ['Package downloads (HTTPS)', addresses.apiTls && `${addresses.apiTls}/ota/packages/…`],
     ['CA devices verify against', addresses.tlsCaFile],

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client';
@@ -81,7 +82,12 @@ for (const { broker, tls } of transports) {
           ? { deviceAccounts: [{ username: deviceId, password: devicePassword(secret, hour as string) }] }
           : {},
       );
-      platform = await startTestPlatform(stack, { embeddedBroker: broker === 'embedded', tls });
+      // Over TLS, the embedded broker offers devices nothing else (MQTT_PLAIN=off).
+      platform = await startTestPlatform(stack, {
+        embeddedBroker: broker === 'embedded',
+        tls,
+        plainMqtt: !(tls && broker === 'embedded'),
+      });
       await platform.api.post('/v1/devices', {
         id: deviceId,
         protocol: 'mqtt',
@@ -149,5 +155,19 @@ for (const { broker, tls } of transports) {
       );
       expect(registered.firmwareVersion).toBe(TARGET);
     });
+
+    if (tls && broker === 'embedded') {
+      it('offers no plain MQTT on the configured port when MQTT_PLAIN is off', async () => {
+        const outcome = await new Promise<string>((resolve) => {
+          const socket = net.connect(platform.config.MQTT_PORT, '127.0.0.1', () => {
+            socket.destroy();
+            resolve('connected');
+          });
+          socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        });
+        expect(outcome).toBe('ECONNREFUSED');
+        expect(platform.addresses.mqtt).not.toContain(`:${platform.config.MQTT_PORT}`);
+      });
+    }
   });
 }

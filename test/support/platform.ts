@@ -2,13 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type ApiClient, createApiClient } from '../../src/cli/api-client';
-import { loadConfig } from '../../src/config';
+import { type Config, loadConfig } from '../../src/config';
 import { logger } from '../../src/logger';
 import { type Platform, startPlatform } from '../../src/platform';
 import { freePort } from '../../src/stack/free-port';
 import type { RealStack } from './stack/real-stack';
 
 export interface TestPlatform extends Platform {
+  /** What it was started with (ports included). */
+  config: Config;
   api: ApiClient;
   /** Headers that authenticate a request (for calls beyond `api`, e.g. a CSV download). */
   apiHeaders: Record<string, string>;
@@ -19,10 +21,11 @@ export interface TestPlatform extends Platform {
  * `embeddedBroker` swaps Mosquitto for otaflow's own aedes broker (the one that checks device HMACs).
  * `tls` turns on what `npm start` turns on by default (MQTT over TLS, HTTPS downloads on a local CA);
  * off, the tests that are not about transports keep their devices on plain MQTT and HTTP.
+ * `plainMqtt: false` switches the embedded broker's plain listener off for devices (MQTT_PLAIN=off).
  */
 export async function startTestPlatform(
   stack: RealStack,
-  options: { embeddedBroker?: boolean; tls?: boolean } = {},
+  options: { embeddedBroker?: boolean; tls?: boolean; plainMqtt?: boolean } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
   const apiPort = await freePort();
@@ -32,6 +35,7 @@ export async function startTestPlatform(
     OTAFLOW_TLS: options.tls ? 'on' : 'off',
     OTAFLOW_API_TLS_PORT: String(await freePort()),
     MQTT_TLS_PORT: String(await freePort()),
+    MQTT_PLAIN: options.plainMqtt === false ? 'off' : 'on',
     TEMPORAL_ADDRESS: stack.temporal.address,
     DATABASE_URL: stack.postgres.url,
     MINIO_ENDPOINT: stack.minio.endpoint,
@@ -49,6 +53,7 @@ export async function startTestPlatform(
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
   return {
     ...platform,
+    config,
     api: createApiClient(platform.addresses.api, platform.apiKey),
     apiHeaders: { authorization: `Bearer ${platform.apiKey}` },
     stop: async () => {
