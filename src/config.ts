@@ -29,6 +29,18 @@ const integerSetting = (range: string, min: number, max: number, defaultValue: n
     blankAsUnset,
     z.coerce.number({ error: range }).int(range).min(min, range).max(max, range).default(defaultValue),
   );
+/** A comma-separated list of entries, each checked by `entry`; blank entries dropped; unset: none. */
+const commaSeparated = (entry: z.ZodType<string>) =>
+  z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean)
+        : value,
+    z.array(entry).default([]),
+  );
 const numberList = z
   .string()
   .regex(/^\s*-?\d+(\.\d+)?(\s*,\s*-?\d+(\.\d+)?)*\s*$/, 'comma-separated numbers')
@@ -86,21 +98,10 @@ const ConfigSchema = z.object({
    * Webhook receivers otaflow may deliver to although their address is loopback, private or
    * link-local: comma-separated addresses or CIDR ranges (e.g. `10.20.0.0/16`). Empty: public only.
    */
-  OTAFLOW_WEBHOOK_ALLOWED_NETWORKS: z.preprocess(
-    (value) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((entry) => entry.trim())
-            .filter(Boolean)
-        : value,
-    z
-      .array(
-        z.string().refine((entry) => ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry), {
-          error: (issue) => `"${issue.input}" is neither an IP address nor a CIDR range`,
-        }),
-      )
-      .default([]),
+  OTAFLOW_WEBHOOK_ALLOWED_NETWORKS: commaSeparated(
+    z.string().refine((entry) => ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry), {
+      error: (issue) => `"${issue.input}" is neither an IP address nor a CIDR range`,
+    }),
   ),
 
   /**
@@ -115,19 +116,8 @@ const ConfigSchema = z.object({
    * Names and addresses the local certificate is issued for besides localhost, this host's name and
    * the public addresses configured below: comma-separated (e.g. `ota.example.com,10.0.0.5`).
    */
-  OTAFLOW_TLS_HOSTNAMES: z.preprocess(
-    (value) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((entry) => entry.trim())
-            .filter(Boolean)
-        : value,
-    z
-      .array(
-        z.string().regex(/^(\*\.)?[A-Za-z0-9.:-]{1,253}$/, 'host names or IP addresses, comma-separated'),
-      )
-      .default([]),
+  OTAFLOW_TLS_HOSTNAMES: commaSeparated(
+    z.string().regex(/^(\*\.)?[A-Za-z0-9.:-]{1,253}$/, 'host names or IP addresses, comma-separated'),
   ),
   /** The API's HTTPS listener, which serves package downloads to devices when TLS is on. */
   OTAFLOW_API_TLS_PORT: port.default(8443),

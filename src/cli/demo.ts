@@ -66,11 +66,10 @@ export async function runDemo(platform: Platform): Promise<void> {
     await api.post('/v1/devices', { id: device.deviceId, protocol: 'lwm2m', product: DEMO_PRODUCT, model });
   }
   // Over TLS when the platform offers it, verifying the broker and downloads as seed devices do.
-  const { mqttTls, tlsCaFile } = platform.addresses;
-  const fleet =
-    mqttTls && tlsCaFile
-      ? await startFleet(plan, mqttTls, { ca: readFileSync(tlsCaFile) })
-      : await startFleet(plan, platform.addresses.mqtt);
+  const { mqtt, mqttTls, tlsCaFile } = platform.addresses;
+  const fleet = await startFleet(plan, mqttTls ?? mqtt, {
+    ca: tlsCaFile ? readFileSync(tlsCaFile) : undefined,
+  });
   const nbiotFleet = nbiotPlan.map(
     (device) =>
       new SimulatedLwm2mDevice({

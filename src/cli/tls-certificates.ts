@@ -4,6 +4,7 @@
  * docker-compose.yml, Mosquitto's TLS listener and otaflow's HTTPS downloads. Prints the CA file.
  */
 import { ensureLocalCertificates } from '../tls/local-certificate-authority';
+import { LOOPBACK_NAMES } from '../tls/platform-credentials';
 
 async function main(): Promise<void> {
   const [dir, ...hostnames] = process.argv.slice(2);
@@ -11,7 +12,7 @@ async function main(): Promise<void> {
     process.stderr.write('usage: tls-certificates DIR [HOSTNAME...]\n');
     process.exit(2);
   }
-  const local = await ensureLocalCertificates(dir, ['localhost', '127.0.0.1', '::1', ...hostnames]);
+  const local = await ensureLocalCertificates(dir, [...LOOPBACK_NAMES, ...hostnames]);
   const what = local.createdAuthority ? 'created' : local.issuedServerCertificate ? 'reissued' : 'kept';
   process.stdout.write(`tls-certificates: ${what}; devices verify against ${local.caFile}\n`);
 }

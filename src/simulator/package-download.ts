@@ -79,13 +79,8 @@ export async function downloadPackage(request: DownloadRequest): Promise<Downloa
       const headers: Record<string, string> = {};
       if (request.accessToken) headers.Authorization = `Bearer ${request.accessToken}`;
       if (offset > 0) headers.Range = `bytes=${offset}-`;
-      const secure = request.url.startsWith('https:');
-      const get = secure ? https.get : http.get;
-      const options = {
-        headers,
-        timeout: REQUEST_TIMEOUT_MS,
-        ...(secure && request.ca ? { ca: request.ca } : {}),
-      };
+      const get = request.url.startsWith('https:') ? https.get : http.get;
+      const options = { headers, timeout: REQUEST_TIMEOUT_MS, ca: request.ca };
       const req = get(request.url, options, (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         if (offset > 0 && status === 200) {

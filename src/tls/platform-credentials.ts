@@ -42,12 +42,13 @@ export async function loadPlatformCredentials(
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
+/** The names of this machine itself, which every local certificate covers. */
+export const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
 /** Every name a device may reach this host by; the certificate must name each. */
 export function localHostnames(settings: TlsSettings): string[] {
   const names = [
-    'localhost',
-    '127.0.0.1',
-    '::1',
+    ...LOOPBACK_NAMES,
     os.hostname(),
     settings.OTAFLOW_API_HOST,
     settings.MQTT_HOST,

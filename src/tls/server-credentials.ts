@@ -20,7 +20,7 @@ export interface ReloadableTlsServer {
 
 export interface ServerCredentials {
   /** What a listener starts with; TLS 1.2 is the least version offered. */
-  current(): tls.TlsOptions;
+  current(): SecureContextOptions;
   /** Servers given here get each reloaded pair. */
   serve(server: ReloadableTlsServer): void;
   stop(): void;
@@ -57,7 +57,7 @@ export function loadServerCredentials(
   watchFile(files.keyFile, { interval: pollIntervalMs }, reload);
 
   return {
-    current: () => ({ ...options, minVersion: MIN_TLS_VERSION }),
+    current: () => options,
     serve: (server) => {
       servers.push(server);
     },
