@@ -59,7 +59,7 @@ export function createLwm2mCommandActivities({
       }
       const sent: GatewayOperation[] = operations.map((operation) =>
         operation.op === 'write-package-uri'
-          ? { op: 'write', path: operation.path, value: commands.packageUri(operation.package) }
+          ? { op: 'write', path: operation.path, value: commands.packageUri(operation.package, deviceId) }
           : operation,
       );
       return run(() => commands.sendBatch(deviceId, sent, { quiet, answerWithinMs: BATCH_ANSWER_WITHIN_MS }));

@@ -97,6 +97,36 @@ go_binary() {
   say "$name" "built ($version)"
 }
 
+# otaflow's DTLS terminator (components/dtls-terminator/, pion/dtls), which ends LwM2M's DTLS
+# sessions for the gateway; built from this repository's source with the pinned toolchain.
+provision_dtls_terminator() {
+  local name=dtls-terminator source=$PROJECT_DIR/components/dtls-terminator
+  local target=$BIN_DIR/dtls-terminator version stamp
+  version=$(cat "$source"/go.mod "$source"/go.sum "$source"/*.go | sha256sum | cut -c1-12)
+  stamp=$(stamp_file "$name" "$version")
+  if [[ -n ${OTAFLOW_DTLS_TERMINATOR_BIN:-} ]]; then
+    [[ -x $OTAFLOW_DTLS_TERMINATOR_BIN ]] || cannot_have "$name" \
+      "OTAFLOW_DTLS_TERMINATOR_BIN=$OTAFLOW_DTLS_TERMINATOR_BIN is not an executable file" \
+      "point OTAFLOW_DTLS_TERMINATOR_BIN at a dtls-terminator binary, or unset it to build one"
+    say "$name" "using OTAFLOW_DTLS_TERMINATOR_BIN=$OTAFLOW_DTLS_TERMINATOR_BIN"
+    return
+  fi
+  if [[ -f $stamp && -x $target ]]; then
+    say "$name" "cached ($version)"
+    return
+  fi
+  has go || cannot_have "$name" "Go is not installed, and LwM2M over DTLS needs this component" \
+    "install Go 1.21 or newer (it fetches the pinned $GO_TOOLCHAIN itself), or run with LWM2M_DTLS=off"
+  mkdir -p "$BIN_DIR" "$STAMP_DIR"
+  if ! (cd "$source" && GOTOOLCHAIN=$GO_TOOLCHAIN go build -trimpath -o "$target.tmp" .); then
+    cannot_have "$name" "go build in $source failed (output above)" \
+      "check that the Go module proxy is reachable (go env GOPROXY), then run scripts/provision.sh again"
+  fi
+  mv "$target.tmp" "$target"
+  touch "$stamp"
+  say "$name" "built ($version)"
+}
+
 temporal_cli_without_go() {
   say temporal "skipped: Go is not installed; @temporalio/testing will download the Temporal dev server itself (needs internet)"
 }
@@ -291,6 +321,11 @@ if uses_external MINIO_ENDPOINT; then
   say minio "skipped: MINIO_ENDPOINT=$MINIO_ENDPOINT is used instead"
 else
   provision_minio
+fi
+if [[ $runtime_only == true && ${LWM2M_DTLS:-on} == off ]]; then
+  say dtls-terminator "skipped: LWM2M_DTLS=off"
+else
+  provision_dtls_terminator
 fi
 if [[ $runtime_only == true ]]; then
   exit 0

@@ -196,6 +196,19 @@ const ConfigSchema = z.object({
   LWM2M_PORT: port.default(5683),
   /** host[:port] devices reach the gateway at (package URIs carry it); default: the listener's address. */
   LWM2M_PUBLIC_HOST: optionalAddress,
+  /**
+   * LwM2M over DTLS 1.2 with pre-shared keys (components/dtls-terminator/) on LWM2M_HOST. On by
+   * default; LwM2M devices created without `lwm2mSecurity` then get a key.
+   */
+  LWM2M_DTLS: z.preprocess(blankAsUnset, z.enum(['on', 'off']).default('on')),
+  LWM2M_DTLS_PORT: port.default(5684),
+  /** host[:port] devices reach the DTLS listener at (coaps:// package URIs); default: LWM2M_PUBLIC_HOST's host. */
+  LWM2M_DTLS_PUBLIC_HOST: optionalAddress,
+  /**
+   * `off`: nothing but DTLS sessions is served; the CoAP socket moves to a loopback port of the
+   * gateway's choosing, where only the DTLS terminator reaches it. Needs LWM2M_DTLS on.
+   */
+  LWM2M_PLAIN: z.preprocess(blankAsUnset, z.enum(['on', 'off']).default('on')),
   /** Where devices report radio coverage (LwM2M object 4 by default). */
   LWM2M_CELL_ID_PATH: resourcePath.default(Lwm2mPath.cellId),
   LWM2M_RSRP_PATH: resourcePath.default(Lwm2mPath.radioSignalStrength),
@@ -260,6 +273,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (raw.MQTT_PLAIN === 'off' && raw.OTAFLOW_TLS === 'off') {
     throw new ConfigError(
       'invalid configuration:\n  MQTT_PLAIN: off, but OTAFLOW_TLS is off too: devices would have no MQTT listener',
+    );
+  }
+  if (raw.LWM2M_PLAIN === 'off' && raw.LWM2M_DTLS === 'off') {
+    throw new ConfigError(
+      'invalid configuration:\n  LWM2M_PLAIN: off, but LWM2M_DTLS is off too: devices would have no LwM2M listener',
     );
   }
   if (raw.MINIO_ENDPOINT && !raw.MINIO_SECRET_KEY) {

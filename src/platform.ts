@@ -15,6 +15,7 @@ import type { Config } from './config';
 import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
+import { findPskKeyCiphertext } from './db/devices';
 import {
   createLwm2mGatewayRegistry,
   findLwm2mGateway,
@@ -27,7 +28,10 @@ import type { DeviceConnections } from './devices/device-connections';
 import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
 import { createSecretBox, loadSecretKey } from './devices/secrets';
 import { limitHeapGrowth } from './heap-growth';
+import { hostOf, withPort } from './host-and-port';
 import { type Logger, logger as rootLogger } from './logger';
+import { DtlsSessionTable } from './lwm2m/dtls/dtls-session-table';
+import { type DtlsTerminator, startDtlsTerminator } from './lwm2m/dtls/dtls-terminator';
 import { startLwm2mGateway } from './lwm2m/gateway';
 import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
 import { createDeviceAuthenticator } from './mqtt/device-auth';
@@ -42,6 +46,7 @@ import { downloadTokenKey } from './packages/download-token';
 import { createPackageCatalog } from './packages/package-catalog';
 import { loadTrustedSigningKeys } from './packages/package-signing';
 import { createPackageStore } from './packages/package-store';
+import { requireBinary } from './stack/binaries';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
 import { installTemporalRuntime } from './temporal/runtime';
@@ -63,7 +68,10 @@ export interface PlatformAddresses {
   apiTls?: string;
   /** The local certificate authority devices verify the server against (none with a configured certificate). */
   tlsCaFile?: string;
+  /** LwM2M over plain CoAP; with LWM2M_PLAIN=off, the loopback socket only the DTLS terminator reaches. */
   lwm2m: string;
+  /** LwM2M over DTLS (pre-shared keys). */
+  lwm2mDtls?: string;
 }
 
 export interface Platform {
@@ -220,9 +228,14 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
 
     installTemporalRuntime();
     await forgetGatewayRegistrations(db, config.OTAFLOW_GATEWAY_ID);
+    const dtlsSessions = config.LWM2M_DTLS === 'on' ? new DtlsSessionTable() : undefined;
+    const plainCoap = config.LWM2M_PLAIN === 'on';
+    let dtlsPublicHost = config.LWM2M_DTLS_PUBLIC_HOST ?? '';
     const lwm2m = await startLwm2mGateway({
-      host: config.LWM2M_HOST,
-      port: config.LWM2M_PORT,
+      host: plainCoap ? config.LWM2M_HOST : '127.0.0.1',
+      port: plainCoap ? config.LWM2M_PORT : 0,
+      plainCoap,
+      dtls: dtlsSessions && { sessions: dtlsSessions, publicHost: () => dtlsPublicHost },
       gatewayId: config.OTAFLOW_GATEWAY_ID,
       publicHost: config.LWM2M_PUBLIC_HOST,
       registry: createLwm2mGatewayRegistry(db),
@@ -235,6 +248,27 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       log: log.child({ component: 'lwm2m-gateway' }),
     });
     stops.push(() => lwm2m.stop());
+    let dtls: DtlsTerminator | undefined;
+    if (dtlsSessions) {
+      dtls = await startDtlsTerminator({
+        binary: requireBinary('dtls-terminator', 'LwM2M over DTLS (LWM2M_DTLS=off turns it off)'),
+        host: config.LWM2M_HOST,
+        port: config.LWM2M_DTLS_PORT,
+        gateway: { address: loopbackFor(lwm2m.address), port: lwm2m.port },
+        sessions: dtlsSessions,
+        lookupKey: async (identity) => {
+          const sealed = await findPskKeyCiphertext(db, identity);
+          return sealed === undefined ? undefined : Buffer.from(secrets.decrypt(sealed), 'hex');
+        },
+        log: log.child({ component: 'lwm2m-dtls' }),
+      });
+      // The terminator stops first: no session forwards into a gateway that is going away.
+      stops.push(() => (dtls as DtlsTerminator).stop());
+      dtlsPublicHost ||= withPort(
+        config.LWM2M_PUBLIC_HOST ? hostOf(config.LWM2M_PUBLIC_HOST) : dtls.address,
+        dtls.port,
+      );
+    }
 
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
@@ -347,7 +381,8 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         mqttTls: mqttTlsUrl,
         apiTls: apiTlsUrl,
         tlsCaFile: tls?.caFile,
-        lwm2m: `coap://${lwm2m.address}:${lwm2m.port}`,
+        lwm2m: `coap://${withPort(lwm2m.address, lwm2m.port)}`,
+        lwm2mDtls: dtls && `coaps://${withPort(dtls.address, dtls.port)}`,
       },
       db,
       temporal,
@@ -371,4 +406,11 @@ async function shutDownWorkers(workers: Worker[], running: Promise<void>[]): Pro
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Where this host reaches a socket bound to a wildcard address. */
+function loopbackFor(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  return address;
 }

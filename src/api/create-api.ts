@@ -47,7 +47,12 @@ export interface ApiDeps {
   secrets: SecretBox;
   config: Pick<
     Config,
-    'OTAFLOW_PUBLIC_URL' | 'OTAFLOW_API_HOST' | 'OTAFLOW_API_PORT' | 'coverageRanges' | 'radioResources'
+    | 'OTAFLOW_PUBLIC_URL'
+    | 'OTAFLOW_API_HOST'
+    | 'OTAFLOW_API_PORT'
+    | 'LWM2M_DTLS'
+    | 'coverageRanges'
+    | 'radioResources'
   >;
   /** Mosquitto's auth plugin's endpoints, when `MQTT_AUTH_HTTP_TOKEN` is set. */
   brokerAuth?: { token: string; authenticate: DeviceAuthenticator; serviceUsername: string };
@@ -99,7 +104,10 @@ export function createApi(deps: ApiDeps): Express {
     app.use('/internal/mqtt-auth', brokerAuthHttpRouter({ ...deps.brokerAuth, log: deps.logger }));
   }
   const resources: Record<ApiResource, Router> = {
-    '/v1/devices': devicesRouter(deps),
+    '/v1/devices': devicesRouter({
+      ...deps,
+      defaultLwm2mSecurity: deps.config.LWM2M_DTLS === 'on' ? 'psk' : 'none',
+    }),
     '/v1/packages': packagesRouter({
       ...deps,
       maxPackageBytes: limits.maxPackageBytes,

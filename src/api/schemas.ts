@@ -74,6 +74,26 @@ const DeviceSecret = z
   .optional()
   .meta({ description: 'The MQTT device secret; generated (and returned once) when omitted' });
 
+const Lwm2mSecurity = z.enum(['psk', 'none']).meta({
+  description:
+    "LwM2M devices: 'psk' registers, updates and downloads only over DTLS under its PSK identity; 'none' " +
+    "over plain CoAP. Default: 'psk' when the server runs LwM2M over DTLS (LWM2M_DTLS, on by default) or " +
+    "a pskKey or pskIdentity is given, else 'none'",
+});
+
+const PskIdentity = z
+  .string()
+  .regex(/^[^\p{Cc}]{1,128}$/u, '1 to 128 characters, no control characters')
+  .meta({ description: 'The DTLS PSK identity (lwm2mSecurity psk); default: the device ID' });
+
+const PskKey = z
+  .string()
+  .regex(/^(?:[0-9a-fA-F]{2}){16,64}$/, '16 to 64 bytes in hex')
+  .meta({
+    description:
+      'The pre-shared key in hex (lwm2mSecurity psk); generated (16 bytes, returned once) when omitted',
+  });
+
 export const CreateDeviceRequest = z
   .strictObject({
     id: DeviceId,
@@ -82,6 +102,18 @@ export const CreateDeviceRequest = z
     model: Label,
     secret: DeviceSecret,
     tags: Tags.optional(),
+    lwm2mSecurity: Lwm2mSecurity.optional(),
+    pskIdentity: PskIdentity.optional(),
+    pskKey: PskKey.optional(),
+  })
+  .superRefine((device, context) => {
+    for (const field of ['lwm2mSecurity', 'pskIdentity', 'pskKey'] as const) {
+      if (device[field] === undefined) continue;
+      if (device.protocol !== 'lwm2m')
+        context.addIssue({ code: 'custom', path: [field], message: 'only for protocol lwm2m' });
+      else if (field !== 'lwm2mSecurity' && device.lwm2mSecurity === 'none')
+        context.addIssue({ code: 'custom', path: [field], message: "not with lwm2mSecurity 'none'" });
+    }
   })
   .meta({ id: 'CreateDeviceRequest' });
 
@@ -130,12 +162,20 @@ export const Device = z
     disabledAt: timestamp
       .nullable()
       .meta({ description: 'Set while disabled: the device may not log in, register or be upgraded' }),
+    pskIdentity: z
+      .string()
+      .nullable()
+      .meta({ description: 'LwM2M over DTLS: the PSK identity it registers under; null: plain CoAP' }),
     createdAt: timestamp,
   })
   .meta({ id: 'Device' });
 
 export const CreatedDevice = Device.extend({
   secret: z.string().meta({ description: 'The device secret: shown this once, never again' }),
+  pskKey: z
+    .string()
+    .optional()
+    .meta({ description: 'The pre-shared key in hex, for a device with a PSK identity: shown this once' }),
 }).meta({ id: 'CreatedDevice' });
 
 export const CreatedDeviceList = z

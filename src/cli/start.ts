@@ -19,11 +19,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  printAddresses(platform, config.MQTT_PLAIN === 'off');
+  printAddresses(platform, { mqtt: config.MQTT_PLAIN === 'off', lwm2m: config.LWM2M_PLAIN === 'off' });
   if (demo) await runDemo(platform);
 }
 
-function printAddresses({ addresses, apiKeyFile }: Platform, plainMqttOff: boolean): void {
+/** `plainOff`: the plain listener serves only otaflow's own gateway (MQTT) or DTLS terminator (LwM2M). */
+function printAddresses(
+  { addresses, apiKeyFile }: Platform,
+  plainOff: { mqtt: boolean; lwm2m: boolean },
+): void {
   const rows: Array<[string, string | undefined]> = [
     ['REST API', addresses.api],
     ['API key', apiKeyFile ? `in ${apiKeyFile}` : 'from OTAFLOW_API_KEY'],
@@ -32,11 +36,15 @@ function printAddresses({ addresses, apiKeyFile }: Platform, plainMqttOff: boole
     ['Temporal UI', addresses.temporalUi],
     ['MinIO', addresses.minio],
     ['MinIO console', addresses.minioConsole],
-    [plainMqttOff ? "MQTT broker (otaflow's gateway only)" : 'MQTT broker', addresses.mqtt],
+    [plainOff.mqtt ? "MQTT broker (otaflow's gateway only)" : 'MQTT broker', addresses.mqtt],
     ['MQTT broker (TLS)', addresses.mqttTls],
     ['Package downloads (HTTPS)', addresses.apiTls && `${addresses.apiTls}/ota/packages/…`],
     ['CA devices verify against', addresses.tlsCaFile],
-    ['LwM2M server (CoAP)', addresses.lwm2m],
+    [
+      plainOff.lwm2m ? "LwM2M server (CoAP, otaflow's DTLS terminator only)" : 'LwM2M server (CoAP)',
+      addresses.lwm2m,
+    ],
+    ['LwM2M server (DTLS, pre-shared keys)', addresses.lwm2mDtls],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = rows

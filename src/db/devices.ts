@@ -18,6 +18,8 @@ export interface Device {
   tags: string[];
   /** Set while the device is disabled: it may not log in, register or be upgraded. */
   disabledAt: Date | null;
+  /** The LwM2M device's DTLS PSK identity; null: it registers over plain CoAP. */
+  pskIdentity: string | null;
   createdAt: Date;
 }
 
@@ -28,6 +30,8 @@ export interface NewDevice {
   model: string;
   secretCiphertext: string;
   tags?: string[];
+  /** An LwM2M device that registers over DTLS with this pre-shared key. */
+  psk?: { identity: string; keyCiphertext: string };
 }
 
 /** What GET /v1/devices filters by; every given criterion must hold. */
@@ -51,11 +55,12 @@ interface DeviceRow {
   firmware_version: string | null;
   tags: string[];
   disabled_at: Date | null;
+  psk_identity: string | null;
   created_at: Date;
 }
 
 const deviceColumns =
-  'id, protocol, product, model, online, last_seen_at, software_version, firmware_version, tags, disabled_at, created_at';
+  'id, protocol, product, model, online, last_seen_at, software_version, firmware_version, tags, disabled_at, psk_identity, created_at';
 
 function toDevice(row: DeviceRow): Device {
   return {
@@ -69,44 +74,63 @@ function toDevice(row: DeviceRow): Device {
     firmwareVersion: row.firmware_version,
     tags: row.tags,
     disabledAt: row.disabled_at,
+    pskIdentity: row.psk_identity,
     createdAt: row.created_at,
   };
 }
 
 /** Undefined when a device with that ID exists already. */
 export async function insertDevice(db: Queryable, device: NewDevice): Promise<Device | undefined> {
-  const { rows } = await db.query<DeviceRow>(
-    `insert into devices (id, protocol, product, model, secret_ciphertext, tags) values ($1, $2, $3, $4, $5, $6)
-     on conflict (id) do nothing returning ${deviceColumns}`,
-    [device.id, device.protocol, device.product, device.model, device.secretCiphertext, device.tags ?? []],
-  );
-  return rows[0] && toDevice(rows[0]);
+  return (await insertDevices(db, [device]))?.[0];
 }
 
 /**
  * Inserts every device or none: undefined (and nothing inserted, when `db` is a transaction the caller
- * rolls back) when any ID exists already. One statement, however many devices.
+ * rolls back) when any ID exists already. One statement, however many devices. A PSK identity taken
+ * already throws `PskIdentityTaken`.
  */
 export async function insertDevices(db: Queryable, devices: NewDevice[]): Promise<Device[] | undefined> {
-  const { rows } = await db.query<DeviceRow>(
-    `insert into devices (id, protocol, product, model, secret_ciphertext, tags)
-     select d.id, d.protocol, d.product, d.model, d.secret_ciphertext,
-            array(select jsonb_array_elements_text(d.tags))
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-         as d (id, protocol, product, model, secret_ciphertext, tags)
-     on conflict (id) do nothing returning ${deviceColumns}`,
-    [
-      devices.map((device) => device.id),
-      devices.map((device) => device.protocol),
-      devices.map((device) => device.product),
-      devices.map((device) => device.model),
-      devices.map((device) => device.secretCiphertext),
-      devices.map((device) => JSON.stringify(device.tags ?? [])),
-    ],
-  );
+  let rows: DeviceRow[];
+  try {
+    ({ rows } = await db.query<DeviceRow>(
+      `insert into devices (id, protocol, product, model, secret_ciphertext, tags, psk_identity, psk_key_ciphertext)
+       select d.id, d.protocol, d.product, d.model, d.secret_ciphertext,
+              array(select jsonb_array_elements_text(d.tags)), d.psk_identity, d.psk_key_ciphertext
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[])
+           as d (id, protocol, product, model, secret_ciphertext, tags, psk_identity, psk_key_ciphertext)
+       on conflict (id) do nothing returning ${deviceColumns}`,
+      [
+        devices.map((device) => device.id),
+        devices.map((device) => device.protocol),
+        devices.map((device) => device.product),
+        devices.map((device) => device.model),
+        devices.map((device) => device.secretCiphertext),
+        devices.map((device) => JSON.stringify(device.tags ?? [])),
+        devices.map((device) => device.psk?.identity ?? null),
+        devices.map((device) => device.psk?.keyCiphertext ?? null),
+      ],
+    ));
+  } catch (error) {
+    const violated = (error as { constraint?: string }).constraint;
+    if (violated === 'devices_psk_identity_key') throw new PskIdentityTaken((error as Error).message);
+    throw error;
+  }
   if (rows.length < devices.length) return undefined;
   const byId = new Map(rows.map((row) => [row.id, toDevice(row)]));
   return devices.map((device) => byId.get(device.id) as Device);
+}
+
+export class PskIdentityTaken extends Error {
+  override name = 'PskIdentityTaken';
+}
+
+/** The sealed pre-shared key of an enabled device with this PSK identity. */
+export async function findPskKeyCiphertext(db: Queryable, identity: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ psk_key_ciphertext: string }>(
+    'select psk_key_ciphertext from devices where psk_identity = $1 and disabled_at is null',
+    [identity],
+  );
+  return rows[0]?.psk_key_ciphertext;
 }
 
 /** Undefined when no such device exists. */

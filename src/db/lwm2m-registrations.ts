@@ -5,9 +5,10 @@ import { findDevice, setPresence } from './devices';
 /** The LwM2M gateway's view of the registry: provisioned endpoints, presence, registrations. */
 export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
   return {
-    async isLwm2mDevice(deviceId) {
+    async lwm2mDevice(deviceId) {
       const device = await findDevice(db, deviceId);
-      return device?.protocol === 'lwm2m' && device.disabledAt === null;
+      if (device?.protocol !== 'lwm2m' || device.disabledAt !== null) return undefined;
+      return { pskIdentity: device.pskIdentity };
     },
     setPresence: (deviceId, online, at) => setPresence(db, deviceId, online, at),
     async recordRegistration(deviceId: string, location: RegistrationLocation) {

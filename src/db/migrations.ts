@@ -269,6 +269,17 @@ export const migrations: readonly Migration[] = [
     // A task's rows of a device keep its ID once the device is deleted: what happened stays on record.
     statements: ['alter table task_devices drop constraint task_devices_device_id_fkey'],
   },
+  {
+    id: 14,
+    name: 'LwM2M pre-shared keys',
+    // A device with a PSK identity registers only over DTLS, under that identity (docs/lwm2m.md).
+    statements: [
+      `alter table devices
+         add column psk_identity text unique,
+         add column psk_key_ciphertext text,
+         add constraint devices_psk_identity_with_key check ((psk_identity is null) = (psk_key_ciphertext is null))`,
+    ],
+  },
 ];
 
 /**

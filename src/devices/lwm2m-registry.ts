@@ -13,9 +13,15 @@ export interface RegistrationLocation {
   lifetimeSeconds: number;
 }
 
+/** How a device proves who it is when it registers. */
+export interface Lwm2mDeviceSecurity {
+  /** The DTLS PSK identity its registrations must come under; null: plain CoAP. */
+  pskIdentity: string | null;
+}
+
 export interface Lwm2mGatewayRegistry {
-  /** True for a provisioned, enabled device (endpoint name = device ID) whose protocol is 'lwm2m'. */
-  isLwm2mDevice(deviceId: string): Promise<boolean>;
+  /** A provisioned, enabled device (endpoint name = device ID) whose protocol is 'lwm2m'; else undefined. */
+  lwm2mDevice(deviceId: string): Promise<Lwm2mDeviceSecurity | undefined>;
   setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
   recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;
   /** Clears the location only if it is still this registration (the device may have moved on). */

@@ -12,8 +12,10 @@
  */
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Lwm2mDeviceSecurity } from '../devices/lwm2m-registry';
 
-export type Admission = 'admitted' | 'unknown endpoint' | 'busy';
+/** An admitted endpoint comes with how it must prove who it is. */
+export type Admission = Lwm2mDeviceSecurity | 'unknown endpoint' | 'busy';
 
 export interface EndpointAdmissionLimits {
   /** Database lookups per second that may find an endpoint unknown. */
@@ -31,7 +33,7 @@ export const defaultEndpointAdmissionLimits: EndpointAdmissionLimits = {
 };
 
 export function createEndpointAdmission(
-  isLwm2mDevice: (endpoint: string) => Promise<boolean>,
+  lwm2mDevice: (endpoint: string) => Promise<Lwm2mDeviceSecurity | undefined>,
   limits: EndpointAdmissionLimits = defaultEndpointAdmissionLimits,
 ): (endpoint: string) => Promise<Admission> {
   const unknown = new LRUCache<string, true>({ max: limits.remembered, ttl: limits.rememberUnknownMs });
@@ -42,7 +44,8 @@ export function createEndpointAdmission(
     if (unknown.has(endpoint)) return 'unknown endpoint';
     const spent = await unknownLookups.get(BUDGET);
     if (spent && spent.consumedPoints >= points) return 'busy';
-    if (await isLwm2mDevice(endpoint)) return 'admitted';
+    const device = await lwm2mDevice(endpoint);
+    if (device) return device;
     unknown.set(endpoint, true);
     await unknownLookups.penalty(BUDGET);
     return 'unknown endpoint';

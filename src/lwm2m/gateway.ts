@@ -15,6 +15,7 @@ import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
 import { DeviceManagement, type Lwm2mCommands } from './device-management';
+import type { DtlsSessions } from './dtls/dtls-sessions';
 import { createEndpointAdmission, type EndpointAdmissionLimits } from './endpoint-admission';
 import { EndpointAgent } from './endpoint-agent';
 import { createPackageBlockHandler, PACKAGE_PATH_PREFIX, packagePath } from './package-blocks';
@@ -41,11 +42,21 @@ export interface Lwm2mGatewayOptions {
   /** How long a queue-mode device listens after an uplink; default 93 s (MAX_TRANSMIT_WAIT). */
   queueModeAwakeMs?: number;
   admission?: EndpointAdmissionLimits;
+  /**
+   * LwM2M over DTLS: the sessions the DTLS terminator forwards to this socket, each from a loopback
+   * port of its own, and `host:port` devices reach it at (coaps:// package URIs carry it).
+   */
+  dtls?: { sessions: DtlsSessions; publicHost: () => string };
+  /** false: the socket serves DTLS sessions only and answers anything else 4.03. Default true. */
+  plainCoap?: boolean;
 }
 
 export interface Lwm2mGatewayCommands extends Lwm2mCommands {
-  /** `coap://<public host>/fw/<packageId>/<versionCheckCode>`. */
-  packageUri(pkg: Pick<PackageInfo, 'id' | 'sha256'>): string;
+  /**
+   * `coap://<public host>/fw/<packageId>/<versionCheckCode>`, or `coaps://<DTLS public host>/…` for a
+   * device registered over DTLS.
+   */
+  packageUri(pkg: Pick<PackageInfo, 'id' | 'sha256'>, deviceId: string): string;
 }
 
 export interface Lwm2mGateway {
@@ -78,7 +89,11 @@ const RESPONSE_CACHE_BYTES = 4 * 1024 * 1024;
 export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<Lwm2mGateway> {
   const log = options.log ?? logger.child({ component: 'lwm2m-gateway' });
   const { registry, sink, gatewayId } = options;
-  const admit = createEndpointAdmission((endpoint) => registry.isLwm2mDevice(endpoint), options.admission);
+  const admit = createEndpointAdmission((endpoint) => registry.lwm2mDevice(endpoint), options.admission);
+  const plainCoap = options.plainCoap ?? true;
+  /** The PSK identity of the DTLS session a datagram came through; null over plain CoAP. */
+  const pskIdentityOf = (from: { address: string; port: number }): string | null =>
+    options.dtls?.sessions.identityAt(from) ?? null;
   const type = isIPv6(options.host) ? 'udp6' : 'udp4';
   const socket = dgram.createSocket({ type, recvBufferSize: RECEIVE_BUFFER_BYTES });
   await new Promise<void>((resolve, reject) => {
@@ -155,16 +170,28 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     const links = objectLinksOf(request);
     if (!links.ok) return reply(response, '4.00', links.error);
     const { endpoint } = parameters.value;
+    const from = `${request.rsinfo.address}:${request.rsinfo.port}`;
     const admission = await admit(endpoint);
     if (admission === 'busy') return reply(response, '5.03', 'too many registrations of unknown endpoints');
     if (admission === 'unknown endpoint') {
-      log.warn(
-        { endpoint, from: `${request.rsinfo.address}:${request.rsinfo.port}` },
-        'registration refused: the endpoint is not a provisioned LwM2M device',
-      );
+      log.warn({ endpoint, from }, 'registration refused: the endpoint is not a provisioned LwM2M device');
       return reply(response, '4.03', 'unknown endpoint');
     }
-    const { registration, replaced } = book.register(parameters.value, links.value ?? [], request.rsinfo);
+    const pskIdentity = pskIdentityOf(request.rsinfo);
+    if (admission.pskIdentity !== pskIdentity) {
+      const why =
+        pskIdentity === null
+          ? 'the endpoint is provisioned with a pre-shared key: register over DTLS'
+          : 'the endpoint name does not match the DTLS identity';
+      log.warn({ endpoint, pskIdentity, from }, `registration refused: ${why}`);
+      return reply(response, '4.03', why);
+    }
+    const { registration, replaced } = book.register(
+      parameters.value,
+      links.value ?? [],
+      request.rsinfo,
+      pskIdentity,
+    );
     if (replaced) management.endObservations(endpoint);
     log.info(
       {
@@ -193,23 +220,51 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
       reply(response, '4.00', links.error);
       return;
     }
-    const registration = book.update(id, changes.value, links.value, request.rsinfo);
-    if (!registration) {
+    const held = book.get(id);
+    if (!held) {
       reply(response, '4.04', 'no such registration');
       return;
     }
+    if (!heldBySender(held, request)) {
+      reply(response, '4.03', 'the registration belongs to another DTLS identity');
+      return;
+    }
+    const registration = book.update(id, changes.value, links.value, request.rsinfo) as Registration;
     response.code = '2.04';
     response.end();
     markOnline(registration);
     management.deviceUplink(registration);
   }
 
-  function deregister(response: OutgoingMessage, id: string): void {
-    const registration = book.remove(id);
-    if (!registration) {
+  /**
+   * A registration made over DTLS is changed only from a session of the same identity (a newer
+   * session after a new handshake is fine), one made over plain CoAP only over plain CoAP.
+   */
+  function heldBySender(registration: Registration, request: IncomingMessage): boolean {
+    const pskIdentity = pskIdentityOf(request.rsinfo);
+    if (registration.pskIdentity === pskIdentity) return true;
+    log.warn(
+      {
+        deviceId: registration.endpoint,
+        pskIdentity,
+        from: `${request.rsinfo.address}:${request.rsinfo.port}`,
+      },
+      'registration change refused: it was made under another DTLS identity',
+    );
+    return false;
+  }
+
+  function deregister(request: IncomingMessage, response: OutgoingMessage, id: string): void {
+    const held = book.get(id);
+    if (!held) {
       reply(response, '4.04', 'no such registration');
       return;
     }
+    if (!heldBySender(held, request)) {
+      reply(response, '4.03', 'the registration belongs to another DTLS identity');
+      return;
+    }
+    const registration = book.remove(id) as Registration;
     log.info({ deviceId: registration.endpoint }, 'device deregistered');
     response.code = '2.02';
     response.end();
@@ -218,6 +273,9 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
   }
 
   async function handle(request: IncomingMessage, response: OutgoingMessage): Promise<void> {
+    if (!plainCoap && pskIdentityOf(request.rsinfo) === null) {
+      return reply(response, '4.03', 'this LwM2M server takes DTLS only');
+    }
     const [path = '', query = ''] = request.url.split('?', 2);
     const segments = path.split('/').filter((segment) => segment !== '');
     if (segments[0] === 'rd') {
@@ -225,7 +283,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
       const id = segments[1];
       if (segments.length === 2 && id !== undefined) {
         if (request.method === 'POST') return update(request, response, id, query);
-        if (request.method === 'DELETE') return deregister(response, id);
+        if (request.method === 'DELETE') return deregister(request, response, id);
       }
       return reply(
         response,
@@ -265,7 +323,14 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     execute: (deviceId, path) => management.execute(deviceId, path),
     observe: (deviceId, paths) => management.observe(deviceId, paths),
     cancelObservation: (deviceId, paths) => management.cancelObservation(deviceId, paths),
-    packageUri: (pkg) => `coap://${publicHost}${packagePath(pkg.id, pkg.sha256)}`,
+    packageUri(pkg, deviceId) {
+      const registration = book.findByEndpoint(deviceId);
+      const base =
+        options.dtls && registration && registration.pskIdentity !== null
+          ? `coaps://${options.dtls.publicHost()}`
+          : `coap://${publicHost}`;
+      return `${base}${packagePath(pkg.id, pkg.sha256)}`;
+    },
   };
 
   return {

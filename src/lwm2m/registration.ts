@@ -17,6 +17,8 @@ export interface RegistrationParameters {
 
 export interface Registration extends RegistrationParameters {
   id: string;
+  /** The DTLS PSK identity of the session it was made in; null over plain CoAP. */
+  pskIdentity: string | null;
   address: string;
   port: number;
   objectLinks: Link[];
@@ -127,6 +129,7 @@ export class RegistrationBook {
     parameters: RegistrationParameters,
     objectLinks: Link[],
     from: { address: string; port: number },
+    pskIdentity: string | null = null,
   ): { registration: Registration; replaced?: Registration } {
     const replaced = this.findByEndpoint(parameters.endpoint);
     if (replaced) this.remove(replaced.id);
@@ -134,6 +137,7 @@ export class RegistrationBook {
     const registration: Registration = {
       ...parameters,
       id: randomBytes(6).toString('hex'),
+      pskIdentity,
       objectLinks,
       address: from.address,
       port: from.port,

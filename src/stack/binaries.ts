@@ -10,6 +10,7 @@ const binaries = {
   temporal: { envVar: 'OTAFLOW_TEMPORAL_BIN', fileName: 'temporal' },
   minio: { envVar: 'OTAFLOW_MINIO_BIN', fileName: 'minio' },
   'temporal-test-server': { envVar: 'OTAFLOW_TEMPORAL_TEST_SERVER', fileName: 'temporal-test-server' },
+  'dtls-terminator': { envVar: 'OTAFLOW_DTLS_TERMINATOR_BIN', fileName: 'dtls-terminator' },
 } as const;
 
 export type BinaryName = keyof typeof binaries;
@@ -43,4 +44,17 @@ function isExecutable(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The path of a provisioned binary; without one, an error saying what needs it and what to run. */
+export function requireBinary(
+  name: BinaryName,
+  neededFor: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const binary = locateBinary(name, env);
+  if (binary) return binary;
+  throw new Error(
+    `${name} is not provisioned, and ${neededFor} needs it: run \`npm run provision\` or set ${binaries[name].envVar}`,
+  );
 }

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { hostOf } from '../host-and-port';
 import type { Logger } from '../logger';
 import { ensureLocalCertificates } from './local-certificate-authority';
 import { loadServerCredentials, type ServerCredentials } from './server-credentials';
@@ -57,11 +58,4 @@ export function localHostnames(settings: TlsSettings): string[] {
     ...settings.OTAFLOW_TLS_HOSTNAMES,
   ];
   return [...new Set(names.filter((name) => !WILDCARD_HOSTS.has(name)))];
-}
-
-/** `host`, `host:port`, `[v6]:port` or a bare IPv6 address → the host. */
-function hostOf(hostAndPort: string): string {
-  const bracketed = /^\[([^\]]+)\]/.exec(hostAndPort);
-  if (bracketed?.[1]) return bracketed[1];
-  return hostAndPort.split(':').length === 2 ? (hostAndPort.split(':')[0] ?? '') : hostAndPort;
 }

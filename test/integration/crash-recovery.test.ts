@@ -166,6 +166,7 @@ describe('a crash of the otaflow process', () => {
       MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
       LWM2M_HOST: '127.0.0.1',
       LWM2M_PORT: '0',
+      LWM2M_DTLS: 'off',
     };
   });
 

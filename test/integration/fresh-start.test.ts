@@ -37,6 +37,7 @@ beforeAll(async () => {
     MQTT_PORT: String(await freePort()),
     LWM2M_HOST: '127.0.0.1',
     LWM2M_PORT: '0',
+    LWM2M_DTLS_PORT: '0',
   });
   platform = await startPlatform(config, logger.child({ test: 'fresh-start' }));
 }, 180_000);

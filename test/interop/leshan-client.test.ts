@@ -132,7 +132,7 @@ describe('Eclipse Leshan client through the LwM2M firmware and software flows', 
     const device = await platform.api.get<{ firmwareVersion: string | null }>('/v1/devices/leshan-fw');
     expect(device.firmwareVersion).toBe(TARGET);
     const sha256 = createHash('sha256').update(firmware).digest('hex');
-    expect(output).toEqual([`DOWNLOADED ${PACKAGE_SIZE} ${sha256}`, `UPDATED ${TARGET}`]);
+    expect(output).toEqual([`DOWNLOADED ${PACKAGE_SIZE} ${sha256} coap`, `UPDATED ${TARGET}`]);
   }, 120_000);
 
   it('upgrades software through object 9: pull, install, and the new version read back', async () => {
@@ -154,6 +154,6 @@ describe('Eclipse Leshan client through the LwM2M firmware and software flows', 
     const device = await platform.api.get<{ softwareVersion: string | null }>('/v1/devices/leshan-sw');
     expect(device.softwareVersion).toBe(TARGET);
     const sha256 = createHash('sha256').update(software).digest('hex');
-    expect(output).toEqual([`DOWNLOADED ${PACKAGE_SIZE} ${sha256}`, `INSTALLED ${TARGET}`]);
+    expect(output).toEqual([`DOWNLOADED ${PACKAGE_SIZE} ${sha256} coap`, `INSTALLED ${TARGET}`]);
   }, 120_000);
 });

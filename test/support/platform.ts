@@ -25,7 +25,14 @@ export interface TestPlatform extends Platform {
  */
 export async function startTestPlatform(
   stack: RealStack,
-  options: { embeddedBroker?: boolean; tls?: boolean; plainMqtt?: boolean } = {},
+  options: {
+    embeddedBroker?: boolean;
+    tls?: boolean;
+    plainMqtt?: boolean;
+    /** LwM2M over DTLS on an ephemeral port; off by default, like TLS. */
+    dtls?: boolean;
+    plainCoap?: boolean;
+  } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
   const apiPort = await freePort();
@@ -49,6 +56,9 @@ export async function startTestPlatform(
     MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
     LWM2M_HOST: '127.0.0.1',
     LWM2M_PORT: '0',
+    LWM2M_DTLS: options.dtls ? 'on' : 'off',
+    LWM2M_DTLS_PORT: '0',
+    LWM2M_PLAIN: options.plainCoap === false ? 'off' : 'on',
   });
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
   return {

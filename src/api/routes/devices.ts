@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
+import type { z } from 'zod';
 import { deviceDisabledSignal, deviceOperationWorkflowId } from '../../../workflows/definitions';
 import type { Database } from '../../db/database';
 import {
@@ -9,6 +11,8 @@ import {
   insertDevice,
   insertDevices,
   listDevices,
+  type NewDevice,
+  PskIdentityTaken,
   revokeDeviceTokens,
   setDeviceDisabled,
   setDeviceSecret,
@@ -34,27 +38,55 @@ export function devicesRouter(deps: {
   temporal: TaskWorkflows;
   /** The embedded broker's; absent with an external broker, whose connections stay until they end. */
   deviceConnections?: DeviceConnections;
+  /** What an LwM2M device created without `lwm2mSecurity` gets: 'psk' when LwM2M over DTLS is on. */
+  defaultLwm2mSecurity: 'psk' | 'none';
 }): Router {
   const { db, secrets } = deps;
   const router = Router({ caseSensitive: true });
 
-  router.post('/', async (req, res) => {
-    const request = parseInput(CreateDeviceRequest, req.body, 'body');
+  /** The device to insert, and the secrets shown this once. */
+  function provisioning(request: z.infer<typeof CreateDeviceRequest>): {
+    device: NewDevice;
+    shown: { secret: string; pskKey?: string };
+  } {
     const secret = request.secret ?? generateDeviceSecret();
-    const device = await insertDevice(db, {
+    const pskKey = pskKeyOf(request, deps.defaultLwm2mSecurity);
+    const device: NewDevice = {
       id: request.id,
       protocol: request.protocol,
       product: request.product,
       model: request.model,
       secretCiphertext: secrets.encrypt(secret),
       tags: request.tags,
-    });
+      psk:
+        pskKey === undefined
+          ? undefined
+          : { identity: request.pskIdentity ?? request.id, keyCiphertext: secrets.encrypt(pskKey) },
+    };
+    return { device, shown: { secret, pskKey } };
+  }
+
+  async function inserting<T>(insert: () => Promise<T>): Promise<T> {
+    try {
+      return await insert();
+    } catch (error) {
+      if (!(error instanceof PskIdentityTaken)) throw error;
+      throw conflict('a PSK identity is taken by another device; nothing was created', [
+        { path: 'pskIdentity', message: 'already taken' },
+      ]);
+    }
+  }
+
+  router.post('/', async (req, res) => {
+    const request = parseInput(CreateDeviceRequest, req.body, 'body');
+    const { device: newDevice, shown } = provisioning(request);
+    const device = await inserting(() => insertDevice(db, newDevice));
     if (!device)
       throw conflict(`device ${request.id} exists already`, [{ path: 'id', message: 'already taken' }]);
     res
       .status(201)
       .location(`/v1/devices/${encodeURIComponent(device.id)}`)
-      .json({ ...device, secret });
+      .json({ ...device, ...shown });
   });
 
   /** All or nothing: one device that cannot be created refuses the whole request. */
@@ -75,26 +107,21 @@ export function devicesRouter(deps: {
     );
     if (taken.length > 0)
       throw conflict(`${taken.length} device ID(s) exist already; nothing was created`, taken);
-    const secretsShown = requested.map((device) => device.secret ?? generateDeviceSecret());
-    const created = await db.transaction(async (tx) => {
-      const inserted = await insertDevices(
-        tx,
-        requested.map((device, index) => ({
-          id: device.id,
-          protocol: device.protocol,
-          product: device.product,
-          model: device.model,
-          secretCiphertext: secrets.encrypt(secretsShown[index] as string),
-          tags: device.tags,
-        })),
-      );
-      // Another request created one of them since the check above: roll back, create nothing.
-      if (!inserted) throw conflict('some of these device IDs were taken meanwhile; nothing was created');
-      return inserted;
-    });
+    const provisioned = requested.map(provisioning);
+    const created = await inserting(() =>
+      db.transaction(async (tx) => {
+        const inserted = await insertDevices(
+          tx,
+          provisioned.map(({ device }) => device),
+        );
+        // Another request created one of them since the check above: roll back, create nothing.
+        if (!inserted) throw conflict('some of these device IDs were taken meanwhile; nothing was created');
+        return inserted;
+      }),
+    );
     res
       .status(201)
-      .json({ items: created.map((device, index) => ({ ...device, secret: secretsShown[index] })) });
+      .json({ items: created.map((device, index) => ({ ...device, ...provisioned[index]?.shown })) });
   });
 
   router.get('/', async (req, res) => {
@@ -180,4 +207,16 @@ export function devicesRouter(deps: {
   });
 
   return router;
+}
+
+/** The hex pre-shared key of an LwM2M device that gets one (given, or 16 random bytes). */
+function pskKeyOf(
+  request: z.infer<typeof CreateDeviceRequest>,
+  defaultSecurity: 'psk' | 'none',
+): string | undefined {
+  if (request.protocol !== 'lwm2m') return undefined;
+  const keyed = request.pskKey !== undefined || request.pskIdentity !== undefined;
+  const security = request.lwm2mSecurity ?? (keyed ? 'psk' : defaultSecurity);
+  if (security === 'none') return undefined;
+  return request.pskKey?.toLowerCase() ?? randomBytes(16).toString('hex');
 }

@@ -73,7 +73,7 @@ describe('a disabled device', () => {
       .send({ id: 'disabled-nb', protocol: 'lwm2m', product: 'meter', model: 'nb' })
       .expect(201);
     const lwm2m = createLwm2mGatewayRegistry(api.db);
-    expect(await lwm2m.isLwm2mDevice('disabled-nb')).toBe(true);
+    expect(await lwm2m.lwm2mDevice('disabled-nb')).toEqual({ pskIdentity: null });
 
     const disabled = await request(api.app)
       .post('/v1/devices/disabled-meter/disable')
@@ -82,7 +82,7 @@ describe('a disabled device', () => {
     expect(disabled.body.disabledAt).toEqual(expect.any(String));
     await request(api.app).post('/v1/devices/disabled-nb/disable').set(api.auth).expect(200);
     expect(await login('disabled-meter', mqttDevice.body.secret)).toBe(false);
-    expect(await lwm2m.isLwm2mDevice('disabled-nb')).toBe(false);
+    expect(await lwm2m.lwm2mDevice('disabled-nb')).toBeUndefined();
     // The upgrade is told why before it is cancelled.
     expect(api.temporal.signalled.map(({ workflowId, signal }) => `${signal} ${workflowId}`)).toEqual([
       'deviceDisabled device-operation:disabled-meter',

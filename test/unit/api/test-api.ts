@@ -47,6 +47,8 @@ export function testApiDeps(
       OTAFLOW_PUBLIC_URL: 'https://ota.example.test',
       OTAFLOW_API_HOST: '127.0.0.1',
       OTAFLOW_API_PORT: 0,
+      // The API tests predate LwM2M over DTLS; their LwM2M devices use plain CoAP unless they ask.
+      LWM2M_DTLS: 'off',
       coverageRanges: defaultCoverageRanges,
       radioResources: defaultRadioResources,
     },

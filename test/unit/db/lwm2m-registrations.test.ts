@@ -36,9 +36,9 @@ const location = (gatewayId: string, registrationId: string) => ({
 describe('LwM2M registrations', () => {
   it('knows which provisioned devices speak LwM2M', async () => {
     const registry = createLwm2mGatewayRegistry(db);
-    expect(await registry.isLwm2mDevice('nb-1')).toBe(true);
-    expect(await registry.isLwm2mDevice('mqtt-1')).toBe(false);
-    expect(await registry.isLwm2mDevice('unknown')).toBe(false);
+    expect(await registry.lwm2mDevice('nb-1')).toEqual({ pskIdentity: null });
+    expect(await registry.lwm2mDevice('mqtt-1')).toBeUndefined();
+    expect(await registry.lwm2mDevice('unknown')).toBeUndefined();
   });
 
   it('routes a device to the gateway of its latest registration', async () => {

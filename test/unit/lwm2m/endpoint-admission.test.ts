@@ -5,9 +5,9 @@ function countingLookup(devices: string[]) {
   const asked: string[] = [];
   return {
     asked,
-    isLwm2mDevice: async (endpoint: string) => {
+    lwm2mDevice: async (endpoint: string) => {
       asked.push(endpoint);
-      return devices.includes(endpoint);
+      return devices.includes(endpoint) ? { pskIdentity: null } : undefined;
     },
   };
 }
@@ -16,13 +16,13 @@ describe('LwM2M endpoint admission', () => {
   it('costs made-up endpoint names at most its lookup budget, and still admits provisioned devices', async () => {
     const fleet = Array.from({ length: 300 }, (_, i) => `meter-${i}`);
     const lookup = countingLookup(fleet);
-    const admit = createEndpointAdmission(lookup.isLwm2mDevice, {
+    const admit = createEndpointAdmission(lookup.lwm2mDevice, {
       unknownLookupsPerSecond: 10,
       rememberUnknownMs: 60_000,
       remembered: 1000,
     });
     // A whole fleet registering at once spends none of the budget.
-    for (const meter of fleet) expect(await admit(meter)).toBe('admitted');
+    for (const meter of fleet) expect(await admit(meter)).toEqual({ pskIdentity: null });
     const answers = [];
     for (let i = 0; i < 500; i++) answers.push(await admit(`spoofed-${i}`));
     expect(lookup.asked).toHaveLength(fleet.length + 10);
@@ -36,7 +36,7 @@ describe('LwM2M endpoint admission', () => {
 
   it('looks an endpoint up again once its answer is older than rememberMs', async () => {
     const lookup = countingLookup([]);
-    const admit = createEndpointAdmission(lookup.isLwm2mDevice, {
+    const admit = createEndpointAdmission(lookup.lwm2mDevice, {
       unknownLookupsPerSecond: 100,
       rememberUnknownMs: 50,
       remembered: 1000,

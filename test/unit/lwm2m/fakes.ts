@@ -9,9 +9,12 @@ export class FakeLwm2mRegistry implements Lwm2mGatewayRegistry {
   readonly protocols = new Map<string, 'mqtt' | 'lwm2m'>();
   readonly online = new Map<string, boolean>();
   readonly locations = new Map<string, RegistrationLocation>();
+  /** PSK identities of the devices provisioned with a key. */
+  readonly pskIdentities = new Map<string, string>();
 
-  async isLwm2mDevice(deviceId: string) {
-    return this.protocols.get(deviceId) === 'lwm2m';
+  async lwm2mDevice(deviceId: string) {
+    if (this.protocols.get(deviceId) !== 'lwm2m') return undefined;
+    return { pskIdentity: this.pskIdentities.get(deviceId) ?? null };
   }
   async setPresence(deviceId: string, online: boolean) {
     this.online.set(deviceId, online);

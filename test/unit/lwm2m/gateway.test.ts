@@ -221,7 +221,11 @@ describe('device management', () => {
     gateway.commands.observe('meter-5', [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult]);
     await eventually(() => expect(sink.reported('meter-5')).toEqual({ '/5/0/3': 0, '/5/0/5': 0 }));
 
-    gateway.commands.write('meter-5', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg));
+    gateway.commands.write(
+      'meter-5',
+      Lwm2mPath.firmwarePackageUri,
+      gateway.commands.packageUri(pkg, 'meter-5'),
+    );
     await eventually(() => expect(sink.reported('meter-5')['/5/0/3']).toBe(2));
     const states = () =>
       sink.calls.flatMap((call) =>
@@ -273,7 +277,11 @@ describe('device management', () => {
       'meter-6',
       [
         { op: 'observe', paths: [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult] },
-        { op: 'write', path: Lwm2mPath.firmwarePackageUri, value: gateway.commands.packageUri(pkg) },
+        {
+          op: 'write',
+          path: Lwm2mPath.firmwarePackageUri,
+          value: gateway.commands.packageUri(pkg, 'meter-6'),
+        },
       ],
       { quiet: { '/5/0/3': [0, 1], '/5/0/5': [0] }, answerWithinMs: 2_000 },
     );
@@ -341,13 +349,13 @@ describe('package delivery', () => {
     const device = await startDevice({ endpoint: 'dl-1', blockSize: 1024, dropDownloadAtBlock: 4 });
     const finished = new Promise((resolve) => device.once('download-finished', resolve));
     const resumed = new Promise((resolve) => device.once('download-resumed', resolve));
-    gateway.commands.write('dl-1', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg));
+    gateway.commands.write('dl-1', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg, 'dl-1'));
     expect(await resumed).toEqual({ offset: 4 * 1024 });
     expect(await finished).toMatchObject({ size: content.length, sha256: pkg.sha256 });
 
     const second = await startDevice({ endpoint: 'dl-1b', blockSize: 512 });
     const secondFinished = new Promise((resolve) => second.once('download-finished', resolve));
-    gateway.commands.write('dl-1b', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg));
+    gateway.commands.write('dl-1b', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg, 'dl-1b'));
     expect(await secondFinished).toMatchObject({ size: content.length, sha256: pkg.sha256 });
     // One 64 KiB chunk holds the whole package: read once, whatever the devices and block sizes.
     expect(packages.rangesRead).toEqual([{ offset: 0, length: content.length }]);

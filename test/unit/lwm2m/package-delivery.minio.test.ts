@@ -77,7 +77,11 @@ it('delivers the package block by block from MinIO and the device resumes after 
   device.on('download-resumed', ({ offset }) => resumed.push(offset));
   const finished = new Promise((resolve) => device.once('download-finished', resolve));
   const pkg = { id: 'fw-2', sha256: catalogue.get('fw-2')?.sha256 ?? '' };
-  gateway.commands.write('minio-dl-1', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg));
+  gateway.commands.write(
+    'minio-dl-1',
+    Lwm2mPath.firmwarePackageUri,
+    gateway.commands.packageUri(pkg, 'minio-dl-1'),
+  );
   expect(await finished).toMatchObject({ size: content.length, sha256: pkg.sha256 });
   expect(resumed).toEqual([17 * 512]);
   // Read from MinIO a chunk at a time, each chunk once: not once per block.

@@ -42,7 +42,7 @@ beforeEach(async () => {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   packages.objects.set('k', bytes);
   packages.packages.set('p', { objectKey: 'k', sha256, size: bytes.length });
-  uri = gateway.commands.packageUri({ id: 'p', sha256 });
+  uri = gateway.commands.packageUri({ id: 'p', sha256 }, 'any-device');
 });
 
 afterEach(async () => {

@@ -6,10 +6,15 @@
 // <version>` once software is. `--strict-accept true` makes it answer 5.00 to a GET without Accept,
 // as some embedded clients do (Leshan itself always picks a format). `--print-encodings true` prints
 // `ENCODED <path> <content-format> <base64>` for /3/0/3, /3/0 and /4/0 in every format Leshan's
-// encoder offers, before it registers.
-// Usage: java -cp <dir>/classes:<dir>/lib/* InteropClient <endpoint> <coap://host:port> <runMillis>
+// encoder offers, before it registers. With `--psk-identity` and `--psk-key` (hex) it talks to a
+// coaps:// server over DTLS 1.2 with that pre-shared key (Leshan's own Security object and
+// Californium's Scandium). `DOWNLOADED` lines end with the package URI's scheme.
+// `--report-registration true` prints `REGISTERED`, `REGISTRATION FAILED <code> <message>` or
+// `REGISTRATION TIMEOUT` for each attempt.
+// Usage: java -cp <dir>/classes:<dir>/lib/* InteropClient <endpoint> <coap[s]://host:port> <runMillis>
 //          [--firmware-version V] [--updated-version V] [--software-version V] [--rsrp dBm]
 //          [--sinr dB] [--cell-id N] [--strict-accept true] [--print-encodings true]
+//          [--psk-identity ID --psk-key HEX] [--report-registration true]
 import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Base64;
@@ -32,6 +37,7 @@ import org.eclipse.californium.core.network.config.NetworkConfig;
 import org.eclipse.leshan.client.californium.LeshanClient;
 import org.eclipse.leshan.client.californium.LeshanClientBuilder;
 import org.eclipse.leshan.client.object.Device;
+import org.eclipse.leshan.client.observer.LwM2mClientObserverAdapter;
 import org.eclipse.leshan.client.object.Security;
 import org.eclipse.leshan.client.object.Server;
 import org.eclipse.leshan.client.resource.BaseInstanceEnabler;
@@ -52,6 +58,7 @@ import org.eclipse.leshan.core.node.codec.DefaultLwM2mNodeEncoder;
 import org.eclipse.leshan.core.request.BindingMode;
 import org.eclipse.leshan.core.request.ContentFormat;
 import org.eclipse.leshan.core.request.ReadRequest;
+import org.eclipse.leshan.core.request.RegisterRequest;
 import org.eclipse.leshan.core.response.ExecuteResponse;
 import org.eclipse.leshan.core.response.ReadResponse;
 import org.eclipse.leshan.core.response.WriteResponse;
@@ -225,7 +232,8 @@ public class InteropClient {
     private static final int BLOCK_SZX = 5;
 
     static Outcome fetch(String uri, Endpoint endpoint) {
-      if (!uri.startsWith("coap://")) return Outcome.INVALID_URI;
+      String scheme = uri.startsWith("coaps://") ? "coaps" : uri.startsWith("coap://") ? "coap" : null;
+      if (scheme == null) return Outcome.INVALID_URI;
       CoapClient coap = new CoapClient(uri);
       coap.setEndpoint(endpoint);
       coap.setTimeout(60_000L);
@@ -244,7 +252,7 @@ public class InteropClient {
           return Outcome.INVALID_URI;
         }
         String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        System.out.println("DOWNLOADED " + bytes.length + " " + sha256);
+        System.out.println("DOWNLOADED " + bytes.length + " " + sha256 + " " + scheme);
         return Outcome.OK;
       } catch (Exception error) {
         System.out.println("DOWNLOAD FAILED " + error);
@@ -382,6 +390,26 @@ public class InteropClient {
     }
   }
 
+  /** Prints each registration attempt's outcome, as the server answered it. */
+  static final class RegistrationReport extends LwM2mClientObserverAdapter {
+    @Override
+    public void onRegistrationSuccess(ServerIdentity server, RegisterRequest request, String registrationId) {
+      System.out.println("REGISTERED");
+    }
+
+    @Override
+    public void onRegistrationFailure(
+        ServerIdentity server, RegisterRequest request, org.eclipse.leshan.core.ResponseCode code,
+        String message, Exception cause) {
+      System.out.println("REGISTRATION FAILED " + (code == null ? "none" : code.getName()) + " " + message);
+    }
+
+    @Override
+    public void onRegistrationTimeout(ServerIdentity server, RegisterRequest request) {
+      System.out.println("REGISTRATION TIMEOUT");
+    }
+  }
+
   /** Leshan asks for a factory for Create; these objects have one instance, built in main. */
   private static final LwM2mInstanceEnablerFactory SINGLE_INSTANCE =
       (model, id, existing) -> {
@@ -410,7 +438,20 @@ public class InteropClient {
     models.add(SoftwareManagement.MODEL);
     StaticModel model = new StaticModel(models);
     ObjectsInitializer init = new ObjectsInitializer(model);
-    init.setInstancesForObject(LwM2mId.SECURITY, Security.noSec(args[1], 123));
+    String pskIdentity = options.get("--psk-identity");
+    String pskKey = options.get("--psk-key");
+    if ((pskIdentity == null) != (pskKey == null)) {
+      throw new IllegalArgumentException("--psk-identity and --psk-key come together");
+    }
+    init.setInstancesForObject(
+        LwM2mId.SECURITY,
+        pskIdentity == null
+            ? Security.noSec(args[1], 123)
+            : Security.psk(
+                args[1],
+                123,
+                pskIdentity.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                HexFormat.of().parseHex(pskKey)));
     init.setInstancesForObject(LwM2mId.SERVER, new Server(123, 30, BindingMode.U, false));
     init.setInstancesForObject(LwM2mId.DEVICE, device);
     init.setInstancesForObject(LwM2mId.CONNECTIVITY_MONITORING, connectivity);
@@ -439,6 +480,9 @@ public class InteropClient {
     if (Boolean.parseBoolean(options.getOrDefault("--strict-accept", "false"))) {
       client.coap().getServer().setMessageDeliverer(requiringAccept(client.coap().getServer().getMessageDeliverer()));
     }
+    if (Boolean.parseBoolean(options.getOrDefault("--report-registration", "false"))) {
+      client.addObserver(new RegistrationReport());
+    }
     client.start();
     Thread.sleep(Long.parseLong(args[2]));
     client.destroy(true);
@@ -450,7 +494,8 @@ public class InteropClient {
     List<String> known =
         List.of(
             "--firmware-version", "--updated-version", "--software-version", "--rsrp", "--sinr",
-            "--cell-id", "--strict-accept", "--print-encodings");
+            "--cell-id", "--strict-accept", "--print-encodings", "--psk-identity", "--psk-key",
+            "--report-registration");
     for (int i = 0; i < args.length; i += 2) {
       if (!known.contains(args[i])) {
         throw new IllegalArgumentException("unknown option " + args[i] + "; known: " + known);
