@@ -18,6 +18,7 @@ readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 readonly TEST_SERVER_VERSION=1.38.0
 readonly SLF4J_VERSION=1.7.36
 readonly LESHAN_CLIENT_VERSION=1.5.0
+readonly CALIFORNIUM_VERSION=3.14.0
 # Eclipse Paho's Python client, for the interop suite's device written against the seed SDK's behaviour.
 readonly PAHO_MQTT_VERSION=2.1.0
 readonly MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
@@ -202,18 +203,19 @@ EOF
   say "$name" "installed ($version)"
 }
 
-# Eclipse Leshan's LwM2M client, a standard client otaflow did not write, for the interoperability
-# test: its jars from Maven Central plus test/unit/lwm2m/leshan/InteropClient.java compiled against them.
-provision_leshan_client() {
-  local name=leshan-client version=$LESHAN_CLIENT_VERSION stamp
-  local home=$CACHE_DIR/leshan-client/$version source_dir=$PROJECT_DIR/test/unit/lwm2m/leshan
-  stamp=$(stamp_file "$name" "$version-$(sha256sum "$source_dir/InteropClient.java" | cut -c1-12)")
+# java_client NAME VERSION SOURCE_DIR ARTIFACT: the runtime dependencies SOURCE_DIR/pom.xml names
+# (ARTIFACT at VERSION, from Maven Central) and SOURCE_DIR/*.java compiled against them, into
+# $CACHE_DIR/NAME/VERSION/{lib,classes}.
+java_client() {
+  local name=$1 version=$2 source_dir=$3 artifact=$4 stamp
+  local home=$CACHE_DIR/$name/$version
+  stamp=$(stamp_file "$name" "$version-$(cat "$source_dir"/pom.xml "$source_dir"/*.java | sha256sum | cut -c1-12)")
   if [[ -f $stamp ]]; then
     say "$name" "cached ($version)"
     return
   fi
   if ! has java || ! has mvn || ! has javac; then
-    cannot_have "$name" "java, javac and mvn are needed to build the LwM2M interoperability client" \
+    cannot_have "$name" "java, javac and mvn are needed to build this interoperability client" \
       "install a JDK and Maven (apt-get install default-jdk-headless maven), then run scripts/provision.sh again"
   fi
   mkdir -p "$home" "$STAMP_DIR"
@@ -221,12 +223,26 @@ provision_leshan_client() {
   if ! mvn -B -f "$source_dir/pom.xml" "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
     -DincludeScope=runtime -DoutputDirectory="$home/lib" >"$home/maven.log" 2>&1; then
     tail -n 20 "$home/maven.log" >&2
-    cannot_have "$name" "Maven could not resolve org.eclipse.leshan:leshan-client-cf:$version (log: $home/maven.log)" \
+    cannot_have "$name" "Maven could not resolve $artifact:$version (log: $home/maven.log)" \
       "check that Maven Central is reachable (mvn -v; ~/.m2/settings.xml), then run scripts/provision.sh again"
   fi
-  javac -cp "$home/lib/*" -d "$home/classes" "$source_dir/InteropClient.java"
+  javac -cp "$home/lib/*" -d "$home/classes" "$source_dir"/*.java
   touch "$stamp"
   say "$name" "installed ($version)"
+}
+
+# Eclipse Leshan's LwM2M client, a standard client otaflow did not write, for the interoperability
+# test: its jars plus test/unit/lwm2m/leshan/InteropClient.java.
+provision_leshan_client() {
+  java_client leshan-client "$LESHAN_CLIENT_VERSION" "$PROJECT_DIR/test/unit/lwm2m/leshan" \
+    org.eclipse.leshan:leshan-client-cf
+}
+
+# Eclipse Californium 3 (CoAP) and Scandium (DTLS with RFC 9146 Connection IDs, which Leshan 1.5's
+# Scandium 2 predates), for the Connection ID test: test/interop/californium-dtls/DtlsCidClient.java.
+provision_californium_client() {
+  java_client californium-client "$CALIFORNIUM_VERSION" "$PROJECT_DIR/test/interop/californium-dtls" \
+    org.eclipse.californium:scandium
 }
 
 # A Python virtual environment with Eclipse Paho's MQTT client (PyPI), for the interop suite's device
@@ -332,6 +348,7 @@ if [[ $runtime_only == true ]]; then
 fi
 provision_temporal_test_server
 provision_leshan_client
+provision_californium_client
 apt_packages mosquitto '[[ -x /usr/sbin/mosquitto ]] && has mosquitto_passwd' mosquitto mosquitto-clients
 apt_packages mosquitto-dev '[[ -f /usr/include/mosquitto_broker.h && -f /usr/include/mosquitto.h ]] && has cc' \
   mosquitto-dev libmosquitto-dev gcc libc6-dev

@@ -111,6 +111,11 @@ describe('a fresh start offers encrypted transports', () => {
     expect(await brokerLogin(generated, { url })).toMatch(/unable to verify the first certificate/);
   });
 
+  it('serves LwM2M over DTLS beside plain CoAP', () => {
+    expect(platform.addresses.lwm2mDtls).toMatch(/^coaps:\/\/127\.0\.0\.1:\d+$/);
+    expect(platform.addresses.lwm2m).toMatch(/^coap:\/\/127\.0\.0\.1:\d+$/);
+  });
+
   it('refuses TLS below 1.2', async () => {
     const { port } = new URL(platform.addresses.mqttTls as string);
     const outcome = await new Promise<string>((resolve) => {

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client';
-import { leshanClientClasspath } from '../support/leshan-client';
+import { javaClientClasspath } from '../support/java-clients';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
@@ -93,7 +93,7 @@ describe('Eclipse Leshan client through the LwM2M firmware and software flows', 
       'java',
       [
         '-cp',
-        leshanClientClasspath(),
+        javaClientClasspath('leshan-client'),
         'InteropClient',
         deviceId,
         platform.addresses.lwm2m,

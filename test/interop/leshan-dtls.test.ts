@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { leshanClientClasspath } from '../support/leshan-client';
+import { javaClientClasspath } from '../support/java-clients';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
@@ -58,7 +58,7 @@ describe('Eclipse Leshan client over DTLS with a pre-shared key', () => {
       'java',
       [
         '-cp',
-        leshanClientClasspath(),
+        javaClientClasspath('leshan-client'),
         'InteropClient',
         endpoint,
         server,

@@ -135,6 +135,10 @@ describe('configuration', () => {
       MQTT_TLS_PORT: 8883,
       MQTT_PLAIN: 'on',
       MQTT_PORT: 1883,
+      LWM2M_DTLS: 'on',
+      LWM2M_DTLS_PORT: 5684,
+      LWM2M_PLAIN: 'on',
+      LWM2M_PORT: 5683,
     });
     expect(publicBaseUrl(config)).toBe('https://127.0.0.1:8443');
     expect(publicBaseUrl(loadConfig({ OTAFLOW_TLS: 'off' }))).toBe('http://127.0.0.1:8080');
@@ -150,6 +154,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ MQTT_PLAIN: 'off', OTAFLOW_TLS: 'off' })).toThrow(
       /MQTT_PLAIN: off, but OTAFLOW_TLS is off/,
     );
+    expect(() => loadConfig({ LWM2M_PLAIN: 'off', LWM2M_DTLS: 'off' })).toThrow(
+      /LWM2M_PLAIN: off, but LWM2M_DTLS is off/,
+    );
+    expect(() => loadConfig({ LWM2M_DTLS: 'psk' })).toThrow(/LWM2M_DTLS/);
+    expect(() => loadConfig({ LWM2M_DTLS_PORT: '70000' })).toThrow(/LWM2M_DTLS_PORT/);
     expect(() => loadConfig({ OTAFLOW_TLS: 'yes' })).toThrow(/OTAFLOW_TLS/);
     expect(() => loadConfig({ OTAFLOW_TLS_HOSTNAMES: 'ota.example.com, bad name' })).toThrow(
       /OTAFLOW_TLS_HOSTNAMES/,

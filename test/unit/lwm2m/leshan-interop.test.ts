@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, expect, it } from 'vitest';
 import { decodeContent } from '../../../src/lwm2m/content-formats';
 import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
-import { leshanClientClasspath } from '../../support/leshan-client';
+import { javaClientClasspath } from '../../support/java-clients';
 import { silentLogger } from '../api/fakes';
 import { eventually, FakeLwm2mRegistry, InMemoryPackages, RecordingLwm2mSink } from './fakes';
 
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 it('a Leshan client registers, answers reads and a write, and deregisters', async () => {
-  const classpath = leshanClientClasspath();
+  const classpath = javaClientClasspath('leshan-client');
   const registry = new FakeLwm2mRegistry();
   registry.protocols.set('leshan-1', 'lwm2m');
   const sink = new RecordingLwm2mSink();
@@ -68,7 +68,7 @@ it("decodes what Leshan's own encoder writes, in every content format it offers 
     'java',
     [
       '-cp',
-      leshanClientClasspath(),
+      javaClientClasspath('leshan-client'),
       'InteropClient',
       'leshan-encoder',
       // Nothing listens there: the client only prints its encodings, then gives up registering.
