@@ -98,25 +98,25 @@ go_binary() {
   say "$name" "built ($version)"
 }
 
-# otaflow's DTLS terminator (components/dtls-terminator/, pion/dtls), which ends LwM2M's DTLS
-# sessions for the gateway; built from this repository's source with the pinned toolchain.
-provision_dtls_terminator() {
-  local name=dtls-terminator source=$PROJECT_DIR/components/dtls-terminator
-  local target=$BIN_DIR/dtls-terminator version stamp
+# go_component NAME OVERRIDE_VAR: otaflow's own Go program in components/NAME, built from this
+# repository's source with the pinned toolchain (its modules from the Go proxy); the stamp is a
+# SHA-256 of its source.
+go_component() {
+  local name=$1 override_var=$2 source=$PROJECT_DIR/components/$1
+  local target=$BIN_DIR/$1 version stamp override=${!2:-}
   version=$(cat "$source"/go.mod "$source"/go.sum "$source"/*.go | sha256sum | cut -c1-12)
   stamp=$(stamp_file "$name" "$version")
-  if [[ -n ${OTAFLOW_DTLS_TERMINATOR_BIN:-} ]]; then
-    [[ -x $OTAFLOW_DTLS_TERMINATOR_BIN ]] || cannot_have "$name" \
-      "OTAFLOW_DTLS_TERMINATOR_BIN=$OTAFLOW_DTLS_TERMINATOR_BIN is not an executable file" \
-      "point OTAFLOW_DTLS_TERMINATOR_BIN at a dtls-terminator binary, or unset it to build one"
-    say "$name" "using OTAFLOW_DTLS_TERMINATOR_BIN=$OTAFLOW_DTLS_TERMINATOR_BIN"
+  if [[ -n $override ]]; then
+    [[ -x $override ]] || cannot_have "$name" "$override_var=$override is not an executable file" \
+      "point $override_var at a $name binary, or unset it to build one"
+    say "$name" "using $override_var=$override"
     return
   fi
   if [[ -f $stamp && -x $target ]]; then
     say "$name" "cached ($version)"
     return
   fi
-  has go || cannot_have "$name" "Go is not installed, and LwM2M over DTLS needs this component" \
+  has go || cannot_have "$name" "Go is not installed, and $name is built from components/$name" \
     "install Go 1.21 or newer (it fetches the pinned $GO_TOOLCHAIN itself), or run with LWM2M_DTLS=off"
   mkdir -p "$BIN_DIR" "$STAMP_DIR"
   if ! (cd "$source" && GOTOOLCHAIN=$GO_TOOLCHAIN go build -trimpath -o "$target.tmp" .); then
@@ -126,6 +126,13 @@ provision_dtls_terminator() {
   mv "$target.tmp" "$target"
   touch "$stamp"
   say "$name" "built ($version)"
+}
+
+# The DTLS terminator (pion/dtls) ends LwM2M's DTLS sessions for the gateway; the DTLS tunnels carry
+# the simulated NB-IoT devices of the demo and the benchmark over DTLS.
+provision_dtls_components() {
+  go_component dtls-terminator OTAFLOW_DTLS_TERMINATOR_BIN
+  go_component dtls-tunnels OTAFLOW_DTLS_TUNNELS_BIN
 }
 
 temporal_cli_without_go() {
@@ -339,9 +346,9 @@ else
   provision_minio
 fi
 if [[ $runtime_only == true && ${LWM2M_DTLS:-on} == off ]]; then
-  say dtls-terminator "skipped: LWM2M_DTLS=off"
+  say dtls-components "skipped: LWM2M_DTLS=off"
 else
-  provision_dtls_terminator
+  provision_dtls_components
 fi
 if [[ $runtime_only == true ]]; then
   exit 0

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MultiBar, Presets } from 'cli-progress';
 import type { Platform } from '../platform';
+import { startDtlsTunnels } from '../simulator/dtls-tunnels';
 import { planFleet, startFleet } from '../simulator/fleet';
 import { SimulatedLwm2mDevice } from '../simulator/lwm2m-device';
 import { type ApiClient, createApiClient } from './api-client';
@@ -62,27 +63,50 @@ export async function runDemo(platform: Platform): Promise<void> {
     ...device,
     deviceId: `demo-${runId}-nb${String(index + 1).padStart(2, '0')}`,
   }));
+  // Over DTLS with a pre-shared key each when the platform offers it, as NB-IoT devices of the seed
+  // platform do; the simulator's CoAP goes through a DTLS tunnel per device.
+  const { lwm2m, lwm2mDtls } = platform.addresses;
+  const keys = new Map<string, string>();
   for (const device of nbiotPlan) {
-    await api.post('/v1/devices', { id: device.deviceId, protocol: 'lwm2m', product: DEMO_PRODUCT, model });
+    const created = await api.post<{ pskKey?: string }>('/v1/devices', {
+      id: device.deviceId,
+      protocol: 'lwm2m',
+      product: DEMO_PRODUCT,
+      model,
+      lwm2mSecurity: lwm2mDtls ? 'psk' : 'none',
+    });
+    if (created.pskKey) keys.set(device.deviceId, created.pskKey);
   }
+  const tunnels = lwm2mDtls
+    ? startDtlsTunnels(lwm2mDtls.replace('coaps://', '').replace('0.0.0.0', '127.0.0.1'))
+    : undefined;
   // Over TLS when the platform offers it, verifying the broker and downloads as seed devices do.
   const { mqtt, mqttTls, tlsCaFile } = platform.addresses;
   const fleet = await startFleet(plan, mqttTls ?? mqtt, {
     ca: tlsCaFile ? readFileSync(tlsCaFile) : undefined,
   });
-  const nbiotFleet = nbiotPlan.map(
-    (device) =>
-      new SimulatedLwm2mDevice({
-        endpoint: device.deviceId,
-        serverUri: platform.addresses.lwm2m.replace('0.0.0.0', '127.0.0.1'),
-        cellId: device.cellId,
-        rsrp: device.rsrp,
-        sinr: device.sinr,
-        firmwareVersion: SOURCE_VERSION,
-        updatedVersion: TARGET_VERSION,
-      }),
-  );
+  const nbiotFleet: SimulatedLwm2mDevice[] = [];
   try {
+    for (const device of nbiotPlan) {
+      const key = keys.get(device.deviceId);
+      const tunnel =
+        tunnels && key
+          ? await tunnels.open({ id: device.deviceId, identity: device.deviceId, key })
+          : undefined;
+      const serverUri = tunnel ? `coap://127.0.0.1:${tunnel.port}` : lwm2m.replace('0.0.0.0', '127.0.0.1');
+      nbiotFleet.push(
+        new SimulatedLwm2mDevice({
+          endpoint: device.deviceId,
+          serverUri,
+          coapsVia: tunnel && serverUri,
+          cellId: device.cellId,
+          rsrp: device.rsrp,
+          sinr: device.sinr,
+          firmwareVersion: SOURCE_VERSION,
+          updatedVersion: TARGET_VERSION,
+        }),
+      );
+    }
     await Promise.all(nbiotFleet.map((device) => device.start()));
     const pkg = await uploadDemoPackage(api, model);
     const devices = [
@@ -102,6 +126,7 @@ export async function runDemo(platform: Platform): Promise<void> {
     await watchTask(api, task.id, devices);
   } finally {
     await Promise.all([fleet.stop(), ...nbiotFleet.map((device) => device.stop())]);
+    await tunnels?.stop();
   }
 }
 

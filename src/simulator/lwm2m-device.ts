@@ -36,6 +36,11 @@ export interface SimulatedLwm2mDeviceOptions {
   endpoint: string;
   /** The gateway, `coap://host:port`. */
   serverUri: string;
+  /**
+   * Where `coaps://` package URIs are fetched, `coap://host:port`: the device's DTLS tunnel
+   * (src/simulator/dtls-tunnels.ts), the simulator itself speaking plain CoAP only.
+   */
+  coapsVia?: string;
   lifetimeSeconds?: number;
   lwm2mVersion?: '1.0' | '1.1';
   /** Binding UQ: asleep except right after its own uplinks; sends an Update every `updateIntervalMs`. */
@@ -502,7 +507,7 @@ export class SimulatedLwm2mDevice extends EventEmitter<SimulatedLwm2mDeviceEvent
     this.emit('download-started', { endpoint: this.endpoint, cellId, uri });
     const blockSize = this.options.blockSize ?? 512;
     const result = await downloadBlockwise({
-      uri,
+      uri: this.options.coapsVia ? uri.replace(/^coaps:\/\/[^/]+/, this.options.coapsVia) : uri,
       szx: Math.max(0, Math.min(6, Math.log2(blockSize) - 4)),
       delayPerBlockMs: this.options.blockDelayMs,
       dropAtBlock: this.options.dropDownloadAtBlock ?? (failWith === 4 ? 1 : undefined),

@@ -11,6 +11,7 @@ const binaries = {
   minio: { envVar: 'OTAFLOW_MINIO_BIN', fileName: 'minio' },
   'temporal-test-server': { envVar: 'OTAFLOW_TEMPORAL_TEST_SERVER', fileName: 'temporal-test-server' },
   'dtls-terminator': { envVar: 'OTAFLOW_DTLS_TERMINATOR_BIN', fileName: 'dtls-terminator' },
+  'dtls-tunnels': { envVar: 'OTAFLOW_DTLS_TUNNELS_BIN', fileName: 'dtls-tunnels' },
 } as const;
 
 export type BinaryName = keyof typeof binaries;

@@ -119,11 +119,8 @@ export async function startDtlsTerminator(options: DtlsTerminatorOptions): Promi
         }
         handle(event, (address) => {
           ready = true;
-          const separator = address.lastIndexOf(':');
-          resolve({
-            address: address.slice(0, separator).replace(/^\[|\]$/g, ''),
-            port: Number(address.slice(separator + 1)),
-          });
+          // Its host as configured: Go reports a wildcard IPv4 listener as `[::]`.
+          resolve({ address: options.host, port: Number(address.slice(address.lastIndexOf(':') + 1)) });
         });
       });
       started.on('error', (error) => {

@@ -17,6 +17,7 @@ describe('docker-compose.yml', () => {
     expect(published.sort()).toEqual([
       'mosquitto 8883:8883',
       'otaflow 5683:5683/udp',
+      'otaflow 5684:5684/udp',
       'otaflow 8080:8080',
       'otaflow 8443:8443',
       'temporal-ui 127.0.0.1:8233:8080',
@@ -30,6 +31,15 @@ describe('docker-compose.yml', () => {
     const conf = readFileSync(path.join(__dirname, '../../../deploy/mosquitto/mosquitto.conf'), 'utf8');
     expect(conf).toMatch(/^listener 8883\ncertfile \/mosquitto\/run\/tls\/server\.pem$/m);
     expect(conf).not.toMatch(/^tls_version tlsv1(\.1)?$/m);
+  });
+
+  it('offers LwM2M over DTLS on 5684 with the terminator built into the image', () => {
+    const otaflow = compose.services.otaflow?.environment ?? {};
+    expect(otaflow.LWM2M_DTLS_PORT).toBe(5684);
+    expect(otaflow.LWM2M_DTLS_PUBLIC_HOST).toBe('${LWM2M_DTLS_PUBLIC_HOST:-localhost:5684}');
+    const dockerfile = readFileSync(path.join(__dirname, '../../../Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('COPY components/dtls-terminator/ ./');
+    expect(dockerfile).toContain('OTAFLOW_DTLS_TERMINATOR_BIN=/usr/local/bin/dtls-terminator');
   });
 
   it('gives no secret a default: each is required from .env, or left to otaflow to generate', () => {
