@@ -90,6 +90,8 @@ function componentOf(pid: number): Component {
   if (/(ceiling|limiter)[/\\]worker-process/.test(command)) return 'bench-worker';
   if (/\btemporal\b.*\bstart-dev\b/.test(command)) return 'temporal';
   if (/\bminio\b/.test(command)) return 'minio';
+  // The simulated devices' DTLS sessions (src/simulator/dtls-tunnels.ts).
+  if (command.includes('dtls-tunnels')) return 'fleet';
   if (/\bpostgres\b/.test(command)) return 'postgres';
   return 'other';
 }

@@ -129,7 +129,7 @@ export async function runLwm2mScenario(
     await inParallel(plans, 32, async (plan) => {
       await api.post(
         '/v1/devices',
-        { id: plan.deviceId, protocol: 'lwm2m', product: PRODUCT, model },
+        { id: plan.deviceId, protocol: 'lwm2m', product: PRODUCT, model, lwm2mSecurity: 'none' },
         'POST /v1/devices',
       );
       provisionBar.increment();

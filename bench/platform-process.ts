@@ -2,7 +2,7 @@
  * otaflow as `npm start` runs it (startPlatform: workers, MQTT gateway, embedded aedes broker, API,
  * PGlite unless DATABASE_URL is set), in a process of its own so that its memory is measured alone.
  * Configured by the environment; talks to the benchmark over IPC:
- *   → { type: 'ready', api, mqtt, lwm2m, workflowCacheSize }   once started
+ *   → { type: 'ready', api, mqtt, lwm2m, lwm2mDtls, workflowCacheSize }   once started
  *   ← 'rss'  → { type: 'rss', peakMb, currentMb, heapUsedMb, heapTotalMb, externalMb, arrayBuffersMb }
  *              RSS sampled every 200 ms since the last reset; the rest as of now, after a full
  *              garbage collection of the main thread (started with --expose-gc), so that garbage not
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     mqttTls: platform.addresses.mqttTls,
     tlsCaFile: platform.addresses.tlsCaFile,
     lwm2m: platform.addresses.lwm2m,
+    lwm2mDtls: platform.addresses.lwm2mDtls,
     workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
   });
 }

@@ -220,6 +220,8 @@ function headline(
 ) {
   const mqtt = headlineRuns(mqttResults);
   const lwm2m = headlineRuns(lwm2mResults);
+  const plainCoap = coapResults.filter((r) => r.transport === 'coap');
+  const dtlsCoap = coapResults.filter((r) => r.transport === 'dtls');
   const perFlow = (
     pick: (result: ScenarioResult) => number | null,
     pickLwm2m: (result: Lwm2mScenarioResult) => number | null,
@@ -248,8 +250,15 @@ function headline(
     worker_rss_mb_10k_inflight: { mqtt: medianOf(tenThousand, (r) => r.inflight.peak_rss_mb), lwm2m: null },
     // The goal's case, 1,000 downloads at once, is the CoAP scenario's; the LwM2M flow's own downloads
     // (a few dozen at once) stay in its scenario block.
-    coap_blocks_per_s: { mqtt: null, lwm2m: medianOf(coapResults, (r) => r.coap_blocks_per_s) },
-    coap_rss_mb_1k_downloads: { mqtt: null, lwm2m: medianOf(coapResults, (r) => r.rss_mb.peak) },
+    coap_blocks_per_s: { mqtt: null, lwm2m: medianOf(plainCoap, (r) => r.coap_blocks_per_s) },
+    coap_rss_mb_1k_downloads: { mqtt: null, lwm2m: medianOf(plainCoap, (r) => r.rss_mb.peak) },
+    dtls_blocks_per_s: { mqtt: null, lwm2m: medianOf(dtlsCoap, (r) => r.coap_blocks_per_s) },
+    dtls_handshakes_per_s: { mqtt: null, lwm2m: medianOf(dtlsCoap, (r) => r.handshakes?.per_s ?? null) },
+    // otaflow's process and the DTLS terminator's, each at its peak.
+    dtls_rss_mb_1k_downloads: {
+      mqtt: null,
+      lwm2m: medianOf(dtlsCoap, (r) => r.rss_mb.peak + (r.terminator_rss_mb?.peak ?? 0)),
+    },
     // CPU of every process of the run per upgrade, otaflow's and the ceiling's (cpu.ts).
     cpu_ms_per_upgrade: perFlow(
       (r) => r.cpu?.upgrade?.ms_per_unit.total ?? null,
@@ -267,13 +276,14 @@ function headline(
       mqtt: mqtt[0]?.devices ?? null,
       lwm2m: lwm2m[0]?.devices ?? null,
       limiter_requesters: limiterResults[0]?.requesters ?? null,
-      coap_downloads: coapResults[0]?.downloads ?? null,
+      coap_downloads: plainCoap[0]?.downloads ?? null,
     },
     runs: {
       mqtt: mqtt.length,
       lwm2m: lwm2m.length,
       limiter: limiterResults.length,
-      coap: coapResults.length,
+      coap: plainCoap.length,
+      dtls: dtlsCoap.length,
     },
     machine: machineInfo,
   };
@@ -396,9 +406,14 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
   for (const r of results.coap) {
     const cpu = r.cpu_per_block;
     lines.push(
-      `  CoAP block serving, ${r.downloads} devices downloading ${r.package_kb} KiB in ${r.block_size} B blocks at once: ${r.completed} completed, ${r.failed} failed in ${r.wall_s} s (download p50 ${r.download_s.p50} s, p99 ${r.download_s.p99} s)`,
+      `  CoAP block serving${r.transport === 'dtls' ? ' over DTLS' : ''}, ${r.downloads} devices downloading ${r.package_kb} KiB in ${r.block_size} B blocks at once: ${r.completed} completed, ${r.failed} failed in ${r.wall_s} s (download p50 ${r.download_s.p50} s, p99 ${r.download_s.p99} s)`,
       `    ${r.coap_blocks_per_s} blocks/s; otaflow RSS ${r.rss_mb.before} MB before, peak ${r.rss_mb.peak} MB; CPU µs per block: ${cpu ? cpuByProcess(cpu, 1000) : 'not measured'}`,
     );
+    if (r.handshakes && r.terminator_rss_mb) {
+      lines.push(
+        `    ${r.handshakes.completed} DTLS handshakes at once: ${r.handshakes.per_s}/s, each p50 ${r.handshakes.ms.p50} ms, p99 ${r.handshakes.ms.p99} ms; terminator RSS ${r.terminator_rss_mb.before} MB before, peak ${r.terminator_rss_mb.peak} MB`,
+      );
+    }
   }
   lines.push(`  headline: ${JSON.stringify({ ...summary, machine: undefined })}`);
   return `${lines.join('\n')}\n`;
@@ -510,10 +525,15 @@ async function main(): Promise<void> {
       }
       if (options.scenario === 'both' || options.scenario === 'coap') {
         const { downloads, packageKb } = options.coap;
-        console.log(`bench: CoAP block serving, ${downloads} downloads of ${packageKb} KiB at once${nth}`);
-        await attempt('CoAP', run, results.coap, () =>
-          runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize }),
-        );
+        // Plain CoAP and DTLS one after the other, on the same platform: what encryption costs.
+        for (const transport of ['coap', 'dtls'] as const) {
+          console.log(
+            `bench: CoAP block serving${transport === 'dtls' ? ' over DTLS' : ''}, ${downloads} downloads of ${packageKb} KiB at once${nth}`,
+          );
+          await attempt(transport === 'dtls' ? 'CoAP over DTLS' : 'CoAP', run, results.coap, () =>
+            runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize, transport }),
+          );
+        }
       }
     }
   } finally {
