@@ -1,0 +1,89 @@
+/**
+ * Simulated NB-IoT devices over DTLS, as `npm run demo` runs them: each with the pre-shared key the
+ * API gave it, its CoAP carried by components/dtls-tunnels (pion/dtls as a client) to the platform's
+ * DTLS terminator. They upgrade firmware through coaps:// package URIs, one of them losing its
+ * download connection half-way and resuming it from a new socket through the same session.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DtlsTunnels, startDtlsTunnels } from '../../src/simulator/dtls-tunnels';
+import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
+import { startTestPlatform, type TestPlatform } from '../support/platform';
+import { type RealStack, startRealStack } from '../support/stack/real-stack';
+
+const PRODUCT = { product: 'nb-meter', model: 'NB-DTLS' };
+const TARGET = '2.0.0';
+
+describe('simulated NB-IoT devices over DTLS tunnels', () => {
+  let stack: RealStack;
+  let platform: TestPlatform;
+  let tunnels: DtlsTunnels;
+  const devices: SimulatedLwm2mDevice[] = [];
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    platform = await startTestPlatform(stack, { embeddedBroker: true, dtls: true });
+    tunnels = startDtlsTunnels((platform.addresses.lwm2mDtls as string).replace('coaps://', ''));
+  });
+
+  afterAll(async () => {
+    await Promise.all(devices.map((device) => device.stop()));
+    await tunnels?.stop();
+    await platform?.stop();
+    await stack?.stop();
+  });
+
+  it('upgrade firmware through coaps:// URIs, a dropped download resuming through the same session', async () => {
+    const downloads: string[] = [];
+    for (const [index, id] of ['dtls-sim-1', 'dtls-sim-2'].entries()) {
+      const { pskKey } = await platform.api.post<{ pskKey: string }>('/v1/devices', {
+        id,
+        protocol: 'lwm2m',
+        ...PRODUCT,
+      });
+      const tunnel = await tunnels.open({ id, identity: id, key: pskKey });
+      expect(tunnel.handshakeMs).toBeGreaterThan(0);
+      const via = `coap://127.0.0.1:${tunnel.port}`;
+      const device = new SimulatedLwm2mDevice({
+        endpoint: id,
+        serverUri: via,
+        coapsVia: via,
+        cellId: 101,
+        firmwareVersion: '1.0.0',
+        updatedVersion: TARGET,
+        dropDownloadAtBlock: index === 1 ? 5 : undefined,
+      });
+      device.on('download-started', ({ uri }) => downloads.push(uri));
+      devices.push(device);
+      await device.start();
+    }
+    const resumed: number[] = [];
+    devices[1]?.on('download-resumed', ({ offset }) => resumed.push(offset));
+
+    const form = new FormData();
+    form.set('name', 'nb-meter firmware');
+    form.set('version', TARGET);
+    form.set('kind', 'firmware');
+    form.set('product', PRODUCT.product);
+    form.set('model', PRODUCT.model);
+    form.set('file', new Blob([randomBytes(8 * 1024)]), 'nb-dtls-2.0.0.bin');
+    const pkg = await platform.api.postForm<{ id: string }>('/v1/packages', form);
+    const task = await platform.api.post<{ id: string }>('/v1/tasks', {
+      packageId: pkg.id,
+      target: { deviceIds: ['dtls-sim-1', 'dtls-sim-2'] },
+    });
+    await expect
+      .poll(async () => (await platform.api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
+        timeout: 90_000,
+        interval: 500,
+      })
+      .toBe('completed');
+
+    const rows = await platform.api.get<{ items: { outcome: string }[] }>(`/v1/tasks/${task.id}/devices`);
+    expect(rows.items.map((row) => row.outcome)).toEqual(['succeeded', 'succeeded']);
+    expect(downloads).toHaveLength(2);
+    for (const uri of downloads) expect(uri).toMatch(/^coaps:\/\/127\.0\.0\.1:\d+\/fw\//);
+    expect(resumed).toEqual([5 * 512]);
+    for (const device of devices) expect(device.firmwareVersion).toBe(TARGET);
+  }, 120_000);
+});
