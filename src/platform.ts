@@ -15,7 +15,7 @@ import type { Config } from './config';
 import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
-import { findPskKeyCiphertext } from './db/devices';
+import { findDevice, findPskKeyCiphertext } from './db/devices';
 import {
   createLwm2mGatewayRegistry,
   findLwm2mGateway,
@@ -326,7 +326,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       : [];
     const app = createApi({
       limits: apiLimits,
-      deviceConnections,
+      deviceConnections: withDtlsSessions(deviceConnections, dtls, db, log),
       packageSigning: {
         trustedKeys,
         unsignedAllowed:
@@ -413,4 +413,28 @@ function loopbackFor(address: string): string {
   if (address === '0.0.0.0') return '127.0.0.1';
   if (address === '::') return '::1';
   return address;
+}
+
+/**
+ * A device disabled, or whose credentials changed, loses its DTLS session too (it must handshake
+ * again, and a disabled device's key is refused), beside its MQTT connections.
+ */
+function withDtlsSessions(
+  mqtt: DeviceConnections | undefined,
+  dtls: DtlsTerminator | undefined,
+  db: Database,
+  log: Logger,
+): DeviceConnections | undefined {
+  if (!dtls) return mqtt;
+  return {
+    disconnect(deviceId) {
+      mqtt?.disconnect(deviceId);
+      findDevice(db, deviceId).then(
+        (device) => {
+          if (device?.pskIdentity) dtls.closeIdentity(device.pskIdentity);
+        },
+        (error: unknown) => log.error({ err: error, deviceId }, 'could not end the DTLS session of a device'),
+      );
+    },
+  };
 }

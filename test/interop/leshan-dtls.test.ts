@@ -146,6 +146,20 @@ describe('Eclipse Leshan client over DTLS with a pre-shared key', () => {
     expect(await online('dtls-victim')).toBe(false);
   }, 60_000);
 
+  it('ends the session of a device disabled through the API: it cannot handshake again and goes offline', async () => {
+    const device = await createDevice('dtls-disabled');
+    startLeshan('dtls-disabled', platform.addresses.lwm2mDtls as string, [
+      '--psk-identity',
+      'dtls-disabled',
+      '--psk-key',
+      device.pskKey as string,
+    ]);
+    await expect.poll(() => online('dtls-disabled'), { timeout: 20_000 }).toBe(true);
+    await platform.api.post('/v1/devices/dtls-disabled/disable', {});
+    // Its registration (lifetime 30 s) can no longer be updated: no session, and no new one.
+    await expect.poll(() => online('dtls-disabled'), { timeout: 60_000, interval: 1_000 }).toBe(false);
+  }, 90_000);
+
   it('refuses the endpoint of a device provisioned with a key over plain CoAP', async () => {
     await createDevice('dtls-plain-attempt');
     const output = startLeshan('dtls-plain-attempt', platform.addresses.lwm2m, []);
