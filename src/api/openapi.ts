@@ -28,6 +28,7 @@ import {
   DeviceList,
   DeviceListQuery,
   DeviceParams,
+  DeviceWithPskKey,
   DownloadParams,
   Group,
   GroupList,
@@ -40,6 +41,7 @@ import {
   PackageUploadForm,
   PageQuery,
   RotateDeviceSecretRequest,
+  SetDevicePskRequest,
   UpdateDeviceRequest,
   Webhook,
   WebhookDeliveryList,
@@ -287,6 +289,19 @@ function registerDevicePaths(registry: OpenAPIRegistry): void {
       200: json('The device and its new secret (shown this once)', CreatedDevice),
       400: problem('Invalid secret'),
       404: problem('No such device'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/devices/{id}/psk',
+    summary:
+      "Set an LwM2M device's DTLS pre-shared key (and identity): its session ends, it registers again under the new key",
+    request: { params: DeviceParams, body: jsonBody(SetDevicePskRequest) },
+    responses: {
+      200: json('The device and its new key (shown this once)', DeviceWithPskKey),
+      400: problem('Invalid key or identity'),
+      404: problem('No such device'),
+      409: problem('Not an LwM2M device, or the identity is taken'),
     },
   });
 }

@@ -144,6 +144,15 @@ export const BulkCreateDevicesRequest = z
 
 export const UpdateDeviceRequest = z.strictObject({ tags: Tags }).meta({ id: 'UpdateDeviceRequest' });
 
+export const SetDevicePskRequest = z
+  .strictObject({
+    pskIdentity: PskIdentity.optional().meta({
+      description: "The DTLS PSK identity; default: the device's current one, or its ID",
+    }),
+    pskKey: PskKey.optional(),
+  })
+  .meta({ id: 'SetDevicePskRequest' });
+
 export const RotateDeviceSecretRequest = z
   .strictObject({ secret: DeviceSecret })
   .meta({ id: 'RotateDeviceSecretRequest' });
@@ -177,6 +186,10 @@ export const CreatedDevice = Device.extend({
     .optional()
     .meta({ description: 'The pre-shared key in hex, for a device with a PSK identity: shown this once' }),
 }).meta({ id: 'CreatedDevice' });
+
+export const DeviceWithPskKey = Device.extend({
+  pskKey: z.string().meta({ description: 'The pre-shared key in hex: shown this once, never again' }),
+}).meta({ id: 'DeviceWithPskKey' });
 
 export const CreatedDeviceList = z
   .object({ items: z.array(CreatedDevice).meta({ description: 'In the order of the request' }) })

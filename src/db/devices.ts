@@ -155,6 +155,30 @@ export async function setDeviceSecret(
   return rows[0] && toDevice(rows[0]);
 }
 
+/**
+ * Sets an LwM2M device's PSK identity and sealed key; undefined: no such LwM2M device. A PSK identity
+ * taken by another device throws `PskIdentityTaken`.
+ */
+export async function setDevicePsk(
+  db: Queryable,
+  id: string,
+  psk: { identity: string; keyCiphertext: string },
+): Promise<Device | undefined> {
+  try {
+    const { rows } = await db.query<DeviceRow>(
+      `update devices set psk_identity = $2, psk_key_ciphertext = $3 where id = $1 and protocol = 'lwm2m'
+       returning ${deviceColumns}`,
+      [id, psk.identity, psk.keyCiphertext],
+    );
+    return rows[0] && toDevice(rows[0]);
+  } catch (error) {
+    if ((error as { constraint?: string }).constraint === 'devices_psk_identity_key') {
+      throw new PskIdentityTaken((error as Error).message);
+    }
+    throw error;
+  }
+}
+
 /** Disables the device (keeping an earlier disabling's time) or enables it; undefined: no such device. */
 export async function setDeviceDisabled(
   db: Queryable,

@@ -15,6 +15,7 @@ import {
   PskIdentityTaken,
   revokeDeviceTokens,
   setDeviceDisabled,
+  setDevicePsk,
   setDeviceSecret,
   setDeviceTags,
 } from '../../db/devices';
@@ -27,6 +28,7 @@ import {
   DeviceListQuery,
   DeviceParams,
   RotateDeviceSecretRequest,
+  SetDevicePskRequest,
   UpdateDeviceRequest,
 } from '../schemas';
 import { parseInput } from '../validate';
@@ -145,6 +147,31 @@ export function devicesRouter(deps: {
     if (!device) throw notFound(`device ${id} does not exist`);
     deps.deviceConnections?.disconnect(id);
     res.json({ ...device, secret });
+  });
+
+  /**
+   * Gives an LwM2M device a new pre-shared key (and identity): its DTLS session ends, and it registers
+   * again under the new key, over DTLS only from then on. The key is shown this once.
+   */
+  router.post('/:id/psk', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const request = parseInput(SetDevicePskRequest, req.body ?? {}, 'body');
+    const current = await findDevice(db, id);
+    if (!current) throw notFound(`device ${id} does not exist`);
+    if (current.protocol !== 'lwm2m') {
+      throw conflict(`device ${id} speaks MQTT: pre-shared keys are for LwM2M devices`, [
+        { path: 'id', message: 'not an LwM2M device' },
+      ]);
+    }
+    const pskKey = request.pskKey?.toLowerCase() ?? randomBytes(16).toString('hex');
+    const identity = request.pskIdentity ?? current.pskIdentity ?? id;
+    // The old session ends under the old identity, before the identity may change.
+    deps.deviceConnections?.disconnect(id);
+    const device = await inserting(() =>
+      setDevicePsk(db, id, { identity, keyCiphertext: secrets.encrypt(pskKey) }),
+    );
+    if (!device) throw notFound(`device ${id} does not exist`);
+    res.json({ ...device, pskKey });
   });
 
   /**

@@ -130,4 +130,72 @@ describe('LwM2M pre-shared keys', () => {
     expect(bulk.body.errors).toEqual([{ path: 'pskIdentity', message: 'already taken' }]);
     await request(dtlsApp).get('/v1/devices/nb-7').set(api.auth).expect(404);
   });
+
+  it('are replaced through POST /v1/devices/{id}/psk: a new key shown once, the identity kept or changed', async () => {
+    const created = await request(dtlsApp)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'nb-9', ...meter })
+      .expect(201);
+    const rotated = await request(dtlsApp).post('/v1/devices/nb-9/psk').set(api.auth).send({}).expect(200);
+    expect(rotated.body).toMatchObject({
+      id: 'nb-9',
+      pskIdentity: 'nb-9',
+      pskKey: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    expect(rotated.body.pskKey).not.toBe(created.body.pskKey);
+    expect(await sealedKey('nb-9')).toBe(rotated.body.pskKey);
+
+    const renamed = await request(dtlsApp)
+      .post('/v1/devices/nb-9/psk')
+      .set(api.auth)
+      .send({ pskIdentity: 'urn:imei:490154203237519', pskKey: 'ab'.repeat(20) })
+      .expect(200);
+    expect(renamed.body).toMatchObject({ pskIdentity: 'urn:imei:490154203237519', pskKey: 'ab'.repeat(20) });
+    expect(await sealedKey('nb-9')).toBeUndefined();
+    expect(await sealedKey('urn:imei:490154203237519')).toBe('ab'.repeat(20));
+
+    // A device provisioned without security gets its first key the same way.
+    await request(dtlsApp)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'nb-10', ...meter, lwm2mSecurity: 'none' })
+      .expect(201);
+    const keyed = await request(dtlsApp).post('/v1/devices/nb-10/psk').set(api.auth).send({}).expect(200);
+    expect(keyed.body.pskIdentity).toBe('nb-10');
+  });
+
+  it('are set only for LwM2M devices, with a valid key and a free identity', async () => {
+    await request(dtlsApp)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'mq-2', protocol: 'mqtt', product: 'meter', model: 'm1' })
+      .expect(201);
+    await request(dtlsApp)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'nb-11', ...meter })
+      .expect(201);
+    await request(dtlsApp)
+      .post('/v1/devices')
+      .set(api.auth)
+      .send({ id: 'nb-12', ...meter })
+      .expect(201);
+    const mqtt = await request(dtlsApp).post('/v1/devices/mq-2/psk').set(api.auth).send({}).expect(409);
+    expect(mqtt.body.errors).toEqual([{ path: 'id', message: 'not an LwM2M device' }]);
+    await request(dtlsApp).post('/v1/devices/nb-missing/psk').set(api.auth).send({}).expect(404);
+    const bad = await request(dtlsApp)
+      .post('/v1/devices/nb-11/psk')
+      .set(api.auth)
+      .send({ pskKey: 'zz' })
+      .expect(400);
+    expect(bad.body.errors[0].path).toBe('pskKey');
+    const taken = await request(dtlsApp)
+      .post('/v1/devices/nb-11/psk')
+      .set(api.auth)
+      .send({ pskIdentity: 'nb-12' })
+      .expect(409);
+    expect(taken.body.errors).toEqual([{ path: 'pskIdentity', message: 'already taken' }]);
+    expect((await request(dtlsApp).get('/v1/devices/nb-11').set(api.auth)).body.pskIdentity).toBe('nb-11');
+  });
 });
