@@ -427,14 +427,14 @@ function withDtlsSessions(
 ): DeviceConnections | undefined {
   if (!dtls) return mqtt;
   return {
-    disconnect(deviceId) {
-      mqtt?.disconnect(deviceId);
-      findDevice(db, deviceId).then(
-        (device) => {
-          if (device?.pskIdentity) dtls.closeIdentity(device.pskIdentity);
-        },
-        (error: unknown) => log.error({ err: error, deviceId }, 'could not end the DTLS session of a device'),
-      );
+    async disconnect(deviceId) {
+      await mqtt?.disconnect(deviceId);
+      try {
+        const device = await findDevice(db, deviceId);
+        if (device?.pskIdentity) dtls.closeIdentity(device.pskIdentity);
+      } catch (error) {
+        log.error({ err: error, deviceId }, 'could not end the DTLS session of a device');
+      }
     },
   };
 }

@@ -166,7 +166,7 @@ export function devicesRouter(deps: {
     const pskKey = request.pskKey?.toLowerCase() ?? randomBytes(16).toString('hex');
     const identity = request.pskIdentity ?? current.pskIdentity ?? id;
     // The old session ends under the old identity, before the identity may change.
-    deps.deviceConnections?.disconnect(id);
+    await deps.deviceConnections?.disconnect(id);
     const device = await inserting(() =>
       setDevicePsk(db, id, { identity, keyCiphertext: secrets.encrypt(pskKey) }),
     );
