@@ -110,7 +110,7 @@ describe("a device's live connections", () => {
     const disconnected: string[] = [];
     const app = createApi({
       ...testApiDeps(api.db),
-      deviceConnections: { disconnect: (deviceId) => disconnected.push(deviceId) },
+      deviceConnections: { disconnect: (deviceId) => void disconnected.push(deviceId) },
     });
     await request(app)
       .post('/v1/devices')
