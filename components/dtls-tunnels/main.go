@@ -1,6 +1,6 @@
 // dtls-tunnels is the DTLS side of otaflow's simulated NB-IoT devices (the demo and the benchmark):
 // the simulator speaks plain CoAP, and each device's tunnel carries it over one DTLS 1.2 session
-// with the device's pre-shared key (pion/dtls, as a client, asking for a Connection ID). It is not
+// with the device's pre-shared key (pion/dtls as a client, using the Connection ID the server asks for). It is not
 // part of the server: the server's DTLS is components/dtls-terminator.
 //
 // JSON lines on stdin and stdout:
@@ -8,7 +8,8 @@
 //	in:  {"command":"open","id":"meter-1","identity":"meter-1","key":"<hex>"}
 //	out: {"event":"open","id":"meter-1","port":40100,"handshakeMs":12.5}   (the device sends to 127.0.0.1:port)
 //	out: {"event":"failed","id":"meter-1","reason":"…"}
-//	in:  {"command":"close","id":"meter-1"}
+//
+// Closing stdin closes every tunnel.
 //
 // The first local socket that sends into a tunnel is the device; a reply to a request another local
 // socket sent (the device's block downloads use sockets of their own) goes back to that socket,
@@ -98,14 +99,6 @@ func main() {
 				mu.Unlock()
 				out.emit(event{Event: "open", ID: c.ID, Port: opened.port(), HandshakeMs: opened.handshakeMs})
 			}(c)
-		case "close":
-			mu.Lock()
-			closing := tunnels[c.ID]
-			delete(tunnels, c.ID)
-			mu.Unlock()
-			if closing != nil {
-				closing.close()
-			}
 		default:
 			log.Printf("ignored unknown command %q", c.Command)
 		}

@@ -18,7 +18,7 @@ export interface DtlsTunnel {
 
 export interface DtlsTunnels {
   open(device: { id: string; identity: string; key: string }): Promise<DtlsTunnel>;
-  close(id: string): void;
+  /** Closes every tunnel. */
   stop(): Promise<void>;
 }
 
@@ -57,9 +57,6 @@ export function startDtlsTunnels(server: string, log: Logger = logger): DtlsTunn
         waiting.set(id, { resolve, reject });
         send({ command: 'open', id, identity, key });
       });
-    },
-    close(id) {
-      send({ command: 'close', id });
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -21,10 +21,6 @@ export class DtlsSessionTable implements DtlsSessions {
     this.identityByPort.clear();
   }
 
-  get size(): number {
-    return this.identityByPort.size;
-  }
-
   identityAt(peer: { address: string; port: number }): string | undefined {
     return LOOPBACK.has(peer.address) ? this.identityByPort.get(peer.port) : undefined;
   }
