@@ -66,6 +66,10 @@ const heapGrowthRange = 'an integer percent from 0 to 300';
 const PACKAGE_CACHE_MB_DEFAULT = 32;
 const packageCacheRange = 'an integer number of MiB from 1 to 4096';
 
+/** LwM2M's recommendation: a queue-mode client stays reachable for CoAP's MAX_TRANSMIT_WAIT, 93 s. */
+const QUEUE_MODE_AWAKE_S_DEFAULT = 93;
+const queueModeAwakeRange = 'an integer number of seconds from 1 to 86400';
+
 const ConfigSchema = z.object({
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
   OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
@@ -215,6 +219,8 @@ const ConfigSchema = z.object({
   LWM2M_SINR_PATH: resourcePath.default(Lwm2mPath.signalSnr),
   /** Package bytes the gateway keeps in memory for block-wise delivery (src/lwm2m/package-chunks.ts). */
   LWM2M_PACKAGE_CACHE_MB: integerSetting(packageCacheRange, 1, 4096, PACKAGE_CACHE_MB_DEFAULT),
+  /** How long a queue-mode device listens after each of its uplinks; commands wait for the next one after it. */
+  LWM2M_QUEUE_MODE_AWAKE_S: integerSetting(queueModeAwakeRange, 1, 86_400, QUEUE_MODE_AWAKE_S_DEFAULT),
   /**
    * The seed's RSRP and SINR ranges as lower bounds, best range first (dBm: range 0, 1; dB: range
    * 0, 1, 2). Defaults follow NB-IoT coverage levels CE0/CE1/CE2: see docs/cell-limiter.md.

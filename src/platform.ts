@@ -238,6 +238,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       dtls: dtlsSessions && { sessions: dtlsSessions, publicHost: () => dtlsPublicHost },
       gatewayId: config.OTAFLOW_GATEWAY_ID,
       publicHost: config.LWM2M_PUBLIC_HOST,
+      queueModeAwakeMs: config.LWM2M_QUEUE_MODE_AWAKE_S * 1000,
       registry: createLwm2mGatewayRegistry(db),
       sink: createTemporalLwm2mEventSink(temporal, log.child({ component: 'lwm2m-events' })),
       packages: {

@@ -2,7 +2,8 @@
  * Simulated NB-IoT devices over DTLS, as `npm run demo` runs them: each with the pre-shared key the
  * API gave it, its CoAP carried by components/dtls-tunnels (pion/dtls as a client) to the platform's
  * DTLS terminator. They upgrade firmware through coaps:// package URIs, one of them losing its
- * download connection half-way and resuming it from a new socket through the same session.
+ * download connection half-way and resuming it from a new socket through the same session; a
+ * queue-mode device (binding UQ), asleep but for a moment after each uplink, upgrades the same way.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ describe('simulated NB-IoT devices over DTLS tunnels', () => {
 
   beforeAll(async () => {
     stack = await startRealStack();
-    platform = await startTestPlatform(stack, { embeddedBroker: true, dtls: true });
+    platform = await startTestPlatform(stack, { embeddedBroker: true, dtls: true, queueModeAwakeSeconds: 2 });
     tunnels = startDtlsTunnels((platform.addresses.lwm2mDtls as string).replace('coaps://', ''));
   });
 
@@ -60,30 +61,85 @@ describe('simulated NB-IoT devices over DTLS tunnels', () => {
     const resumed: number[] = [];
     devices[1]?.on('download-resumed', ({ offset }) => resumed.push(offset));
 
-    const form = new FormData();
-    form.set('name', 'nb-meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', PRODUCT.model);
-    form.set('file', new Blob([randomBytes(8 * 1024)]), 'nb-dtls-2.0.0.bin');
-    const pkg = await platform.api.postForm<{ id: string }>('/v1/packages', form);
-    const task = await platform.api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds: ['dtls-sim-1', 'dtls-sim-2'] },
-    });
-    await expect
-      .poll(async () => (await platform.api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
-        timeout: 90_000,
-        interval: 500,
-      })
-      .toBe('completed');
-
-    const rows = await platform.api.get<{ items: { outcome: string }[] }>(`/v1/tasks/${task.id}/devices`);
+    const taskId = await upgrade(['dtls-sim-1', 'dtls-sim-2']);
+    const rows = await platform.api.get<{ items: { outcome: string }[] }>(`/v1/tasks/${taskId}/devices`);
     expect(rows.items.map((row) => row.outcome)).toEqual(['succeeded', 'succeeded']);
     expect(downloads).toHaveLength(2);
     for (const uri of downloads) expect(uri).toMatch(/^coaps:\/\/127\.0\.0\.1:\d+\/fw\//);
     expect(resumed).toEqual([5 * 512]);
     for (const device of devices) expect(device.firmwareVersion).toBe(TARGET);
   }, 120_000);
+
+  it('upgrade a queue-mode device: commands wait for its next uplink, none reaches it asleep', async () => {
+    const id = 'dtls-sim-queue';
+    const model = 'NB-DTLS-Q';
+    const { pskKey } = await platform.api.post<{ pskKey: string }>('/v1/devices', {
+      id,
+      protocol: 'lwm2m',
+      ...PRODUCT,
+      model,
+    });
+    const tunnel = await tunnels.open({ id, identity: id, key: pskKey });
+    const via = `coap://127.0.0.1:${tunnel.port}`;
+    const device = new SimulatedLwm2mDevice({
+      endpoint: id,
+      serverUri: via,
+      coapsVia: via,
+      cellId: 102,
+      firmwareVersion: '1.0.0',
+      updatedVersion: TARGET,
+      queueMode: true,
+      // The platform reckons it reachable for 2 s after each uplink; it listens a little longer.
+      awakeMs: 3_000,
+      updateIntervalMs: 6_000,
+    });
+    devices.push(device);
+    const lostWhileAsleep: string[] = [];
+    const heardAt: number[] = [];
+    device.on('request-while-asleep', ({ path }) => lostWhileAsleep.push(path));
+    device.on('request', () => heardAt.push(Date.now()));
+    await device.start();
+
+    let taskCreatedAt = 0;
+    const taskId = await upgrade([id], model, async () => {
+      // Create the task while it sleeps: 3.5 s after an Update, 2.5 s before the next.
+      await new Promise<void>((resolve) => device.once('updated', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      taskCreatedAt = Date.now();
+    });
+    const rows = await platform.api.get<{ items: { outcome: string }[] }>(`/v1/tasks/${taskId}/devices`);
+    expect(rows.items.map((row) => row.outcome)).toEqual(['succeeded']);
+    expect(device.firmwareVersion).toBe(TARGET);
+    const firstCommand = heardAt.find((at) => at >= taskCreatedAt);
+    expect((firstCommand ?? 0) - taskCreatedAt).toBeGreaterThanOrEqual(2_000);
+    expect(lostWhileAsleep).toEqual([]);
+  }, 150_000);
+
+  /** Uploads a package for the model and runs a task for the devices to completion; its ID. */
+  async function upgrade(
+    deviceIds: string[],
+    model = PRODUCT.model,
+    beforeTask = async () => {},
+  ): Promise<string> {
+    const form = new FormData();
+    form.set('name', 'nb-meter firmware');
+    form.set('version', TARGET);
+    form.set('kind', 'firmware');
+    form.set('product', PRODUCT.product);
+    form.set('model', model);
+    form.set('file', new Blob([randomBytes(8 * 1024)]), `${model}-${TARGET}.bin`);
+    const pkg = await platform.api.postForm<{ id: string }>('/v1/packages', form);
+    await beforeTask();
+    const task = await platform.api.post<{ id: string }>('/v1/tasks', {
+      packageId: pkg.id,
+      target: { deviceIds },
+    });
+    await expect
+      .poll(async () => (await platform.api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
+        timeout: 120_000,
+        interval: 500,
+      })
+      .toBe('completed');
+    return task.id;
+  }
 });

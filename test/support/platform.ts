@@ -32,6 +32,8 @@ export async function startTestPlatform(
     /** LwM2M over DTLS on an ephemeral port; off by default, like TLS. */
     dtls?: boolean;
     plainCoap?: boolean;
+    /** LWM2M_QUEUE_MODE_AWAKE_S, to keep queue-mode tests short. */
+    queueModeAwakeSeconds?: number;
   } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
@@ -59,6 +61,7 @@ export async function startTestPlatform(
     LWM2M_DTLS: options.dtls ? 'on' : 'off',
     LWM2M_DTLS_PORT: '0',
     LWM2M_PLAIN: options.plainCoap === false ? 'off' : 'on',
+    LWM2M_QUEUE_MODE_AWAKE_S: options.queueModeAwakeSeconds?.toString(),
   });
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
   return {

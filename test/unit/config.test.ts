@@ -121,6 +121,16 @@ describe('configuration', () => {
     }
   });
 
+  it('lets a queue-mode device listen 93 s after each uplink by default, and names a bad duration', () => {
+    expect(loadConfig({}).LWM2M_QUEUE_MODE_AWAKE_S).toBe(93);
+    expect(loadConfig({ LWM2M_QUEUE_MODE_AWAKE_S: '20' }).LWM2M_QUEUE_MODE_AWAKE_S).toBe(20);
+    for (const bad of ['0', '2.5', 'briefly', '86401']) {
+      expect(() => loadConfig({ LWM2M_QUEUE_MODE_AWAKE_S: bad })).toThrow(
+        /LWM2M_QUEUE_MODE_AWAKE_S: an integer number of seconds from 1 to 86400/,
+      );
+    }
+  });
+
   it('takes an API key of 32+ printable characters, and none when blank', () => {
     expect(loadConfig({ OTAFLOW_API_KEY: 'k'.repeat(32) }).OTAFLOW_API_KEY).toBe('k'.repeat(32));
     expect(loadConfig({ OTAFLOW_API_KEY: ' ' }).OTAFLOW_API_KEY).toBeUndefined();
