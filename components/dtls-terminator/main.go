@@ -64,6 +64,7 @@ func main() {
 		dtls.WithPSK(nil, supervisor.lookupPSK),
 		dtls.WithMinVersion(protocol.Version1_2),
 		dtls.WithMaxVersion(protocol.Version1_2),
+		dtls.WithReceiveBufferSize(maxDatagram),
 		// LwM2M 1.x mandates TLS_PSK_WITH_AES_128_CCM_8; the others are what common clients offer.
 		dtls.WithCipherSuites(
 			ciphersuite.TLS_PSK_WITH_AES_128_CCM_8,

@@ -10,10 +10,12 @@ import (
 	"github.com/pion/dtls/v4"
 )
 
-// A session's read buffers, one each way: a DTLS record carries at most 2^14 bytes of plaintext,
-// and the gateway's largest datagram (a 1,024-byte block with its options) fits many times. Kept
-// small, since every session holds two: 64 KiB each made 1,000 sessions cost the terminator 340 MB.
-const maxDatagram = 16 * 1024
+// The largest datagram a session carries, each way, and the size of its read buffers (pion's one
+// and ours, two per session). LwM2M over UDP keeps a message within the path MTU (RFC 7252 §4.6:
+// larger payloads go block-wise), and the gateway's largest datagram is a 1,024-byte block with its
+// options. Every session holds three such buffers: at 16 KiB (64 KiB before) 1,000 sessions cost
+// the terminator tens of megabytes for buffers that never held more than 1.2 KiB (BENCHMARKS.md).
+const maxDatagram = 4 * 1024
 
 // session carries one device's datagrams between its DTLS connection and its loopback socket.
 type session struct {
