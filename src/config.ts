@@ -70,7 +70,36 @@ const packageCacheRange = 'an integer number of MiB from 1 to 4096';
 const QUEUE_MODE_AWAKE_S_DEFAULT = 93;
 const queueModeAwakeRange = 'an integer number of seconds from 1 to 86400';
 
+/** What one otaflow process can run (docs/deployment.md); `all`, the default, is every one of them. */
+export const roles = [
+  'api',
+  'upgrade-worker',
+  'task-worker',
+  'mqtt-gateway',
+  'lwm2m-gateway',
+  'webhooks',
+] as const;
+export type Role = (typeof roles)[number];
+const roleList = `all, or a comma-separated list of ${roles.join(', ')}`;
+
 const ConfigSchema = z.object({
+  /** The parts of otaflow this process runs; the others run in other processes sharing its stack. */
+  OTAFLOW_ROLES: z.preprocess(
+    (value) =>
+      typeof value === 'string' && value.trim() !== ''
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean)
+        : ['all'],
+    z
+      .array(
+        z.enum(['all', ...roles], {
+          error: (issue) => `"${String(issue.input)}" is not a role: ${roleList}`,
+        }),
+      )
+      .min(1, roleList),
+  ),
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
   OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
   OTAFLOW_API_PORT: port.default(8080),
@@ -232,6 +261,8 @@ const ConfigSchema = z.object({
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config extends RawConfig {
+  /** OTAFLOW_ROLES, `all` spelled out. */
+  roles: ReadonlySet<Role>;
   dataDir: string;
   coverageRanges: CoverageRanges;
   radioResources: RadioResources;
@@ -292,12 +323,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   refuseWellKnownSecretsOnOpenListeners(raw);
+  const processRoles = new Set<Role>(
+    raw.OTAFLOW_ROLES.includes('all') ? roles : (raw.OTAFLOW_ROLES as Role[]),
+  );
+  requireSharedStackForPartialRoles(raw, processRoles);
   return {
     ...raw,
+    roles: processRoles,
     dataDir: path.resolve(raw.OTAFLOW_DATA_DIR),
     coverageRanges,
     radioResources: { cellId: raw.LWM2M_CELL_ID_PATH, rsrp: raw.LWM2M_RSRP_PATH, sinr: raw.LWM2M_SINR_PATH },
   };
+}
+
+/**
+ * A process running only some roles works beside others running the rest: they can share nothing
+ * embedded (a PGlite file, an in-process broker, a dev server), nor secrets each would generate for
+ * itself into its own data dir.
+ */
+function requireSharedStackForPartialRoles(raw: RawConfig, processRoles: ReadonlySet<Role>): void {
+  if (processRoles.size === roles.length) return;
+  const needed: (keyof RawConfig)[] = [
+    'TEMPORAL_ADDRESS',
+    'DATABASE_URL',
+    'MINIO_ENDPOINT',
+    'OTAFLOW_SECRET_KEY',
+  ];
+  if (processRoles.has('mqtt-gateway')) needed.push('MQTT_URL', 'MQTT_SERVICE_PASSWORD');
+  if (processRoles.has('api')) needed.push('OTAFLOW_API_KEY');
+  const missing = needed.filter((variable) => raw[variable] === undefined || raw[variable] === '');
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `invalid configuration:\n  OTAFLOW_ROLES: ${[...processRoles].join(',')} runs part of otaflow, beside processes running the rest, which must share its Temporal, database, MinIO, broker and keys: set ${missing.join(', ')}`,
+    );
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createDownloadTokens } from '../activities/download-tokens';
+import type { MqttCommandActivities } from '../activities/interfaces';
 import { createLwm2mCommandActivities } from '../activities/lwm2m-commands';
 import { createLwm2mPlatformActivities } from '../activities/lwm2m-platform';
 import { createMqttCommandActivities } from '../activities/mqtt-commands';
@@ -26,42 +27,43 @@ import { findMqttDevicesAwaitingOnline } from './db/tasks';
 import { createDatabaseUplinkInbox } from './db/uplink-inbox';
 import type { DeviceConnections } from './devices/device-connections';
 import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
-import { createSecretBox, loadSecretKey } from './devices/secrets';
+import { createSecretBox, loadSecretKey, type SecretBox } from './devices/secrets';
 import { limitHeapGrowth } from './heap-growth';
 import { hostOf, withPort } from './host-and-port';
 import { type Logger, logger as rootLogger } from './logger';
 import { DtlsSessionTable } from './lwm2m/dtls/dtls-session-table';
 import { type DtlsTerminator, startDtlsTerminator } from './lwm2m/dtls/dtls-terminator';
-import { startLwm2mGateway } from './lwm2m/gateway';
+import { type Lwm2mGateway, startLwm2mGateway } from './lwm2m/gateway';
 import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
-import { createDeviceAuthenticator } from './mqtt/device-auth';
+import { createDeviceAuthenticator, type DeviceAuthenticator } from './mqtt/device-auth';
 import type { PresenceSource } from './mqtt/embedded-broker';
 import { startEmbeddedBroker } from './mqtt/embedded-broker';
 import { type MqttGateway, startMqttGateway } from './mqtt/gateway';
 import { startMosquittoPresence } from './mqtt/mosquitto-presence';
 import { buildVersionQuery } from './mqtt/ota-protocol';
-import { createPackageDownloads, publicBaseUrl } from './packages/download';
+import { createPackageDownloads, type PackageDownloads, publicBaseUrl } from './packages/download';
 import { createDownloadRevocations } from './packages/download-revocations';
 import { downloadTokenKey } from './packages/download-token';
-import { createPackageCatalog } from './packages/package-catalog';
+import { createPackageCatalog, type PackageCatalog } from './packages/package-catalog';
 import { loadTrustedSigningKeys } from './packages/package-signing';
-import { createPackageStore } from './packages/package-store';
+import { createPackageStore, type PackageStore } from './packages/package-store';
 import { requireBinary } from './stack/binaries';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
 import { installTemporalRuntime } from './temporal/runtime';
 import { createWorkers } from './temporal/workers';
-import { loadPlatformCredentials } from './tls/platform-credentials';
+import { loadPlatformCredentials, type PlatformCredentials } from './tls/platform-credentials';
 import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 /** Where each part of a running platform can be reached. */
 export interface PlatformAddresses {
-  api: string;
+  /** Present where the process runs the role that serves it (`api`, `mqtt-gateway`, `lwm2m-gateway`). */
+  api?: string;
   temporal: string;
   temporalUi?: string;
   minio: string;
   minioConsole?: string;
-  mqtt: string;
+  mqtt?: string;
   /** The embedded broker's MQTT-over-TLS listener. */
   mqttTls?: string;
   /** The API over HTTPS, where devices download packages. */
@@ -69,7 +71,7 @@ export interface PlatformAddresses {
   /** The local certificate authority devices verify the server against (none with a configured certificate). */
   tlsCaFile?: string;
   /** LwM2M over plain CoAP; with LWM2M_PLAIN=off, the loopback socket only the DTLS terminator reaches. */
-  lwm2m: string;
+  lwm2m?: string;
   /** LwM2M over DTLS (pre-shared keys). */
   lwm2mDtls?: string;
 }
@@ -78,8 +80,8 @@ export interface Platform {
   addresses: PlatformAddresses;
   db: Database;
   temporal: Client;
-  /** The bootstrap API key (every scope), for the process's own clients (the demo). */
-  apiKey: string;
+  /** The bootstrap API key (every scope), for the process's own clients (the demo); with role `api`. */
+  apiKey?: string;
   /** Where the bootstrap key is kept, when it is not `OTAFLOW_API_KEY`. */
   apiKeyFile?: string;
   stop(): Promise<void>;
@@ -166,24 +168,21 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       publicBaseUrl: publicBaseUrl(config),
     });
 
-    const tls = config.OTAFLOW_TLS === 'on' ? await loadPlatformCredentials(config, log) : undefined;
+    const { roles } = config;
+    const tls =
+      config.OTAFLOW_TLS === 'on' && (roles.has('api') || roles.has('mqtt-gateway'))
+        ? await loadPlatformCredentials(config, log)
+        : undefined;
     if (tls) stops.push(async () => tls.credentials.stop());
 
     const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: mqttServicePassword.value };
     const authenticateMqtt = createDeviceAuthenticator({ registry, serviceAccount });
     let mqttUrl = config.MQTT_URL;
     let mqttTlsUrl: string | undefined;
-    let presence: PresenceSource;
+    let presence: PresenceSource | undefined;
     let deviceConnections: DeviceConnections | undefined;
-    if (mqttUrl) {
-      const mosquittoPresence = await startMosquittoPresence({
-        brokerUrl: mqttUrl,
-        ...serviceAccount,
-        log: log.child({ component: 'mosquitto-presence' }),
-      });
-      stops.push(() => mosquittoPresence.stop());
-      presence = mosquittoPresence;
-    } else {
+    if (!mqttUrl && roles.has('mqtt-gateway')) {
+      // Only a process running every role gets here (config.ts): the broker is part of it.
       const plainOff = config.MQTT_PLAIN === 'off';
       const broker = await startEmbeddedBroker({
         // Switched off, the plain listener is only the in-process gateway's way in.
@@ -198,203 +197,287 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       mqttTlsUrl = broker.tlsUrl;
       presence = broker;
       deviceConnections = broker;
+    } else if (mqttUrl && roles.has('mqtt-gateway')) {
+      const mosquittoPresence = await startMosquittoPresence({
+        brokerUrl: mqttUrl,
+        ...serviceAccount,
+        log: log.child({ component: 'mosquitto-presence' }),
+      });
+      stops.push(() => mosquittoPresence.stop());
+      presence = mosquittoPresence;
     }
 
     const connection = await Connection.connect({ address: temporalAddress });
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
-    const versionAnswers = createVersionAnswers();
-    const gateway: MqttGateway = await startMqttGateway({
-      brokerUrl: mqttUrl,
-      clientId: `${serviceAccount.username}-${config.OTAFLOW_GATEWAY_ID}`,
-      username: serviceAccount.username,
-      password: serviceAccount.password,
-      registry,
-      inbox: createDatabaseUplinkInbox(db, config.OTAFLOW_GATEWAY_ID),
-      sink: signallingVersionAnswers(
-        createTemporalDeviceEventSink(temporal, log.child({ component: 'device-events' })),
-        versionAnswers,
-      ),
-      presence,
-      log: log.child({ component: 'mqtt-gateway' }),
-    });
-    stops.push(() => gateway.stop());
-    // Mosquitto reports no connects that happened while no gateway watched: ask the devices that are
-    // awaited, and the ones that are connected announce themselves by answering.
-    for (const deviceId of await findMqttDevicesAwaitingOnline(db)) {
-      await gateway.publishDownlink(deviceId, buildVersionQuery(deviceId));
-    }
-
-    installTemporalRuntime();
-    await forgetGatewayRegistrations(db, config.OTAFLOW_GATEWAY_ID);
-    const dtlsSessions = config.LWM2M_DTLS === 'on' ? new DtlsSessionTable() : undefined;
-    const plainCoap = config.LWM2M_PLAIN === 'on';
-    let dtlsPublicHost = config.LWM2M_DTLS_PUBLIC_HOST ?? '';
-    const lwm2m = await startLwm2mGateway({
-      host: plainCoap ? config.LWM2M_HOST : '127.0.0.1',
-      port: plainCoap ? config.LWM2M_PORT : 0,
-      plainCoap,
-      dtls: dtlsSessions && { sessions: dtlsSessions, publicHost: () => dtlsPublicHost },
-      gatewayId: config.OTAFLOW_GATEWAY_ID,
-      publicHost: config.LWM2M_PUBLIC_HOST,
-      queueModeAwakeMs: config.LWM2M_QUEUE_MODE_AWAKE_S * 1000,
-      registry: createLwm2mGatewayRegistry(db),
-      sink: createTemporalLwm2mEventSink(temporal, log.child({ component: 'lwm2m-events' })),
-      packages: {
-        store: packageStore,
-        cacheBytes: config.LWM2M_PACKAGE_CACHE_MB * 1024 * 1024,
-        lookup: packages.find,
-      },
-      log: log.child({ component: 'lwm2m-gateway' }),
-    });
-    stops.push(() => lwm2m.stop());
-    let dtls: DtlsTerminator | undefined;
-    if (dtlsSessions) {
-      dtls = await startDtlsTerminator({
-        binary: requireBinary('dtls-terminator', 'LwM2M over DTLS (LWM2M_DTLS=off turns it off)'),
-        host: config.LWM2M_HOST,
-        port: config.LWM2M_DTLS_PORT,
-        gateway: { address: loopbackFor(lwm2m.address), port: lwm2m.port },
-        sessions: dtlsSessions,
-        lookupKey: async (identity) => {
-          const sealed = await findPskKeyCiphertext(db, identity);
-          return sealed === undefined ? undefined : Buffer.from(secrets.decrypt(sealed), 'hex');
-        },
-        log: log.child({ component: 'lwm2m-dtls' }),
+    let mqttGatewayActivities: MqttCommandActivities | undefined;
+    if (mqttUrl && presence) {
+      const versionAnswers = createVersionAnswers();
+      const gateway: MqttGateway = await startMqttGateway({
+        brokerUrl: mqttUrl,
+        clientId: `${serviceAccount.username}-${config.OTAFLOW_GATEWAY_ID}`,
+        username: serviceAccount.username,
+        password: serviceAccount.password,
+        registry,
+        inbox: createDatabaseUplinkInbox(db, config.OTAFLOW_GATEWAY_ID),
+        sink: signallingVersionAnswers(
+          createTemporalDeviceEventSink(temporal, log.child({ component: 'device-events' })),
+          versionAnswers,
+        ),
+        presence,
+        log: log.child({ component: 'mqtt-gateway' }),
       });
-      // The terminator stops first: no session forwards into a gateway that is going away.
-      stops.push(() => (dtls as DtlsTerminator).stop());
-      dtlsPublicHost ||= withPort(
-        config.LWM2M_PUBLIC_HOST ? hostOf(config.LWM2M_PUBLIC_HOST) : dtls.address,
-        dtls.port,
-      );
-    }
-
-    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
-    stops.push(() => workerConnection.close());
-    const workers = await createWorkers({
-      connection: workerConnection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
-      platformActivities: {
-        ...createActivities({ db, downloads, temporal }),
-        ...createLwm2mPlatformActivities({
-          client: temporal,
-          gatewayOf: (deviceId) => findLwm2mGateway(db, deviceId),
-        }),
-      },
-      mqttCommandActivities: createMqttCommandActivities({
+      stops.push(() => gateway.stop());
+      // Mosquitto reports no connects that happened while no gateway watched: ask the devices that are
+      // awaited, and the ones that are connected announce themselves by answering.
+      for (const deviceId of await findMqttDevicesAwaitingOnline(db)) {
+        await gateway.publishDownlink(deviceId, buildVersionQuery(deviceId));
+      }
+      mqttGatewayActivities = createMqttCommandActivities({
         gateway,
         registry,
         platform: { ...createRegistryActivities({ db }), ...createDownloadTokens({ downloads }) },
         versionAnswers,
-      }),
-      lwm2mGateway: {
-        gatewayId: lwm2m.gatewayId,
-        activities: createLwm2mCommandActivities({ gateway: lwm2m, steps: createRegistryActivities({ db }) }),
-      },
-    });
-    const running = workers.map((worker) => worker.run());
-    stops.push(() => shutDownWorkers(workers, running));
-
-    const dispatcher = startWebhookDispatcher({
-      db,
-      secrets,
-      allowedNetworks: config.OTAFLOW_WEBHOOK_ALLOWED_NETWORKS,
-      logger: log.child({ component: 'webhooks' }),
-    });
-    stops.push(() => dispatcher.stop());
-
-    const apiKey = await loadBootstrapApiKey({
-      configuredKey: config.OTAFLOW_API_KEY,
-      dataDir: config.dataDir,
-    });
-    if (apiKey.file) {
-      log.info(
-        { file: apiKey.file },
-        apiKey.generated
-          ? 'generated the bootstrap API key into its file'
-          : 'bootstrap API key read from its file',
-      );
+      });
     }
-    const apiLimits = {
-      ...defaultApiLimits,
-      requestsPerKeyPerMinute: config.OTAFLOW_API_REQUESTS_PER_MINUTE,
-    };
-    const trustedKeys = config.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR
-      ? await loadTrustedSigningKeys(config.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR)
-      : [];
-    const app = createApi({
-      limits: apiLimits,
-      deviceConnections: withDtlsSessions(deviceConnections, dtls, db, log),
-      packageSigning: {
-        trustedKeys,
-        unsignedAllowed:
-          (config.OTAFLOW_UNSIGNED_PACKAGES ?? (trustedKeys.length > 0 ? 'refused' : 'allowed')) ===
-          'allowed',
-      },
-      db,
-      packageStore,
-      downloads,
-      temporal,
-      secrets,
-      config,
-      logger: log.child({ component: 'api' }),
-      apiKey: apiKey.key,
-      brokerAuth: config.MQTT_AUTH_HTTP_TOKEN
-        ? {
-            token: config.MQTT_AUTH_HTTP_TOKEN,
-            authenticate: authenticateMqtt,
-            serviceUsername: serviceAccount.username,
-          }
-        : undefined,
-    });
-    const server = await listenApi(
-      app,
-      config.OTAFLOW_API_HOST,
-      config.OTAFLOW_API_PORT,
-      apiLimits.maxPackageBytes,
-    );
-    stops.push(() => closeServer(server));
-    const apiPort = (server.address() as { port: number }).port;
-    let apiTlsUrl: string | undefined;
-    if (tls) {
-      const tlsServer = await listenApi(
-        app,
-        config.OTAFLOW_API_HOST,
-        config.OTAFLOW_API_TLS_PORT,
-        apiLimits.maxPackageBytes,
-        tls.credentials,
-      );
-      stops.push(() => closeServer(tlsServer));
-      apiTlsUrl = `https://${config.OTAFLOW_API_HOST}:${(tlsServer.address() as { port: number }).port}`;
+
+    installTemporalRuntime();
+    const lwm2m = roles.has('lwm2m-gateway')
+      ? await startLwm2mRole({ config, db, secrets, temporal, packageStore, packages, log, stops })
+      : undefined;
+
+    if (roles.has('upgrade-worker') || roles.has('task-worker') || mqttGatewayActivities || lwm2m) {
+      const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+      stops.push(() => workerConnection.close());
+      const workers = await createWorkers({
+        connection: workerConnection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        upgrades: roles.has('upgrade-worker')
+          ? {
+              workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
+              activities: {
+                ...createActivities({ db, downloads, temporal }),
+                ...createLwm2mPlatformActivities({
+                  client: temporal,
+                  gatewayOf: (deviceId) => findLwm2mGateway(db, deviceId),
+                }),
+              },
+            }
+          : undefined,
+        tasks: roles.has('task-worker'),
+        mqttGateway: mqttGatewayActivities && { activities: mqttGatewayActivities },
+        lwm2mGateway: lwm2m && {
+          gatewayId: lwm2m.gateway.gatewayId,
+          activities: createLwm2mCommandActivities({
+            gateway: lwm2m.gateway,
+            steps: createRegistryActivities({ db }),
+          }),
+        },
+      });
+      const running = workers.map((worker) => worker.run());
+      stops.push(() => shutDownWorkers(workers, running));
     }
+
+    if (roles.has('webhooks')) {
+      const dispatcher = startWebhookDispatcher({
+        db,
+        secrets,
+        allowedNetworks: config.OTAFLOW_WEBHOOK_ALLOWED_NETWORKS,
+        logger: log.child({ component: 'webhooks' }),
+      });
+      stops.push(() => dispatcher.stop());
+    }
+
+    const api = roles.has('api')
+      ? await startApiRole({
+          config,
+          db,
+          secrets,
+          temporal,
+          packageStore,
+          downloads,
+          tls,
+          deviceConnections: withDtlsSessions(deviceConnections, lwm2m?.dtls, db, log),
+          brokerAuth: { authenticate: authenticateMqtt, serviceUsername: serviceAccount.username },
+          log,
+          stops,
+        })
+      : undefined;
 
     return {
       addresses: {
-        api: `http://${config.OTAFLOW_API_HOST}:${apiPort}`,
+        api: api?.url,
         temporal: temporalAddress,
         temporalUi: devServer?.uiUrl,
         minio: minioEndpoint,
         minioConsole: minio?.consoleUrl,
         mqtt: mqttUrl,
         mqttTls: mqttTlsUrl,
-        apiTls: apiTlsUrl,
+        apiTls: api?.tlsUrl,
         tlsCaFile: tls?.caFile,
-        lwm2m: `coap://${withPort(lwm2m.address, lwm2m.port)}`,
-        lwm2mDtls: dtls && `coaps://${withPort(dtls.address, dtls.port)}`,
+        lwm2m: lwm2m && `coap://${withPort(lwm2m.gateway.address, lwm2m.gateway.port)}`,
+        lwm2mDtls: lwm2m?.dtls && `coaps://${withPort(lwm2m.dtls.address, lwm2m.dtls.port)}`,
       },
       db,
       temporal,
-      apiKey: apiKey.key,
-      apiKeyFile: apiKey.file,
+      apiKey: api?.key,
+      apiKeyFile: api?.keyFile,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+interface RoleDeps {
+  config: Config;
+  db: Database;
+  secrets: SecretBox;
+  temporal: Client;
+  packageStore: PackageStore;
+  log: Logger;
+  /** Where the role adds how to stop what it started. */
+  stops: Array<() => Promise<void>>;
+}
+
+/** Role `lwm2m-gateway`: this gateway's registrations start afresh, its CoAP socket, its DTLS terminator. */
+async function startLwm2mRole({
+  config,
+  db,
+  secrets,
+  temporal,
+  packageStore,
+  packages,
+  log,
+  stops,
+}: RoleDeps & { packages: PackageCatalog }): Promise<{ gateway: Lwm2mGateway; dtls?: DtlsTerminator }> {
+  await forgetGatewayRegistrations(db, config.OTAFLOW_GATEWAY_ID);
+  const dtlsSessions = config.LWM2M_DTLS === 'on' ? new DtlsSessionTable() : undefined;
+  const plainCoap = config.LWM2M_PLAIN === 'on';
+  let dtlsPublicHost = config.LWM2M_DTLS_PUBLIC_HOST ?? '';
+  const gateway = await startLwm2mGateway({
+    host: plainCoap ? config.LWM2M_HOST : '127.0.0.1',
+    port: plainCoap ? config.LWM2M_PORT : 0,
+    plainCoap,
+    dtls: dtlsSessions && { sessions: dtlsSessions, publicHost: () => dtlsPublicHost },
+    gatewayId: config.OTAFLOW_GATEWAY_ID,
+    publicHost: config.LWM2M_PUBLIC_HOST,
+    queueModeAwakeMs: config.LWM2M_QUEUE_MODE_AWAKE_S * 1000,
+    registry: createLwm2mGatewayRegistry(db),
+    sink: createTemporalLwm2mEventSink(temporal, log.child({ component: 'lwm2m-events' })),
+    packages: {
+      store: packageStore,
+      cacheBytes: config.LWM2M_PACKAGE_CACHE_MB * 1024 * 1024,
+      lookup: packages.find,
+    },
+    log: log.child({ component: 'lwm2m-gateway' }),
+  });
+  stops.push(() => gateway.stop());
+  if (!dtlsSessions) return { gateway };
+  const dtls = await startDtlsTerminator({
+    binary: requireBinary('dtls-terminator', 'LwM2M over DTLS (LWM2M_DTLS=off turns it off)'),
+    host: config.LWM2M_HOST,
+    port: config.LWM2M_DTLS_PORT,
+    gateway: { address: loopbackFor(gateway.address), port: gateway.port },
+    sessions: dtlsSessions,
+    lookupKey: async (identity) => {
+      const sealed = await findPskKeyCiphertext(db, identity);
+      return sealed === undefined ? undefined : Buffer.from(secrets.decrypt(sealed), 'hex');
+    },
+    log: log.child({ component: 'lwm2m-dtls' }),
+  });
+  // The terminator stops first: no session forwards into a gateway that is going away.
+  stops.push(() => dtls.stop());
+  dtlsPublicHost ||= withPort(
+    config.LWM2M_PUBLIC_HOST ? hostOf(config.LWM2M_PUBLIC_HOST) : dtls.address,
+    dtls.port,
+  );
+  return { gateway, dtls };
+}
+
+/** Role `api`: the REST API (and package downloads) over HTTP, and over HTTPS with TLS on. */
+async function startApiRole({
+  config,
+  db,
+  secrets,
+  temporal,
+  packageStore,
+  downloads,
+  tls,
+  deviceConnections,
+  brokerAuth,
+  log,
+  stops,
+}: RoleDeps & {
+  downloads: PackageDownloads;
+  tls: PlatformCredentials | undefined;
+  deviceConnections: DeviceConnections | undefined;
+  brokerAuth: { authenticate: DeviceAuthenticator; serviceUsername: string };
+}): Promise<{ url: string; tlsUrl?: string; key: string; keyFile?: string }> {
+  const apiKey = await loadBootstrapApiKey({
+    configuredKey: config.OTAFLOW_API_KEY,
+    dataDir: config.dataDir,
+  });
+  if (apiKey.file) {
+    log.info(
+      { file: apiKey.file },
+      apiKey.generated
+        ? 'generated the bootstrap API key into its file'
+        : 'bootstrap API key read from its file',
+    );
+  }
+  const apiLimits = {
+    ...defaultApiLimits,
+    requestsPerKeyPerMinute: config.OTAFLOW_API_REQUESTS_PER_MINUTE,
+  };
+  const trustedKeys = config.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR
+    ? await loadTrustedSigningKeys(config.OTAFLOW_PACKAGE_SIGNING_KEYS_DIR)
+    : [];
+  const app = createApi({
+    limits: apiLimits,
+    deviceConnections,
+    packageSigning: {
+      trustedKeys,
+      unsignedAllowed:
+        (config.OTAFLOW_UNSIGNED_PACKAGES ?? (trustedKeys.length > 0 ? 'refused' : 'allowed')) === 'allowed',
+    },
+    db,
+    packageStore,
+    downloads,
+    temporal,
+    secrets,
+    config,
+    logger: log.child({ component: 'api' }),
+    apiKey: apiKey.key,
+    brokerAuth: config.MQTT_AUTH_HTTP_TOKEN
+      ? { token: config.MQTT_AUTH_HTTP_TOKEN, ...brokerAuth }
+      : undefined,
+  });
+  const server = await listenApi(
+    app,
+    config.OTAFLOW_API_HOST,
+    config.OTAFLOW_API_PORT,
+    apiLimits.maxPackageBytes,
+  );
+  stops.push(() => closeServer(server));
+  const url = `http://${config.OTAFLOW_API_HOST}:${(server.address() as { port: number }).port}`;
+  if (!tls) return { url, key: apiKey.key, keyFile: apiKey.file };
+  const tlsServer = await listenApi(
+    app,
+    config.OTAFLOW_API_HOST,
+    config.OTAFLOW_API_TLS_PORT,
+    apiLimits.maxPackageBytes,
+    tls.credentials,
+  );
+  stops.push(() => closeServer(tlsServer));
+  return {
+    url,
+    tlsUrl: `https://${config.OTAFLOW_API_HOST}:${(tlsServer.address() as { port: number }).port}`,
+    key: apiKey.key,
+    keyFile: apiKey.file,
+  };
 }
 
 async function shutDownWorkers(workers: Worker[], running: Promise<void>[]): Promise<void> {

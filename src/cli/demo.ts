@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MultiBar, Presets } from 'cli-progress';
+import { ConfigError } from '../config';
 import type { Platform } from '../platform';
 import { startDtlsTunnels } from '../simulator/dtls-tunnels';
 import { planFleet, startFleet } from '../simulator/fleet';
@@ -41,7 +42,11 @@ const NBIOT_DEVICES = [
  * creates an upgrade task and shows each device's step and progress until every device has a result.
  */
 export async function runDemo(platform: Platform): Promise<void> {
-  const api = createApiClient(platform.addresses.api, platform.apiKey);
+  const { api: apiUrl, mqtt, lwm2m } = platform.addresses;
+  if (!apiUrl || !platform.apiKey || !mqtt || !lwm2m) {
+    throw new ConfigError('the demo needs every role in its process: leave OTAFLOW_ROLES unset (all)');
+  }
+  const api = createApiClient(apiUrl, platform.apiKey);
   const runId = Date.now().toString(36);
   // A model of its own per run: a package version is unique per product and model.
   const model = `${DEMO_MODEL}-${runId}`;
@@ -65,7 +70,7 @@ export async function runDemo(platform: Platform): Promise<void> {
   }));
   // Over DTLS with a pre-shared key each when the platform offers it, as NB-IoT devices of the seed
   // platform do; the simulator's CoAP goes through a DTLS tunnel per device.
-  const { lwm2m, lwm2mDtls } = platform.addresses;
+  const { lwm2mDtls } = platform.addresses;
   const keys = new Map<string, string>();
   for (const device of nbiotPlan) {
     const created = await api.post<{ pskKey?: string }>('/v1/devices', {
@@ -81,7 +86,7 @@ export async function runDemo(platform: Platform): Promise<void> {
     ? startDtlsTunnels(lwm2mDtls.replace('coaps://', '').replace('0.0.0.0', '127.0.0.1'))
     : undefined;
   // Over TLS when the platform offers it, verifying the broker and downloads as seed devices do.
-  const { mqtt, mqttTls, tlsCaFile } = platform.addresses;
+  const { mqttTls, tlsCaFile } = platform.addresses;
   const fleet = await startFleet(plan, mqttTls ?? mqtt, {
     ca: tlsCaFile ? readFileSync(tlsCaFile) : undefined,
   });

@@ -13,12 +13,18 @@ import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m/definitions';
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
-  /** What the platform worker runs: every activity on `TaskQueue.platform`. */
-  platformActivities: PlatformActivities & RolloutActivities & Lwm2mPlatformActivities;
-  mqttCommandActivities: MqttCommandActivities;
-  lwm2mGateway: { gatewayId: string; activities: Lwm2mBatchActivities };
-  /** The platform worker's workflow cache (`OTAFLOW_WORKFLOW_CACHE_SIZE`). */
-  workflowCacheSize: number;
+  /** The upgrade worker (role `upgrade-worker`): device upgrades, cell limiters, every activity on `TaskQueue.platform`. */
+  upgrades?: {
+    activities: PlatformActivities & RolloutActivities & Lwm2mPlatformActivities;
+    /** Its workflow cache (`OTAFLOW_WORKFLOW_CACHE_SIZE`). */
+    workflowCacheSize: number;
+  };
+  /** The task worker (role `task-worker`): rollout tasks. */
+  tasks?: boolean;
+  /** Role `mqtt-gateway`: device downlinks, leaving through this process's broker connection. */
+  mqttGateway?: { activities: MqttCommandActivities };
+  /** Role `lwm2m-gateway`: CoAP commands, on this gateway's own queue. */
+  lwm2mGateway?: { gatewayId: string; activities: Lwm2mBatchActivities };
 }
 
 /**
@@ -28,47 +34,65 @@ export interface WorkerOptions {
 const TASK_WORKFLOW_CACHE_SIZE = 100;
 
 /**
- * The workers of one otaflow process: the platform worker (device upgrades and cell limiters, plus
- * the registry, notification, rollout and permit activities), the
- * task worker (rollout tasks, with a cache of their own), the MQTT gateway worker (device downlinks,
- * on its own task queue so commands leave through a process that holds a broker connection) and the
- * LwM2M gateway worker (CoAP commands, on this gateway's own queue: only it holds its devices' NAT
+ * The workers of one otaflow process, one per role it runs: the upgrade worker (device upgrades and
+ * cell limiters, plus the registry, notification, rollout and permit activities), the task worker
+ * (rollout tasks, with a cache of their own), the MQTT gateway worker (device downlinks, on its own
+ * task queue so commands leave through a process that holds a broker connection) and the LwM2M
+ * gateway worker (CoAP commands, on this gateway's own queue: only it holds its devices' NAT
  * bindings). Both workflow workers run the same bundle.
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
-  const { connection, namespace } = options;
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
-  });
-  const platform = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: TaskQueue.platform,
-    workflowBundle,
-    // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
-    // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
-    // replays its short history when its device answers.
-    maxCachedWorkflows: options.workflowCacheSize,
-    activities: options.platformActivities,
-  });
-  const tasks = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: TaskQueue.tasks,
-    workflowBundle,
-    maxCachedWorkflows: TASK_WORKFLOW_CACHE_SIZE,
-  });
-  const mqttGateway = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: TaskQueue.mqttGateway,
-    activities: options.mqttCommandActivities,
-  });
-  const lwm2mGateway = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: lwm2mGatewayTaskQueue(options.lwm2mGateway.gatewayId),
-    activities: options.lwm2mGateway.activities,
-  });
-  return [platform, tasks, mqttGateway, lwm2mGateway];
+  const { connection, namespace, upgrades, tasks, mqttGateway, lwm2mGateway } = options;
+  const workers: Worker[] = [];
+  const workflowBundle =
+    upgrades || tasks
+      ? await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts') })
+      : undefined;
+  if (upgrades) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: TaskQueue.platform,
+        workflowBundle,
+        // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
+        // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
+        // replays its short history when its device answers.
+        maxCachedWorkflows: upgrades.workflowCacheSize,
+        activities: upgrades.activities,
+      }),
+    );
+  }
+  if (tasks) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: TaskQueue.tasks,
+        workflowBundle,
+        maxCachedWorkflows: TASK_WORKFLOW_CACHE_SIZE,
+      }),
+    );
+  }
+  if (mqttGateway) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: TaskQueue.mqttGateway,
+        activities: mqttGateway.activities,
+      }),
+    );
+  }
+  if (lwm2mGateway) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: lwm2mGatewayTaskQueue(lwm2mGateway.gatewayId),
+        activities: lwm2mGateway.activities,
+      }),
+    );
+  }
+  return workers;
 }

@@ -1,14 +1,20 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/api/auth';
-import { type ApiClient, createApiClient } from '../../src/cli/api-client';
+import type { ApiClient } from '../../src/cli/api-client';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
 import { type SimulatedDeviceBehaviour, SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
 import { freePort } from '../../src/stack/free-port';
+import {
+  crash,
+  STARTUP_TIMEOUT_MS,
+  startPlatformChild,
+  stopGracefully,
+} from '../support/platform-child-process';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 /**
@@ -21,7 +27,6 @@ import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 const PRODUCT = { product: 'water-meter', model: 'WM-2' };
 const TARGET = '2.0.0';
-const STARTUP_TIMEOUT_MS = 60_000;
 // Generous: after the SIGKILL, work the dead process held waits out its activity timeouts (30 s) on a
 // machine also running the other suites.
 const TASK_DEADLINE_MS = 180_000;
@@ -41,56 +46,6 @@ interface TaskDevice {
   outcome: string | null;
   failureCause: string | null;
   fromVersion: string | null;
-}
-
-interface PlatformChild {
-  process: ChildProcess;
-  api: ApiClient;
-}
-
-/** otaflow in a forked process (test/support/platform-child.ts), started as `npm start` starts it. */
-function startPlatformChild(env: NodeJS.ProcessEnv): Promise<PlatformChild> {
-  const child = fork(path.join(__dirname, '../support/platform-child.ts'), [], {
-    env: { ...process.env, ...env },
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error('otaflow did not start in time')), STARTUP_TIMEOUT_MS);
-    const onMessage = (message: unknown) => {
-      const ready = message as { type?: string; api?: string };
-      if (ready.type === 'ready' && ready.api) finish(undefined, ready.api);
-    };
-    const onExit = (code: number | null) => finish(new Error(`otaflow exited with code ${code} on start`));
-    function finish(error?: Error, api?: string) {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (error || !api) {
-        child.kill('SIGKILL');
-        reject(error);
-      } else resolve({ process: child, api: createApiClient(api, env.OTAFLOW_API_KEY) });
-    }
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
-function crash(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  return exited;
-}
-
-async function stopGracefully(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  if (child.connected) child.send('stop');
-  else child.kill('SIGKILL');
-  await exited;
-  clearTimeout(killer);
 }
 
 async function waitForTask(api: ApiClient, taskId: string): Promise<Map<string, TaskDevice>> {
@@ -121,12 +76,14 @@ describe('a crash of the otaflow process', () => {
   const children: ChildProcess[] = [];
   const devices: SimulatedMqttDevice[] = [];
 
-  async function startOtaflow(): Promise<PlatformChild> {
+  /** Every role, as `npm start` runs it. */
+  async function startOtaflow(): Promise<{ process: ChildProcess; api: ApiClient }> {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-crash-'));
     dataDirs.push(dataDir);
     const child = await startPlatformChild({ ...platformEnv, OTAFLOW_DATA_DIR: dataDir });
     children.push(child.process);
-    return child;
+    if (!child.api) throw new Error('otaflow started without its API');
+    return { process: child.process, api: child.api };
   }
 
   function simulate(deviceId: string, behaviour: SimulatedDeviceBehaviour = {}) {

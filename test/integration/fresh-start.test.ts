@@ -58,7 +58,7 @@ function appearsInRepository(value: string): boolean {
 
 function brokerLogin(
   password: string,
-  over: { url: string; ca?: Buffer } = { url: platform.addresses.mqtt },
+  over: { url: string; ca?: Buffer } = { url: platform.addresses.mqtt ?? '' },
 ): Promise<string> {
   const client = mqtt.connect(over.url, {
     clientId: `otaflow-gateway-probe-${password.length}`,

@@ -1,7 +1,7 @@
 /**
  * otaflow in a process of its own, as `npm start` runs it, configured by the environment, so a test
  * can crash it for real (SIGKILL) and start another one on the same stack. Talks over IPC:
- *   → { type: 'ready', api }   once started
+ *   → { type: 'ready', addresses }   once started (PlatformAddresses: what its roles serve)
  *   ← 'stop'                   stops gracefully and exits
  */
 import { loadConfig } from '../../src/config';
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   process.on('message', (message) => {
     if (message === 'stop') void stop();
   });
-  process.send?.({ type: 'ready', api: platform.addresses.api });
+  process.send?.({ type: 'ready', addresses: platform.addresses });
 }
 
 main().catch((error: unknown) => {

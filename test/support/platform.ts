@@ -9,6 +9,9 @@ import { freePort } from '../../src/stack/free-port';
 import type { RealStack } from './stack/real-stack';
 
 export interface TestPlatform extends Platform {
+  /** It runs every role: each address is there. */
+  addresses: Platform['addresses'] & { api: string; mqtt: string; lwm2m: string };
+  apiKey: string;
   /** What it was started with (ports included). */
   config: Config;
   api: ApiClient;
@@ -64,10 +67,14 @@ export async function startTestPlatform(
     LWM2M_QUEUE_MODE_AWAKE_S: options.queueModeAwakeSeconds?.toString(),
   });
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
+  const { api, mqtt, lwm2m } = platform.addresses;
+  if (!api || !mqtt || !lwm2m || !platform.apiKey) throw new Error('the test platform runs every role');
   return {
     ...platform,
+    addresses: { ...platform.addresses, api, mqtt, lwm2m },
+    apiKey: platform.apiKey,
     config,
-    api: createApiClient(platform.addresses.api, platform.apiKey),
+    api: createApiClient(api, platform.apiKey),
     apiHeaders: { authorization: `Bearer ${platform.apiKey}` },
     stop: async () => {
       await platform.stop();

@@ -121,6 +121,49 @@ describe('configuration', () => {
     }
   });
 
+  it('runs every role by default, or the ones OTAFLOW_ROLES lists, naming a role it does not know', () => {
+    expect([...loadConfig({}).roles]).toEqual([
+      'api',
+      'upgrade-worker',
+      'task-worker',
+      'mqtt-gateway',
+      'lwm2m-gateway',
+      'webhooks',
+    ]);
+    expect(loadConfig({ OTAFLOW_ROLES: ' all ' }).roles.size).toBe(6);
+    const shared = {
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      DATABASE_URL: 'postgres://otaflow@db/otaflow',
+      MINIO_ENDPOINT: 'http://minio:9000',
+      MINIO_SECRET_KEY: 'a-minio-secret',
+      OTAFLOW_SECRET_KEY: 'a'.repeat(64),
+    };
+    expect([...loadConfig({ ...shared, OTAFLOW_ROLES: 'task-worker, upgrade-worker' }).roles]).toEqual([
+      'task-worker',
+      'upgrade-worker',
+    ]);
+    expect(() => loadConfig({ ...shared, OTAFLOW_ROLES: 'api,gateway' })).toThrow(
+      /OTAFLOW_ROLES\.1: "gateway" is not a role: all, or a comma-separated list of api, upgrade-worker, task-worker, mqtt-gateway, lwm2m-gateway, webhooks/,
+    );
+    expect(() => loadConfig({ OTAFLOW_ROLES: ',' })).toThrow(/OTAFLOW_ROLES: all, or a comma-separated list/);
+  });
+
+  it('refuses a process running only some roles on anything embedded or generated for itself', () => {
+    expect(() => loadConfig({ OTAFLOW_ROLES: 'task-worker' })).toThrow(
+      /OTAFLOW_ROLES: task-worker runs part of otaflow.*set TEMPORAL_ADDRESS, DATABASE_URL, MINIO_ENDPOINT, OTAFLOW_SECRET_KEY$/m,
+    );
+    expect(() =>
+      loadConfig({
+        OTAFLOW_ROLES: 'api,mqtt-gateway',
+        TEMPORAL_ADDRESS: 'temporal:7233',
+        DATABASE_URL: 'postgres://otaflow@db/otaflow',
+        MINIO_ENDPOINT: 'http://minio:9000',
+        MINIO_SECRET_KEY: 'a-minio-secret',
+        OTAFLOW_SECRET_KEY: 'a'.repeat(64),
+      }),
+    ).toThrow(/set MQTT_URL, MQTT_SERVICE_PASSWORD, OTAFLOW_API_KEY$/m);
+  });
+
   it('lets a queue-mode device listen 93 s after each uplink by default, and names a bad duration', () => {
     expect(loadConfig({}).LWM2M_QUEUE_MODE_AWAKE_S).toBe(93);
     expect(loadConfig({ LWM2M_QUEUE_MODE_AWAKE_S: '20' }).LWM2M_QUEUE_MODE_AWAKE_S).toBe(20);
