@@ -7,6 +7,10 @@ import {
   checkCoverageRanges,
   defaultCoverageRanges,
 } from '../workflows/lwm2m/radio-coverage';
+import {
+  loadTemporalConnectionSettings,
+  type TemporalConnectionSettings,
+} from './temporal/connection-settings';
 
 /**
  * otaflow's configuration, read from the environment once at startup. A bad value stops the process
@@ -166,7 +170,6 @@ const ConfigSchema = z.object({
   /** `refused` (the default once signing keys are set) or `allowed` (the default without them). */
   OTAFLOW_UNSIGNED_PACKAGES: z.preprocess(blankAsUnset, z.enum(['allowed', 'refused']).optional()),
 
-  TEMPORAL_ADDRESS: optionalAddress,
   /**
    * Workflows the platform worker keeps in memory between their workflow tasks (the SDK's
    * `maxCachedWorkflows`). One that is not cached replays its history at its next task; upgrades wait
@@ -180,7 +183,6 @@ const ConfigSchema = z.object({
    * 0 leaves it to V8, which goes up to 300 % when collecting is cheap.
    */
   OTAFLOW_HEAP_GROWTH_PERCENT: integerSetting(heapGrowthRange, 0, 300, HEAP_GROWTH_PERCENT_DEFAULT),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_DEV_SERVER_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
 
@@ -261,6 +263,8 @@ const ConfigSchema = z.object({
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config extends RawConfig {
+  /** TEMPORAL_* as the Temporal SDKs read them (src/temporal/connection-settings.ts). */
+  temporal: TemporalConnectionSettings;
   /** OTAFLOW_ROLES, `all` spelled out. */
   roles: ReadonlySet<Role>;
   dataDir: string;
@@ -323,12 +327,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   refuseWellKnownSecretsOnOpenListeners(raw);
+  let temporal: TemporalConnectionSettings;
+  try {
+    temporal = loadTemporalConnectionSettings(env);
+  } catch (error) {
+    throw new ConfigError(
+      `invalid configuration:\n  Temporal connection (TEMPORAL_*): ${(error as Error).message}`,
+    );
+  }
   const processRoles = new Set<Role>(
     raw.OTAFLOW_ROLES.includes('all') ? roles : (raw.OTAFLOW_ROLES as Role[]),
   );
-  requireSharedStackForPartialRoles(raw, processRoles);
+  requireSharedStackForPartialRoles(raw, temporal, processRoles);
   return {
     ...raw,
+    temporal,
     roles: processRoles,
     dataDir: path.resolve(raw.OTAFLOW_DATA_DIR),
     coverageRanges,
@@ -341,17 +354,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * embedded (a PGlite file, an in-process broker, a dev server), nor secrets each would generate for
  * itself into its own data dir.
  */
-function requireSharedStackForPartialRoles(raw: RawConfig, processRoles: ReadonlySet<Role>): void {
+function requireSharedStackForPartialRoles(
+  raw: RawConfig,
+  temporal: TemporalConnectionSettings,
+  processRoles: ReadonlySet<Role>,
+): void {
   if (processRoles.size === roles.length) return;
-  const needed: (keyof RawConfig)[] = [
-    'TEMPORAL_ADDRESS',
-    'DATABASE_URL',
-    'MINIO_ENDPOINT',
-    'OTAFLOW_SECRET_KEY',
-  ];
+  const needed: (keyof RawConfig)[] = ['DATABASE_URL', 'MINIO_ENDPOINT', 'OTAFLOW_SECRET_KEY'];
   if (processRoles.has('mqtt-gateway')) needed.push('MQTT_URL', 'MQTT_SERVICE_PASSWORD');
   if (processRoles.has('api')) needed.push('OTAFLOW_API_KEY');
-  const missing = needed.filter((variable) => raw[variable] === undefined || raw[variable] === '');
+  const missing: string[] = needed.filter((variable) => raw[variable] === undefined || raw[variable] === '');
+  if (!temporal.address) missing.unshift('TEMPORAL_ADDRESS');
   if (missing.length > 0) {
     throw new ConfigError(
       `invalid configuration:\n  OTAFLOW_ROLES: ${[...processRoles].join(',')} runs part of otaflow, beside processes running the rest, which must share its Temporal, database, MinIO, broker and keys: set ${missing.join(', ')}`,

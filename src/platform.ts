@@ -51,6 +51,7 @@ import { requireBinary } from './stack/binaries';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
 import { installTemporalRuntime } from './temporal/runtime';
+import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createWorkers } from './temporal/workers';
 import { loadPlatformCredentials, type PlatformCredentials } from './tls/platform-credentials';
 import { startWebhookDispatcher } from './webhooks/dispatcher';
@@ -103,14 +104,14 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     limitHeapGrowth(config.OTAFLOW_HEAP_GROWTH_PERCENT);
     mkdirSync(config.dataDir, { recursive: true });
 
-    let temporalAddress = config.TEMPORAL_ADDRESS;
+    let temporalAddress = config.temporal.address;
     let devServer: TemporalDevServer | undefined;
     if (!temporalAddress) {
       const server = await startTemporalDevServer({
         dataDir: config.dataDir,
         port: config.TEMPORAL_DEV_SERVER_PORT,
         uiPort: config.TEMPORAL_UI_PORT,
-        namespace: config.TEMPORAL_NAMESPACE,
+        namespace: config.temporal.namespace,
       });
       stops.push(() => server.stop());
       devServer = server;
@@ -207,9 +208,23 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       presence = mosquittoPresence;
     }
 
-    const connection = await Connection.connect({ address: temporalAddress });
+    const connection = await Connection.connect({
+      ...config.temporal.connection,
+      address: temporalAddress,
+    }).catch((error: unknown) => {
+      throw new Error(
+        `cannot reach Temporal at ${describeTemporal(config, temporalAddress)}: ${(error as Error).message}`,
+      );
+    });
     stops.push(() => connection.close());
-    const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const temporal = new Client({ connection, namespace: config.temporal.namespace });
+    const addedSearchAttributes = await ensureSearchAttributes(connection, config.temporal.namespace);
+    if (addedSearchAttributes.length > 0) {
+      log.info(
+        { searchAttributes: addedSearchAttributes },
+        "added otaflow's search attributes to the Temporal namespace",
+      );
+    }
 
     let mqttGatewayActivities: MqttCommandActivities | undefined;
     if (mqttUrl && presence) {
@@ -248,11 +263,14 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       : undefined;
 
     if (roles.has('upgrade-worker') || roles.has('task-worker') || mqttGatewayActivities || lwm2m) {
-      const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+      const workerConnection = await NativeConnection.connect({
+        ...config.temporal.connection,
+        address: temporalAddress,
+      });
       stops.push(() => workerConnection.close());
       const workers = await createWorkers({
         connection: workerConnection,
-        namespace: config.TEMPORAL_NAMESPACE,
+        namespace: config.temporal.namespace,
         upgrades: roles.has('upgrade-worker')
           ? {
               workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
@@ -490,6 +508,19 @@ async function shutDownWorkers(workers: Worker[], running: Promise<void>[]): Pro
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Where otaflow looked for Temporal, and how, for an operator reading why it did not get there. */
+function describeTemporal(config: Config, address: string): string {
+  const { tls, apiKey } = config.temporal.connection;
+  const settings = typeof tls === 'object' && tls !== null ? tls : {};
+  const how = [
+    tls ? 'TLS' : 'no TLS',
+    settings.clientCertPair ? 'a client certificate' : undefined,
+    settings.serverNameOverride ? `server name ${settings.serverNameOverride}` : undefined,
+    apiKey ? 'an API key' : undefined,
+  ].filter(Boolean);
+  return `${address} (namespace ${config.temporal.namespace}; ${how.join(', ')})`;
 }
 
 /** Where this host reaches a socket bound to a wildcard address. */

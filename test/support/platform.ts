@@ -37,6 +37,8 @@ export async function startTestPlatform(
     plainCoap?: boolean;
     /** LWM2M_QUEUE_MODE_AWAKE_S, to keep queue-mode tests short. */
     queueModeAwakeSeconds?: number;
+    /** TEMPORAL_* settings instead of the stack's plain dev server address. */
+    temporal?: Record<string, string>;
   } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
@@ -65,6 +67,7 @@ export async function startTestPlatform(
     LWM2M_DTLS_PORT: '0',
     LWM2M_PLAIN: options.plainCoap === false ? 'off' : 'on',
     LWM2M_QUEUE_MODE_AWAKE_S: options.queueModeAwakeSeconds?.toString(),
+    ...options.temporal,
   });
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));
   const { api, mqtt, lwm2m } = platform.addresses;

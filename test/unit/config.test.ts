@@ -5,7 +5,7 @@ import { publicBaseUrl } from '../../src/packages/download';
 describe('configuration', () => {
   it('starts every embedded component when no address is given', () => {
     const config = loadConfig({ TEMPORAL_ADDRESS: '', MQTT_URL: '  ' });
-    expect(config.TEMPORAL_ADDRESS).toBeUndefined();
+    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', connection: {} });
     expect(config.MQTT_URL).toBeUndefined();
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.OTAFLOW_PUBLIC_URL).toBeUndefined();
@@ -20,7 +20,7 @@ describe('configuration', () => {
       OTAFLOW_PUBLIC_URL: 'https://ota.example.com',
     });
     expect(config).toMatchObject({
-      TEMPORAL_ADDRESS: 'temporal:7233',
+      temporal: { address: 'temporal:7233', namespace: 'default' },
       DATABASE_URL: 'postgres://otaflow@db/otaflow',
       MQTT_URL: 'mqtt://mosquitto:1883',
       OTAFLOW_PUBLIC_URL: 'https://ota.example.com',
