@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -12,7 +13,7 @@ import { createRegistryActivities } from '../activities/registry';
 import { loadBootstrapApiKey } from './api/auth';
 import { createApi, defaultApiLimits } from './api/create-api';
 import { listenApi } from './api/http-server';
-import type { Config } from './config';
+import { type Config, ConfigError } from './config';
 import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
@@ -23,6 +24,7 @@ import {
   forgetGatewayRegistrations,
 } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
+import { holdsTheSharedSecretKey } from './db/secret-key-check';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
 import { createDatabaseUplinkInbox } from './db/uplink-inbox';
 import type { DeviceConnections } from './devices/device-connections';
@@ -151,6 +153,14 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       dataDir: config.dataDir,
     });
     const secrets = createSecretBox(secretKey);
+    if (!(await holdsTheSharedSecretKey(db, secrets))) {
+      const source = config.OTAFLOW_SECRET_KEY
+        ? 'OTAFLOW_SECRET_KEY'
+        : path.join(config.dataDir, 'secret.key');
+      throw new ConfigError(
+        `${source} is not the key this database's secrets are sealed with: every otaflow process sharing a database needs the same OTAFLOW_SECRET_KEY (it seals device and webhook secrets and signs download tokens)`,
+      );
+    }
     const registry = createDeviceRegistry(db, secrets);
 
     const packageStore = createPackageStore({

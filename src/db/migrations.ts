@@ -280,6 +280,18 @@ export const migrations: readonly Migration[] = [
          add constraint devices_psk_identity_with_key check ((psk_identity is null) = (psk_key_ciphertext is null))`,
     ],
   },
+  {
+    id: 15,
+    name: 'secret key check',
+    // One row: a known text sealed under the key every process sharing the database must hold (src/db/secret-key-check.ts).
+    statements: [
+      `create table secret_key_check (
+         only_row boolean primary key default true check (only_row),
+         sealed text not null,
+         created_at timestamptz not null default now()
+       )`,
+    ],
+  },
 ];
 
 /**

@@ -32,6 +32,7 @@ describe('otaflow split by role', () => {
   let workers: PlatformChild;
   let gateways: PlatformChild;
   let api: ApiClient;
+  let start: (roles: string, env?: NodeJS.ProcessEnv) => Promise<PlatformChild>;
   const dataDirs: string[] = [];
   const stops: Array<() => Promise<void>> = [];
 
@@ -59,7 +60,7 @@ describe('otaflow split by role', () => {
       LWM2M_PORT: '0',
       LWM2M_DTLS: 'off',
     };
-    const start = async (roles: string, env: NodeJS.ProcessEnv = {}) => {
+    start = async (roles: string, env: NodeJS.ProcessEnv = {}) => {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-split-'));
       dataDirs.push(dataDir);
       const child = await startPlatformChild({
@@ -92,6 +93,12 @@ describe('otaflow split by role', () => {
     expect(gateways.addresses.api).toBeUndefined();
     expect(gateways.addresses.lwm2m).toMatch(/^coap:\/\/127\.0\.0\.1:\d+$/);
   });
+
+  it('refuses to start a process whose secret key is not the one the others share', async () => {
+    await expect(start('webhooks', { OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex') })).rejects.toThrow(
+      /OTAFLOW_SECRET_KEY is not the key this database's secrets are sealed with/,
+    );
+  }, 90_000);
 
   it('upgrades an MQTT and an LwM2M device through the three processes', async () => {
     const lwm2mAddress = gateways.addresses.lwm2m;

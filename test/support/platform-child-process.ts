@@ -20,7 +20,13 @@ export function startPlatformChild(env: NodeJS.ProcessEnv): Promise<PlatformChil
   const child = fork(path.join(__dirname, 'platform-child.ts'), [], {
     env: { ...process.env, ...env },
     execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  // Passed on as it comes, and the end of it kept for the error when the process does not start.
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => finish(new Error('otaflow did not start in time')), STARTUP_TIMEOUT_MS);
@@ -28,7 +34,8 @@ export function startPlatformChild(env: NodeJS.ProcessEnv): Promise<PlatformChil
       const ready = message as { type?: string; addresses?: PlatformAddresses };
       if (ready.type === 'ready' && ready.addresses) finish(undefined, ready.addresses);
     };
-    const onExit = (code: number | null) => finish(new Error(`otaflow exited with code ${code} on start`));
+    const onExit = (code: number | null) =>
+      finish(new Error(`otaflow exited with code ${code} on start: ${stderrTail.trim()}`));
     function finish(error?: Error, addresses?: PlatformAddresses) {
       clearTimeout(timer);
       child.off('message', onMessage);
