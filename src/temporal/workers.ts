@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import type {
   Lwm2mBatchActivities,
   Lwm2mPlatformActivities,
@@ -9,6 +8,7 @@ import type {
 } from '../../activities/interfaces';
 import { TaskQueue } from '../../workflows/definitions';
 import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m/definitions';
+import { workflowBundle } from './workflow-bundle';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -44,17 +44,14 @@ const TASK_WORKFLOW_CACHE_SIZE = 100;
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace, upgrades, tasks, mqttGateway, lwm2mGateway } = options;
   const workers: Worker[] = [];
-  const workflowBundle =
-    upgrades || tasks
-      ? await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts') })
-      : undefined;
+  const bundle = upgrades || tasks ? await workflowBundle() : undefined;
   if (upgrades) {
     workers.push(
       await Worker.create({
         connection,
         namespace,
         taskQueue: TaskQueue.platform,
-        workflowBundle,
+        workflowBundle: bundle,
         // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
         // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
         // replays its short history when its device answers.
@@ -69,7 +66,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         connection,
         namespace,
         taskQueue: TaskQueue.tasks,
-        workflowBundle,
+        workflowBundle: bundle,
         maxCachedWorkflows: TASK_WORKFLOW_CACHE_SIZE,
       }),
     );

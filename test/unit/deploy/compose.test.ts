@@ -42,6 +42,16 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toContain('OTAFLOW_DTLS_TERMINATOR_BIN=/usr/local/bin/dtls-terminator');
   });
 
+  it('runs the compiled build with node alone, production dependencies only, as a non-root user', () => {
+    const dockerfile = readFileSync(path.join(__dirname, '../../../Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toContain('RUN npm ci --omit=dev');
+    expect(runtime).toContain('COPY --from=build /app/dist/ dist/');
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^CMD \["node", "dist\/src\/cli\/start\.js"\]$/m);
+    expect(runtime).not.toContain('tsx');
+  });
+
   it('gives no secret a default: each is required from .env, or left to otaflow to generate', () => {
     const interpolations = [...composeText.matchAll(/\$\{(\w+)(:?[-?])?([^}]*)\}/g)];
     const secrets = interpolations.filter(([, name]) => /PASSWORD|SECRET|TOKEN|API_KEY/.test(name ?? ''));

@@ -1,0 +1,111 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../../src/api/auth';
+import { type ApiClient, createApiClient } from '../../src/cli/api-client';
+import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
+import { freePort } from '../../src/stack/free-port';
+import { type RealStack, startRealStack } from '../support/stack/real-stack';
+
+/**
+ * `npm run build` makes an otaflow that `node` alone runs: compiled JavaScript and the workflow
+ * bundle made once at build time. The workflows' entry is removed after the build, so a start that
+ * tried to bundle them would fail; the built otaflow starts and upgrades a device.
+ */
+
+const REPO = path.resolve(__dirname, '../..');
+const PRODUCT = { product: 'built-meter', model: 'BM-1' };
+const TARGET = '2.0.0';
+
+describe('the compiled build', () => {
+  let stack: RealStack;
+  let otaflow: ChildProcess | undefined;
+  let device: SimulatedLwm2mDevice | undefined;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-built-'));
+
+  beforeAll(async () => {
+    await promisify(execFile)('npm', ['run', 'build'], { cwd: REPO });
+    rmSync(path.join(REPO, 'dist/workflows/index.js'));
+    stack = await startRealStack();
+  }, 240_000);
+
+  afterAll(async () => {
+    await device?.stop();
+    if (otaflow && otaflow.exitCode === null) {
+      const exited = new Promise((resolve) => otaflow?.once('exit', resolve));
+      otaflow.kill('SIGTERM');
+      await exited;
+    }
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts with node alone and upgrades a device', async () => {
+    const apiKey = generateApiKey();
+    const apiPort = await freePort();
+    const lwm2mPort = await freePort();
+    otaflow = spawn(process.execPath, [path.join(REPO, 'dist/src/cli/start.js')], {
+      cwd: dataDir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        OTAFLOW_DATA_DIR: dataDir,
+        OTAFLOW_API_PORT: String(apiPort),
+        OTAFLOW_API_KEY: apiKey,
+        OTAFLOW_TLS: 'off',
+        TEMPORAL_ADDRESS: stack.temporal.address,
+        DATABASE_URL: stack.postgres.url,
+        MINIO_ENDPOINT: stack.minio.endpoint,
+        MINIO_ACCESS_KEY: stack.minio.accessKey,
+        MINIO_SECRET_KEY: stack.minio.secretKey,
+        MINIO_BUCKET: `otaflow-test-${apiPort}`,
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: String(await freePort()),
+        LWM2M_HOST: '127.0.0.1',
+        LWM2M_PORT: String(lwm2mPort),
+        LWM2M_DTLS: 'off',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const output: string[] = [];
+    otaflow.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+    await expect
+      .poll(() => output.join(''), { timeout: 90_000, interval: 250 })
+      .toMatch(/otaflow is running/);
+    const api: ApiClient = createApiClient(`http://127.0.0.1:${apiPort}`, apiKey);
+
+    const id = 'built-meter-1';
+    await api.post('/v1/devices', { id, protocol: 'lwm2m', ...PRODUCT, lwm2mSecurity: 'none' });
+    device = new SimulatedLwm2mDevice({
+      endpoint: id,
+      serverUri: `coap://127.0.0.1:${lwm2mPort}`,
+      cellId: 77,
+      firmwareVersion: '1.0.0',
+      updatedVersion: TARGET,
+    });
+    await device.start();
+    const form = new FormData();
+    form.set('name', 'built-meter firmware');
+    form.set('version', TARGET);
+    form.set('kind', 'firmware');
+    form.set('product', PRODUCT.product);
+    form.set('model', PRODUCT.model);
+    form.set('file', new Blob([randomBytes(4 * 1024)]), 'bm1-2.0.0.bin');
+    const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
+    const task = await api.post<{ id: string }>('/v1/tasks', {
+      packageId: pkg.id,
+      target: { deviceIds: [id] },
+    });
+    await expect
+      .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
+        timeout: 90_000,
+        interval: 500,
+      })
+      .toBe('completed');
+    expect(device.firmwareVersion).toBe(TARGET);
+  }, 240_000);
+});
