@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
@@ -124,12 +125,16 @@ const ConfigSchema = z.object({
   ),
   /**
    * Unique per otaflow process, stable across its restarts: names its LwM2M gateway's task queue
-   * (only that gateway can reach its devices) and its MQTT gateway's broker session.
+   * (only that gateway can reach its devices) and its MQTT gateway's broker session. The host name by
+   * default, so that replicas on different hosts (containers, pods) never share one.
    */
-  OTAFLOW_GATEWAY_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, 1 to 64 characters')
-    .default('local'),
+  OTAFLOW_GATEWAY_ID: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only, 1 to 64 characters')
+      .default(gatewayIdOfHost(os.hostname())),
+  ),
 
   /**
    * Webhook receivers otaflow may deliver to although their address is loopback, private or
@@ -212,6 +217,20 @@ const ConfigSchema = z.object({
    * into `<data dir>/mqtt-service-password`.
    */
   MQTT_SERVICE_USERNAME: z.string().min(1).default('otaflow-gateway'),
+  /**
+   * With an external broker (MQTT_URL), MQTT gateways take uplinks and presence through shared
+   * subscriptions of this group (`$share/{group}/…`): each reaches one gateway however many run.
+   * `off` (the default): every gateway takes every uplink, so run one MQTT gateway. Only for brokers
+   * that deliver `$`-topics (the seed's `$oc/…`) to shared subscriptions: Mosquitto 2.0.11 does not
+   * (docs/deployment.md).
+   */
+  MQTT_SHARED_SUBSCRIPTION_GROUP: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'off, or letters, digits, _ . - only, 1 to 64 characters')
+      .default('off'),
+  ),
   MQTT_SERVICE_PASSWORD: z.preprocess(blankAsUnset, z.string().min(8).optional()),
   /**
    * Shared secret of Mosquitto's auth plugin (mosquitto-go-auth, HTTP backend): set, the API serves
@@ -347,6 +366,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     coverageRanges,
     radioResources: { cellId: raw.LWM2M_CELL_ID_PATH, rsrp: raw.LWM2M_RSRP_PATH, sinr: raw.LWM2M_SINR_PATH },
   };
+}
+
+/** A host name as a gateway ID: its first label, characters an ID may not hold dropped. */
+export function gatewayIdOfHost(hostname: string): string {
+  const id = (hostname.split('.')[0] ?? '').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
+  return id || 'local';
 }
 
 /**

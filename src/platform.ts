@@ -189,6 +189,10 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: mqttServicePassword.value };
     const authenticateMqtt = createDeviceAuthenticator({ registry, serviceAccount });
     let mqttUrl = config.MQTT_URL;
+    const sharedGroup =
+      config.MQTT_URL && config.MQTT_SHARED_SUBSCRIPTION_GROUP !== 'off'
+        ? config.MQTT_SHARED_SUBSCRIPTION_GROUP
+        : undefined;
     let mqttTlsUrl: string | undefined;
     let presence: PresenceSource | undefined;
     let deviceConnections: DeviceConnections | undefined;
@@ -212,6 +216,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       const mosquittoPresence = await startMosquittoPresence({
         brokerUrl: mqttUrl,
         ...serviceAccount,
+        sharedGroup,
         log: log.child({ component: 'mosquitto-presence' }),
       });
       stops.push(() => mosquittoPresence.stop());
@@ -251,6 +256,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           versionAnswers,
         ),
         presence,
+        sharedGroup,
         log: log.child({ component: 'mqtt-gateway' }),
       });
       stops.push(() => gateway.stop());

@@ -292,6 +292,17 @@ export const migrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    id: 16,
+    name: 'gateway heartbeats',
+    // A gateway silent for long has its unhandled uplinks adopted by a live one (src/db/uplink-inbox.ts).
+    statements: [
+      `create table gateway_heartbeats (
+         gateway_id text primary key,
+         seen_at timestamptz not null
+       )`,
+    ],
+  },
 ];
 
 /**

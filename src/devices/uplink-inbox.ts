@@ -16,4 +16,12 @@ export interface UplinkInbox {
   forget(id: string): Promise<void>;
   /** What this gateway recorded and has not handled, oldest first. */
   unfinished(): Promise<RecordedUplink[]>;
+  /** This gateway is alive: gateways that say so no longer have their uplinks adopted. */
+  heartbeat(): Promise<void>;
+  /**
+   * What gateways silent for `silentForMs` recorded and never handled, now this gateway's, oldest
+   * first: with shared subscriptions any gateway can handle any device's uplink, so a gateway that
+   * died (and whose ID never comes back, as a replaced pod's) loses none.
+   */
+  adoptFromSilentGateways(silentForMs: number): Promise<RecordedUplink[]>;
 }

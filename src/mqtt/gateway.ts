@@ -38,6 +38,12 @@ export interface MqttGatewayOptions {
   inbox: UplinkInbox;
   /** The embedded broker's connect/disconnect events; absent with an external broker. */
   presence?: PresenceSource;
+  /**
+   * Subscribe to uplinks as a member of this shared-subscription group (`$share/{group}/…`), so that
+   * each uplink reaches one gateway of the group however many run. Unset: every uplink (aedes, which
+   * has no shared subscriptions, and a single gateway).
+   */
+  sharedGroup?: string;
   log?: Logger;
   now?: () => Date;
 }
@@ -50,6 +56,10 @@ export interface MqttGateway extends DownlinkPublisher {
   stop(): Promise<void>;
 }
 
+/** How often a gateway says it is alive, and how long a silent one's unhandled uplinks wait for it. */
+export const HEARTBEAT_MS = 30_000;
+export const SILENT_GATEWAY_MS = 5 * 60_000;
+
 /** Waits between attempts at a step that failed (the database or Temporal unreachable). */
 export const RETRY_FIRST_MS = 250;
 export const RETRY_MAX_MS = 10_000;
@@ -58,6 +68,9 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   const log = options.log ?? logger.child({ component: 'mqtt-gateway' });
   const now = options.now ?? (() => new Date());
   const { registry, sink, inbox } = options;
+  const uplinkSubscription = options.sharedGroup
+    ? `$share/${options.sharedGroup}/${UPLINK_SUBSCRIPTION}`
+    : UPLINK_SUBSCRIPTION;
   // Events of one device are handled in arrival order (an online signal before the version report it
   // enables, progress before the result); different devices proceed independently.
   const events = createPerDeviceQueue(log);
@@ -145,7 +158,20 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     );
   });
 
+  await inbox.heartbeat();
   for (const uplink of await inbox.unfinished()) handleInOrder(uplink);
+  for (const uplink of await inbox.adoptFromSilentGateways(SILENT_GATEWAY_MS)) handleInOrder(uplink);
+  const beating = setInterval(
+    () =>
+      void (async () => {
+        await inbox.heartbeat();
+        const adopted = await inbox.adoptFromSilentGateways(SILENT_GATEWAY_MS);
+        if (adopted.length > 0)
+          log.warn({ uplinks: adopted.length }, 'adopted the unhandled uplinks of a silent gateway');
+        for (const uplink of adopted) handleInOrder(uplink);
+      })().catch((error: unknown) => log.warn({ err: error }, 'gateway heartbeat failed')),
+    HEARTBEAT_MS,
+  );
 
   const client: MqttClient = mqtt.connect(options.brokerUrl, {
     username: options.username,
@@ -193,19 +219,21 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
         resolve();
       });
     });
-    await client.subscribeAsync(UPLINK_SUBSCRIPTION, { qos: 1 });
+    await client.subscribeAsync(uplinkSubscription, { qos: 1 });
   } catch (error) {
+    clearInterval(beating);
     unsubscribePresence?.();
     await client.endAsync(true);
     throw error;
   }
-  log.info({ broker: options.brokerUrl }, 'MQTT gateway connected');
+  log.info({ broker: options.brokerUrl, subscription: uplinkSubscription }, 'MQTT gateway connected');
 
   return {
     async publishDownlink(deviceId, message) {
       await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
     },
     async stop() {
+      clearInterval(beating);
       unsubscribePresence?.();
       stopping.abort();
       await client.endAsync();

@@ -38,6 +38,8 @@ export async function startMosquittoPresence(options: {
   brokerUrl: string;
   username: string;
   password: string;
+  /** Presence through this shared-subscription group: each change reaches one gateway of it. */
+  sharedGroup?: string;
   log?: Logger;
 }): Promise<MosquittoPresence> {
   const log = options.log ?? logger.child({ component: 'mosquitto-presence' });
@@ -57,10 +59,13 @@ export async function startMosquittoPresence(options: {
     }
     for (const listener of listeners) listener(event);
   });
-  const granted = await client.subscribeAsync(PRESENCE_TOPICS, { qos: 1 });
+  const subscription = options.sharedGroup
+    ? `$share/${options.sharedGroup}/${PRESENCE_TOPICS}`
+    : PRESENCE_TOPICS;
+  const granted = await client.subscribeAsync(subscription, { qos: 1 });
   if (granted.some((grant) => grant.qos === 128)) {
     log.warn(
-      `the broker refused ${PRESENCE_TOPICS} (is otaflow's Mosquitto plugin loaded?): devices count as online from their first uplink only`,
+      `the broker refused ${subscription} (is otaflow's Mosquitto plugin loaded?): devices count as online from their first uplink only`,
     );
   }
   return {

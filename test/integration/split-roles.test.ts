@@ -2,21 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/api/auth';
 import type { ApiClient } from '../../src/cli/api-client';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
+import type { EventEnvelope } from '../../src/mqtt/ota-protocol';
 import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
 import { SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
 import { freePort } from '../../src/stack/free-port';
+import {
+  deviceOperationWorkflowId,
+  upgradeResultReportedSignal,
+  versionReportedSignal,
+} from '../../workflows/definitions';
 import { type PlatformChild, startPlatformChild, stopGracefully } from '../support/platform-child-process';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 /**
  * otaflow split by OTAFLOW_ROLES over three processes on one Temporal, PostgreSQL, MinIO and
  * Mosquitto, as docs/deployment.md deploys it: the API (with the webhook dispatcher), the workers,
- * and the gateways. Each serves only what its roles serve, and an MQTT and an LwM2M device upgrade
- * through them together.
+ * and the gateways. Each serves only what its roles serve; MQTT and LwM2M devices upgrade through
+ * them together, and each device report becomes one signal, as the workflows' histories show.
  */
 
 const PRODUCT = { product: 'split-meter', model: 'SM-1' };
@@ -24,9 +31,9 @@ const TARGET = '2.0.0';
 
 describe('otaflow split by role', () => {
   const credentialsHour = new Date();
-  const mqttId = 'split-mqtt';
+  const mqttIds = ['split-mqtt-1', 'split-mqtt-2', 'split-mqtt-3', 'split-mqtt-4'];
   const lwm2mId = 'split-lwm2m';
-  const secret = `secret-of-${mqttId}-${credentialsHour.getTime()}`;
+  const secretOf = (deviceId: string) => `secret-of-${deviceId}-${credentialsHour.getTime()}`;
   let stack: RealStack;
   let front: PlatformChild;
   let workers: PlatformChild;
@@ -38,7 +45,7 @@ describe('otaflow split by role', () => {
 
   beforeAll(async () => {
     stack = await startRealStack({
-      deviceAccounts: [deviceCredentials(mqttId, secret, '0', credentialsHour)],
+      deviceAccounts: mqttIds.map((id) => deviceCredentials(id, secretOf(id), '0', credentialsHour)),
     });
     const apiPort = await freePort();
     // What every process shares: the stack, the keys, and the API address download URLs name.
@@ -100,17 +107,40 @@ describe('otaflow split by role', () => {
     );
   }, 90_000);
 
-  it('upgrades an MQTT and an LwM2M device through the three processes', async () => {
+  it('upgrades MQTT and LwM2M devices through them, each report signalled once', async () => {
     const lwm2mAddress = gateways.addresses.lwm2m;
     if (!lwm2mAddress) throw new Error('no LwM2M gateway');
-    await api.post('/v1/devices', { id: mqttId, protocol: 'mqtt', ...PRODUCT, secret });
+    for (const id of mqttIds) {
+      await api.post('/v1/devices', { id, protocol: 'mqtt', ...PRODUCT, secret: secretOf(id) });
+    }
     await api.post('/v1/devices', { id: lwm2mId, protocol: 'lwm2m', ...PRODUCT, lwm2mSecurity: 'none' });
-    const mqttDevice = new SimulatedMqttDevice({
-      deviceId: mqttId,
-      secret,
-      brokerUrl: stack.mqtt.url,
-      firmwareVersion: '1.0.0',
-      credentialsHour,
+    const sentReports = new Map<string, { versions: number; results: number }>();
+    const mqttDevices = mqttIds.map((id) => {
+      const device = new SimulatedMqttDevice({
+        deviceId: id,
+        secret: secretOf(id),
+        brokerUrl: stack.mqtt.url,
+        firmwareVersion: '1.0.0',
+        credentialsHour,
+      });
+      const sent = { versions: 0, results: 0 };
+      sentReports.set(id, sent);
+      device.on('uplink', (message: EventEnvelope) => {
+        for (const service of message.services) {
+          if (service.event_type === 'version_report') sent.versions++;
+          const { progress, result_code: resultCode } = service.paras as {
+            progress?: number;
+            result_code?: number;
+          };
+          if (
+            service.event_type === 'upgrade_progress_report' &&
+            (resultCode !== 0 || (progress ?? 100) >= 100)
+          ) {
+            sent.results++;
+          }
+        }
+      });
+      return device;
     });
     const lwm2mDevice = new SimulatedLwm2mDevice({
       endpoint: lwm2mId,
@@ -119,11 +149,8 @@ describe('otaflow split by role', () => {
       firmwareVersion: '1.0.0',
       updatedVersion: TARGET,
     });
-    stops.push(
-      () => mqttDevice.stop(),
-      () => lwm2mDevice.stop(),
-    );
-    await Promise.all([mqttDevice.start(), lwm2mDevice.start()]);
+    stops.push(...mqttDevices.map((device) => () => device.stop()), () => lwm2mDevice.stop());
+    await Promise.all([...mqttDevices.map((device) => device.start()), lwm2mDevice.start()]);
 
     const form = new FormData();
     form.set('name', 'split-meter firmware');
@@ -135,7 +162,7 @@ describe('otaflow split by role', () => {
     const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
     const task = await api.post<{ id: string }>('/v1/tasks', {
       packageId: pkg.id,
-      target: { deviceIds: [mqttId, lwm2mId] },
+      target: { deviceIds: [...mqttIds, lwm2mId] },
     });
     await expect
       .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
@@ -147,9 +174,31 @@ describe('otaflow split by role', () => {
       `/v1/tasks/${task.id}/devices`,
     );
     expect(Object.fromEntries(rows.items.map((row) => [row.deviceId, row.outcome]))).toEqual({
-      [mqttId]: 'succeeded',
+      ...Object.fromEntries(mqttIds.map((id) => [id, 'succeeded'])),
       [lwm2mId]: 'succeeded',
     });
-    expect([mqttDevice.firmwareVersion, lwm2mDevice.firmwareVersion]).toEqual([TARGET, TARGET]);
+    expect([...mqttDevices, lwm2mDevice].map((device) => device.firmwareVersion)).toEqual(
+      [...mqttIds, lwm2mId].map(() => TARGET),
+    );
+
+    // One signal per report: each device sent one result, and versions when asked.
+    const connection = await Connection.connect({ address: stack.temporal.address });
+    try {
+      const client = new Client({ connection });
+      for (const id of mqttIds) {
+        const history = await client.workflow.getHandle(deviceOperationWorkflowId(id)).fetchHistory();
+        const signalled = (name: string) =>
+          (history.events ?? []).filter(
+            (event) => event.workflowExecutionSignaledEventAttributes?.signalName === name,
+          ).length;
+        const sent = sentReports.get(id);
+        expect(sent?.results, id).toBe(1);
+        expect(signalled(upgradeResultReportedSignal.name), id).toBe(1);
+        expect(signalled(versionReportedSignal.name), id).toBeGreaterThan(0);
+        expect(signalled(versionReportedSignal.name), id).toBeLessThanOrEqual(sent?.versions ?? 0);
+      }
+    } finally {
+      await connection.close();
+    }
   }, 150_000);
 });

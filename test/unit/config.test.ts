@@ -1,5 +1,6 @@
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, gatewayIdOfHost, loadConfig } from '../../src/config';
 import { publicBaseUrl } from '../../src/packages/download';
 
 describe('configuration', () => {
@@ -162,6 +163,27 @@ describe('configuration', () => {
         OTAFLOW_SECRET_KEY: 'a'.repeat(64),
       }),
     ).toThrow(/set MQTT_URL, MQTT_SERVICE_PASSWORD, OTAFLOW_API_KEY$/m);
+  });
+
+  it('names each gateway after its host by default, so replicas never share an ID', () => {
+    expect(gatewayIdOfHost('otaflow-gateway-7d9c8-x2kq4')).toBe('otaflow-gateway-7d9c8-x2kq4');
+    expect(gatewayIdOfHost('ip-10-0-0-5.eu-west-1.compute.internal')).toBe('ip-10-0-0-5');
+    expect(gatewayIdOfHost('')).toBe('local');
+    expect(loadConfig({}).OTAFLOW_GATEWAY_ID).toBe(gatewayIdOfHost(os.hostname()));
+    expect(loadConfig({ OTAFLOW_GATEWAY_ID: 'gateway-1' }).OTAFLOW_GATEWAY_ID).toBe('gateway-1');
+    expect(() => loadConfig({ OTAFLOW_GATEWAY_ID: 'gateway/1' })).toThrow(
+      /OTAFLOW_GATEWAY_ID: letters, digits/,
+    );
+  });
+
+  it('takes uplinks through a shared subscription only when a group is named', () => {
+    expect(loadConfig({}).MQTT_SHARED_SUBSCRIPTION_GROUP).toBe('off');
+    expect(
+      loadConfig({ MQTT_SHARED_SUBSCRIPTION_GROUP: 'otaflow-gateways' }).MQTT_SHARED_SUBSCRIPTION_GROUP,
+    ).toBe('otaflow-gateways');
+    expect(() => loadConfig({ MQTT_SHARED_SUBSCRIPTION_GROUP: 'a/b' })).toThrow(
+      /MQTT_SHARED_SUBSCRIPTION_GROUP: off, or letters, digits/,
+    );
   });
 
   it('lets a queue-mode device listen 93 s after each uplink by default, and names a bad duration', () => {

@@ -73,6 +73,17 @@ export class InMemoryUplinkInbox implements UplinkInbox {
   async unfinished() {
     return [...this.kept.values()];
   }
+  heartbeats = 0;
+  async heartbeat() {
+    this.heartbeats++;
+  }
+  /** Uplinks a silent gateway left, handed over at the next adoption. */
+  readonly orphans: RecordedUplink[] = [];
+  async adoptFromSilentGateways() {
+    const adopted = this.orphans.splice(0);
+    for (const uplink of adopted) this.kept.set(uplink.id, uplink);
+    return adopted;
+  }
 }
 
 /** Polls until the check passes (events cross sockets); fails after `timeoutMs`. */

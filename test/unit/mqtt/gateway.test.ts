@@ -119,6 +119,37 @@ describe('embedded broker', () => {
 });
 
 describe('gateway', () => {
+  it('handles at start the uplinks a silent gateway recorded and never handled, and beats', async () => {
+    await gateway.stop();
+    sink = new RecordingSink();
+    const inbox = new InMemoryUplinkInbox();
+    const report = buildVersionReport('dev-b', { softwareVersion: 'left-behind' });
+    inbox.orphans.push({
+      id: '41',
+      deviceId: 'dev-b',
+      payload: Buffer.from(JSON.stringify(report)),
+      receivedAt: new Date(),
+    });
+    gateway = await startMqttGateway({
+      brokerUrl: broker.url,
+      clientId: 'otaflow-gateway-test-adopting',
+      ...service,
+      registry,
+      sink,
+      inbox,
+      log,
+    });
+    await eventually(() =>
+      expect(sink.calls).toContainEqual({
+        signal: 'versionReported',
+        deviceId: 'dev-b',
+        report: { softwareVersion: 'left-behind' },
+      }),
+    );
+    await eventually(() => expect(inbox.kept.size).toBe(0));
+    expect(inbox.heartbeats).toBe(1);
+  });
+
   it('ignores a retained uplink: the broker replays it at each subscription, whenever it was sent', async () => {
     const device = await connectDevice('dev-a', 'secret-a');
     const stale = buildProgressReport('dev-a', { resultCode: 0, progress: 100, version: '2.0' });
