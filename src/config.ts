@@ -108,6 +108,8 @@ const ConfigSchema = z.object({
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
   OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
   OTAFLOW_API_PORT: port.default(8080),
+  /** Where a process without role `api` answers `/healthz` (on OTAFLOW_API_HOST). */
+  OTAFLOW_HEALTH_PORT: port.default(8081),
   /** Base URL devices use to reach the API's package download endpoint. */
   OTAFLOW_PUBLIC_URL: optionalUrl,
   /** 32 bytes, hex or base64: encrypts device secrets at rest. Generated into the data dir if unset. */

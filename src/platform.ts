@@ -30,6 +30,7 @@ import { createDatabaseUplinkInbox } from './db/uplink-inbox';
 import type { DeviceConnections } from './devices/device-connections';
 import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
 import { createSecretBox, loadSecretKey, type SecretBox } from './devices/secrets';
+import { type HealthServer, startHealthServer } from './health-server';
 import { limitHeapGrowth } from './heap-growth';
 import { hostOf, withPort } from './host-and-port';
 import { type Logger, logger as rootLogger } from './logger';
@@ -60,6 +61,8 @@ import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 /** Where each part of a running platform can be reached. */
 export interface PlatformAddresses {
+  /** `/healthz` of a process without role `api` (the API answers it otherwise). */
+  health?: string;
   /** Present where the process runs the role that serves it (`api`, `mqtt-gateway`, `lwm2m-gateway`). */
   api?: string;
   temporal: string;
@@ -339,9 +342,17 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         })
       : undefined;
 
+    let health: HealthServer | undefined;
+    if (!api) {
+      const server = await startHealthServer(config.OTAFLOW_API_HOST, config.OTAFLOW_HEALTH_PORT, roles);
+      stops.push(() => server.stop());
+      health = server;
+    }
+
     return {
       addresses: {
         api: api?.url,
+        health: health?.url,
         temporal: temporalAddress,
         temporalUi: devServer?.uiUrl,
         minio: minioEndpoint,

@@ -75,6 +75,7 @@ describe('otaflow split by role', () => {
         ...env,
         OTAFLOW_ROLES: roles,
         OTAFLOW_DATA_DIR: dataDir,
+        OTAFLOW_HEALTH_PORT: String(await freePort()),
       });
       stops.push(() => stopGracefully(child.process));
       return child;
@@ -92,8 +93,17 @@ describe('otaflow split by role', () => {
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves from each process only what its roles serve', () => {
+  it('serves from each process only what its roles serve', async () => {
     expect(front.addresses.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(front.addresses.health).toBeUndefined();
+    for (const { addresses } of [workers, gateways]) {
+      const answer = await fetch(`${addresses.health}/healthz`);
+      expect(answer.status).toBe(200);
+    }
+    expect(await (await fetch(`${workers.addresses.health}/healthz`)).json()).toEqual({
+      status: 'ok',
+      roles: ['upgrade-worker', 'task-worker'],
+    });
     expect(front.addresses.lwm2m).toBeUndefined();
     expect(workers.addresses.api).toBeUndefined();
     expect(workers.addresses.lwm2m).toBeUndefined();
