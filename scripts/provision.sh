@@ -21,6 +21,9 @@ readonly LESHAN_CLIENT_VERSION=1.5.0
 readonly CALIFORNIUM_VERSION=3.14.0
 # Eclipse Paho's Python client, for the interop suite's device written against the seed SDK's behaviour.
 readonly PAHO_MQTT_VERSION=2.1.0
+# Helm, to lint and render the chart in deploy/helm/ (test/unit/deploy/helm-chart.test.ts).
+readonly HELM_MODULE=helm.sh/helm/v4/cmd/helm
+readonly HELM_VERSION=v4.3.2
 readonly MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # The toolchain the pinned modules were built and tested with; the go command fetches it through
 # the module proxy when the machine's own Go is a different version.
@@ -98,11 +101,11 @@ go_binary() {
   say "$name" "built ($version)"
 }
 
-# go_component NAME OVERRIDE_VAR: otaflow's own Go program in components/NAME, built from this
-# repository's source with the pinned toolchain (its modules from the Go proxy); the stamp is a
-# SHA-256 of its source.
+# go_component NAME OVERRIDE_VAR WITHOUT_GO_ADVICE: otaflow's own Go program in components/NAME, built
+# from this repository's source with the pinned toolchain (its modules from the Go proxy); the stamp
+# is a SHA-256 of its source.
 go_component() {
-  local name=$1 override_var=$2 source=$PROJECT_DIR/components/$1
+  local name=$1 override_var=$2 without_go_advice=$3 source=$PROJECT_DIR/components/$1
   local target=$BIN_DIR/$1 version stamp override=${!2:-}
   version=$(cat "$source"/go.mod "$source"/go.sum "$source"/*.go | sha256sum | cut -c1-12)
   stamp=$(stamp_file "$name" "$version")
@@ -117,7 +120,7 @@ go_component() {
     return
   fi
   has go || cannot_have "$name" "Go is not installed, and $name is built from components/$name" \
-    "install Go 1.21 or newer (it fetches the pinned $GO_TOOLCHAIN itself), or run with LWM2M_DTLS=off"
+    "install Go 1.21 or newer (it fetches the pinned $GO_TOOLCHAIN itself)$without_go_advice"
   mkdir -p "$BIN_DIR" "$STAMP_DIR"
   if ! (cd "$source" && GOTOOLCHAIN=$GO_TOOLCHAIN go build -trimpath -o "$target.tmp" .); then
     cannot_have "$name" "go build in $source failed (output above)" \
@@ -131,8 +134,19 @@ go_component() {
 # The DTLS terminator (pion/dtls) ends LwM2M's DTLS sessions for the gateway; the DTLS tunnels carry
 # the simulated NB-IoT devices of the demo and the benchmark over DTLS.
 provision_dtls_components() {
-  go_component dtls-terminator OTAFLOW_DTLS_TERMINATOR_BIN
-  go_component dtls-tunnels OTAFLOW_DTLS_TUNNELS_BIN
+  go_component dtls-terminator OTAFLOW_DTLS_TERMINATOR_BIN ', or run with LWM2M_DTLS=off'
+  go_component dtls-tunnels OTAFLOW_DTLS_TUNNELS_BIN ', or run with LWM2M_DTLS=off'
+}
+
+helm_without_go() {
+  cannot_have helm "Go is not installed, and Helm is built from $HELM_MODULE@$HELM_VERSION" \
+    "install Go 1.21 or newer, or set OTAFLOW_HELM_BIN to a Helm 3.8+ binary"
+}
+
+# The chart's checks: Helm renders it, k8s-manifest-check decodes every object strictly.
+provision_chart_tools() {
+  go_binary helm "$HELM_MODULE" "$HELM_VERSION" OTAFLOW_HELM_BIN helm_without_go
+  go_component k8s-manifest-check OTAFLOW_K8S_MANIFEST_CHECK_BIN ''
 }
 
 temporal_cli_without_go() {
@@ -354,6 +368,7 @@ if [[ $runtime_only == true ]]; then
   exit 0
 fi
 provision_temporal_test_server
+provision_chart_tools
 provision_leshan_client
 provision_californium_client
 apt_packages mosquitto '[[ -x /usr/sbin/mosquitto ]] && has mosquitto_passwd' mosquitto mosquitto-clients

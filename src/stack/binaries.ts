@@ -12,6 +12,8 @@ const binaries = {
   'temporal-test-server': { envVar: 'OTAFLOW_TEMPORAL_TEST_SERVER', fileName: 'temporal-test-server' },
   'dtls-terminator': { envVar: 'OTAFLOW_DTLS_TERMINATOR_BIN', fileName: 'dtls-terminator' },
   'dtls-tunnels': { envVar: 'OTAFLOW_DTLS_TUNNELS_BIN', fileName: 'dtls-tunnels' },
+  helm: { envVar: 'OTAFLOW_HELM_BIN', fileName: 'helm' },
+  'k8s-manifest-check': { envVar: 'OTAFLOW_K8S_MANIFEST_CHECK_BIN', fileName: 'k8s-manifest-check' },
 } as const;
 
 export type BinaryName = keyof typeof binaries;
