@@ -221,17 +221,16 @@ const ConfigSchema = z.object({
   MQTT_SERVICE_USERNAME: z.string().min(1).default('otaflow-gateway'),
   /**
    * With an external broker (MQTT_URL), MQTT gateways take uplinks and presence through shared
-   * subscriptions of this group (`$share/{group}/…`): each reaches one gateway however many run.
-   * `off` (the default): every gateway takes every uplink, so run one MQTT gateway. Only for brokers
-   * that deliver `$`-topics (the seed's `$oc/…`) to shared subscriptions: Mosquitto 2.0.11 does not
-   * (docs/deployment.md).
+   * subscriptions of this group (`$share/{group}/…`): each reaches one gateway however many run. On
+   * Mosquitto, otaflow's plugin moves them to topics shared subscriptions carry (docs/deployment.md).
+   * `off`: every gateway takes every uplink (a broker without shared subscriptions; one gateway only).
    */
   MQTT_SHARED_SUBSCRIPTION_GROUP: z.preprocess(
     blankAsUnset,
     z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'off, or letters, digits, _ . - only, 1 to 64 characters')
-      .default('off'),
+      .default('otaflow-gateways'),
   ),
   MQTT_SERVICE_PASSWORD: z.preprocess(blankAsUnset, z.string().min(8).optional()),
   /**

@@ -19,6 +19,7 @@ import type { RecordedUplink, UplinkInbox } from '../devices/uplink-inbox';
 import { type Logger, logger } from '../logger';
 import type { PresenceSource } from './embedded-broker';
 import {
+  BROKER_UPLINK_SUBSCRIPTION,
   deviceIdOfUplinkTopic,
   type EventEnvelope,
   eventsDownTopic,
@@ -68,9 +69,9 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   const log = options.log ?? logger.child({ component: 'mqtt-gateway' });
   const now = options.now ?? (() => new Date());
   const { registry, sink, inbox } = options;
-  const uplinkSubscription = options.sharedGroup
-    ? `$share/${options.sharedGroup}/${UPLINK_SUBSCRIPTION}`
-    : UPLINK_SUBSCRIPTION;
+  const uplinkSubscriptions = [UPLINK_SUBSCRIPTION, BROKER_UPLINK_SUBSCRIPTION].map((filter) =>
+    options.sharedGroup ? `$share/${options.sharedGroup}/${filter}` : filter,
+  );
   // Events of one device are handled in arrival order (an online signal before the version report it
   // enables, progress before the result); different devices proceed independently.
   const events = createPerDeviceQueue(log);
@@ -219,14 +220,14 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
         resolve();
       });
     });
-    await client.subscribeAsync(uplinkSubscription, { qos: 1 });
+    await client.subscribeAsync(uplinkSubscriptions, { qos: 1 });
   } catch (error) {
     clearInterval(beating);
     unsubscribePresence?.();
     await client.endAsync(true);
     throw error;
   }
-  log.info({ broker: options.brokerUrl, subscription: uplinkSubscription }, 'MQTT gateway connected');
+  log.info({ broker: options.brokerUrl, subscriptions: uplinkSubscriptions }, 'MQTT gateway connected');
 
   return {
     async publishDownlink(deviceId, message) {

@@ -1,7 +1,7 @@
 /**
  * Device presence from a Mosquitto broker. Mosquitto tells no client when others connect; otaflow's
  * plugin (deploy/mosquitto/implicit-subscription/) does: it counts each device's authenticated
- * connections and publishes `{"connections":N}` on `$otaflow/presence/{device id}` whenever the count
+ * connections and publishes `{"connections":N}` on `otaflow/presence/{device id}` whenever the count
  * changes between zero and one. A refused login never counts, so nobody can mark a connected device
  * offline by failing to log in under its name.
  */
@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { type Logger, logger } from '../logger';
 import type { PresenceEvent, PresenceSource } from './embedded-broker';
 
-export const PRESENCE_TOPIC_PREFIX = '$otaflow/presence/';
+/** Not a `$` topic: Mosquitto 2.0 delivers none to a shared subscription. */
+export const PRESENCE_TOPIC_PREFIX = 'otaflow/presence/';
 const PRESENCE_TOPICS = `${PRESENCE_TOPIC_PREFIX}+`;
 
 const PresencePayload = z.object({ connections: z.number().int().min(0) });

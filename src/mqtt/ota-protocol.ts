@@ -25,6 +25,14 @@ export interface PackageDelivery {
 /** What the gateway subscribes to: every device's event uplink. */
 export const UPLINK_SUBSCRIPTION = '$oc/devices/+/sys/events/up';
 
+/**
+ * Where otaflow's Mosquitto plugin moves each device's event uplink (`otaflow/uplinks/{device_id}`):
+ * Mosquitto 2.0 delivers no `$` topic to a shared subscription, and this one it does. The gateway
+ * subscribes to both; a broker delivers each uplink on one of them only.
+ */
+export const BROKER_UPLINK_PREFIX = 'otaflow/uplinks/';
+export const BROKER_UPLINK_SUBSCRIPTION = `${BROKER_UPLINK_PREFIX}+`;
+
 /** Device IDs become one topic level, so they may not contain MQTT separators or wildcards. */
 const DEVICE_ID_PATTERN = /^[^/+#\s]{1,128}$/;
 
@@ -40,8 +48,15 @@ export function eventsUpTopic(deviceId: string): string {
   return `$oc/devices/${deviceId}/sys/events/up`;
 }
 
-/** The device a `$oc/devices/{device_id}/sys/events/up` topic belongs to; undefined for any other topic. */
+/**
+ * The device a `$oc/devices/{device_id}/sys/events/up` (or `otaflow/uplinks/{device_id}`) topic belongs
+ * to; undefined for any other topic.
+ */
 export function deviceIdOfUplinkTopic(topic: string): string | undefined {
+  if (topic.startsWith(BROKER_UPLINK_PREFIX)) {
+    const deviceId = topic.slice(BROKER_UPLINK_PREFIX.length);
+    return isValidDeviceId(deviceId) ? deviceId : undefined;
+  }
   const levels = topic.split('/');
   const [root, devices, deviceId, sys, events, up] = levels;
   const matches =

@@ -4,6 +4,19 @@
  */
 import type { MqttPrincipal } from './device-auth';
 
+/** What otaflow's Mosquitto plugin publishes for the gateways: `otaflow/{uplinks|presence}/{device id}`. */
+function isPluginTopic(topic: string): boolean {
+  const [root, kind, deviceId, ...rest] = topicLevels(topic);
+  return (
+    root === 'otaflow' &&
+    (kind === 'uplinks' || kind === 'presence') &&
+    deviceId !== undefined &&
+    deviceId !== '' &&
+    deviceId !== '#' &&
+    rest.length === 0
+  );
+}
+
 function topicLevels(topic: string): string[] {
   return topic.split('/');
 }
@@ -15,8 +28,15 @@ export function mayPublish(principal: MqttPrincipal, topic: string): boolean {
   return principal.kind === 'service' || deviceId === principal.deviceId;
 }
 
-/** A device may subscribe only under `$oc/devices/{its id}/`; the service account to any device's `sys/`. */
+/**
+ * A device may subscribe only under `$oc/devices/{its id}/`; the service account to any device's `sys/`
+ * and to what otaflow's Mosquitto plugin publishes for it (`otaflow/uplinks/+`, `otaflow/presence/+`),
+ * as itself or in a shared subscription (`$share/{group}/…`).
+ */
 export function maySubscribe(principal: MqttPrincipal, filter: string): boolean {
+  const shared = /^\$share\/[^/+#]+\/(.+)$/.exec(filter);
+  if (shared) return principal.kind === 'service' && maySubscribe(principal, shared[1] as string);
+  if (principal.kind === 'service' && isPluginTopic(filter)) return true;
   const [root, devices, deviceId, ...rest] = topicLevels(filter);
   if (root !== '$oc' || devices !== 'devices' || rest.length === 0) return false;
   if (principal.kind === 'device') return deviceId === principal.deviceId;

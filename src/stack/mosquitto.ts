@@ -84,8 +84,10 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
       [
         `user ${options.serviceAccount.username}`,
         'topic readwrite $oc/devices/+/sys/#',
-        // Device presence from otaflow's plugin (src/mqtt/mosquitto-presence.ts).
-        'topic read $otaflow/presence/+',
+        // Device presence and uplinks, as otaflow's plugin publishes them (src/mqtt/mosquitto-presence.ts,
+        // src/mqtt/ota-protocol.ts).
+        'topic read otaflow/presence/+',
+        'topic read otaflow/uplinks/+',
         '',
         // %u is the connecting client's username, i.e. the device ID.
         'pattern readwrite $oc/devices/%u/sys/#',

@@ -83,8 +83,8 @@ describe('device presence on Mosquitto', () => {
     events.length = 0;
     const other = await connect(otherCredentials.clientId, otherCredentials.password, OTHER_ID);
     await eventually(() => expect(events).toEqual([{ deviceId: OTHER_ID, online: true }]));
-    await other.publishAsync(`$otaflow/presence/${DEVICE_ID}`, '{"connections":0}', { qos: 0 });
-    await other.publishAsync(`$otaflow/presence/${DEVICE_ID}`, '{"connections":5}', { qos: 0 });
+    await other.publishAsync(`otaflow/presence/${DEVICE_ID}`, '{"connections":0}', { qos: 0 });
+    await other.publishAsync(`otaflow/presence/${DEVICE_ID}`, '{"connections":5}', { qos: 0 });
     await quiet();
     expect(events).toEqual([{ deviceId: OTHER_ID, online: true }]);
     await other.endAsync();

@@ -20,10 +20,11 @@ import { type PlatformChild, startPlatformChild, stopGracefully } from '../suppo
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 /**
- * otaflow split by OTAFLOW_ROLES over three processes on one Temporal, PostgreSQL, MinIO and
+ * otaflow split by OTAFLOW_ROLES over four processes on one Temporal, PostgreSQL, MinIO and
  * Mosquitto, as docs/deployment.md deploys it: the API (with the webhook dispatcher), the workers,
- * and the gateways. Each serves only what its roles serve; MQTT and LwM2M devices upgrade through
- * them together, and each device report becomes one signal, as the workflows' histories show.
+ * the gateways, and a second MQTT gateway. Each serves only what its roles serve; MQTT and LwM2M
+ * devices upgrade through them together, and with two MQTT gateways on the broker's shared
+ * subscription each device report becomes one signal, as the workflows' histories show.
  */
 
 const PRODUCT = { product: 'split-meter', model: 'SM-1' };
@@ -83,6 +84,7 @@ describe('otaflow split by role', () => {
     front = await start('api,webhooks');
     workers = await start('upgrade-worker,task-worker');
     gateways = await start('mqtt-gateway,lwm2m-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-1' });
+    await start('mqtt-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-2' });
     if (!front.api) throw new Error('the API process serves no API');
     api = front.api;
   }, 240_000);
@@ -191,7 +193,7 @@ describe('otaflow split by role', () => {
       [...mqttIds, lwm2mId].map(() => TARGET),
     );
 
-    // One signal per report: each device sent one result, and versions when asked.
+    // Two MQTT gateways, one signal per report: each device sent one result, and versions when asked.
     const connection = await Connection.connect({ address: stack.temporal.address });
     try {
       const client = new Client({ connection });

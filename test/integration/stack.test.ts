@@ -116,7 +116,8 @@ describe('the real local stack', () => {
 
       const gateway = await connect(broker.serviceAccount);
       const gatewayReceived = collectTopics(gateway);
-      await gateway.subscribeAsync('$oc/devices/+/sys/events/up', { qos: 1 });
+      // otaflow's plugin moves event uplinks where shared subscriptions can carry them.
+      await gateway.subscribeAsync('otaflow/uplinks/+', { qos: 1 });
       const device = await connect(deviceA);
       const deviceReceived = collectTopics(device);
       await device.subscribeAsync(
@@ -130,7 +131,7 @@ describe('the real local stack', () => {
       await expect(
         device.publishAsync('$oc/devices/device-b/sys/events/up', 'forged report', { qos: 1 }),
       ).rejects.toThrow(/not authorized/i);
-      await expect.poll(() => gatewayReceived).toEqual(['$oc/devices/device-a/sys/events/up']);
+      await expect.poll(() => gatewayReceived).toEqual(['otaflow/uplinks/device-a']);
 
       // Mosquitto grants the subscription to another device's topic but never delivers on it. The
       // gateway's messages arrive in order, so once the second one is in, the first was withheld.

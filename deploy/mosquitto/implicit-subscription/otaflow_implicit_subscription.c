@@ -22,9 +22,16 @@
  * connections only: Mosquitto 2.0 has no event for a successful login, but a refused one loses its
  * client ID before the broker's next loop tick, so a connection that still has one at the first tick
  * after its login attempt was let in. A device is online while at least one of its connections is
- * (the seed protocol changes the client ID hourly, so two may overlap): on `$otaflow/presence/{id}`
+ * (the seed protocol changes the client ID hourly, so two may overlap): on `otaflow/presence/{id}`
  * the plugin publishes `{"connections":N}` (QoS 1, not retained) each time that count changes between
  * zero and one. A failed CONNECT, even under a connected device's client ID, changes nothing.
+ *
+ * And it moves each device's event uplink, `$oc/devices/{id}/sys/events/up`, to `otaflow/uplinks/{id}`
+ * before the broker routes it. Mosquitto 2.0 delivers no `$` topic to a shared subscription, and
+ * otaflow's MQTT gateways share one (`$share/{group}/otaflow/uplinks/+`) so that each uplink reaches
+ * one of them; presence is on a topic without `$` for the same reason. Devices cannot publish there
+ * (the ACL lets a device write only under its own `$oc/devices/{id}/`), so what arrives on it was
+ * sent by the device the topic names.
  * Build: cc -shared -fPIC -O2 -o otaflow_implicit_subscription.so otaflow_implicit_subscription.c
  * (headers from Debian's mosquitto-dev). Configure: plugin /path/otaflow_implicit_subscription.so
  */
@@ -42,7 +49,8 @@
 /* Where a message delivered straight to its device's connections goes instead: '$' topics are not
  * matched by wildcard filters, and no ACL lets anyone subscribe to this one. */
 #define DELIVERED_TOPIC "$otaflow/implicitly-delivered"
-#define PRESENCE_TOPIC_PREFIX "$otaflow/presence/"
+#define PRESENCE_TOPIC_PREFIX "otaflow/presence/"
+#define UPLINK_TOPIC_PREFIX "otaflow/uplinks/"
 
 static const char DEVICES_PREFIX[] = "$oc/devices/";
 static const char *const DOWNLINK_TOPICS[] = {
@@ -204,6 +212,30 @@ static int on_tick(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* The device of an event uplink topic, `$oc/devices/{id}/sys/events/up`. */
+static bool uplink_device(const char *topic, const char **device_id, size_t *length)
+{
+	static const char suffix[] = "/sys/events/up";
+	size_t prefix = sizeof(DEVICES_PREFIX) - 1;
+	if(strncmp(topic, DEVICES_PREFIX, prefix) != 0) return false;
+	const char *id = topic + prefix;
+	const char *end = strchr(id, '/');
+	if(end == NULL || end == id || strcmp(end, suffix) != 0) return false;
+	*device_id = id;
+	*length = (size_t)(end - id);
+	return true;
+}
+
+static void move_uplink(struct mosquitto_evt_message *message, const char *device_id, size_t length)
+{
+	size_t size = sizeof(UPLINK_TOPIC_PREFIX) + length;
+	char *moved = mosquitto_malloc(size);
+	if(moved == NULL) return;
+	snprintf(moved, size, "%s%.*s", UPLINK_TOPIC_PREFIX, (int)length, device_id);
+	mosquitto_free(message->topic);
+	message->topic = moved;
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *message = event_data;
@@ -212,6 +244,10 @@ static int on_message(int event, void *event_data, void *userdata)
 	bool delivered = false;
 	(void)event;
 	(void)userdata;
+	if(uplink_device(message->topic, &device_id, &length)){
+		move_uplink(message, device_id, length);
+		return MOSQ_ERR_SUCCESS;
+	}
 	if(!downlink_device(message->topic, &device_id, &length)) return MOSQ_ERR_SUCCESS;
 
 	for(struct connection *c = buckets[bucket_of(device_id, length)]; c; c = c->next){
@@ -261,7 +297,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
 	}
 	if(rc == MOSQ_ERR_SUCCESS){
-		mosquitto_log_printf(MOSQ_LOG_INFO, "otaflow implicit subscription: devices receive their downlink system topics without subscribing; presence on " PRESENCE_TOPIC_PREFIX "{device}");
+		mosquitto_log_printf(MOSQ_LOG_INFO, "otaflow implicit subscription: devices receive their downlink system topics without subscribing; presence on " PRESENCE_TOPIC_PREFIX "{device}; event uplinks on " UPLINK_TOPIC_PREFIX "{device}");
 	}
 	return rc;
 }

@@ -105,6 +105,20 @@ describe('acl check', () => {
     await acl(service.username, '$oc/devices/meter-2/sys/events/down', 2).expect(200);
     await acl(service.username, '$oc/devices/+/sys/events/up', 4).expect(200);
   });
+
+  it("lets the service account, and no device, read what otaflow's plugin moves, shared or not", async () => {
+    await acl(service.username, 'otaflow/uplinks/+', 4).expect(200);
+    await acl(service.username, '$share/otaflow-gateways/otaflow/uplinks/+', 4).expect(200);
+    await acl(service.username, '$share/otaflow-gateways/$oc/devices/+/sys/events/up', 4).expect(200);
+    await acl(service.username, 'otaflow/uplinks/meter-2', 1).expect(200);
+    await acl(service.username, 'otaflow/presence/+', 4).expect(200);
+    await acl(service.username, 'otaflow/uplinks/#', 4).expect(403);
+    await acl(service.username, 'otaflow/uplinks/meter-2', 2).expect(403);
+    await acl('meter-1', 'otaflow/uplinks/meter-1', 1).expect(403);
+    await acl('meter-1', 'otaflow/uplinks/meter-1', 2).expect(403);
+    await acl('meter-1', '$share/g/$oc/devices/meter-1/sys/events/down', 4).expect(403);
+    await acl('meter-1', 'otaflow/presence/meter-1', 2).expect(403);
+  });
 });
 
 describe('protection and input', () => {

@@ -19,6 +19,10 @@ describe('topics', () => {
     expect(deviceIdOfUplinkTopic('$oc/devices/prod_node-1/sys/events/up')).toBe('prod_node-1');
     expect(deviceIdOfUplinkTopic('$oc/devices/prod_node-1/sys/events/down')).toBeUndefined();
     expect(deviceIdOfUplinkTopic('$oc/devices/a/b/sys/events/up')).toBeUndefined();
+    // Where otaflow's Mosquitto plugin moves them, for shared subscriptions.
+    expect(deviceIdOfUplinkTopic('otaflow/uplinks/prod_node-1')).toBe('prod_node-1');
+    expect(deviceIdOfUplinkTopic('otaflow/uplinks/a/b')).toBeUndefined();
+    expect(deviceIdOfUplinkTopic('otaflow/uplinks/')).toBeUndefined();
     expect(eventsDownTopic('d1')).toBe('$oc/devices/d1/sys/events/down');
   });
 });
