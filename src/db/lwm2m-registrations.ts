@@ -32,10 +32,11 @@ export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
       );
     },
     async clearRegistration(deviceId, registrationId) {
-      await db.query('delete from lwm2m_registrations where device_id = $1 and registration_id = $2', [
-        deviceId,
-        registrationId,
-      ]);
+      const { rows } = await db.query(
+        'delete from lwm2m_registrations where device_id = $1 and registration_id = $2 returning device_id',
+        [deviceId, registrationId],
+      );
+      return rows.length > 0;
     },
   };
 }

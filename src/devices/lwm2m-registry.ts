@@ -24,6 +24,9 @@ export interface Lwm2mGatewayRegistry {
   lwm2mDevice(deviceId: string): Promise<Lwm2mDeviceSecurity | undefined>;
   setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
   recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;
-  /** Clears the location only if it is still this registration (the device may have moved on). */
-  clearRegistration(deviceId: string, registrationId: string): Promise<void>;
+  /**
+   * Clears the location only if it is still this registration, and says whether it was: the device
+   * may have registered again since, here or through another gateway, and is then not gone.
+   */
+  clearRegistration(deviceId: string, registrationId: string): Promise<boolean>;
 }

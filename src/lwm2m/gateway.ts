@@ -146,8 +146,10 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     const deviceId = registration.endpoint;
     const at = new Date();
     events.enqueue(deviceId, async () => {
-      await registry.clearRegistration(deviceId, registration.id);
-      await registry.setPresence(deviceId, false, at);
+      // Registered again since, through this gateway or another: still online.
+      if (await registry.clearRegistration(deviceId, registration.id)) {
+        await registry.setPresence(deviceId, false, at);
+      }
     });
   }
 

@@ -22,9 +22,10 @@ import { type RealStack, startRealStack } from '../support/stack/real-stack';
 /**
  * otaflow split by OTAFLOW_ROLES over four processes on one Temporal, PostgreSQL, MinIO and
  * Mosquitto, as docs/deployment.md deploys it: the API (with the webhook dispatcher), the workers,
- * the gateways, and a second MQTT gateway. Each serves only what its roles serve; MQTT and LwM2M
- * devices upgrade through them together, and with two MQTT gateways on the broker's shared
- * subscription each device report becomes one signal, as the workflows' histories show.
+ * the gateways, and a second pair of gateways. Each serves only what its roles serve; MQTT and LwM2M
+ * devices upgrade through them together, with two MQTT gateways on the broker's shared subscription
+ * each device report becomes one signal (as the workflows' histories show), and an LwM2M device that
+ * registers again through the other gateway takes its commands there.
  */
 
 const PRODUCT = { product: 'split-meter', model: 'SM-1' };
@@ -39,6 +40,7 @@ describe('otaflow split by role', () => {
   let front: PlatformChild;
   let workers: PlatformChild;
   let gateways: PlatformChild;
+  let secondGateways: PlatformChild;
   let api: ApiClient;
   let start: (roles: string, env?: NodeJS.ProcessEnv) => Promise<PlatformChild>;
   const dataDirs: string[] = [];
@@ -84,7 +86,7 @@ describe('otaflow split by role', () => {
     front = await start('api,webhooks');
     workers = await start('upgrade-worker,task-worker');
     gateways = await start('mqtt-gateway,lwm2m-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-1' });
-    await start('mqtt-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-2' });
+    secondGateways = await start('mqtt-gateway,lwm2m-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-2' });
     if (!front.api) throw new Error('the API process serves no API');
     api = front.api;
   }, 240_000);
@@ -213,4 +215,56 @@ describe('otaflow split by role', () => {
       await connection.close();
     }
   }, 150_000);
+
+  it('moves an LwM2M device that registers again through another gateway: its commands follow it', async () => {
+    const id = 'split-lwm2m-moving';
+    const [first, second] = [gateways.addresses.lwm2m, secondGateways.addresses.lwm2m];
+    if (!first || !second) throw new Error('two LwM2M gateways expected');
+    await api.post('/v1/devices', {
+      id,
+      protocol: 'lwm2m',
+      ...PRODUCT,
+      model: 'SM-2',
+      lwm2mSecurity: 'none',
+    });
+    const device = (serverUri: string, lifetimeSeconds: number) =>
+      new SimulatedLwm2mDevice({
+        endpoint: id,
+        serverUri,
+        cellId: 311,
+        firmwareVersion: '1.0.0',
+        updatedVersion: TARGET,
+        lifetimeSeconds,
+      });
+    // Registered through the first gateway, then gone quiet (a new NAT binding) and registered again
+    // through the second; the first registration's lifetime runs out meanwhile.
+    const before = device(first, 5);
+    await before.start();
+    await before.powerOff();
+    const after = device(second, 300);
+    stops.push(() => after.stop());
+    await after.start();
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect((await api.get<{ online: boolean }>(`/v1/devices/${id}`)).online).toBe(true);
+
+    const form = new FormData();
+    form.set('name', 'split-meter firmware');
+    form.set('version', TARGET);
+    form.set('kind', 'firmware');
+    form.set('product', PRODUCT.product);
+    form.set('model', 'SM-2');
+    form.set('file', new Blob([randomBytes(8 * 1024)]), 'sm2-2.0.0.bin');
+    const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
+    const task = await api.post<{ id: string }>('/v1/tasks', {
+      packageId: pkg.id,
+      target: { deviceIds: [id] },
+    });
+    await expect
+      .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
+        timeout: 60_000,
+        interval: 500,
+      })
+      .toBe('completed');
+    expect(after.firmwareVersion).toBe(TARGET);
+  }, 120_000);
 });

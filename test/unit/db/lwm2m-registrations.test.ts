@@ -51,9 +51,9 @@ describe('LwM2M registrations', () => {
 
   it('lets an old registration expire without removing a newer one', async () => {
     const registry = createLwm2mGatewayRegistry(db);
-    await registry.clearRegistration('nb-1', 'r1');
+    expect(await registry.clearRegistration('nb-1', 'r1')).toBe(false);
     expect(await findLwm2mGateway(db, 'nb-1')).toBe('gw-b');
-    await registry.clearRegistration('nb-1', 'r2');
+    expect(await registry.clearRegistration('nb-1', 'r2')).toBe(true);
     expect(await findLwm2mGateway(db, 'nb-1')).toBeUndefined();
   });
 

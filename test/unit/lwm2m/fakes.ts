@@ -23,7 +23,9 @@ export class FakeLwm2mRegistry implements Lwm2mGatewayRegistry {
     this.locations.set(deviceId, location);
   }
   async clearRegistration(deviceId: string, registrationId: string) {
-    if (this.locations.get(deviceId)?.registrationId === registrationId) this.locations.delete(deviceId);
+    if (this.locations.get(deviceId)?.registrationId !== registrationId) return false;
+    this.locations.delete(deviceId);
+    return true;
   }
 }
 
