@@ -4,6 +4,7 @@
 # passwords of their first start in their volumes.
 set -eu
 secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-for name in POSTGRES_PASSWORD OTAFLOW_DB_PASSWORD MINIO_SECRET_KEY MQTT_AUTH_HTTP_TOKEN; do
+for name in POSTGRES_PASSWORD OTAFLOW_DB_PASSWORD MINIO_SECRET_KEY MQTT_AUTH_HTTP_TOKEN \
+  OTAFLOW_SECRET_KEY OTAFLOW_API_KEY MQTT_SERVICE_PASSWORD; do
   echo "$name=$(secret)"
 done

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 const composeText = readFileSync(path.join(__dirname, '../../../docker-compose.yml'), 'utf8');
-const compose = parse(composeText) as {
+// `<<:` merges the environment every otaflow process shares, as docker compose does.
+const compose = parse(composeText, { merge: true }) as {
   services: Record<string, { ports?: string[]; environment?: Record<string, string> }>;
 };
 
@@ -16,10 +17,10 @@ describe('docker-compose.yml', () => {
     );
     expect(published.sort()).toEqual([
       'mosquitto 8883:8883',
-      'otaflow 5683:5683/udp',
-      'otaflow 5684:5684/udp',
       'otaflow 8080:8080',
       'otaflow 8443:8443',
+      'otaflow-gateways 5683:5683/udp',
+      'otaflow-gateways 5684:5684/udp',
       'temporal-ui 127.0.0.1:8233:8080',
     ]);
   });
@@ -34,12 +35,37 @@ describe('docker-compose.yml', () => {
   });
 
   it('offers LwM2M over DTLS on 5684 with the terminator built into the image', () => {
-    const otaflow = compose.services.otaflow?.environment ?? {};
+    const otaflow = compose.services['otaflow-gateways']?.environment ?? {};
     expect(otaflow.LWM2M_DTLS_PORT).toBe(5684);
     expect(otaflow.LWM2M_DTLS_PUBLIC_HOST).toMatch(/^\$\{LWM2M_DTLS_PUBLIC_HOST:-localhost:5684\}$/);
     const dockerfile = readFileSync(path.join(__dirname, '../../../Dockerfile'), 'utf8');
     expect(dockerfile).toContain('COPY components/dtls-terminator/ ./');
     expect(dockerfile).toContain('OTAFLOW_DTLS_TERMINATOR_BIN=/usr/local/bin/dtls-terminator');
+  });
+
+  it('runs otaflow split by role, every process on the same stack and keys', () => {
+    const roles = Object.fromEntries(
+      Object.entries(compose.services)
+        .filter(([, service]) => service.environment?.OTAFLOW_ROLES)
+        .map(([name, service]) => [name, service.environment?.OTAFLOW_ROLES]),
+    );
+    expect(roles).toEqual({
+      otaflow: 'api,webhooks',
+      'otaflow-workers': 'upgrade-worker,task-worker',
+      'otaflow-gateways': 'mqtt-gateway,lwm2m-gateway',
+    });
+    const shared = [
+      'OTAFLOW_SECRET_KEY',
+      'OTAFLOW_API_KEY',
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'MQTT_SERVICE_PASSWORD',
+    ];
+    const values = Object.keys(roles).map((name) =>
+      shared.map((variable) => compose.services[name]?.environment?.[variable]),
+    );
+    for (const each of values) expect(each).toEqual(values[0]);
+    expect(values[0]?.every(Boolean)).toBe(true);
   });
 
   it('runs the compiled build with node alone, production dependencies only, as a non-root user', () => {
@@ -52,17 +78,12 @@ describe('docker-compose.yml', () => {
     expect(runtime).not.toContain('tsx');
   });
 
-  it('gives no secret a default: each is required from .env, or left to otaflow to generate', () => {
+  it('gives no secret a default: each is required from .env', () => {
     const interpolations = [...composeText.matchAll(/\$\{(\w+)(:?[-?])?([^}]*)\}/g)];
     const secrets = interpolations.filter(([, name]) => /PASSWORD|SECRET|TOKEN|API_KEY/.test(name ?? ''));
     expect(secrets.length).toBeGreaterThan(5);
-    for (const [text, name, operator, value] of secrets) {
-      const required = operator === ':?';
-      const generatedByOtaflow =
-        operator === ':-' &&
-        value === '' &&
-        ['OTAFLOW_SECRET_KEY', 'OTAFLOW_API_KEY', 'MQTT_SERVICE_PASSWORD'].includes(name ?? '');
-      expect(required || generatedByOtaflow, `${text} has a default`).toBe(true);
+    for (const [text, , operator] of secrets) {
+      expect(operator, `${text} has a default`).toBe(':?');
     }
   });
 
