@@ -1,5 +1,4 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { generateApiKey } from '../../src/api/auth';
 import { type ApiClient, createApiClient } from '../../src/cli/api-client';
 import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
 import { freePort } from '../../src/stack/free-port';
+import { runTaskToCompletion, uploadFirmware } from '../support/rollout';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 /**
@@ -88,24 +88,8 @@ describe('the compiled build', () => {
       updatedVersion: TARGET,
     });
     await device.start();
-    const form = new FormData();
-    form.set('name', 'built-meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', PRODUCT.model);
-    form.set('file', new Blob([randomBytes(4 * 1024)]), 'bm1-2.0.0.bin');
-    const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
-    const task = await api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds: [id] },
-    });
-    await expect
-      .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
-        timeout: 90_000,
-        interval: 500,
-      })
-      .toBe('completed');
+    const pkg = await uploadFirmware(api, { ...PRODUCT, version: TARGET, bytes: 4 * 1024 });
+    await runTaskToCompletion(api, pkg.id, [id]);
     expect(device.firmwareVersion).toBe(TARGET);
   }, 240_000);
 });

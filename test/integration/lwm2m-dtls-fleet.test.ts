@@ -5,11 +5,11 @@
  * download connection half-way and resuming it from a new socket through the same session; a
  * queue-mode device (binding UQ), asleep but for a moment after each uplink, upgrades the same way.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DtlsTunnels, startDtlsTunnels } from '../../src/simulator/dtls-tunnels';
 import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
+import { outcomesOf, runTaskToCompletion, uploadFirmware } from '../support/rollout';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 const PRODUCT = { product: 'nb-meter', model: 'NB-DTLS' };
@@ -62,8 +62,10 @@ describe('simulated NB-IoT devices over DTLS tunnels', () => {
     devices[1]?.on('download-resumed', ({ offset }) => resumed.push(offset));
 
     const taskId = await upgrade(['dtls-sim-1', 'dtls-sim-2']);
-    const rows = await platform.api.get<{ items: { outcome: string }[] }>(`/v1/tasks/${taskId}/devices`);
-    expect(rows.items.map((row) => row.outcome)).toEqual(['succeeded', 'succeeded']);
+    expect(await outcomesOf(platform.api, taskId)).toEqual({
+      'dtls-sim-1': 'succeeded',
+      'dtls-sim-2': 'succeeded',
+    });
     expect(downloads).toHaveLength(2);
     for (const uri of downloads) expect(uri).toMatch(/^coaps:\/\/127\.0\.0\.1:\d+\/fw\//);
     expect(resumed).toEqual([5 * 512]);
@@ -107,8 +109,7 @@ describe('simulated NB-IoT devices over DTLS tunnels', () => {
       await new Promise((resolve) => setTimeout(resolve, 3_500));
       taskCreatedAt = Date.now();
     });
-    const rows = await platform.api.get<{ items: { outcome: string }[] }>(`/v1/tasks/${taskId}/devices`);
-    expect(rows.items.map((row) => row.outcome)).toEqual(['succeeded']);
+    expect(await outcomesOf(platform.api, taskId)).toEqual({ [id]: 'succeeded' });
     expect(device.firmwareVersion).toBe(TARGET);
     const firstCommand = heardAt.find((at) => at >= taskCreatedAt);
     expect((firstCommand ?? 0) - taskCreatedAt).toBeGreaterThanOrEqual(2_000);
@@ -121,25 +122,8 @@ describe('simulated NB-IoT devices over DTLS tunnels', () => {
     model = PRODUCT.model,
     beforeTask = async () => {},
   ): Promise<string> {
-    const form = new FormData();
-    form.set('name', 'nb-meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', model);
-    form.set('file', new Blob([randomBytes(8 * 1024)]), `${model}-${TARGET}.bin`);
-    const pkg = await platform.api.postForm<{ id: string }>('/v1/packages', form);
+    const pkg = await uploadFirmware(platform.api, { ...PRODUCT, model, version: TARGET });
     await beforeTask();
-    const task = await platform.api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds },
-    });
-    await expect
-      .poll(async () => (await platform.api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
-        timeout: 120_000,
-        interval: 500,
-      })
-      .toBe('completed');
-    return task.id;
+    return runTaskToCompletion(platform.api, pkg.id, deviceIds, 120_000);
   }
 });

@@ -17,6 +17,7 @@ import {
   versionReportedSignal,
 } from '../../workflows/definitions';
 import { type PlatformChild, startPlatformChild, stopGracefully } from '../support/platform-child-process';
+import { outcomesOf, runTaskToCompletion, uploadFirmware } from '../support/rollout';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 
 /**
@@ -166,28 +167,9 @@ describe('otaflow split by role', () => {
     stops.push(...mqttDevices.map((device) => () => device.stop()), () => lwm2mDevice.stop());
     await Promise.all([...mqttDevices.map((device) => device.start()), lwm2mDevice.start()]);
 
-    const form = new FormData();
-    form.set('name', 'split-meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', PRODUCT.model);
-    form.set('file', new Blob([randomBytes(16 * 1024)]), 'sm1-2.0.0.bin');
-    const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
-    const task = await api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds: [...mqttIds, lwm2mId] },
-    });
-    await expect
-      .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
-        timeout: 120_000,
-        interval: 500,
-      })
-      .toBe('completed');
-    const rows = await api.get<{ items: { deviceId: string; outcome: string }[] }>(
-      `/v1/tasks/${task.id}/devices`,
-    );
-    expect(Object.fromEntries(rows.items.map((row) => [row.deviceId, row.outcome]))).toEqual({
+    const pkg = await uploadFirmware(api, { ...PRODUCT, version: TARGET, bytes: 16 * 1024 });
+    const taskId = await runTaskToCompletion(api, pkg.id, [...mqttIds, lwm2mId], 120_000);
+    expect(await outcomesOf(api, taskId)).toEqual({
       ...Object.fromEntries(mqttIds.map((id) => [id, 'succeeded'])),
       [lwm2mId]: 'succeeded',
     });
@@ -247,24 +229,8 @@ describe('otaflow split by role', () => {
     await new Promise((resolve) => setTimeout(resolve, 8_000));
     expect((await api.get<{ online: boolean }>(`/v1/devices/${id}`)).online).toBe(true);
 
-    const form = new FormData();
-    form.set('name', 'split-meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', 'SM-2');
-    form.set('file', new Blob([randomBytes(8 * 1024)]), 'sm2-2.0.0.bin');
-    const pkg = await api.postForm<{ id: string }>('/v1/packages', form);
-    const task = await api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds: [id] },
-    });
-    await expect
-      .poll(async () => (await api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
-        timeout: 60_000,
-        interval: 500,
-      })
-      .toBe('completed');
+    const pkg = await uploadFirmware(api, { ...PRODUCT, model: 'SM-2', version: TARGET });
+    await runTaskToCompletion(api, pkg.id, [id], 60_000);
     expect(after.firmwareVersion).toBe(TARGET);
   }, 120_000);
 });

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
+import { runTaskToCompletion, uploadFirmware } from '../support/rollout';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
 import { startTemporalTlsFront, type TemporalTlsFront } from '../support/stack/temporal-tls-front';
 
@@ -75,24 +75,8 @@ describe('otaflow on a Temporal that requires mutual TLS', () => {
       updatedVersion: TARGET,
     });
     await device.start();
-    const form = new FormData();
-    form.set('name', 'tls-meter firmware');
-    form.set('version', TARGET);
-    form.set('kind', 'firmware');
-    form.set('product', PRODUCT.product);
-    form.set('model', PRODUCT.model);
-    form.set('file', new Blob([randomBytes(4 * 1024)]), 'tm1-2.0.0.bin');
-    const pkg = await platform.api.postForm<{ id: string }>('/v1/packages', form);
-    const task = await platform.api.post<{ id: string }>('/v1/tasks', {
-      packageId: pkg.id,
-      target: { deviceIds: [id] },
-    });
-    await expect
-      .poll(async () => (await platform.api.get<{ state: string }>(`/v1/tasks/${task.id}`)).state, {
-        timeout: 90_000,
-        interval: 500,
-      })
-      .toBe('completed');
+    const pkg = await uploadFirmware(platform.api, { ...PRODUCT, version: TARGET, bytes: 4 * 1024 });
+    await runTaskToCompletion(platform.api, pkg.id, [id]);
     expect(device.firmwareVersion).toBe(TARGET);
   }, 150_000);
 });

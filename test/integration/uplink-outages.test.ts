@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,6 +108,7 @@ beforeAll(async () => {
     minio,
     mqtt: mosquitto,
     postgres,
+    secretKey: randomBytes(32).toString('hex'),
     stop: async () => {
       await Promise.all([temporal.stop(), minio.stop(), mosquitto.stop(), postgres.stop()]);
     },

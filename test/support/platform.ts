@@ -47,6 +47,7 @@ export async function startTestPlatform(
     OTAFLOW_DATA_DIR: dataDir,
     OTAFLOW_API_PORT: String(apiPort),
     OTAFLOW_TLS: options.tls ? 'on' : 'off',
+    OTAFLOW_SECRET_KEY: stack.secretKey,
     OTAFLOW_API_TLS_PORT: String(await freePort()),
     MQTT_TLS_PORT: String(await freePort()),
     MQTT_PLAIN: options.plainMqtt === false ? 'off' : 'on',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MqttAccount } from '../../../src/stack/mosquitto';
 import type { PostgresServer } from '../../../src/stack/postgres';
 import {
@@ -15,6 +16,11 @@ export interface RealStack {
   minio: TestMinio;
   mqtt: TestMosquitto;
   postgres: PostgresServer;
+  /**
+   * The key that seals the database's secrets: every otaflow process on this stack must hold it, as
+   * in a real deployment (src/db/secret-key-check.ts).
+   */
+  secretKey: string;
   /** Stops every component and deletes its data. */
   stop(): Promise<void>;
 }
@@ -54,6 +60,7 @@ export async function startRealStack(options: { deviceAccounts?: MqttAccount[] }
     minio: minio.value,
     mqtt: mqtt.value,
     postgres: postgres.value,
+    secretKey: randomBytes(32).toString('hex'),
     stop: stopAll,
   };
 }
