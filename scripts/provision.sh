@@ -21,6 +21,10 @@ readonly LESHAN_CLIENT_VERSION=1.5.0
 readonly CALIFORNIUM_VERSION=3.14.0
 # Eclipse Paho's Python client, for the interop suite's device written against the seed SDK's behaviour.
 readonly PAHO_MQTT_VERSION=2.1.0
+# Temporal's own server and its SQL schema tool, for the tests that run otaflow on a PostgreSQL-backed
+# Temporal as production does (src/stack/temporal-server.ts); the server the Temporal CLI embeds.
+readonly TEMPORAL_SERVER_MODULE=go.temporal.io/server
+readonly TEMPORAL_SERVER_VERSION=v1.29.1
 # Helm, to lint and render the chart in deploy/helm/ (test/unit/deploy/helm-chart.test.ts).
 readonly HELM_MODULE=helm.sh/helm/v4/cmd/helm
 readonly HELM_VERSION=v4.3.2
@@ -93,10 +97,16 @@ go_binary() {
     fi
   done
   say "$name" "building $version with go install (first time: about 4 minutes)..."
-  if ! GOBIN=$BIN_DIR GOTOOLCHAIN=$GO_TOOLCHAIN go install "$module@$version"; then
+  # go install names the binary after the module's last element (`server`, `sql`): built aside, then named.
+  local build_dir
+  build_dir=$(mktemp -d)
+  if ! GOBIN=$build_dir GOTOOLCHAIN=$GO_TOOLCHAIN go install "$module@$version"; then
+    rm -rf "$build_dir"
     cannot_have "$name" "go install $module@$version failed (output above)" \
       "check that the Go module proxy is reachable (go env GOPROXY), then run scripts/provision.sh again"
   fi
+  mv "$build_dir/${module##*/}" "$target"
+  rm -rf "$build_dir"
   touch "$stamp"
   say "$name" "built ($version)"
 }
@@ -136,6 +146,42 @@ go_component() {
 provision_dtls_components() {
   go_component dtls-terminator OTAFLOW_DTLS_TERMINATOR_BIN ', or run with LWM2M_DTLS=off'
   go_component dtls-tunnels OTAFLOW_DTLS_TUNNELS_BIN ', or run with LWM2M_DTLS=off'
+}
+
+temporal_server_without_go() {
+  cannot_have temporal-server "Go is not installed, and Temporal's server is built from $TEMPORAL_SERVER_MODULE@$TEMPORAL_SERVER_VERSION" \
+    "install Go 1.21 or newer, or set OTAFLOW_TEMPORAL_SERVER_BIN, OTAFLOW_TEMPORAL_SQL_TOOL_BIN and OTAFLOW_TEMPORAL_SCHEMA_DIR"
+}
+
+# The server, its SQL tool, and the PostgreSQL schema they come with (kept beside them in the cache).
+provision_temporal_server() {
+  go_binary temporal-server "$TEMPORAL_SERVER_MODULE/cmd/server" "$TEMPORAL_SERVER_VERSION" \
+    OTAFLOW_TEMPORAL_SERVER_BIN temporal_server_without_go
+  go_binary temporal-sql-tool "$TEMPORAL_SERVER_MODULE/cmd/tools/sql" "$TEMPORAL_SERVER_VERSION" \
+    OTAFLOW_TEMPORAL_SQL_TOOL_BIN temporal_server_without_go
+  local schema=$CACHE_DIR/temporal-server-schema/$TEMPORAL_SERVER_VERSION stamp
+  stamp=$(stamp_file temporal-server-schema "$TEMPORAL_SERVER_VERSION")
+  if [[ -n ${OTAFLOW_TEMPORAL_SCHEMA_DIR:-} ]]; then
+    say temporal-server-schema "using OTAFLOW_TEMPORAL_SCHEMA_DIR=$OTAFLOW_TEMPORAL_SCHEMA_DIR"
+    return
+  fi
+  if [[ -f $stamp && -d $schema ]]; then
+    say temporal-server-schema "cached ($TEMPORAL_SERVER_VERSION)"
+    return
+  fi
+  has go || temporal_server_without_go
+  local module_dir
+  module_dir=$(GOTOOLCHAIN=$GO_TOOLCHAIN go mod download -json "$TEMPORAL_SERVER_MODULE@$TEMPORAL_SERVER_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d $module_dir/schema/postgresql/v12 ]] ||
+    cannot_have temporal-server-schema "no schema/postgresql/v12 in $TEMPORAL_SERVER_MODULE@$TEMPORAL_SERVER_VERSION" \
+      "check that the Go module proxy is reachable (go env GOPROXY), then run scripts/provision.sh again"
+  rm -rf "$schema"
+  mkdir -p "$schema"
+  cp -R "$module_dir/schema/postgresql" "$schema/"
+  chmod -R u+w "$schema"
+  touch "$stamp"
+  say temporal-server-schema "copied ($TEMPORAL_SERVER_VERSION)"
 }
 
 helm_without_go() {
@@ -368,6 +414,7 @@ if [[ $runtime_only == true ]]; then
   exit 0
 fi
 provision_temporal_test_server
+provision_temporal_server
 provision_chart_tools
 provision_leshan_client
 provision_californium_client

@@ -10,6 +10,8 @@ const binaries = {
   temporal: { envVar: 'OTAFLOW_TEMPORAL_BIN', fileName: 'temporal' },
   minio: { envVar: 'OTAFLOW_MINIO_BIN', fileName: 'minio' },
   'temporal-test-server': { envVar: 'OTAFLOW_TEMPORAL_TEST_SERVER', fileName: 'temporal-test-server' },
+  'temporal-server': { envVar: 'OTAFLOW_TEMPORAL_SERVER_BIN', fileName: 'temporal-server' },
+  'temporal-sql-tool': { envVar: 'OTAFLOW_TEMPORAL_SQL_TOOL_BIN', fileName: 'temporal-sql-tool' },
   'dtls-terminator': { envVar: 'OTAFLOW_DTLS_TERMINATOR_BIN', fileName: 'dtls-terminator' },
   'dtls-tunnels': { envVar: 'OTAFLOW_DTLS_TUNNELS_BIN', fileName: 'dtls-tunnels' },
   helm: { envVar: 'OTAFLOW_HELM_BIN', fileName: 'helm' },
