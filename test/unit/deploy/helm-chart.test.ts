@@ -57,8 +57,10 @@ describe('the Helm chart', () => {
     expect(misspelt.output).toMatch(/unknown field "spec\.template\.spec\.containers\[0\]\.readynessProbe"/);
   });
 
-  it('runs a Deployment per role, each its own role, probed, as a non-root read-only container', () => {
-    const deployments = render().objects.filter((object) => object.kind === 'Deployment');
+  it('runs a Deployment per role (a StatefulSet per gateway), each its own role, probed, as a non-root read-only container', () => {
+    const deployments = render().objects.filter(
+      (object) => object.kind === 'Deployment' || object.kind === 'StatefulSet',
+    );
     expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual(
       ROLES.map((role) => `ota-otaflow-${role}`).sort(),
     );
@@ -85,6 +87,33 @@ describe('the Helm chart', () => {
     }
   });
 
+  it('keeps each gateway pod its name across restarts: its broker session and task queue', () => {
+    const { objects } = render();
+    for (const role of ['mqtt-gateway', 'lwm2m-gateway']) {
+      const gateway = objects.find(
+        (object) => object.metadata.name === `ota-otaflow-${role}` && object.kind === 'StatefulSet',
+      );
+      expect(gateway?.spec.serviceName).toBe(`ota-otaflow-${role}`);
+      expect(gateway?.spec.template.spec.containers[0].env).toContainEqual({
+        name: 'OTAFLOW_GATEWAY_ID',
+        valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+      });
+      const governing = objects.find(
+        (object) => object.metadata.name === `ota-otaflow-${role}` && object.kind === 'Service',
+      );
+      expect(governing?.spec.clusterIP).toBe('None');
+    }
+    const stateless = objects
+      .filter((object) => object.kind === 'Deployment')
+      .map((object) => object.metadata.name);
+    expect(stateless.sort()).toEqual([
+      'ota-otaflow-api',
+      'ota-otaflow-task-worker',
+      'ota-otaflow-upgrade-worker',
+      'ota-otaflow-webhooks',
+    ]);
+  });
+
   it('autoscales the stateless roles it is told to, never the gateways by default', () => {
     const { objects } = render();
     const autoscaled = objects.filter((object) => object.kind === 'HorizontalPodAutoscaler');
@@ -92,7 +121,8 @@ describe('the Helm chart', () => {
       'ota-otaflow-api',
       'ota-otaflow-upgrade-worker',
     ]);
-    const replicas = (name: string) => objects.find((object) => object.metadata.name === name)?.spec.replicas;
+    const replicas = (name: string) =>
+      objects.find((object) => object.metadata.name === name && object.kind !== 'Service')?.spec.replicas;
     expect(replicas('ota-otaflow-api')).toBeUndefined();
     expect(replicas('ota-otaflow-mqtt-gateway')).toBe(1);
     expect(
@@ -119,5 +149,6 @@ describe('the Helm chart', () => {
     const { objects } = render('roles.lwm2m-gateway.enabled=false');
     expect(objects.map((object) => object.metadata.name)).not.toContain('ota-otaflow-lwm2m-gateway');
     expect(objects.map((object) => object.metadata.name)).not.toContain('ota-otaflow-lwm2m');
+    expect(objects.map((object) => object.metadata.name)).toContain('ota-otaflow-mqtt-gateway');
   });
 });
