@@ -70,10 +70,11 @@ export function createVersionAnswers(): VersionAnswers {
 export function signallingVersionAnswers(sink: DeviceEventSink, answers: VersionAnswers): DeviceEventSink {
   return {
     deviceOnline: (deviceId) => sink.deviceOnline(deviceId),
-    async versionReported(deviceId, report) {
-      await sink.versionReported(deviceId, report);
+    async versionReported(deviceId, report, uplinkId) {
+      await sink.versionReported(deviceId, report, uplinkId);
       answers.signalled(deviceId);
     },
-    upgradeResultReported: (deviceId, report) => sink.upgradeResultReported(deviceId, report),
+    upgradeResultReported: (deviceId, report, uplinkId) =>
+      sink.upgradeResultReported(deviceId, report, uplinkId),
   };
 }

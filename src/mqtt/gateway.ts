@@ -95,9 +95,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     const context = { deviceId: uplink.deviceId, uplinkId: uplink.id };
     events.enqueue(uplink.deviceId, async () => {
       try {
-        await persistently('handling an uplink', context, () =>
-          handleUplink(uplink.deviceId, uplink.payload, uplink.receivedAt),
-        );
+        await persistently('handling an uplink', context, () => handleUplink(uplink));
         await persistently('forgetting a handled uplink', context, () => inbox.forget(uplink.id));
       } catch {
         // Stopped: the uplink stays in the inbox, handled again at the next start.
@@ -110,10 +108,15 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     await sink.deviceOnline(deviceId);
   }
 
-  async function handleEvent(deviceId: string, event: OtaUplinkEvent, at: Date): Promise<void> {
+  async function handleEvent(
+    deviceId: string,
+    event: OtaUplinkEvent,
+    at: Date,
+    uplinkId: string,
+  ): Promise<void> {
     if (event.type === 'version_report') {
       await registry.recordReportedVersions(deviceId, event.report, at);
-      await sink.versionReported(deviceId, event.report);
+      await sink.versionReported(deviceId, event.report, uplinkId);
       return;
     }
     const inProgress = event.resultCode === 0 && event.progress !== undefined && event.progress < 100;
@@ -121,15 +124,19 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       await registry.recordUpgradeProgress(deviceId, event.progress ?? 100, event.description, at);
     }
     if (inProgress) return;
-    await sink.upgradeResultReported(deviceId, {
-      resultCode: event.resultCode,
-      version: event.version,
-      description: event.description,
-      receivedAt: at.toISOString(),
-    });
+    await sink.upgradeResultReported(
+      deviceId,
+      {
+        resultCode: event.resultCode,
+        version: event.version,
+        description: event.description,
+        receivedAt: at.toISOString(),
+      },
+      uplinkId,
+    );
   }
 
-  async function handleUplink(deviceId: string, payload: Buffer, at: Date): Promise<void> {
+  async function handleUplink({ id, deviceId, payload, receivedAt: at }: RecordedUplink): Promise<void> {
     const parsed = parseUplink(deviceId, payload);
     if (!parsed.ok) {
       log.warn({ deviceId, problem: parsed.error }, 'invalid uplink ignored');
@@ -147,7 +154,10 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
         'uplink services otaflow does not handle',
       );
     }
-    for (const event of parsed.value.events) await handleEvent(deviceId, event, at);
+    // One uplink may carry several reports: each its own signal, and each once.
+    for (const [index, event] of parsed.value.events.entries()) {
+      await handleEvent(deviceId, event, at, `${id}.${index}`);
+    }
   }
 
   const unsubscribePresence = options.presence?.onPresence(({ deviceId, online }) => {

@@ -1,20 +1,28 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createTemporalDeviceEventSink } from '../../../src/devices/device-event-sinks';
 
-/** A stand-in for the Temporal client that records signals and fails as told. */
-function fakeClient(fail?: Error) {
-  const sent: Array<{ workflowId: string; signal: string; args: unknown[] }> = [];
+interface SignalRequest {
+  namespace: string;
+  workflowExecution: { workflowId: string };
+  signalName: string;
+  input: { payloads: unknown[] };
+  requestId: string;
+}
+
+/** A stand-in for the Temporal client that records signal requests and fails as told. */
+function fakeClient(fail?: Error & { code?: number }) {
+  const sent: SignalRequest[] = [];
   const client = {
-    workflow: {
-      getHandle: (workflowId: string) => ({
-        signal: async (definition: { name: string }, ...args: unknown[]) => {
-          if (fail) throw fail;
-          sent.push({ workflowId, signal: definition.name, args });
-        },
-      }),
+    options: { namespace: 'fleet', identity: 'gateway-test' },
+    workflowService: {
+      signalWorkflowExecution: async (request: SignalRequest) => {
+        if (fail) throw fail;
+        sent.push(request);
+        return {};
+      },
     },
   } as unknown as Client;
   return { client, sent };
@@ -23,30 +31,58 @@ function fakeClient(fail?: Error) {
 const log = pino({ level: 'silent' });
 
 describe('createTemporalDeviceEventSink', () => {
-  it("signals the device's operation workflow by its ID", async () => {
+  it("signals the device's operation workflow by its ID, in the client's namespace", async () => {
     const { client, sent } = fakeClient();
     const sink = createTemporalDeviceEventSink(client, log);
     await sink.deviceOnline('d1');
     await sink.versionReported('d1', { softwareVersion: '1' });
     await sink.upgradeResultReported('d1', { resultCode: 7, version: '1' });
-    expect(sent).toEqual([
-      { workflowId: 'device-operation:d1', signal: 'deviceOnline', args: [] },
-      { workflowId: 'device-operation:d1', signal: 'versionReported', args: [{ softwareVersion: '1' }] },
+    expect(
+      sent.map(({ namespace, workflowExecution, signalName, input }) => ({
+        namespace,
+        workflowId: workflowExecution.workflowId,
+        signalName,
+        args: input.payloads.map((payload) => defaultPayloadConverter.fromPayload(payload as never)),
+      })),
+    ).toEqual([
+      { namespace: 'fleet', workflowId: 'device-operation:d1', signalName: 'deviceOnline', args: [] },
       {
+        namespace: 'fleet',
         workflowId: 'device-operation:d1',
-        signal: 'upgradeResultReported',
+        signalName: 'versionReported',
+        args: [{ softwareVersion: '1' }],
+      },
+      {
+        namespace: 'fleet',
+        workflowId: 'device-operation:d1',
+        signalName: 'upgradeResultReported',
         args: [{ resultCode: 7, version: '1' }],
       },
     ]);
   });
 
+  it('gives a report from a recorded uplink the same request ID every time, so Temporal keeps one', async () => {
+    const { client, sent } = fakeClient();
+    const sink = createTemporalDeviceEventSink(client, log);
+    await sink.upgradeResultReported('d1', { resultCode: 0, version: '2' }, '41.0');
+    await sink.upgradeResultReported('d1', { resultCode: 0, version: '2' }, '41.0');
+    await sink.versionReported('d1', { firmwareVersion: '2' }, '41.0');
+    await sink.upgradeResultReported('d1', { resultCode: 0, version: '2' }, '42.0');
+    await sink.deviceOnline('d1');
+    await sink.deviceOnline('d1');
+    const [first, again, version, other, online, onlineAgain] = sent.map((request) => request.requestId);
+    expect(again).toBe(first);
+    expect(new Set([first, version, other, online, onlineAgain]).size).toBe(5);
+  });
+
   it('treats a device without a running operation as normal', async () => {
-    const { client } = fakeClient(new WorkflowNotFoundError('not found', 'device-operation:d1', undefined));
+    const notFound = Object.assign(new Error('workflow not found'), { code: 5 });
+    const { client } = fakeClient(notFound);
     await expect(createTemporalDeviceEventSink(client, log).deviceOnline('d1')).resolves.toBeUndefined();
   });
 
   it('passes other failures on', async () => {
-    const { client } = fakeClient(new Error('connection refused'));
+    const { client } = fakeClient(Object.assign(new Error('connection refused'), { code: 14 }));
     await expect(createTemporalDeviceEventSink(client, log).deviceOnline('d1')).rejects.toThrow(
       'connection refused',
     );
