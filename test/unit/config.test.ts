@@ -176,11 +176,9 @@ describe('configuration', () => {
     );
   });
 
-  it('takes uplinks through a shared subscription only when a group is named', () => {
-    expect(loadConfig({}).MQTT_SHARED_SUBSCRIPTION_GROUP).toBe('off');
-    expect(
-      loadConfig({ MQTT_SHARED_SUBSCRIPTION_GROUP: 'otaflow-gateways' }).MQTT_SHARED_SUBSCRIPTION_GROUP,
-    ).toBe('otaflow-gateways');
+  it('takes uplinks through the shared subscription of otaflow-gateways unless told off', () => {
+    expect(loadConfig({}).MQTT_SHARED_SUBSCRIPTION_GROUP).toBe('otaflow-gateways');
+    expect(loadConfig({ MQTT_SHARED_SUBSCRIPTION_GROUP: 'off' }).MQTT_SHARED_SUBSCRIPTION_GROUP).toBe('off');
     expect(() => loadConfig({ MQTT_SHARED_SUBSCRIPTION_GROUP: 'a/b' })).toThrow(
       /MQTT_SHARED_SUBSCRIPTION_GROUP: off, or letters, digits/,
     );
