@@ -183,10 +183,10 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     });
 
     const { roles } = config;
+    // What serves TLS: the API (HTTPS downloads) and the embedded broker; an external broker has its own.
+    const servesTls = roles.has('api') || (roles.has('mqtt-gateway') && !config.MQTT_URL);
     const tls =
-      config.OTAFLOW_TLS === 'on' && (roles.has('api') || roles.has('mqtt-gateway'))
-        ? await loadPlatformCredentials(config, log)
-        : undefined;
+      config.OTAFLOW_TLS === 'on' && servesTls ? await loadPlatformCredentials(config, log) : undefined;
     if (tls) stops.push(async () => tls.credentials.stop());
 
     const serviceAccount = { username: config.MQTT_SERVICE_USERNAME, password: mqttServicePassword.value };
