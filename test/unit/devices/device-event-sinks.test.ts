@@ -1,32 +1,7 @@
-import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createTemporalDeviceEventSink } from '../../../src/devices/device-event-sinks';
-
-interface SignalRequest {
-  namespace: string;
-  workflowExecution: { workflowId: string };
-  signalName: string;
-  input: { payloads: unknown[] };
-  requestId: string;
-}
-
-/** A stand-in for the Temporal client that records signal requests and fails as told. */
-function fakeClient(fail?: Error & { code?: number }) {
-  const sent: SignalRequest[] = [];
-  const client = {
-    options: { namespace: 'fleet', identity: 'gateway-test' },
-    workflowService: {
-      signalWorkflowExecution: async (request: SignalRequest) => {
-        if (fail) throw fail;
-        sent.push(request);
-        return {};
-      },
-    },
-  } as unknown as Client;
-  return { client, sent };
-}
+import { signalRecordingClient as fakeClient, notFound } from './signal-recording-client';
 
 const log = pino({ level: 'silent' });
 
@@ -38,11 +13,11 @@ describe('createTemporalDeviceEventSink', () => {
     await sink.versionReported('d1', { softwareVersion: '1' });
     await sink.upgradeResultReported('d1', { resultCode: 7, version: '1' });
     expect(
-      sent.map(({ namespace, workflowExecution, signalName, input }) => ({
+      sent.map(({ namespace, workflowId, signal, args }) => ({
         namespace,
-        workflowId: workflowExecution.workflowId,
-        signalName,
-        args: input.payloads.map((payload) => defaultPayloadConverter.fromPayload(payload as never)),
+        workflowId,
+        signalName: signal,
+        args,
       })),
     ).toEqual([
       { namespace: 'fleet', workflowId: 'device-operation:d1', signalName: 'deviceOnline', args: [] },
@@ -76,8 +51,7 @@ describe('createTemporalDeviceEventSink', () => {
   });
 
   it('treats a device without a running operation as normal', async () => {
-    const notFound = Object.assign(new Error('workflow not found'), { code: 5 });
-    const { client } = fakeClient(notFound);
+    const { client } = fakeClient(notFound());
     await expect(createTemporalDeviceEventSink(client, log).deviceOnline('d1')).resolves.toBeUndefined();
   });
 

@@ -1,5 +1,4 @@
-import type { Client } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DEVICE_NOT_ONLINE } from '../../../activities/interfaces';
@@ -13,21 +12,7 @@ import { DeviceNotRegisteredError } from '../../../src/lwm2m/device-management';
 import type { Lwm2mGatewayCommands } from '../../../src/lwm2m/gateway';
 import { parseLwm2mPath } from '../../../src/lwm2m/lwm2m-path';
 import type { PackageInfo } from '../../../workflows/definitions';
-
-function fakeClient(fail?: Error) {
-  const sent: Array<{ workflowId: string; signal: string; args: unknown[] }> = [];
-  const client = {
-    workflow: {
-      getHandle: (workflowId: string) => ({
-        signal: async (definition: { name: string }, ...args: unknown[]) => {
-          if (fail) throw fail;
-          sent.push({ workflowId, signal: definition.name, args });
-        },
-      }),
-    },
-  } as unknown as Client;
-  return { client, sent };
-}
+import { signalRecordingClient as fakeClient, notFound } from '../devices/signal-recording-client';
 
 const log = pino({ level: 'silent' });
 
@@ -43,7 +28,7 @@ describe('createTemporalLwm2mEventSink', () => {
       code: '4.04',
       detail: 'device answered 4.04 to GET /4/0/8 with Accept 0 (text/plain)',
     });
-    expect(sent).toEqual([
+    expect(sent.map(({ workflowId, signal, args }) => ({ workflowId, signal, args }))).toEqual([
       { workflowId: 'device-operation:d1', signal: 'deviceOnline', args: [] },
       {
         workflowId: 'device-operation:d1',
@@ -66,10 +51,7 @@ describe('createTemporalLwm2mEventSink', () => {
   });
 
   it('drops signals for a device with no operation in progress, and passes other errors on', async () => {
-    const idle = createTemporalLwm2mEventSink(
-      fakeClient(new WorkflowNotFoundError('gone', 'w', undefined)).client,
-      log,
-    );
+    const idle = createTemporalLwm2mEventSink(fakeClient(notFound()).client, log);
     await expect(idle.resourcesReported('d1', { values: {} })).resolves.toBeUndefined();
     const broken = createTemporalLwm2mEventSink(fakeClient(new Error('unavailable')).client, log);
     await expect(broken.deviceOnline('d1')).rejects.toThrow('unavailable');
