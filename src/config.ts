@@ -34,18 +34,16 @@ const integerSetting = (range: string, min: number, max: number, defaultValue: n
     blankAsUnset,
     z.coerce.number({ error: range }).int(range).min(min, range).max(max, range).default(defaultValue),
   );
-/** A comma-separated list of entries, each checked by `entry`; blank entries dropped; unset: none. */
-const commaSeparated = (entry: z.ZodType<string>) =>
-  z.preprocess(
-    (value) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((item) => item.trim())
-            .filter(Boolean)
-        : value,
-    z.array(entry).default([]),
-  );
+/** A comma-separated list's entries, trimmed, blank ones dropped; anything but a string as it is. */
+const splitCommas = (value: unknown) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
+/** A comma-separated list of entries, each checked by `entry`; unset: none. */
+const commaSeparated = (entry: z.ZodType<string>) => z.preprocess(splitCommas, z.array(entry).default([]));
 const numberList = z
   .string()
   .regex(/^\s*-?\d+(\.\d+)?(\s*,\s*-?\d+(\.\d+)?)*\s*$/, 'comma-separated numbers')
@@ -90,20 +88,15 @@ const roleList = `all, or a comma-separated list of ${roles.join(', ')}`;
 const ConfigSchema = z.object({
   /** The parts of otaflow this process runs; the others run in other processes sharing its stack. */
   OTAFLOW_ROLES: z.preprocess(
-    (value) =>
-      typeof value === 'string' && value.trim() !== ''
-        ? value
-            .split(',')
-            .map((item) => item.trim())
-            .filter(Boolean)
-        : ['all'],
+    (value) => splitCommas(blankAsUnset(value)),
     z
       .array(
         z.enum(['all', ...roles], {
           error: (issue) => `"${String(issue.input)}" is not a role: ${roleList}`,
         }),
       )
-      .min(1, roleList),
+      .min(1, roleList)
+      .default(['all']),
   ),
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
   OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),

@@ -17,15 +17,15 @@ import { createPerDeviceQueue } from '../devices/per-device-queue';
 import type { DeviceRegistry } from '../devices/registry';
 import type { RecordedUplink, UplinkInbox } from '../devices/uplink-inbox';
 import { type Logger, logger } from '../logger';
+import { sharedSubscription } from './broker-topics';
 import type { PresenceSource } from './embedded-broker';
 import {
-  BROKER_UPLINK_SUBSCRIPTION,
   deviceIdOfUplinkTopic,
   type EventEnvelope,
   eventsDownTopic,
   type OtaUplinkEvent,
   parseUplink,
-  UPLINK_SUBSCRIPTION,
+  UPLINK_SUBSCRIPTIONS,
 } from './ota-protocol';
 
 export interface MqttGatewayOptions {
@@ -69,8 +69,8 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   const log = options.log ?? logger.child({ component: 'mqtt-gateway' });
   const now = options.now ?? (() => new Date());
   const { registry, sink, inbox } = options;
-  const uplinkSubscriptions = [UPLINK_SUBSCRIPTION, BROKER_UPLINK_SUBSCRIPTION].map((filter) =>
-    options.sharedGroup ? `$share/${options.sharedGroup}/${filter}` : filter,
+  const uplinkSubscriptions = UPLINK_SUBSCRIPTIONS.map((filter) =>
+    sharedSubscription(filter, options.sharedGroup),
   );
   // Events of one device are handled in arrival order (an online signal before the version report it
   // enables, progress before the result); different devices proceed independently.

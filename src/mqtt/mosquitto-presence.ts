@@ -8,10 +8,9 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { type Logger, logger } from '../logger';
+import { PRESENCE_TOPIC_PREFIX, sharedSubscription } from './broker-topics';
 import type { PresenceEvent, PresenceSource } from './embedded-broker';
 
-/** Not a `$` topic: Mosquitto 2.0 delivers none to a shared subscription. */
-export const PRESENCE_TOPIC_PREFIX = 'otaflow/presence/';
 const PRESENCE_TOPICS = `${PRESENCE_TOPIC_PREFIX}+`;
 
 const PresencePayload = z.object({ connections: z.number().int().min(0) });
@@ -60,9 +59,7 @@ export async function startMosquittoPresence(options: {
     }
     for (const listener of listeners) listener(event);
   });
-  const subscription = options.sharedGroup
-    ? `$share/${options.sharedGroup}/${PRESENCE_TOPICS}`
-    : PRESENCE_TOPICS;
+  const subscription = sharedSubscription(PRESENCE_TOPICS, options.sharedGroup);
   const granted = await client.subscribeAsync(subscription, { qos: 1 });
   if (granted.some((grant) => grant.qos === 128)) {
     log.warn(

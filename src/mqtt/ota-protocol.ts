@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { PackageKind, VersionReport } from '../../workflows/definitions';
+import { BROKER_UPLINK_PREFIX } from './broker-topics';
 
 export const OTA_SERVICE_ID = '$ota';
 
@@ -22,16 +23,11 @@ export interface PackageDelivery {
   signature?: string;
 }
 
-/** What the gateway subscribes to: every device's event uplink. */
-export const UPLINK_SUBSCRIPTION = '$oc/devices/+/sys/events/up';
-
 /**
- * Where otaflow's Mosquitto plugin moves each device's event uplink (`otaflow/uplinks/{device_id}`):
- * Mosquitto 2.0 delivers no `$` topic to a shared subscription, and this one it does. The gateway
- * subscribes to both; a broker delivers each uplink on one of them only.
+ * What the gateway subscribes to: every device's event uplink, on the seed's topic and where otaflow's
+ * Mosquitto plugin moves it (src/mqtt/broker-topics.ts); a broker delivers each on one of them only.
  */
-export const BROKER_UPLINK_PREFIX = 'otaflow/uplinks/';
-export const BROKER_UPLINK_SUBSCRIPTION = `${BROKER_UPLINK_PREFIX}+`;
+export const UPLINK_SUBSCRIPTIONS = ['$oc/devices/+/sys/events/up', `${BROKER_UPLINK_PREFIX}+`];
 
 /** Device IDs become one topic level, so they may not contain MQTT separators or wildcards. */
 const DEVICE_ID_PATTERN = /^[^/+#\s]{1,128}$/;

@@ -2,20 +2,8 @@
  * Which topics a broker principal may use: one set of rules for the embedded broker and for
  * Mosquitto (through otaflow's auth endpoints, src/api/routes/broker-auth.ts).
  */
+import { filterOfSharedSubscription, isPluginTopic } from './broker-topics';
 import type { MqttPrincipal } from './device-auth';
-
-/** What otaflow's Mosquitto plugin publishes for the gateways: `otaflow/{uplinks|presence}/{device id}`. */
-function isPluginTopic(topic: string): boolean {
-  const [root, kind, deviceId, ...rest] = topicLevels(topic);
-  return (
-    root === 'otaflow' &&
-    (kind === 'uplinks' || kind === 'presence') &&
-    deviceId !== undefined &&
-    deviceId !== '' &&
-    deviceId !== '#' &&
-    rest.length === 0
-  );
-}
 
 function topicLevels(topic: string): string[] {
   return topic.split('/');
@@ -34,8 +22,8 @@ export function mayPublish(principal: MqttPrincipal, topic: string): boolean {
  * as itself or in a shared subscription (`$share/{group}/…`).
  */
 export function maySubscribe(principal: MqttPrincipal, filter: string): boolean {
-  const shared = /^\$share\/[^/+#]+\/(.+)$/.exec(filter);
-  if (shared) return principal.kind === 'service' && maySubscribe(principal, shared[1] as string);
+  const shared = filterOfSharedSubscription(filter);
+  if (shared !== undefined) return principal.kind === 'service' && maySubscribe(principal, shared);
   if (principal.kind === 'service' && isPluginTopic(filter)) return true;
   const [root, devices, deviceId, ...rest] = topicLevels(filter);
   if (root !== '$oc' || devices !== 'devices' || rest.length === 0) return false;

@@ -1,4 +1,4 @@
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, type WorkerOptions as SdkWorkerOptions, Worker } from '@temporalio/worker';
 import type {
   Lwm2mBatchActivities,
   Lwm2mPlatformActivities,
@@ -43,53 +43,34 @@ const TASK_WORKFLOW_CACHE_SIZE = 100;
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace, upgrades, tasks, mqttGateway, lwm2mGateway } = options;
-  const workers: Worker[] = [];
   const bundle = upgrades || tasks ? await workflowBundle() : undefined;
+  const queues: Array<Omit<SdkWorkerOptions, 'connection' | 'namespace'>> = [];
   if (upgrades) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace,
-        taskQueue: TaskQueue.platform,
-        workflowBundle: bundle,
-        // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
-        // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
-        // replays its short history when its device answers.
-        maxCachedWorkflows: upgrades.workflowCacheSize,
-        activities: upgrades.activities,
-      }),
-    );
+    queues.push({
+      taskQueue: TaskQueue.platform,
+      workflowBundle: bundle,
+      // The SDK sizes its cache from the heap limit (≈ 2,300 workflows on a 4 GiB heap), but upgrades
+      // wait for hours between workflow tasks: cached, each waiting upgrade holds memory; evicted, it
+      // replays its short history when its device answers.
+      maxCachedWorkflows: upgrades.workflowCacheSize,
+      activities: upgrades.activities,
+    });
   }
   if (tasks) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace,
-        taskQueue: TaskQueue.tasks,
-        workflowBundle: bundle,
-        maxCachedWorkflows: TASK_WORKFLOW_CACHE_SIZE,
-      }),
-    );
+    queues.push({
+      taskQueue: TaskQueue.tasks,
+      workflowBundle: bundle,
+      maxCachedWorkflows: TASK_WORKFLOW_CACHE_SIZE,
+    });
   }
-  if (mqttGateway) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace,
-        taskQueue: TaskQueue.mqttGateway,
-        activities: mqttGateway.activities,
-      }),
-    );
-  }
+  if (mqttGateway) queues.push({ taskQueue: TaskQueue.mqttGateway, activities: mqttGateway.activities });
   if (lwm2mGateway) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace,
-        taskQueue: lwm2mGatewayTaskQueue(lwm2mGateway.gatewayId),
-        activities: lwm2mGateway.activities,
-      }),
-    );
+    queues.push({
+      taskQueue: lwm2mGatewayTaskQueue(lwm2mGateway.gatewayId),
+      activities: lwm2mGateway.activities,
+    });
   }
+  const workers: Worker[] = [];
+  for (const queue of queues) workers.push(await Worker.create({ connection, namespace, ...queue }));
   return workers;
 }

@@ -26,11 +26,11 @@ export interface LocalCertificates {
   issuedServerCertificate: boolean;
 }
 
-const KEY_ALGORITHM: webcrypto.EcKeyGenParams & webcrypto.EcKeyImportParams = {
+export const KEY_ALGORITHM: webcrypto.EcKeyGenParams & webcrypto.EcKeyImportParams = {
   name: 'ECDSA',
   namedCurve: 'P-256',
 };
-const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+export const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 const DAY_MS = 24 * 60 * 60 * 1000;
 const AUTHORITY_LIFETIME_DAYS = 3650;
 /** Within the 398 days browsers and TLS libraries accept for a server certificate. */
@@ -135,13 +135,15 @@ async function issueServerCertificate(
   await writePublicFile(files.certFile, certificate.toString('pem'));
 }
 
-async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+/** A private key as PKCS #8 PEM. */
+export async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return `-----BEGIN PRIVATE KEY-----\n${lines.join('\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
-function pemBody(pem: string): Buffer {
+/** The DER bytes of a PEM block. */
+export function pemBody(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
 

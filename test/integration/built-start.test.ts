@@ -9,7 +9,7 @@ import { type ApiClient, createApiClient } from '../../src/cli/api-client';
 import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
 import { freePort } from '../../src/stack/free-port';
 import { runTaskToCompletion, uploadFirmware } from '../support/rollout';
-import { type RealStack, startRealStack } from '../support/stack/real-stack';
+import { type RealStack, stackEnvironment, startRealStack } from '../support/stack/real-stack';
 
 /**
  * `npm run build` makes an otaflow that `node` alone runs: compiled JavaScript and the workflow
@@ -53,16 +53,11 @@ describe('the compiled build', () => {
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
+        ...stackEnvironment(stack, apiPort),
         OTAFLOW_DATA_DIR: dataDir,
-        OTAFLOW_API_PORT: String(apiPort),
         OTAFLOW_API_KEY: apiKey,
         OTAFLOW_TLS: 'off',
-        TEMPORAL_ADDRESS: stack.temporal.address,
-        DATABASE_URL: stack.postgres.url,
-        MINIO_ENDPOINT: stack.minio.endpoint,
-        MINIO_ACCESS_KEY: stack.minio.accessKey,
-        MINIO_SECRET_KEY: stack.minio.secretKey,
-        MINIO_BUCKET: `otaflow-test-${apiPort}`,
+        MQTT_URL: '',
         MQTT_HOST: '127.0.0.1',
         MQTT_PORT: String(await freePort()),
         LWM2M_HOST: '127.0.0.1',

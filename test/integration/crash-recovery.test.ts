@@ -15,7 +15,7 @@ import {
   startPlatformChild,
   stopGracefully,
 } from '../support/platform-child-process';
-import { type RealStack, startRealStack } from '../support/stack/real-stack';
+import { type RealStack, stackEnvironment, startRealStack } from '../support/stack/real-stack';
 
 /**
  * "A crash of any process loses no upgrade and no record": otaflow is killed (SIGKILL, no graceful
@@ -103,24 +103,12 @@ describe('a crash of the otaflow process', () => {
     stack = await startRealStack({
       deviceAccounts: deviceIds.map((id) => deviceCredentials(id, secretOf(id), '0', credentialsHour)),
     });
-    // What test/support/platform.ts configures, plus what two processes in turn must share: the API
-    // address the download URLs name, the bucket, and the key that encrypts device secrets.
-    const apiPort = await freePort();
+    // Both processes in turn share the stack, the keys and the API address download URLs name.
     platformEnv = {
-      OTAFLOW_API_PORT: String(apiPort),
+      ...stackEnvironment(stack, await freePort()),
       OTAFLOW_TLS: 'off',
-      OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex'),
       OTAFLOW_API_KEY: generateApiKey(),
-      TEMPORAL_ADDRESS: stack.temporal.address,
-      DATABASE_URL: stack.postgres.url,
-      MINIO_ENDPOINT: stack.minio.endpoint,
-      MINIO_ACCESS_KEY: stack.minio.accessKey,
-      MINIO_SECRET_KEY: stack.minio.secretKey,
-      MINIO_BUCKET: `otaflow-test-${apiPort}`,
-      MQTT_URL: stack.mqtt.url,
       MQTT_HOST: '127.0.0.1',
-      MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
-      MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
       LWM2M_HOST: '127.0.0.1',
       LWM2M_PORT: '0',
       LWM2M_DTLS: 'off',

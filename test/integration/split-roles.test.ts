@@ -18,7 +18,7 @@ import {
 } from '../../workflows/definitions';
 import { type PlatformChild, startPlatformChild, stopGracefully } from '../support/platform-child-process';
 import { outcomesOf, runTaskToCompletion, uploadFirmware } from '../support/rollout';
-import { type RealStack, startRealStack } from '../support/stack/real-stack';
+import { type RealStack, stackEnvironment, startRealStack } from '../support/stack/real-stack';
 
 /**
  * otaflow split by OTAFLOW_ROLES over four processes on one Temporal, PostgreSQL, MinIO and
@@ -51,22 +51,11 @@ describe('otaflow split by role', () => {
     stack = await startRealStack({
       deviceAccounts: mqttIds.map((id) => deviceCredentials(id, secretOf(id), '0', credentialsHour)),
     });
-    const apiPort = await freePort();
     // What every process shares: the stack, the keys, and the API address download URLs name.
     const shared: NodeJS.ProcessEnv = {
-      OTAFLOW_API_PORT: String(apiPort),
+      ...stackEnvironment(stack, await freePort()),
       OTAFLOW_TLS: 'off',
-      OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex'),
       OTAFLOW_API_KEY: generateApiKey(),
-      TEMPORAL_ADDRESS: stack.temporal.address,
-      DATABASE_URL: stack.postgres.url,
-      MINIO_ENDPOINT: stack.minio.endpoint,
-      MINIO_ACCESS_KEY: stack.minio.accessKey,
-      MINIO_SECRET_KEY: stack.minio.secretKey,
-      MINIO_BUCKET: `otaflow-test-${apiPort}`,
-      MQTT_URL: stack.mqtt.url,
-      MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
-      MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
       LWM2M_HOST: '127.0.0.1',
       LWM2M_PORT: '0',
       LWM2M_DTLS: 'off',

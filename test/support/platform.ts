@@ -6,7 +6,7 @@ import { type Config, loadConfig } from '../../src/config';
 import { logger } from '../../src/logger';
 import { type Platform, startPlatform } from '../../src/platform';
 import { freePort } from '../../src/stack/free-port';
-import type { RealStack } from './stack/real-stack';
+import { type RealStack, stackEnvironment } from './stack/real-stack';
 
 export interface TestPlatform extends Platform {
   /** It runs every role: each address is there. */
@@ -44,24 +44,15 @@ export async function startTestPlatform(
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
   const apiPort = await freePort();
   const config = loadConfig({
+    ...stackEnvironment(stack, apiPort),
     OTAFLOW_DATA_DIR: dataDir,
-    OTAFLOW_API_PORT: String(apiPort),
     OTAFLOW_TLS: options.tls ? 'on' : 'off',
-    OTAFLOW_SECRET_KEY: stack.secretKey,
     OTAFLOW_API_TLS_PORT: String(await freePort()),
     MQTT_TLS_PORT: String(await freePort()),
     MQTT_PLAIN: options.plainMqtt === false ? 'off' : 'on',
-    TEMPORAL_ADDRESS: stack.temporal.address,
-    DATABASE_URL: stack.postgres.url,
-    MINIO_ENDPOINT: stack.minio.endpoint,
-    MINIO_ACCESS_KEY: stack.minio.accessKey,
-    MINIO_SECRET_KEY: stack.minio.secretKey,
-    MINIO_BUCKET: `otaflow-test-${apiPort}`,
     MQTT_URL: options.embeddedBroker ? '' : stack.mqtt.url,
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: options.embeddedBroker ? String(await freePort()) : '1883',
-    MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
-    MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
     LWM2M_HOST: '127.0.0.1',
     LWM2M_PORT: '0',
     LWM2M_DTLS: options.dtls ? 'on' : 'off',

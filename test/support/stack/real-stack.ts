@@ -64,3 +64,24 @@ export async function startRealStack(options: { deviceAccounts?: MqttAccount[] }
     stop: stopAll,
   };
 }
+
+/**
+ * What every otaflow process on the stack is configured with: its servers, the gateways' broker
+ * account and the secret key, and the API's port (which download URLs name, and which names the
+ * platform's own bucket). Processes add their roles, listeners and data dirs.
+ */
+export function stackEnvironment(stack: RealStack, apiPort: number): Record<string, string> {
+  return {
+    OTAFLOW_API_PORT: String(apiPort),
+    OTAFLOW_SECRET_KEY: stack.secretKey,
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    DATABASE_URL: stack.postgres.url,
+    MINIO_ENDPOINT: stack.minio.endpoint,
+    MINIO_ACCESS_KEY: stack.minio.accessKey,
+    MINIO_SECRET_KEY: stack.minio.secretKey,
+    MINIO_BUCKET: `otaflow-test-${apiPort}`,
+    MQTT_URL: stack.mqtt.url,
+    MQTT_SERVICE_USERNAME: stack.mqtt.serviceAccount.username,
+    MQTT_SERVICE_PASSWORD: stack.mqtt.serviceAccount.password,
+  };
+}

@@ -12,7 +12,13 @@ import path from 'node:path';
 import tls from 'node:tls';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { ensureLocalCertificates } from '../../../src/tls/local-certificate-authority';
+import {
+  ensureLocalCertificates,
+  KEY_ALGORITHM,
+  pemBody,
+  privateKeyPem,
+  SIGNING_ALGORITHM,
+} from '../../../src/tls/local-certificate-authority';
 
 export interface TemporalTlsFront {
   /** `127.0.0.1:port`, TLS with a client certificate required. */
@@ -24,8 +30,6 @@ export interface TemporalTlsFront {
   authorizedConnections(): number;
   stop(): Promise<void>;
 }
-
-const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
 export async function startTemporalTlsFront(
   devServerAddress: string,
@@ -85,8 +89,6 @@ async function issueClientCertificate(
   caKeyFile: string,
   dir: string,
 ): Promise<{ clientCertFile: string; clientKeyFile: string }> {
-  const crypto = webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0];
-  x509.cryptoProvider.set(crypto);
   const authority = new x509.X509Certificate(readFileSync(caFile, 'utf8'));
   const authorityKey = await webcrypto.subtle.importKey(
     'pkcs8',
@@ -103,28 +105,16 @@ async function issueClientCertificate(
     notAfter: new Date(Date.now() + 24 * 60 * 60 * 1000),
     publicKey: keys.publicKey,
     signingKey: authorityKey,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
     ],
   });
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const clientCertFile = path.join(dir, 'client.pem');
   const clientKeyFile = path.join(dir, 'client-key.pem');
   writeFileSync(clientCertFile, `${certificate.toString('pem')}\n`);
-  writeFileSync(
-    clientKeyFile,
-    `-----BEGIN PRIVATE KEY-----\n${der
-      .toString('base64')
-      .match(/.{1,64}/g)
-      ?.join('\n')}\n-----END PRIVATE KEY-----\n`,
-    { mode: 0o600 },
-  );
+  writeFileSync(clientKeyFile, await privateKeyPem(keys.privateKey), { mode: 0o600 });
   return { clientCertFile, clientKeyFile };
-}
-
-function pemBody(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
