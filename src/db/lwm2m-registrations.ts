@@ -38,6 +38,26 @@ export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
       );
       return rows.length > 0;
     },
+    async observedPaths(deviceId) {
+      const { rows } = await db.query<{ path: string }>(
+        'select path from lwm2m_observations where device_id = $1 order by path',
+        [deviceId],
+      );
+      return rows.map((row) => row.path);
+    },
+    async recordObservations(deviceId, paths) {
+      await db.query(
+        `insert into lwm2m_observations (device_id, path) select $1, unnest($2::text[])
+         on conflict do nothing`,
+        [deviceId, paths],
+      );
+    },
+    async forgetObservations(deviceId, paths) {
+      await db.query('delete from lwm2m_observations where device_id = $1 and path = any($2::text[])', [
+        deviceId,
+        paths,
+      ]);
+    },
   };
 }
 

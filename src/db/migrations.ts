@@ -303,6 +303,32 @@ export const migrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    id: 17,
+    name: 'uplink redelivery',
+    // An uplink's MQTT identity (the gateway that received it, its packet ID), and handled uplinks kept
+    // for a day, so that the broker's redelivery of one whose acknowledgement was lost is recognised
+    // (src/db/uplink-inbox.ts).
+    statements: [
+      'alter table uplink_inbox add column received_by text, add column packet_id integer, add column handled_at timestamptz',
+      'drop index uplink_inbox_by_gateway',
+      'create index uplink_inbox_unhandled on uplink_inbox (gateway_id, id) where handled_at is null',
+      'create index uplink_inbox_handled on uplink_inbox (handled_at) where handled_at is not null',
+    ],
+  },
+  {
+    id: 18,
+    name: 'lwm2m observations',
+    // What the platform observes on each device, so that the gateway a device registers with next
+    // (another one, or this one restarted) observes it again (src/lwm2m/gateway.ts).
+    statements: [
+      `create table lwm2m_observations (
+         device_id text not null references devices (id) on delete cascade,
+         path text not null,
+         primary key (device_id, path)
+       )`,
+    ],
+  },
 ];
 
 /**

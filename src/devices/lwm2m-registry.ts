@@ -29,4 +29,11 @@ export interface Lwm2mGatewayRegistry {
    * may have registered again since, here or through another gateway, and is then not gone.
    */
   clearRegistration(deviceId: string, registrationId: string): Promise<boolean>;
+  /**
+   * The paths the platform observes on the device, kept beyond its registration: a new registration
+   * starts without observations (TS Core §6.2.1), so the gateway it comes to observes them again.
+   */
+  observedPaths(deviceId: string): Promise<string[]>;
+  recordObservations(deviceId: string, paths: string[]): Promise<void>;
+  forgetObservations(deviceId: string, paths: string[]): Promise<void>;
 }

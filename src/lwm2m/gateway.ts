@@ -208,7 +208,20 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     response.setOption('Location-Path', [Buffer.from('rd'), Buffer.from(registration.id)]);
     response.end();
     markOnline(registration);
+    observeAgain(endpoint);
     management.deviceUplink(registration);
+  }
+
+  /**
+   * A device that registers anew (after a gateway restart, through another gateway, or from a new
+   * address) has dropped its observations: what the platform observes on it is observed again, and
+   * the first answers are reported, since what changed meanwhile was notified to no one.
+   */
+  function observeAgain(deviceId: string): void {
+    events.enqueue(deviceId, async () => {
+      const paths = await registry.observedPaths(deviceId);
+      if (paths.length > 0 && management.isRegistered(deviceId)) management.observe(deviceId, paths);
+    });
   }
 
   function update(request: IncomingMessage, response: OutgoingMessage, id: string, query: string): void {
@@ -318,8 +331,14 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
 
   const commands: Lwm2mGatewayCommands = {
     isRegistered: (deviceId) => management.isRegistered(deviceId),
-    sendBatch: (deviceId, operations, batchOptions) =>
-      management.sendBatch(deviceId, operations, batchOptions),
+    async sendBatch(deviceId, operations, batchOptions) {
+      const pathsOf = (op: 'observe' | 'cancel-observation') =>
+        operations.flatMap((operation) => (operation.op === op ? operation.paths : []));
+      const [observed, cancelled] = [pathsOf('observe'), pathsOf('cancel-observation')];
+      if (observed.length > 0) await registry.recordObservations(deviceId, observed);
+      if (cancelled.length > 0) await registry.forgetObservations(deviceId, cancelled);
+      return management.sendBatch(deviceId, operations, batchOptions);
+    },
     read: (deviceId, paths) => management.read(deviceId, paths),
     write: (deviceId, path, value) => management.write(deviceId, path, value),
     execute: (deviceId, path) => management.execute(deviceId, path),

@@ -96,7 +96,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     events.enqueue(uplink.deviceId, async () => {
       try {
         await persistently('handling an uplink', context, () => handleUplink(uplink));
-        await persistently('forgetting a handled uplink', context, () => inbox.forget(uplink.id));
+        await persistently('marking an uplink handled', context, () => inbox.markHandled(uplink.id));
       } catch {
         // Stopped: the uplink stays in the inbox, handled again at the next start.
       }
@@ -211,9 +211,20 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       return;
     }
     const uplink = { deviceId, payload: Buffer.from(packet.payload), receivedAt: now() };
-    persistently('recording an uplink', { deviceId }, () => inbox.record(uplink)).then(
+    const delivery =
+      packet.messageId === undefined ? undefined : { packetId: packet.messageId, redelivered: packet.dup };
+    const recordOnce = async () => {
+      // The broker redelivers what it saw no acknowledgement of, even if this gateway recorded it
+      // before crashing or losing the connection: recorded again, it would be signalled twice.
+      if (delivery?.redelivered && (await inbox.recordedBefore(uplink, delivery))) {
+        log.info({ deviceId, packetId: delivery.packetId }, 'redelivered uplink was recorded before');
+        return undefined;
+      }
+      return inbox.record(uplink, delivery);
+    };
+    persistently('recording an uplink', { deviceId }, recordOnce).then(
       (id) => {
-        handleInOrder({ id, ...uplink });
+        if (id !== undefined) handleInOrder({ id, ...uplink });
         acknowledge();
       },
       // Stopped before it was recorded: unacknowledged, the broker delivers it again.

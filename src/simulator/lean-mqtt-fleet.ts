@@ -38,7 +38,11 @@ export interface FleetOptions {
   downloadConcurrency: number;
   /** Waits this long after the upgrade event before downloading (0: loopback speed). */
   downloadDelayMs: number;
+  /** The hour devices sign their passwords for (signType 0); default: when the fleet connects. */
+  signedAt?: Date;
   onError?: (error: unknown) => void;
+  /** Each report the broker has accepted from a device (QoS 1 PUBACK), by its event type. */
+  onReport?: (deviceId: string, eventType: string) => void;
 }
 
 export interface LeanMqttFleet {
@@ -59,7 +63,7 @@ export async function connectLeanMqttFleet(
   const clients: MqttClient[] = [];
   const fail = options.onError ?? (() => undefined);
   // Signing with a fixed hour and signType 0 lets a device reconnect across an hour boundary.
-  const signedAt = new Date();
+  const signedAt = options.signedAt ?? new Date();
 
   async function connect(plan: LeanDevicePlan): Promise<void> {
     const client = await mqtt.connectAsync(options.brokerUrl, {
@@ -70,8 +74,10 @@ export async function connectLeanMqttFleet(
       keepalive: 300,
     });
     let firmwareVersion = plan.firmwareVersion ?? options.firmwareVersion;
-    const send = (message: EventEnvelope) =>
-      client.publishAsync(eventsUpTopic(plan.deviceId), JSON.stringify(message), { qos: 1 });
+    const send = async (message: EventEnvelope) => {
+      await client.publishAsync(eventsUpTopic(plan.deviceId), JSON.stringify(message), { qos: 1 });
+      for (const service of message.services) options.onReport?.(plan.deviceId, service.event_type);
+    };
     client.on('message', (_topic, payload) => {
       const parsed = parseDownlink(plan.deviceId, payload);
       if (!parsed.ok) return fail(new Error(`${plan.deviceId}: ${parsed.error}`));

@@ -29,16 +29,33 @@ describe('the MQTT gateway on Mosquitto, restarted', () => {
     await broker?.stop();
   });
 
-  function startGateway(sink: RecordingSink): Promise<MqttGateway> {
+  function startGateway(sink: RecordingSink, inbox = new InMemoryUplinkInbox()): Promise<MqttGateway> {
     return startMqttGateway({
       brokerUrl: broker.url,
       clientId: CLIENT_ID,
       ...broker.serviceAccount,
       registry: new InMemoryRegistry(),
       sink,
-      inbox: new InMemoryUplinkInbox(),
+      inbox,
       log,
     });
+  }
+
+  async function publishResult(resultCode: number): Promise<void> {
+    const device = await mqtt.connectAsync(broker.url, {
+      ...deviceCredentials(DEVICE_ID, SECRET, '0', credentialsHour),
+      reconnectPeriod: 0,
+    });
+    try {
+      const report = buildProgressReport(DEVICE_ID, {
+        resultCode,
+        version: '1.0.0',
+        description: `failed with ${resultCode}`,
+      });
+      await device.publishAsync(eventsUpTopic(DEVICE_ID), JSON.stringify(report), { qos: 1 });
+    } finally {
+      await device.endAsync();
+    }
   }
 
   it("does not start on the broker's refusal of its account, and says why", async () => {
@@ -60,23 +77,8 @@ describe('the MQTT gateway on Mosquitto, restarted', () => {
     const first = await startGateway(new RecordingSink());
     await first.stop();
 
-    const device = await mqtt.connectAsync(broker.url, {
-      ...deviceCredentials(DEVICE_ID, SECRET, '0', credentialsHour),
-      reconnectPeriod: 0,
-    });
     const resultCodes = [5, 6, 7];
-    try {
-      for (const resultCode of resultCodes) {
-        const report = buildProgressReport(DEVICE_ID, {
-          resultCode,
-          version: '1.0.0',
-          description: `failed with ${resultCode}`,
-        });
-        await device.publishAsync(eventsUpTopic(DEVICE_ID), JSON.stringify(report), { qos: 1 });
-      }
-    } finally {
-      await device.endAsync();
-    }
+    for (const resultCode of resultCodes) await publishResult(resultCode);
 
     const sink = new RecordingSink();
     const second = await startGateway(sink);
@@ -99,4 +101,47 @@ describe('the MQTT gateway on Mosquitto, restarted', () => {
       await second.stop();
     }
   });
+
+  it('signals once a report recorded by a gateway that died before acknowledging it', async () => {
+    // The database the gateways share; the first gateway dies right after recording (its acknowledgement
+    // never sent), so Mosquitto redelivers the report, marked DUP, when the gateway is back.
+    const inbox = new InboxDyingAfterRecord();
+    const first = await startGateway(new RecordingSink(), inbox);
+    await publishResult(9);
+    await eventually(() => expect(inbox.kept.size).toBe(1));
+    await first.stop();
+
+    inbox.dying = false;
+    const sink = new RecordingSink();
+    const second = await startGateway(sink, inbox);
+    try {
+      const results = () => sink.calls.filter((call) => call.signal === 'upgradeResultReported');
+      await eventually(() => expect(results()).toHaveLength(1));
+      await eventually(() => expect(inbox.redeliveriesSeen).toBe(1));
+      // The redelivery has been acknowledged without a second recording or signal.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(results()).toHaveLength(1);
+      expect(inbox.kept.size).toBe(0);
+    } finally {
+      await second.stop();
+    }
+  });
 });
+
+/** Records, then never answers: the gateway dies before it acknowledges the uplink to the broker. */
+class InboxDyingAfterRecord extends InMemoryUplinkInbox {
+  dying = true;
+  redeliveriesSeen = 0;
+  override async record(...args: Parameters<InMemoryUplinkInbox['record']>): Promise<string> {
+    const id = await super.record(...args);
+    if (this.dying) return new Promise<string>(() => undefined);
+    return id;
+  }
+  override async recordedBefore(
+    ...args: Parameters<InMemoryUplinkInbox['recordedBefore']>
+  ): Promise<boolean> {
+    const recorded = await super.recordedBefore(...args);
+    if (recorded) this.redeliveriesSeen++;
+    return recorded;
+  }
+}

@@ -71,4 +71,15 @@ describe('LwM2M registrations', () => {
     expect(await findLwm2mGateway(db, 'nb-2')).toBe('gw-b');
     expect((await findDevice(db, 'nb-2'))?.online).toBe(true);
   });
+
+  it('keeps what is observed on a device beyond its registrations and its gateway', async () => {
+    const registry = createLwm2mGatewayRegistry(db);
+    await registry.recordObservations('nb-2', ['/5/0/3', '/5/0/5']);
+    await registry.recordObservations('nb-2', ['/5/0/3']);
+    await forgetGatewayRegistrations(db, 'gw-b');
+    expect(await createLwm2mGatewayRegistry(db).observedPaths('nb-2')).toEqual(['/5/0/3', '/5/0/5']);
+
+    await registry.forgetObservations('nb-2', ['/5/0/3', '/5/0/5']);
+    expect(await registry.observedPaths('nb-2')).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../src/db/database';
-import { createDatabaseUplinkInbox } from '../../../src/db/uplink-inbox';
+import { createDatabaseUplinkInbox, HANDLED_UPLINK_RETENTION_HOURS } from '../../../src/db/uplink-inbox';
 import { openTempDatabase } from './temp-database';
 
 describe('the uplink inbox of several gateways', () => {
@@ -48,5 +48,41 @@ describe('the uplink inbox of several gateways', () => {
     await adopter.heartbeat();
     const id = await old.record(uplink('meter-4', 'before the upgrade'));
     expect((await adopter.adoptFromSilentGateways(5 * 60_000)).map((row) => row.id)).toEqual([id]);
+  });
+
+  it('knows a redelivery of what it recorded, handled or not, by packet ID, device and payload', async () => {
+    const inbox = createDatabaseUplinkInbox(db, 'gateway-redelivered');
+    const other = createDatabaseUplinkInbox(db, 'gateway-other');
+    const report = uplink('meter-5', 'result 0');
+    const id = await inbox.record(report, { packetId: 17, redelivered: false });
+    const again = (packetId: number, deviceId = 'meter-5', payload = 'result 0') =>
+      inbox.recordedBefore({ deviceId, payload: Buffer.from(payload) }, { packetId, redelivered: true });
+
+    expect(await again(17)).toBe(true);
+    expect(await again(18)).toBe(false);
+    expect(await again(17, 'meter-6')).toBe(false);
+    expect(await again(17, 'meter-5', 'result 1')).toBe(false);
+    expect(await other.recordedBefore(report, { packetId: 17, redelivered: true })).toBe(false);
+
+    await inbox.markHandled(id);
+    expect(await inbox.unfinished()).toEqual([]);
+    expect(await again(17)).toBe(true);
+  });
+
+  it('keeps handled uplinks a day, then deletes them at a heartbeat', async () => {
+    const inbox = createDatabaseUplinkInbox(db, 'gateway-pruning');
+    const old = await inbox.record(uplink('meter-7', 'yesterday'), { packetId: 1, redelivered: false });
+    const recent = await inbox.record(uplink('meter-7', 'today'), { packetId: 2, redelivered: false });
+    await inbox.markHandled(old);
+    await inbox.markHandled(recent);
+    await db.query(`update uplink_inbox set handled_at = now() - make_interval(hours => $2) where id = $1`, [
+      old,
+      HANDLED_UPLINK_RETENTION_HOURS + 1,
+    ]);
+    await inbox.heartbeat();
+    const { rows } = await db.query<{ id: string }>(
+      `select id::text from uplink_inbox where received_by = 'gateway-pruning' order by id`,
+    );
+    expect(rows.map((row) => row.id)).toEqual([recent]);
   });
 });

@@ -27,6 +27,19 @@ export class FakeLwm2mRegistry implements Lwm2mGatewayRegistry {
     this.locations.delete(deviceId);
     return true;
   }
+  /** Observed paths by device, as the database keeps them across registrations and gateways. */
+  readonly observations = new Map<string, Set<string>>();
+  async observedPaths(deviceId: string) {
+    return [...(this.observations.get(deviceId) ?? [])].sort();
+  }
+  async recordObservations(deviceId: string, paths: string[]) {
+    const observed = this.observations.get(deviceId) ?? new Set();
+    for (const path of paths) observed.add(path);
+    this.observations.set(deviceId, observed);
+  }
+  async forgetObservations(deviceId: string, paths: string[]) {
+    for (const path of paths) this.observations.get(deviceId)?.delete(path);
+  }
 }
 
 export type Lwm2mSinkCall =

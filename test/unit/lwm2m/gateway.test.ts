@@ -17,10 +17,10 @@ let packages: InMemoryPackages;
 let gateway: Lwm2mGateway;
 const devices: SimulatedLwm2mDevice[] = [];
 
-async function startGateway(queueModeAwakeMs = 93_000) {
+async function startGateway(queueModeAwakeMs = 93_000, port = 0) {
   gateway = await startLwm2mGateway({
     host: '127.0.0.1',
-    port: 0,
+    port,
     gatewayId: 'gw-test',
     registry,
     sink,
@@ -308,6 +308,36 @@ describe('device management', () => {
     async function flush() {
       return (await gateway.commands.sendBatch('meter-6', [], { answerWithinMs: 2_000 })).kept;
     }
+  });
+
+  it('observes again what a batch observed when the device registers anew with the gateway restarted', async () => {
+    const observed = [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult];
+    await startDevice({ endpoint: 'meter-9', updatedVersion: '2.0.0', updateIntervalMs: 300 });
+    await gateway.commands.sendBatch('meter-9', [{ op: 'observe', paths: observed }], {
+      answerWithinMs: 100,
+    });
+    expect(await registry.observedPaths('meter-9')).toEqual([...observed].sort());
+
+    // The gateway restarts on its port; the device's next update gets 4.04 and it registers again.
+    const { port } = gateway;
+    await gateway.stop();
+    sink = new RecordingLwm2mSink();
+    await startGateway(93_000, port);
+    await eventually(() => expect(sink.reported('meter-9')).toEqual({ '/5/0/3': 0, '/5/0/5': 0 }), 10_000);
+
+    // Observed for real: the download's progress is notified to the restarted gateway.
+    const pkg = addPackage('pkg-again', randomBytes(2000));
+    gateway.commands.write(
+      'meter-9',
+      Lwm2mPath.firmwarePackageUri,
+      gateway.commands.packageUri(pkg, 'meter-9'),
+    );
+    await eventually(() => expect(sink.reported('meter-9')['/5/0/3']).toBe(2));
+
+    await gateway.commands.sendBatch('meter-9', [{ op: 'cancel-observation', paths: observed }], {
+      answerWithinMs: 100,
+    });
+    expect(await registry.observedPaths('meter-9')).toEqual([]);
   });
 
   it('refuses commands for a device with no registration here', () => {

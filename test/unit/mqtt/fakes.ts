@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { DeviceEventSink } from '../../../src/devices/device-event-sinks';
 import type { DeviceRegistry } from '../../../src/devices/registry';
-import type { RecordedUplink, UplinkInbox } from '../../../src/devices/uplink-inbox';
+import type { RecordedUplink, UplinkDelivery, UplinkInbox } from '../../../src/devices/uplink-inbox';
 import { createDeviceAuthenticator } from '../../../src/mqtt/device-auth';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
 import type { UpgradeResultReport, VersionReport } from '../../../workflows/definitions';
@@ -61,13 +61,20 @@ export class InMemoryUplinkInbox implements UplinkInbox {
   readonly kept = new Map<string, RecordedUplink>();
   failing = false;
   private nextId = 1;
-  async record(uplink: Omit<RecordedUplink, 'id'>) {
+  /** Every delivery recorded, handled or not, by packet ID. */
+  readonly deliveries = new Map<number, Omit<RecordedUplink, 'id' | 'receivedAt'>>();
+  async record(uplink: Omit<RecordedUplink, 'id'>, delivery?: UplinkDelivery) {
     if (this.failing) throw new Error('database unavailable');
     const id = String(this.nextId++);
     this.kept.set(id, { id, ...uplink });
+    if (delivery) this.deliveries.set(delivery.packetId, uplink);
     return id;
   }
-  async forget(id: string) {
+  async recordedBefore(uplink: Omit<RecordedUplink, 'id' | 'receivedAt'>, delivery: UplinkDelivery) {
+    const earlier = this.deliveries.get(delivery.packetId);
+    return earlier?.deviceId === uplink.deviceId && earlier.payload.equals(uplink.payload);
+  }
+  async markHandled(id: string) {
     this.kept.delete(id);
   }
   async unfinished() {
