@@ -18,11 +18,7 @@ import { servicePassword } from './data-dir-secrets';
 import type { Database } from './db/database';
 import { createDeviceRegistry } from './db/device-registry';
 import { findDevice, findPskKeyCiphertext } from './db/devices';
-import {
-  createLwm2mGatewayRegistry,
-  findLwm2mGateway,
-  forgetGatewayRegistrations,
-} from './db/lwm2m-registrations';
+import { createLwm2mGatewayRegistry, findLwm2mGateway } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
 import { holdsTheSharedSecretKey } from './db/secret-key-check';
 import { findMqttDevicesAwaitingOnline } from './db/tasks';
@@ -387,7 +383,7 @@ interface RoleDeps {
   stops: Array<() => Promise<void>>;
 }
 
-/** Role `lwm2m-gateway`: this gateway's registrations start afresh, its CoAP socket, its DTLS terminator. */
+/** Role `lwm2m-gateway`: its CoAP socket (taking up the registrations it held), its DTLS terminator. */
 async function startLwm2mRole({
   config,
   db,
@@ -398,7 +394,6 @@ async function startLwm2mRole({
   log,
   stops,
 }: RoleDeps & { packages: PackageCatalog }): Promise<{ gateway: Lwm2mGateway; dtls?: DtlsTerminator }> {
-  await forgetGatewayRegistrations(db, config.OTAFLOW_GATEWAY_ID);
   const dtlsSessions = config.LWM2M_DTLS === 'on' ? new DtlsSessionTable() : undefined;
   const plainCoap = config.LWM2M_PLAIN === 'on';
   let dtlsPublicHost = config.LWM2M_DTLS_PUBLIC_HOST ?? '';

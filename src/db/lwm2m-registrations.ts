@@ -1,4 +1,4 @@
-import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
+import type { KeptRegistration, Lwm2mGatewayRegistry, RegistrationDetails } from '../devices/lwm2m-registry';
 import type { Database } from './database';
 import { findDevice, setPresence } from './devices';
 
@@ -11,15 +11,15 @@ export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
       return { pskIdentity: device.pskIdentity };
     },
     setPresence: (deviceId, online, at) => setPresence(db, deviceId, online, at),
-    async recordRegistration(deviceId: string, location: RegistrationLocation) {
+    async recordRegistration(deviceId, location, details) {
       await db.query(
         `insert into lwm2m_registrations
-           (device_id, gateway_id, registration_id, address, port, queue_mode, lifetime_seconds, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, now())
+           (device_id, gateway_id, registration_id, address, port, queue_mode, lifetime_seconds, details, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, now())
          on conflict (device_id) do update set
            gateway_id = excluded.gateway_id, registration_id = excluded.registration_id,
            address = excluded.address, port = excluded.port, queue_mode = excluded.queue_mode,
-           lifetime_seconds = excluded.lifetime_seconds, updated_at = now()`,
+           lifetime_seconds = excluded.lifetime_seconds, details = excluded.details, updated_at = now()`,
         [
           deviceId,
           location.gatewayId,
@@ -28,7 +28,29 @@ export function createLwm2mGatewayRegistry(db: Database): Lwm2mGatewayRegistry {
           location.port,
           location.queueMode,
           location.lifetimeSeconds,
+          JSON.stringify(details),
         ],
+      );
+    },
+    async keptRegistrations(gatewayId) {
+      const { rows } = await db.query<KeptRow>(
+        `select device_id, gateway_id, registration_id, address, port, queue_mode, lifetime_seconds,
+           updated_at, details
+         from lwm2m_registrations where gateway_id = $1 order by device_id`,
+        [gatewayId],
+      );
+      return rows.map(
+        (row): KeptRegistration => ({
+          deviceId: row.device_id,
+          gatewayId: row.gateway_id,
+          registrationId: row.registration_id,
+          address: row.address,
+          port: row.port,
+          queueMode: row.queue_mode,
+          lifetimeSeconds: row.lifetime_seconds,
+          updatedAt: new Date(row.updated_at),
+          ...(row.details && { details: row.details }),
+        }),
       );
     },
     async clearRegistration(deviceId, registrationId) {
@@ -73,17 +95,14 @@ export async function findLwm2mGateway(
   return rows[0]?.gateway_id;
 }
 
-/**
- * A gateway keeps registrations in memory, so after a restart its devices are unregistered until they
- * register again (their next update gets 4.04, as LwM2M prescribes): forget them and mark them offline.
- */
-export async function forgetGatewayRegistrations(db: Database, gatewayId: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `update devices set online = false
-         where id in (select device_id from lwm2m_registrations where gateway_id = $1)`,
-      [gatewayId],
-    );
-    await tx.query('delete from lwm2m_registrations where gateway_id = $1', [gatewayId]);
-  });
+interface KeptRow {
+  device_id: string;
+  gateway_id: string;
+  registration_id: string;
+  address: string;
+  port: number;
+  queue_mode: boolean;
+  lifetime_seconds: number;
+  updated_at: Date | string;
+  details: RegistrationDetails | null;
 }

@@ -318,10 +318,12 @@ export const migrations: readonly Migration[] = [
   },
   {
     id: 18,
-    name: 'lwm2m observations',
-    // What the platform observes on each device, so that the gateway a device registers with next
-    // (another one, or this one restarted) observes it again (src/lwm2m/gateway.ts).
+    name: 'lwm2m registrations and observations kept',
+    // A registration's details, so that a gateway restarted under its ID takes its registrations up
+    // again; and what the platform observes on each device, so that the gateway a device registers
+    // with next (another one, or this one restarted) observes it again (src/lwm2m/gateway.ts).
     statements: [
+      'alter table lwm2m_registrations add column details jsonb',
       `create table lwm2m_observations (
          device_id text not null references devices (id) on delete cascade,
          path text not null,

@@ -1,3 +1,5 @@
+import type { Link } from '../lwm2m/content-formats/link-format';
+
 /**
  * What the LwM2M gateway needs from the device registry: which endpoints are LwM2M devices, and where
  * each is registered. Implemented over the database in src/db/lwm2m-registrations.ts.
@@ -13,6 +15,27 @@ export interface RegistrationLocation {
   lifetimeSeconds: number;
 }
 
+/**
+ * The rest of a registration, kept with its location so that the gateway restarted under the same ID
+ * takes it up again: its devices stay reachable without registering anew (a sleepy NB-IoT device may
+ * send its next Update hours later).
+ */
+export interface RegistrationDetails {
+  lwm2mVersion: string;
+  binding: string;
+  pskIdentity: string | null;
+  objectLinks: Link[];
+  registeredAt: string;
+}
+
+/** A registration as the database keeps it; `details` is absent for one recorded before they were kept. */
+export interface KeptRegistration extends RegistrationLocation {
+  deviceId: string;
+  /** The device's last Register or Update: its lifetime runs from there. */
+  updatedAt: Date;
+  details?: RegistrationDetails;
+}
+
 /** How a device proves who it is when it registers. */
 export interface Lwm2mDeviceSecurity {
   /** The DTLS PSK identity its registrations must come under; null: plain CoAP. */
@@ -23,7 +46,13 @@ export interface Lwm2mGatewayRegistry {
   /** A provisioned, enabled device (endpoint name = device ID) whose protocol is 'lwm2m'; else undefined. */
   lwm2mDevice(deviceId: string): Promise<Lwm2mDeviceSecurity | undefined>;
   setPresence(deviceId: string, online: boolean, at: Date): Promise<void>;
-  recordRegistration(deviceId: string, location: RegistrationLocation): Promise<void>;
+  recordRegistration(
+    deviceId: string,
+    location: RegistrationLocation,
+    details: RegistrationDetails,
+  ): Promise<void>;
+  /** The registrations the gateway held, to take up again at its start. */
+  keptRegistrations(gatewayId: string): Promise<KeptRegistration[]>;
   /**
    * Clears the location only if it is still this registration, and says whether it was: the device
    * may have registered again since, here or through another gateway, and is then not gone.

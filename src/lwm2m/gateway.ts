@@ -9,7 +9,12 @@ import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { PackageInfo } from '../../workflows/definitions';
 import type { Lwm2mEventSink } from '../devices/device-event-sinks';
-import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
+import type {
+  KeptRegistration,
+  Lwm2mGatewayRegistry,
+  RegistrationDetails,
+  RegistrationLocation,
+} from '../devices/lwm2m-registry';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
@@ -132,17 +137,22 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     return { gatewayId, registrationId: id, address, port, queueMode, lifetimeSeconds };
   }
 
+  function details(registration: Registration): RegistrationDetails {
+    const { lwm2mVersion, binding, pskIdentity, objectLinks, registeredAt } = registration;
+    return { lwm2mVersion, binding, pskIdentity, objectLinks, registeredAt: registeredAt.toISOString() };
+  }
+
   function markOnline(registration: Registration): void {
     const deviceId = registration.endpoint;
     const at = new Date();
     events.enqueue(deviceId, async () => {
       await registry.setPresence(deviceId, true, at);
-      await registry.recordRegistration(deviceId, location(registration));
+      await registry.recordRegistration(deviceId, location(registration), details(registration));
       await sink.deviceOnline(deviceId);
     });
   }
 
-  function markOffline(registration: Registration): void {
+  function markOffline(registration: Pick<Registration, 'endpoint' | 'id'>): void {
     const deviceId = registration.endpoint;
     const at = new Date();
     events.enqueue(deviceId, async () => {
@@ -210,6 +220,24 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     markOnline(registration);
     observeAgain(endpoint);
     management.deviceUplink(registration);
+  }
+
+  /**
+   * This gateway restarted under its ID (a crash, a rolling restart): its devices are still registered
+   * with it and reachable where they last were, so it takes their registrations up again with what is
+   * left of their lifetimes, and observes again what was observed. Expired ones end as expiries do.
+   */
+  async function takeUpKeptRegistrations(): Promise<void> {
+    const now = Date.now();
+    for (const kept of await registry.keptRegistrations(gatewayId)) {
+      const remainingMs = kept.updatedAt.getTime() + kept.lifetimeSeconds * 1000 - now;
+      if (!kept.details || remainingMs <= 0) {
+        markOffline({ endpoint: kept.deviceId, id: kept.registrationId });
+        continue;
+      }
+      book.restore(keptRegistration(kept, kept.details), remainingMs);
+      observeAgain(kept.deviceId);
+    }
   }
 
   /**
@@ -326,6 +354,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
       reply(response, '5.00', 'internal error');
     });
   });
+  await takeUpKeptRegistrations();
   server.listen(socket);
   log.info({ address: `${bound.address}:${bound.port}`, publicHost, gatewayId }, 'LwM2M gateway listening');
 
@@ -361,15 +390,31 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     commands,
     async stop() {
       management.close();
-      // Registrations live in memory: devices come back with their next Update (answered 4.04, so
-      // they register again).
-      for (const registration of book.list()) markOffline(registration);
+      // Registrations stay in the database for this gateway's next start under its ID (a rolling
+      // restart); a device that comes to another gateway meanwhile registers again there.
       book.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       agent.close();
       await new Promise<void>((resolve) => socket.close(() => resolve()));
       await events.drain();
     },
+  };
+}
+
+function keptRegistration(kept: KeptRegistration, details: RegistrationDetails): Registration {
+  return {
+    id: kept.registrationId,
+    endpoint: kept.deviceId,
+    lifetimeSeconds: kept.lifetimeSeconds,
+    lwm2mVersion: details.lwm2mVersion,
+    binding: details.binding,
+    queueMode: kept.queueMode,
+    pskIdentity: details.pskIdentity,
+    address: kept.address,
+    port: kept.port,
+    objectLinks: details.objectLinks,
+    registeredAt: new Date(details.registeredAt),
+    lastUplinkAt: kept.updatedAt,
   };
 }
 

@@ -151,6 +151,14 @@ export class RegistrationBook {
     return { registration, replaced };
   }
 
+  /** A registration kept from before a restart, with what is left of its lifetime. */
+  restore(registration: Registration, remainingMs: number): void {
+    this.byId.set(registration.id, registration);
+    this.idByEndpoint.set(registration.endpoint, registration.id);
+    this.idByAddress.set(addressKey(registration), registration.id);
+    this.armTimer(registration, remainingMs);
+  }
+
   /** The device's address may change between updates (NAT rebinding): the latest one is kept. */
   update(
     id: string,
@@ -215,13 +223,13 @@ export class RegistrationBook {
     if (this.idByAddress.get(key) === registration.id) this.idByAddress.delete(key);
   }
 
-  private armTimer(registration: Registration): void {
+  private armTimer(registration: Registration, lifetimeMs = registration.lifetimeSeconds * 1000): void {
     clearTimeout(this.timers.get(registration.id));
     const timer = setTimeout(
       () => {
         if (this.remove(registration.id)) this.options.onExpired(registration);
       },
-      Math.min(registration.lifetimeSeconds * 1000, MAX_TIMER_MS),
+      Math.min(lifetimeMs, MAX_TIMER_MS),
     );
     timer.unref();
     this.timers.set(registration.id, timer);

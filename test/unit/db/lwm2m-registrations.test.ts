@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../src/db/database';
-import { findDevice, insertDevice, setPresence } from '../../../src/db/devices';
-import {
-  createLwm2mGatewayRegistry,
-  findLwm2mGateway,
-  forgetGatewayRegistrations,
-} from '../../../src/db/lwm2m-registrations';
+import { insertDevice } from '../../../src/db/devices';
+import { createLwm2mGatewayRegistry, findLwm2mGateway } from '../../../src/db/lwm2m-registrations';
 import { openTempDatabase } from './temp-database';
 
 let db: Database;
@@ -23,6 +19,14 @@ beforeAll(async () => {
 });
 
 afterAll(() => dispose());
+
+const details = {
+  lwm2mVersion: '1.1',
+  binding: 'U',
+  pskIdentity: null,
+  objectLinks: [{ target: '/5/0', attributes: {} }],
+  registeredAt: '2026-12-07T00:00:00.000Z',
+};
 
 const location = (gatewayId: string, registrationId: string) => ({
   gatewayId,
@@ -43,9 +47,9 @@ describe('LwM2M registrations', () => {
 
   it('routes a device to the gateway of its latest registration', async () => {
     const registry = createLwm2mGatewayRegistry(db);
-    await registry.recordRegistration('nb-1', location('gw-a', 'r1'));
+    await registry.recordRegistration('nb-1', location('gw-a', 'r1'), details);
     expect(await findLwm2mGateway(db, 'nb-1')).toBe('gw-a');
-    await registry.recordRegistration('nb-1', location('gw-b', 'r2'));
+    await registry.recordRegistration('nb-1', location('gw-b', 'r2'), details);
     expect(await findLwm2mGateway(db, 'nb-1')).toBe('gw-b');
   });
 
@@ -57,26 +61,25 @@ describe('LwM2M registrations', () => {
     expect(await findLwm2mGateway(db, 'nb-1')).toBeUndefined();
   });
 
-  it('forgets a restarted gateway’s registrations and marks its devices offline', async () => {
+  it('keeps a gateway’s registrations, with their details, for its next start', async () => {
     const registry = createLwm2mGatewayRegistry(db);
-    await registry.recordRegistration('nb-1', location('gw-a', 'r3'));
-    await registry.recordRegistration('nb-2', location('gw-b', 'r4'));
-    await setPresence(db, 'nb-1', true, new Date());
-    await setPresence(db, 'nb-2', true, new Date());
+    await registry.recordRegistration('nb-1', location('gw-a', 'r3'), details);
+    await registry.recordRegistration('nb-2', location('gw-b', 'r4'), details);
+    const before = Date.now();
 
-    await forgetGatewayRegistrations(db, 'gw-a');
-
-    expect(await findLwm2mGateway(db, 'nb-1')).toBeUndefined();
-    expect((await findDevice(db, 'nb-1'))?.online).toBe(false);
-    expect(await findLwm2mGateway(db, 'nb-2')).toBe('gw-b');
-    expect((await findDevice(db, 'nb-2'))?.online).toBe(true);
+    const kept = await createLwm2mGatewayRegistry(db).keptRegistrations('gw-a');
+    expect(kept).toEqual([
+      { deviceId: 'nb-1', ...location('gw-a', 'r3'), updatedAt: expect.any(Date), details },
+    ]);
+    expect(Math.abs((kept[0]?.updatedAt.getTime() ?? 0) - before)).toBeLessThan(5_000);
+    expect(await registry.keptRegistrations('gw-c')).toEqual([]);
   });
 
   it('keeps what is observed on a device beyond its registrations and its gateway', async () => {
     const registry = createLwm2mGatewayRegistry(db);
     await registry.recordObservations('nb-2', ['/5/0/3', '/5/0/5']);
     await registry.recordObservations('nb-2', ['/5/0/3']);
-    await forgetGatewayRegistrations(db, 'gw-b');
+    expect(await registry.clearRegistration('nb-2', 'r4')).toBe(true);
     expect(await createLwm2mGatewayRegistry(db).observedPaths('nb-2')).toEqual(['/5/0/3', '/5/0/5']);
 
     await registry.forgetObservations('nb-2', ['/5/0/3', '/5/0/5']);

@@ -1,6 +1,11 @@
 import { Readable } from 'node:stream';
 import type { Lwm2mEventSink } from '../../../src/devices/device-event-sinks';
-import type { Lwm2mGatewayRegistry, RegistrationLocation } from '../../../src/devices/lwm2m-registry';
+import type {
+  KeptRegistration,
+  Lwm2mGatewayRegistry,
+  RegistrationDetails,
+  RegistrationLocation,
+} from '../../../src/devices/lwm2m-registry';
 import type { DeliverablePackage, PackageSource } from '../../../src/lwm2m/package-source';
 import type { DeviceCommandFailure, ResourcesReport } from '../../../workflows/lwm2m/definitions';
 
@@ -19,8 +24,17 @@ export class FakeLwm2mRegistry implements Lwm2mGatewayRegistry {
   async setPresence(deviceId: string, online: boolean) {
     this.online.set(deviceId, online);
   }
-  async recordRegistration(deviceId: string, location: RegistrationLocation) {
+  /** The details and time of each location, as the database keeps them for a restarted gateway. */
+  readonly kept = new Map<string, { details: RegistrationDetails; updatedAt: Date }>();
+  async recordRegistration(deviceId: string, location: RegistrationLocation, details: RegistrationDetails) {
     this.locations.set(deviceId, location);
+    this.kept.set(deviceId, { details, updatedAt: new Date() });
+  }
+  async keptRegistrations(gatewayId: string): Promise<KeptRegistration[]> {
+    return [...this.locations].flatMap(([deviceId, location]) => {
+      const kept = this.kept.get(deviceId);
+      return location.gatewayId === gatewayId && kept ? [{ ...location, ...kept, deviceId }] : [];
+    });
   }
   async clearRegistration(deviceId: string, registrationId: string) {
     if (this.locations.get(deviceId)?.registrationId !== registrationId) return false;

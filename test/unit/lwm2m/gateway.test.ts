@@ -42,6 +42,14 @@ async function startDevice(options: Partial<SimulatedLwm2mDeviceOptions> & { end
   return device;
 }
 
+/** Stops the gateway and starts it again on its port, with a fresh sink and the same registry. */
+async function restartGateway() {
+  const { port } = gateway;
+  await gateway.stop();
+  sink = new RecordingLwm2mSink();
+  await startGateway(93_000, port);
+}
+
 function addPackage(id: string, bytes: Buffer) {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   packages.objects.set(`packages/${id}`, bytes);
@@ -310,20 +318,34 @@ describe('device management', () => {
     }
   });
 
-  it('observes again what a batch observed when the device registers anew with the gateway restarted', async () => {
+  it('takes its registrations up again when it restarts: a device that has not updated since answers', async () => {
+    await startDevice({ endpoint: 'meter-10', firmwareVersion: '1.4.0', lifetimeSeconds: 300 });
+    await startDevice({ endpoint: 'meter-11', lifetimeSeconds: 300 });
+    await eventually(() => expect(registry.kept.size).toBe(2));
+    // meter-11's lifetime ran out while the gateway was down.
+    const meter11 = registry.kept.get('meter-11');
+    if (meter11) meter11.updatedAt = new Date(Date.now() - 301_000);
+
+    await restartGateway();
+    gateway.commands.read('meter-10', [Lwm2mPath.firmwareVersion]);
+    await eventually(() => expect(sink.reported('meter-10')).toEqual({ '/3/0/3': '1.4.0' }));
+    expect(() => gateway.commands.read('meter-11', [Lwm2mPath.firmwareVersion])).toThrow(
+      /no live LwM2M registration/,
+    );
+    await eventually(() => expect(registry.online.get('meter-11')).toBe(false));
+    expect(registry.locations.has('meter-11')).toBe(false);
+  });
+
+  it('observes again what a batch observed when it restarts, reporting the first answers', async () => {
     const observed = [Lwm2mPath.firmwareState, Lwm2mPath.firmwareUpdateResult];
-    await startDevice({ endpoint: 'meter-9', updatedVersion: '2.0.0', updateIntervalMs: 300 });
+    await startDevice({ endpoint: 'meter-9', updatedVersion: '2.0.0', lifetimeSeconds: 300 });
     await gateway.commands.sendBatch('meter-9', [{ op: 'observe', paths: observed }], {
       answerWithinMs: 100,
     });
     expect(await registry.observedPaths('meter-9')).toEqual([...observed].sort());
 
-    // The gateway restarts on its port; the device's next update gets 4.04 and it registers again.
-    const { port } = gateway;
-    await gateway.stop();
-    sink = new RecordingLwm2mSink();
-    await startGateway(93_000, port);
-    await eventually(() => expect(sink.reported('meter-9')).toEqual({ '/5/0/3': 0, '/5/0/5': 0 }), 10_000);
+    await restartGateway();
+    await eventually(() => expect(sink.reported('meter-9')).toEqual({ '/5/0/3': 0, '/5/0/5': 0 }));
 
     // Observed for real: the download's progress is notified to the restarted gateway.
     const pkg = addPackage('pkg-again', randomBytes(2000));
