@@ -199,6 +199,8 @@ describe('a split deployment at fleet size, one gateway and one worker killed mi
         rollout: { maxInProgress: 400 },
       });
       expect(task.deviceCount).toBe(MQTT_FLEET + LWM2M_FLEET);
+      const startedAt = Date.now();
+      const seconds = () => Math.round((Date.now() - startedAt) / 1000);
 
       const status = () => api.get<TaskStatus>(`/v1/tasks/${task.id}`);
       const ended = (counts: TaskStatus['counts']) =>
@@ -212,11 +214,15 @@ describe('a split deployment at fleet size, one gateway and one worker killed mi
       if (!worker2 || !gateway2) throw new Error('worker-2 and gateway-2 are not running');
       const lwm2mNotYetUpgraded = lwm2mDevices.filter((device) => device.firmwareVersion === SOURCE).length;
       await Promise.all([crash(worker2.process), crash(gateway2.process)]);
+      console.info(
+        `split fleet: worker-2 and gateway-2 killed at ${seconds()} s, ${lwm2mNotYetUpgraded} LwM2M devices not yet upgraded`,
+      );
       await startGateway(1, gatewayPorts[1] as number);
 
       await expect
         .poll(async () => (await status()).state, { timeout: TASK_DEADLINE_MS, interval: 2_000 })
         .toBe('completed');
+      console.info(`split fleet: ${MQTT_FLEET + LWM2M_FLEET} devices ended in ${seconds()} s`);
       expect(lwm2mNotYetUpgraded).toBeGreaterThan(0);
 
       const failing = plan.mqtt.filter((device) => device.fails).length;
