@@ -14,6 +14,8 @@ export const COMPONENTS = [
   'fleet',
   'minio',
   'postgres',
+  // Mosquitto, the split deployment's broker (the single process embeds its own).
+  'broker',
   'bench-worker',
   'other',
 ] as const;
@@ -93,6 +95,7 @@ function componentOf(pid: number): Component {
   // The simulated devices' DTLS sessions (src/simulator/dtls-tunnels.ts).
   if (command.includes('dtls-tunnels')) return 'fleet';
   if (/\bpostgres\b/.test(command)) return 'postgres';
+  if (/\bmosquitto\b/.test(command)) return 'broker';
   return 'other';
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { maxInProgressLimit } from '../src/api/task-schemas';
+import { deviceCredentials } from '../src/mqtt/device-auth';
 import { connectLeanMqttFleet, type LeanDevicePlan } from '../src/simulator/lean-mqtt-fleet';
 import {
   chainCost,
@@ -172,12 +173,17 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
     let connected: PlatformMemory | null = null;
     if (!options.inflightOnly) {
       const connectStarted = Date.now();
+      const signedAt = new Date();
+      await stack.allowMqttDevices(
+        plans.map((plan) => deviceCredentials(plan.deviceId, plan.secret, '0', signedAt)),
+      );
       const connectBar = phaseBar(bars, 'connect  ', options.devices);
       fleet = await connectLeanMqttFleet(
         plans,
         {
           brokerUrl: stack.mqtt,
           ca: stack.deviceCa,
+          signedAt,
           firmwareVersion: SOURCE_VERSION,
           downloadConcurrency: options.downloadConcurrency,
           downloadDelayMs: options.downloadDelayMs,

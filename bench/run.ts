@@ -16,14 +16,14 @@ import {
 } from './limiter-scenario';
 import { type Lwm2mScenarioResult, runLwm2mScenario } from './lwm2m-scenario';
 import { runMqttScenario, type ScenarioOptions, type ScenarioResult, type TaskShare } from './mqtt-scenario';
-import { type BenchStack, startBenchStack } from './stack';
+import { type BenchStack, DEPLOYMENTS, type Deployment, startBenchStack } from './stack';
 import { median, round } from './stats';
 import { largestDifferences, type PhaseRequests } from './temporal-requests';
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|limiter|coap] [--devices 1000,10000]
   [--lwm2m-devices 1000] [--limiter-requesters 1000] [--limiter-limit 10] [--limiter-hold-ms 200]
   [--coap-downloads 1000] [--coap-package-kb 32]
-  [--database postgres|pglite] [--runs 3] [--package-kb 4] [--download-concurrency 64]
+  [--database postgres|pglite] [--deployment single|split] [--runs 3] [--package-kb 4] [--download-concurrency 64]
   [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
   [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]
   [--tls (MQTT over TLS and HTTPS downloads, as npm start serves devices)]`;
@@ -53,6 +53,7 @@ interface BenchOptions extends Omit<ScenarioOptions, 'devices'> {
   quick: boolean;
   database: 'pglite' | 'postgres';
   tls: boolean;
+  deployment: Deployment;
   /** How often each scenario below 10,000 devices runs; the headline figures are the medians. */
   runs: number;
 }
@@ -73,6 +74,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'coap-package-kb': { type: 'string', default: '32' },
       scenario: { type: 'string', default: 'both' },
       database: { type: 'string', default: 'postgres' },
+      deployment: { type: 'string', default: 'single' },
       'package-kb': { type: 'string', default: '4' },
       'download-concurrency': { type: 'string', default: '64' },
       'download-delay-ms': { type: 'string', default: '0' },
@@ -96,6 +98,10 @@ function parseOptions(argv: string[]): BenchOptions {
   }
   if (values.database !== 'pglite' && values.database !== 'postgres') {
     throw new Error(`--database ${values.database}: expected pglite or postgres\n${USAGE}`);
+  }
+  const deployment = DEPLOYMENTS.find((name) => name === values.deployment);
+  if (!deployment) {
+    throw new Error(`--deployment ${values.deployment}: expected ${DEPLOYMENTS.join(' or ')}\n${USAGE}`);
   }
   const number = (name: string, value: string | undefined, min: number, max: number) => {
     const parsed = Number(value);
@@ -132,6 +138,7 @@ function parseOptions(argv: string[]): BenchOptions {
     tls: values.tls ?? false,
     inflightOnly: values['inflight-only'] ?? false,
     database: values.database,
+    deployment,
     sizes,
     lwm2mSizes,
     limiter: {
@@ -425,7 +432,11 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   // The code this run measures: later commits during a long run do not change what it runs.
   const commit = gitCommit();
-  const stack = await startBenchStack({ database: options.database, tls: options.tls });
+  const stack = await startBenchStack({
+    database: options.database,
+    tls: options.tls,
+    deployment: options.deployment,
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.error(`bench: ${signal}, stopping the stack`);
@@ -540,8 +551,11 @@ async function main(): Promise<void> {
     await stack.stop();
   }
   const json = saveResults(true);
-  // A quick smoke run says little about speed; only full runs of both flows replace the committed figures.
-  if (!options.quick && options.scenario === 'both') writeFileSync(path.join(__dirname, 'latest.json'), json);
+  // A quick smoke run says little about speed; only full single-process runs of every scenario replace
+  // the committed figures.
+  if (!options.quick && options.scenario === 'both' && options.deployment === 'single') {
+    writeFileSync(path.join(__dirname, 'latest.json'), json);
+  }
   process.stdout.write(report(headline(results, machineInfo), results, path.relative(process.cwd(), file)));
   if (failures.length > 0) {
     throw new Error(

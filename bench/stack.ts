@@ -4,12 +4,14 @@
  * existing ones; otaflow itself in a child process (platform-process.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateApiKey } from '../src/api/auth';
 import { freePorts } from '../src/stack/free-port';
 import { startMinioServer } from '../src/stack/minio-server';
+import { type MqttAccount, startMosquitto } from '../src/stack/mosquitto';
 import { startThrowawayPostgres } from '../src/stack/postgres';
 import { startTemporalDevServer } from '../src/stack/temporal-dev-server';
 import { type RequestCounts, scrapeTemporalRequests } from './temporal-requests';
@@ -30,6 +32,11 @@ export interface BenchStack {
   lwm2mDtls: string;
   /** Which components the benchmark started itself and which it was given. */
   description: Record<string, string>;
+  /**
+   * Lets these devices log in to the broker: Mosquitto's password file in the split deployment (the
+   * single process's embedded broker checks the registry itself).
+   */
+  allowMqttDevices(accounts: MqttAccount[]): Promise<void>;
   platformRss(): Promise<PlatformMemory>;
   resetPlatformRss(): void;
   /**
@@ -40,6 +47,17 @@ export interface BenchStack {
   /** The Temporal server's requests so far; null for a server given by TEMPORAL_ADDRESS. */
   temporalRequests(): Promise<RequestCounts | null>;
   stop(): Promise<void>;
+}
+
+/** What an otaflow process says when it has started (platform-process.ts); absent: not its roles. */
+interface PlatformReady {
+  api?: string;
+  mqtt: string;
+  mqttTls?: string;
+  tlsCaFile?: string;
+  lwm2m?: string;
+  lwm2mDtls?: string;
+  workflowCacheSize: number;
 }
 
 /** The otaflow process's memory: peak RSS since the last reset, the rest as of the request. */
@@ -59,12 +77,25 @@ export interface BenchStackOptions {
   database: 'pglite' | 'postgres';
   /** MQTT over TLS and HTTPS downloads (`npm start`'s default) instead of plain MQTT and HTTP. */
   tls: boolean;
+  /**
+   * `single`: otaflow as `npm start` runs it, one process with its embedded broker; `split`: four
+   * processes by role on Mosquitto (docs/deployment.md), PostgreSQL and plain MQTT only.
+   */
+  deployment: Deployment;
 }
+
+export const DEPLOYMENTS = ['single', 'split'] as const;
+export type Deployment = (typeof DEPLOYMENTS)[number];
 
 export async function startBenchStack(
   options: BenchStackOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BenchStack> {
+  if (options.deployment === 'split' && (options.database !== 'postgres' || options.tls)) {
+    throw new Error(
+      'the split deployment runs on PostgreSQL and plain MQTT: drop --database pglite and --tls',
+    );
+  }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-bench-'));
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -132,71 +163,136 @@ export async function startBenchStack(
     } else description.database = 'embedded PGlite (the product default), in the otaflow process';
 
     const apiKey = generateApiKey();
-    // BENCH_PLATFORM_NODE_ARGS (e.g. --trace-gc, --cpu-prof) reaches the workflow threads too, which
-    // process.memoryUsage() in the main thread does not show, and the ceiling's worker alike.
     const platformNodeArgs = (env.BENCH_PLATFORM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    const platform = forkTs(
-      path.join(__dirname, 'platform-process.ts'),
-      ['--expose-gc', ...platformNodeArgs],
-      {
-        ...env,
-        ...minioEnv,
-        ...databaseEnv,
-        OTAFLOW_API_KEY: apiKey,
-        // The fleet is registered and watched through one key, far faster than a client should.
-        OTAFLOW_API_REQUESTS_PER_MINUTE: '10000000',
-        OTAFLOW_DATA_DIR: path.join(dataDir, 'otaflow'),
-        OTAFLOW_API_PORT: String(must(apiPort)),
-        OTAFLOW_TLS: options.tls ? 'on' : 'off',
-        OTAFLOW_API_TLS_PORT: String(must(apiTlsPort)),
-        MQTT_TLS_PORT: String(must(mqttTlsPort)),
-        OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
-        TEMPORAL_ADDRESS: temporalAddress,
-        TEMPORAL_NAMESPACE: namespace,
+    // What every otaflow process of the deployment is configured with.
+    const platformEnv: NodeJS.ProcessEnv = {
+      ...env,
+      ...minioEnv,
+      ...databaseEnv,
+      OTAFLOW_API_KEY: apiKey,
+      // The fleet is registered and watched through one key, far faster than a client should.
+      OTAFLOW_API_REQUESTS_PER_MINUTE: '10000000',
+      OTAFLOW_API_PORT: String(must(apiPort)),
+      OTAFLOW_TLS: options.tls ? 'on' : 'off',
+      OTAFLOW_API_TLS_PORT: String(must(apiTlsPort)),
+      OTAFLOW_LOG_LEVEL: env.OTAFLOW_LOG_LEVEL ?? 'warn',
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: namespace,
+      LWM2M_HOST: '127.0.0.1',
+      LWM2M_PORT: String(must(lwm2mPort)),
+      // The LwM2M flow's devices register over plain CoAP (provisioned so), as in earlier runs; the
+      // CoAP scenario serves the same downloads over both.
+      LWM2M_DTLS: 'on',
+      LWM2M_DTLS_PORT: String(must(lwm2mDtlsPort)),
+    };
+    const startPlatformProcess = async (name: string, processEnv: NodeJS.ProcessEnv) => {
+      const child = forkTs(
+        path.join(__dirname, 'platform-process.ts'),
+        ['--expose-gc', ...platformNodeArgs],
+        {
+          ...platformEnv,
+          ...processEnv,
+          OTAFLOW_DATA_DIR: path.join(dataDir, name),
+        },
+      );
+      stops.push(() => stopChild(child, 'stop'));
+      const ready = await nextMessage<PlatformReady>(child, 'ready', 180_000);
+      return { child, ready };
+    };
+
+    let mqttBroker: string;
+    let allowMqttDevices: BenchStack['allowMqttDevices'] = async () => undefined;
+    let platforms: Array<{ child: ChildProcess; ready: PlatformReady }>;
+    if (options.deployment === 'single') {
+      const single = await startPlatformProcess('otaflow', {
         MQTT_URL: '',
         MQTT_HOST: '127.0.0.1',
         MQTT_PORT: String(must(mqttPort)),
-        LWM2M_HOST: '127.0.0.1',
-        LWM2M_PORT: String(must(lwm2mPort)),
-        // The LwM2M flow's devices register over plain CoAP (provisioned so), as in earlier runs; the
-        // CoAP scenario serves the same downloads over both.
-        LWM2M_DTLS: 'on',
-        LWM2M_DTLS_PORT: String(must(lwm2mDtlsPort)),
-      },
-    );
-    stops.push(() => stopChild(platform, 'stop'));
-    const ready = await nextMessage<{
-      type: 'ready';
-      api: string;
-      mqtt: string;
-      mqttTls?: string;
-      tlsCaFile?: string;
-      lwm2m: string;
-      lwm2mDtls: string;
-      workflowCacheSize: number;
-    }>(platform, 'ready', 180_000);
-    description.mqtt = options.tls
-      ? 'embedded aedes broker, devices over MQTT TLS and HTTPS downloads (local CA)'
-      : 'embedded aedes broker, devices over plain MQTT and HTTP downloads';
-    description.workflow_cache = `${ready.workflowCacheSize} workflows (OTAFLOW_WORKFLOW_CACHE_SIZE)`;
+        MQTT_TLS_PORT: String(must(mqttTlsPort)),
+      });
+      platforms = [single];
+      mqttBroker = options.tls && single.ready.mqttTls ? single.ready.mqttTls : single.ready.mqtt;
+      description.deployment = 'one otaflow process with every role (npm start)';
+      description.mqtt = options.tls
+        ? 'embedded aedes broker, devices over MQTT TLS and HTTPS downloads (local CA)'
+        : 'embedded aedes broker, devices over plain MQTT and HTTP downloads';
+    } else {
+      const serviceAccount = { username: 'otaflow-gateway', password: randomBytes(16).toString('hex') };
+      const mosquitto = await startMosquitto({ port: must(mqttPort), serviceAccount });
+      stops.push(() => mosquitto.stop());
+      mqttBroker = mosquitto.url;
+      allowMqttDevices = (accounts) => mosquitto.addDeviceAccounts(accounts);
+      Object.assign(platformEnv, {
+        MQTT_URL: mosquitto.url,
+        MQTT_SERVICE_USERNAME: serviceAccount.username,
+        MQTT_SERVICE_PASSWORD: serviceAccount.password,
+        OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex'),
+      });
+      const healthPorts = await freePorts(3);
+      // The API first: it migrates the database the others find ready.
+      const front = await startPlatformProcess('otaflow-api', { OTAFLOW_ROLES: 'api,webhooks' });
+      const rest = await Promise.all(
+        [
+          { name: 'otaflow-workers', OTAFLOW_ROLES: 'upgrade-worker,task-worker' },
+          { name: 'otaflow-gateway-1', OTAFLOW_ROLES: 'mqtt-gateway,lwm2m-gateway' },
+          { name: 'otaflow-gateway-2', OTAFLOW_ROLES: 'mqtt-gateway' },
+        ].map(({ name, ...roles }, index) =>
+          startPlatformProcess(name, {
+            ...roles,
+            OTAFLOW_GATEWAY_ID: name,
+            OTAFLOW_HEALTH_PORT: String(must(healthPorts[index])),
+          }),
+        ),
+      );
+      platforms = [front, ...rest];
+      description.deployment =
+        "split by OTAFLOW_ROLES: api+webhooks, one upgrade+task worker, two gateways on the broker's shared subscription (docs/deployment.md)";
+      description.mqtt = "Mosquitto with otaflow's plugin, devices over plain MQTT and HTTP downloads";
+    }
+    const readyOf = (field: 'api' | 'lwm2m') => {
+      const found = platforms.find((platform) => platform.ready[field])?.ready;
+      if (!found) throw new Error(`no otaflow process of the deployment serves ${field}`);
+      return found;
+    };
+    const front = readyOf('api');
+    const gateway = readyOf('lwm2m');
+    description.workflow_cache = `${front.workflowCacheSize} workflows (OTAFLOW_WORKFLOW_CACHE_SIZE)`;
+    const askAll = async <T>(message: string, type: string) =>
+      Promise.all(
+        platforms.map(({ child }) => {
+          const reply = nextMessage<T>(child, type, 10_000);
+          child.send(message);
+          return reply;
+        }),
+      );
 
     return {
       temporalAddress,
       namespace,
-      api: ready.api,
+      api: front.api as string,
       apiKey,
-      mqtt: options.tls && ready.mqttTls ? ready.mqttTls : ready.mqtt,
-      deviceCa: options.tls && ready.tlsCaFile ? readFileSync(ready.tlsCaFile) : undefined,
-      lwm2m: ready.lwm2m,
-      lwm2mDtls: ready.lwm2mDtls,
+      mqtt: mqttBroker,
+      deviceCa: options.tls && front.tlsCaFile ? readFileSync(front.tlsCaFile) : undefined,
+      lwm2m: gateway.lwm2m as string,
+      lwm2mDtls: gateway.lwm2mDtls as string,
       description,
+      allowMqttDevices,
       async platformRss() {
-        const reply = nextMessage<PlatformMemory>(platform, 'rss', 10_000);
-        platform.send('rss');
-        return reply;
+        // The deployment's processes together: peaks are summed, so the peak is an upper bound.
+        const memories = await askAll<PlatformMemory>('rss', 'rss');
+        const sum = (field: keyof PlatformMemory) =>
+          memories.reduce((total, memory) => total + memory[field], 0);
+        return {
+          peakMb: sum('peakMb'),
+          currentMb: sum('currentMb'),
+          heapUsedMb: sum('heapUsedMb'),
+          heapTotalMb: sum('heapTotalMb'),
+          externalMb: sum('externalMb'),
+          arrayBuffersMb: sum('arrayBuffersMb'),
+        };
       },
       resetPlatformRss() {
-        platform.send('reset-rss');
+        for (const { child } of platforms) child.send('reset-rss');
       },
       async startWorkerProcess(file) {
         const worker = forkTs(file, platformNodeArgs, {

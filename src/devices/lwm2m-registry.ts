@@ -1,5 +1,3 @@
-import type { Link } from '../lwm2m/content-formats/link-format';
-
 /**
  * What the LwM2M gateway needs from the device registry: which endpoints are LwM2M devices, and where
  * each is registered. Implemented over the database in src/db/lwm2m-registrations.ts.
@@ -16,17 +14,10 @@ export interface RegistrationLocation {
 }
 
 /**
- * The rest of a registration, kept with its location so that the gateway restarted under the same ID
- * takes it up again: its devices stay reachable without registering anew (a sleepy NB-IoT device may
- * send its next Update hours later).
+ * The rest of a registration as its gateway wrote it (JSON), kept with its location so that the
+ * gateway restarted under the same ID takes it up again (src/lwm2m/gateway.ts).
  */
-export interface RegistrationDetails {
-  lwm2mVersion: string;
-  binding: string;
-  pskIdentity: string | null;
-  objectLinks: Link[];
-  registeredAt: string;
-}
+export type RegistrationDetails = object;
 
 /** A registration as the database keeps it; `details` is absent for one recorded before they were kept. */
 export interface KeptRegistration extends RegistrationLocation {

@@ -9,12 +9,7 @@ import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { PackageInfo } from '../../workflows/definitions';
 import type { Lwm2mEventSink } from '../devices/device-event-sinks';
-import type {
-  KeptRegistration,
-  Lwm2mGatewayRegistry,
-  RegistrationDetails,
-  RegistrationLocation,
-} from '../devices/lwm2m-registry';
+import type { KeptRegistration, Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
 import { ContentFormat, contentFormatNumber } from './content-formats';
@@ -26,6 +21,7 @@ import { EndpointAgent } from './endpoint-agent';
 import { createPackageBlockHandler, PACKAGE_PATH_PREFIX, packagePath } from './package-blocks';
 import type { PackageSource } from './package-source';
 import {
+  type KeptRegistrationDetails,
   type Parsed,
   parseObjectLinks,
   parseRegisterQuery,
@@ -137,7 +133,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     return { gatewayId, registrationId: id, address, port, queueMode, lifetimeSeconds };
   }
 
-  function details(registration: Registration): RegistrationDetails {
+  function details(registration: Registration): KeptRegistrationDetails {
     const { lwm2mVersion, binding, pskIdentity, objectLinks, registeredAt } = registration;
     return { lwm2mVersion, binding, pskIdentity, objectLinks, registeredAt: registeredAt.toISOString() };
   }
@@ -235,7 +231,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
         markOffline({ endpoint: kept.deviceId, id: kept.registrationId });
         continue;
       }
-      book.restore(keptRegistration(kept, kept.details), remainingMs);
+      book.restore(keptRegistration(kept, kept.details as KeptRegistrationDetails), remainingMs);
       observeAgain(kept.deviceId);
     }
   }
@@ -401,7 +397,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
   };
 }
 
-function keptRegistration(kept: KeptRegistration, details: RegistrationDetails): Registration {
+function keptRegistration(kept: KeptRegistration, details: KeptRegistrationDetails): Registration {
   return {
     id: kept.registrationId,
     endpoint: kept.deviceId,

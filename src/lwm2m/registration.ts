@@ -26,6 +26,18 @@ export interface Registration extends RegistrationParameters {
   lastUplinkAt: Date;
 }
 
+/**
+ * What a gateway keeps of a registration beside its location (the registry's `details`), to take it
+ * up again after a restart.
+ */
+export interface KeptRegistrationDetails {
+  lwm2mVersion: string;
+  binding: string;
+  pskIdentity: string | null;
+  objectLinks: Link[];
+  registeredAt: string;
+}
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** TS Core: "If Lifetime Resource has no value, 86400" seconds. */

@@ -31,6 +31,8 @@ export interface ChildServer {
   readonly logFile: string;
   /** Stops the server (clean signal, then SIGKILL after the grace period). Safe to call twice. */
   stop(): Promise<void>;
+  /** Sends the running server a signal (e.g. SIGHUP: reload the configuration). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 interface Exit {
@@ -103,7 +105,14 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     }
     await sleep(POLL_INTERVAL_MS);
   }
-  return { name, logFile, stop };
+  return {
+    name,
+    logFile,
+    stop,
+    signal(signal) {
+      if (!hasExited) child.kill(signal);
+    },
+  };
 }
 
 /** A probe that succeeds once something accepts TCP connections at host:port. */

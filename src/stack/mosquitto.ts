@@ -1,5 +1,13 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +36,11 @@ export interface MosquittoBroker {
   url: string;
   /** e.g. mqtts://127.0.0.1:8883, with a TLS listener. */
   tlsUrl?: string;
+  /**
+   * Adds device accounts and has the broker reload its password file (SIGHUP), for fleets provisioned
+   * after it started; resolves once the reload is logged.
+   */
+  addDeviceAccounts(accounts: MqttAccount[]): Promise<void>;
   /** Stops the broker and deletes its configuration (password file included). */
   stop(): Promise<void>;
 }
@@ -74,11 +87,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     const configFile = path.join(dir, 'mosquitto.conf');
     const accounts = [options.serviceAccount, ...(options.deviceAccounts ?? [])];
     for (const account of accounts) assertUsable(account);
-    // Plain text first, hashed in place by mosquitto_passwd -U: passwords never appear on a command line.
-    writeFileSync(passwordFile, accounts.map((a) => `${a.username}:${a.password}\n`).join(''), {
-      mode: 0o600,
-    });
-    await promisify(execFile)(MOSQUITTO_PASSWD, ['-U', passwordFile]);
+    await writeHashedAccounts(passwordFile, accounts);
     writeFileSync(
       aclFile,
       [
@@ -123,6 +132,8 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         'log_type error',
         'log_type warning',
         'log_type notice',
+        // Information too: a reload (SIGHUP) is logged at that level, and addDeviceAccounts waits for it.
+        'log_type information',
         '',
       ].join('\n'),
     );
@@ -142,6 +153,19 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     return {
       url: `mqtt://127.0.0.1:${options.port}`,
       tlsUrl: options.tls && `mqtts://127.0.0.1:${options.tls.port}`,
+      async addDeviceAccounts(added) {
+        for (const account of added) assertUsable(account);
+        const addedFile = path.join(dir, 'passwd-added');
+        await writeHashedAccounts(addedFile, added);
+        appendFileSync(passwordFile, readFileSync(addedFile));
+        rmSync(addedFile);
+        const reloadsBefore = countReloads(server.logFile);
+        server.signal('SIGHUP');
+        for (let waited = 0; countReloads(server.logFile) === reloadsBefore; waited += 50) {
+          if (waited > 10_000) throw new Error('Mosquitto did not reload its password file within 10 s');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      },
       stop: async () => {
         await server.stop();
         rmSync(dir, { recursive: true, force: true });
@@ -151,6 +175,17 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Plain text first, hashed in place by mosquitto_passwd -U: passwords never appear on a command line. */
+async function writeHashedAccounts(file: string, accounts: MqttAccount[]): Promise<void> {
+  writeFileSync(file, accounts.map((a) => `${a.username}:${a.password}\n`).join(''), { mode: 0o600 });
+  await promisify(execFile)(MOSQUITTO_PASSWD, ['-U', file]);
+}
+
+/** Mosquitto logs each SIGHUP it acts on ("Reloading config."). */
+function countReloads(logFile: string): number {
+  return readFileSync(logFile, 'utf8').split('Reloading config.').length - 1;
 }
 
 function assertUsable(account: MqttAccount): void {

@@ -144,6 +144,24 @@ describe('the real local stack', () => {
     }
   });
 
+  it('takes device accounts added while Mosquitto runs, keeping the earlier ones', async () => {
+    const early = { username: 'device-early', password: 'device-early-password' };
+    const late = { username: 'device-late', password: 'device-late-password' };
+    const broker = await startTestMosquitto([early]);
+    const connect = (account: { username: string; password: string }) =>
+      mqtt.connectAsync(broker.url, { ...account, reconnectPeriod: 0 });
+    try {
+      await expect(connect(late)).rejects.toThrow(/not authorized|bad user name or password/i);
+      await broker.addDeviceAccounts([late]);
+      for (const account of [early, late, broker.serviceAccount]) await (await connect(account)).endAsync();
+      await expect(connect({ ...late, password: 'wrong-password' })).rejects.toThrow(
+        /not authorized|bad user name or password/i,
+      );
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it("delivers a device's downlink system topics without a SUBSCRIBE from it, once, and to it only (otaflow's plugin)", async () => {
     const deviceA = { username: 'device-a', password: 'device-a-password' };
     const deviceB = { username: 'device-b', password: 'device-b-password' };

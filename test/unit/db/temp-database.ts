@@ -25,6 +25,6 @@ export async function openTempDatabase(): Promise<{
 export async function emptyTables(db: Database): Promise<void> {
   await db.query(
     `truncate webhook_deliveries, webhooks, idempotency_keys, api_keys, device_group_members, device_groups,
-      lwm2m_registrations, task_devices, tasks, packages, devices, uplink_inbox`,
+      lwm2m_registrations, lwm2m_observations, task_devices, tasks, packages, devices, uplink_inbox`,
   );
 }
