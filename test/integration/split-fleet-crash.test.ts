@@ -23,8 +23,8 @@ import { DeviceCause } from '../../workflows/failure-causes';
 import {
   crash,
   type PlatformChild,
-  startPlatformChild,
-  stopGracefully,
+  type RoleProcesses,
+  roleProcesses,
 } from '../support/platform-child-process';
 import { uploadFirmware } from '../support/rollout';
 import { type RealStack, stackEnvironment, startRealStack } from '../support/stack/real-stack';
@@ -83,8 +83,8 @@ describe('a split deployment at fleet size, one gateway and one worker killed mi
   const plan = planFleet();
   const signedAt = new Date();
   const temporalDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-split-fleet-temporal-'));
-  const dataDirs: string[] = [temporalDir];
   const children = new Map<string, PlatformChild>();
+  let processes: RoleProcesses | undefined;
   const lwm2mDevices: SimulatedLwm2mDevice[] = [];
   const sentReports = new Map<string, { versions: number; results: number }>();
   const deviceErrors: unknown[] = [];
@@ -111,16 +111,10 @@ describe('a split deployment at fleet size, one gateway and one worker killed mi
       LWM2M_HOST: '127.0.0.1',
       LWM2M_DTLS: 'off',
     };
+    const started = roleProcesses(shared);
+    processes = started;
     startProcess = async (name, roles, env = {}) => {
-      const dataDir = mkdtempSync(path.join(os.tmpdir(), `otaflow-split-fleet-${name}-`));
-      dataDirs.push(dataDir);
-      const child = await startPlatformChild({
-        ...shared,
-        ...env,
-        OTAFLOW_ROLES: roles,
-        OTAFLOW_DATA_DIR: dataDir,
-        OTAFLOW_HEALTH_PORT: String(await freePort()),
-      });
+      const child = await started.start(roles, env);
       children.set(name, child);
       return child;
     };
@@ -146,10 +140,10 @@ describe('a split deployment at fleet size, one gateway and one worker killed mi
   afterAll(async () => {
     await fleet?.stop();
     await Promise.all(lwm2mDevices.map((device) => device.stop()));
-    await Promise.all([...children.values()].map((child) => stopGracefully(child.process)));
+    await processes?.stopAll();
     await temporal?.stop();
     await stack?.stop();
-    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+    rmSync(temporalDir, { recursive: true, force: true });
   }, 120_000);
 
   it(

@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/api/auth';
@@ -16,7 +13,7 @@ import {
   upgradeResultReportedSignal,
   versionReportedSignal,
 } from '../../workflows/definitions';
-import { type PlatformChild, startPlatformChild, stopGracefully } from '../support/platform-child-process';
+import { type PlatformChild, type RoleProcesses, roleProcesses } from '../support/platform-child-process';
 import { outcomesOf, runTaskToCompletion, uploadFirmware } from '../support/rollout';
 import { type RealStack, stackEnvironment, startRealStack } from '../support/stack/real-stack';
 
@@ -43,8 +40,7 @@ describe('otaflow split by role', () => {
   let gateways: PlatformChild;
   let secondGateways: PlatformChild;
   let api: ApiClient;
-  let start: (roles: string, env?: NodeJS.ProcessEnv) => Promise<PlatformChild>;
-  const dataDirs: string[] = [];
+  let processes: RoleProcesses;
   const stops: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
@@ -60,31 +56,21 @@ describe('otaflow split by role', () => {
       LWM2M_PORT: '0',
       LWM2M_DTLS: 'off',
     };
-    start = async (roles: string, env: NodeJS.ProcessEnv = {}) => {
-      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-split-'));
-      dataDirs.push(dataDir);
-      const child = await startPlatformChild({
-        ...shared,
-        ...env,
-        OTAFLOW_ROLES: roles,
-        OTAFLOW_DATA_DIR: dataDir,
-        OTAFLOW_HEALTH_PORT: String(await freePort()),
-      });
-      stops.push(() => stopGracefully(child.process));
-      return child;
-    };
-    front = await start('api,webhooks');
-    workers = await start('upgrade-worker,task-worker');
-    gateways = await start('mqtt-gateway,lwm2m-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-1' });
-    secondGateways = await start('mqtt-gateway,lwm2m-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-2' });
+    processes = roleProcesses(shared);
+    front = await processes.start('api,webhooks');
+    workers = await processes.start('upgrade-worker,task-worker');
+    gateways = await processes.start('mqtt-gateway,lwm2m-gateway', { OTAFLOW_GATEWAY_ID: 'split-gateway-1' });
+    secondGateways = await processes.start('mqtt-gateway,lwm2m-gateway', {
+      OTAFLOW_GATEWAY_ID: 'split-gateway-2',
+    });
     if (!front.api) throw new Error('the API process serves no API');
     api = front.api;
   }, 240_000);
 
   afterAll(async () => {
     for (const stop of stops.reverse()) await stop();
+    await processes?.stopAll();
     await stack?.stop();
-    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves from each process only what its roles serve', async () => {
@@ -106,9 +92,9 @@ describe('otaflow split by role', () => {
   });
 
   it('refuses to start a process whose secret key is not the one the others share', async () => {
-    await expect(start('webhooks', { OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex') })).rejects.toThrow(
-      /OTAFLOW_SECRET_KEY is not the key this database's secrets are sealed with/,
-    );
+    await expect(
+      processes.start('webhooks', { OTAFLOW_SECRET_KEY: randomBytes(32).toString('hex') }),
+    ).rejects.toThrow(/OTAFLOW_SECRET_KEY is not the key this database's secrets are sealed with/);
   }, 90_000);
 
   it('upgrades MQTT and LwM2M devices through them, each report signalled once', async () => {

@@ -1,7 +1,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type ApiClient, createApiClient } from '../../src/cli/api-client';
 import type { PlatformAddresses } from '../../src/platform';
+import { freePort } from '../../src/stack/free-port';
 
 export const STARTUP_TIMEOUT_MS = 60_000;
 
@@ -68,4 +71,39 @@ export async function stopGracefully(child: ChildProcess): Promise<void> {
   else child.kill('SIGKILL');
   await exited;
   clearTimeout(killer);
+}
+
+export interface RoleProcesses {
+  /** Starts a process running `roles`, with `env` over the shared environment. */
+  start(roles: string, env?: NodeJS.ProcessEnv): Promise<PlatformChild>;
+  /** Stops every process started, newest first, and deletes their data dirs. */
+  stopAll(): Promise<void>;
+}
+
+/**
+ * otaflow split by OTAFLOW_ROLES over processes sharing one environment (docs/deployment.md), each
+ * with a data dir of its own and a free health port.
+ */
+export function roleProcesses(shared: NodeJS.ProcessEnv): RoleProcesses {
+  const started: PlatformChild[] = [];
+  const dataDirs: string[] = [];
+  return {
+    async start(roles, env = {}) {
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-roles-'));
+      dataDirs.push(dataDir);
+      const child = await startPlatformChild({
+        ...shared,
+        ...env,
+        OTAFLOW_ROLES: roles,
+        OTAFLOW_DATA_DIR: dataDir,
+        OTAFLOW_HEALTH_PORT: String(await freePort()),
+      });
+      started.push(child);
+      return child;
+    },
+    async stopAll() {
+      for (const child of started.splice(0).reverse()) await stopGracefully(child.process);
+      for (const dir of dataDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
