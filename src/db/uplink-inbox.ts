@@ -17,23 +17,23 @@ interface Row {
 /** One gateway's uplinks in `uplink_inbox`, under its `OTAFLOW_GATEWAY_ID`. */
 export function createDatabaseUplinkInbox(db: Database, gatewayId: string): UplinkInbox {
   return {
-    async record(uplink, delivery) {
+    async record(uplink, packetId) {
       const { rows } = await db.query<{ id: string }>(
         `insert into uplink_inbox (gateway_id, received_by, packet_id, device_id, payload, received_at)
          values ($1, $1, $2, $3, $4, $5)
          returning id::text`,
-        [gatewayId, delivery?.packetId ?? null, uplink.deviceId, uplink.payload, uplink.receivedAt],
+        [gatewayId, packetId ?? null, uplink.deviceId, uplink.payload, uplink.receivedAt],
       );
       return rows[0]?.id as string;
     },
-    async recordedBefore(uplink, delivery) {
+    async recordedBefore(uplink, packetId) {
       // Rare (redeliveries only) and bounded by the retention: no index of its own.
       const { rows } = await db.query(
         `select 1 from uplink_inbox
          where received_by = $1 and packet_id = $2 and device_id = $3 and payload = $4
            and received_at > now() - make_interval(hours => $5)
          limit 1`,
-        [gatewayId, delivery.packetId, uplink.deviceId, uplink.payload, HANDLED_UPLINK_RETENTION_HOURS],
+        [gatewayId, packetId, uplink.deviceId, uplink.payload, HANDLED_UPLINK_RETENTION_HOURS],
       );
       return rows.length > 0;
     },

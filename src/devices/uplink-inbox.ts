@@ -10,26 +10,15 @@ export interface RecordedUplink {
   receivedAt: Date;
 }
 
-/**
- * How the broker delivered an uplink: its MQTT packet ID, and whether it is a redelivery (DUP), which
- * a broker sends after a reconnect for each message whose acknowledgement it never received.
- */
-export interface UplinkDelivery {
-  packetId: number;
-  redelivered: boolean;
-}
-
 export interface UplinkInbox {
-  record(uplink: Omit<RecordedUplink, 'id'>, delivery?: UplinkDelivery): Promise<string>;
+  /** `packetId`: the MQTT packet ID it came under, by which a redelivery of it is recognised. */
+  record(uplink: Omit<RecordedUplink, 'id'>, packetId?: number): Promise<string>;
   /**
    * Whether this gateway recorded this message before: a redelivered uplink with the same packet ID
    * and payload, from the same device, received by this gateway within the last day (handled or not).
    * Its acknowledgement was lost (a crash or a dropped connection right after recording it).
    */
-  recordedBefore(
-    uplink: Omit<RecordedUplink, 'id' | 'receivedAt'>,
-    delivery: UplinkDelivery,
-  ): Promise<boolean>;
+  recordedBefore(uplink: Omit<RecordedUplink, 'id' | 'receivedAt'>, packetId: number): Promise<boolean>;
   /** The uplink has been handled (kept a day, so that a late redelivery of it is recognised). */
   markHandled(id: string): Promise<void>;
   /** What this gateway recorded and has not handled, oldest first. */

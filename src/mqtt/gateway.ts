@@ -211,16 +211,15 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       return;
     }
     const uplink = { deviceId, payload: Buffer.from(packet.payload), receivedAt: now() };
-    const delivery =
-      packet.messageId === undefined ? undefined : { packetId: packet.messageId, redelivered: packet.dup };
+    const { messageId: packetId, dup: redelivered } = packet;
     const recordOnce = async () => {
-      // The broker redelivers what it saw no acknowledgement of, even if this gateway recorded it
+      // The broker redelivers (DUP) what it saw no acknowledgement of, even if this gateway recorded it
       // before crashing or losing the connection: recorded again, it would be signalled twice.
-      if (delivery?.redelivered && (await inbox.recordedBefore(uplink, delivery))) {
-        log.info({ deviceId, packetId: delivery.packetId }, 'redelivered uplink was recorded before');
+      if (redelivered && packetId !== undefined && (await inbox.recordedBefore(uplink, packetId))) {
+        log.info({ deviceId, packetId }, 'redelivered uplink was recorded before');
         return undefined;
       }
-      return inbox.record(uplink, delivery);
+      return inbox.record(uplink, packetId);
     };
     persistently('recording an uplink', { deviceId }, recordOnce).then(
       (id) => {

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { DeviceEventSink } from '../../../src/devices/device-event-sinks';
 import type { DeviceRegistry } from '../../../src/devices/registry';
-import type { RecordedUplink, UplinkDelivery, UplinkInbox } from '../../../src/devices/uplink-inbox';
+import type { RecordedUplink, UplinkInbox } from '../../../src/devices/uplink-inbox';
 import { createDeviceAuthenticator } from '../../../src/mqtt/device-auth';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../../../src/mqtt/embedded-broker';
 import type { UpgradeResultReport, VersionReport } from '../../../workflows/definitions';
@@ -63,15 +63,15 @@ export class InMemoryUplinkInbox implements UplinkInbox {
   private nextId = 1;
   /** Every delivery recorded, handled or not, by packet ID. */
   readonly deliveries = new Map<number, Omit<RecordedUplink, 'id' | 'receivedAt'>>();
-  async record(uplink: Omit<RecordedUplink, 'id'>, delivery?: UplinkDelivery) {
+  async record(uplink: Omit<RecordedUplink, 'id'>, packetId?: number) {
     if (this.failing) throw new Error('database unavailable');
     const id = String(this.nextId++);
     this.kept.set(id, { id, ...uplink });
-    if (delivery) this.deliveries.set(delivery.packetId, uplink);
+    if (packetId !== undefined) this.deliveries.set(packetId, uplink);
     return id;
   }
-  async recordedBefore(uplink: Omit<RecordedUplink, 'id' | 'receivedAt'>, delivery: UplinkDelivery) {
-    const earlier = this.deliveries.get(delivery.packetId);
+  async recordedBefore(uplink: Omit<RecordedUplink, 'id' | 'receivedAt'>, packetId: number) {
+    const earlier = this.deliveries.get(packetId);
     return earlier?.deviceId === uplink.deviceId && earlier.payload.equals(uplink.payload);
   }
   async markHandled(id: string) {
