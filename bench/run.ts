@@ -23,7 +23,7 @@ import { largestDifferences, type PhaseRequests } from './temporal-requests';
 const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|limiter|coap] [--devices 1000,10000]
   [--lwm2m-devices 1000] [--limiter-requesters 1000] [--limiter-limit 10] [--limiter-hold-ms 200]
   [--coap-downloads 1000] [--coap-package-kb 32]
-  [--database postgres|pglite] [--deployment single|split] [--runs 3] [--package-kb 4] [--download-concurrency 64]
+  [--database postgres|pglite] [--deployment single|split|single,split] [--runs 3] [--package-kb 4] [--download-concurrency 64]
   [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
   [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]
   [--tls (MQTT over TLS and HTTPS downloads, as npm start serves devices)]`;
@@ -53,7 +53,11 @@ interface BenchOptions extends Omit<ScenarioOptions, 'devices'> {
   quick: boolean;
   database: 'pglite' | 'postgres';
   tls: boolean;
-  deployment: Deployment;
+  /**
+   * The deployments to run every scenario on, one after the other, each on a fresh stack: the first
+   * one's figures are the headline, the others are compared with it.
+   */
+  deployments: Deployment[];
   /** How often each scenario below 10,000 devices runs; the headline figures are the medians. */
   runs: number;
 }
@@ -99,9 +103,19 @@ function parseOptions(argv: string[]): BenchOptions {
   if (values.database !== 'pglite' && values.database !== 'postgres') {
     throw new Error(`--database ${values.database}: expected pglite or postgres\n${USAGE}`);
   }
-  const deployment = DEPLOYMENTS.find((name) => name === values.deployment);
-  if (!deployment) {
-    throw new Error(`--deployment ${values.deployment}: expected ${DEPLOYMENTS.join(' or ')}\n${USAGE}`);
+  const named = (values.deployment ?? '').split(',');
+  const unknown = named.find((name) => !DEPLOYMENTS.some((deployment) => deployment === name));
+  if (unknown !== undefined) {
+    throw new Error(
+      `--deployment ${values.deployment}: '${unknown}' is not one of ${DEPLOYMENTS.join(', ')}\n${USAGE}`,
+    );
+  }
+  // Single first whatever the order given: its figures are the ones compared across runs.
+  const deployments = DEPLOYMENTS.filter((deployment) => named.includes(deployment));
+  if (deployments.includes('split') && (values.database === 'pglite' || values.tls)) {
+    throw new Error(
+      `--deployment ${values.deployment}: the split deployment runs on PostgreSQL and plain MQTT; drop --database pglite and --tls\n${USAGE}`,
+    );
   }
   const number = (name: string, value: string | undefined, min: number, max: number) => {
     const parsed = Number(value);
@@ -138,7 +152,7 @@ function parseOptions(argv: string[]): BenchOptions {
     tls: values.tls ?? false,
     inflightOnly: values['inflight-only'] ?? false,
     database: values.database,
-    deployment,
+    deployments,
     sizes,
     lwm2mSizes,
     limiter: {
@@ -357,17 +371,83 @@ function taskLine(share: TaskShare): string {
   return `    task workflow itself: ${share.actions} actions and ${share.events} events per device (${share.runs} run(s)); actions by type per device ${JSON.stringify(share.actionsByType)}`;
 }
 
-function inflightLine(inflight: ScenarioResult['inflight']): string {
+function inflightLine(inflight: ScenarioResult['inflight'], rssOf: string): string {
   const { memory_before: before, memory_inflight: held, memory_after_cancel: after } = inflight;
   return [
     `    in flight (${inflight.tasks} task(s)): ${inflight.devices} upgrades waiting for their device ${inflight.reachedS !== null ? `after ${round(inflight.reachedS, 1)} s (${inflight.ms_per_device} ms/device)` : '(not all of them reached the wait)'}; cancelled in ${round(inflight.cancelS, 1)} s; task workflow task timeouts ${JSON.stringify(inflight.task_workflow_task_timeouts)}`,
-    `      otaflow RSS ${before.rss_mb} MB before, peak ${inflight.peak_rss_mb} MB in flight (${inflight.rss_kb_per_device} KB per upgrade); ${inflight.cancel_peak_rss_mb} MB at most until cancelled, ${after.rss_mb} MB after`,
+    `      ${rssOf} ${before.rss_mb} MB before, peak ${inflight.peak_rss_mb} MB in flight (${inflight.rss_kb_per_device} KB per upgrade); ${inflight.cancel_peak_rss_mb} MB at most until cancelled, ${after.rss_mb} MB after`,
     `      main thread heap used / external / array buffers: ${before.heap_used_mb} / ${before.external_mb} / ${before.array_buffers_mb} MB before, ${held.heap_used_mb} / ${held.external_mb} / ${held.array_buffers_mb} MB in flight, ${after.heap_used_mb} / ${after.external_mb} / ${after.array_buffers_mb} MB after`,
   ].join('\n');
 }
 
-function report(summary: ReturnType<typeof headline>, results: Results, file: string): string {
+/** One deployment's share of an invocation: its stack and its scenario runs. */
+interface DeploymentRun {
+  deployment: Deployment;
+  /** What its stack was made of; null until it started. */
+  stack: Record<string, string> | null;
+  results: Results;
+}
+
+/**
+ * The MQTT figures of each deployment side by side, per fleet size (medians over the runs), each
+ * deployment's time per device also as a ratio to the first deployment's (1.08: 8 % slower).
+ */
+function compareDeployments(runs: DeploymentRun[]) {
+  const rows = runs.flatMap(({ deployment, results }) =>
+    [...new Set(results.mqtt.map((result) => result.devices))].map((devices) => {
+      const sized = results.mqtt.filter((result) => result.devices === devices);
+      return {
+        deployment,
+        devices,
+        runs: sized.length,
+        upgrades_per_s: medianOf(sized, (r) => r.upgrades_per_s),
+        upgrades_started_per_min: medianOf(sized, (r) => r.upgrades_started_per_min),
+        ms_per_device: medianOf(sized, (r) => r.wall.msPerDevice),
+        otaflow_cpu_ms_per_upgrade: medianOf(sized, (r) => r.cpu?.upgrade?.ms_per_unit.otaflow),
+        cpu_ms_per_upgrade: medianOf(sized, (r) => r.cpu?.upgrade?.ms_per_unit.total),
+        otaflow_rss_mb_connected: medianOf(sized, (r) => r.inflight.connected_rss_mb),
+      };
+    }),
+  );
+  return rows.map((row) => {
+    const first = rows.find(
+      (other) => other.deployment === runs[0]?.deployment && other.devices === row.devices,
+    );
+    const ratio =
+      first?.ms_per_device && row.ms_per_device !== null
+        ? round(row.ms_per_device / first.ms_per_device, 2)
+        : null;
+    return { ...row, ms_per_device_ratio: ratio };
+  });
+}
+
+function comparisonLines(rows: ReturnType<typeof compareDeployments>): string[] {
+  return [
+    '  deployments compared, MQTT (medians):',
+    ...rows.map(
+      (row) =>
+        `    ${row.deployment}, ${row.devices} devices (${row.runs} run(s)): ${row.upgrades_per_s} upgrades/s, ${row.upgrades_started_per_min} started/min, ${row.ms_per_device} ms/device (×${row.ms_per_device_ratio}), otaflow CPU ${row.otaflow_cpu_ms_per_upgrade} ms/upgrade (all ${row.cpu_ms_per_upgrade}), otaflow RSS ${row.otaflow_rss_mb_connected} MB connected`,
+    ),
+  ];
+}
+
+function report(summary: ReturnType<typeof headline>, runs: DeploymentRun[], file: string): string {
   const lines = [`\notaflow benchmark (${file})`];
+  for (const { deployment, results } of runs) {
+    if (runs.length > 1) lines.push(` ${deployment} deployment:`);
+    lines.push(...scenarioLines(results, deployment));
+  }
+  if (runs.length > 1) lines.push(...comparisonLines(compareDeployments(runs)));
+  lines.push(
+    `  headline${runs.length > 1 ? ` (${runs[0]?.deployment})` : ''}: ${JSON.stringify({ ...summary, machine: undefined })}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function scenarioLines(results: Results, deployment: Deployment): string[] {
+  // The split deployment's processes are summed (stack.ts).
+  const rssOf = deployment === 'single' ? 'otaflow process RSS' : "otaflow's processes' RSS summed";
+  const lines: string[] = [];
   for (const result of results.mqtt) {
     lines.push(
       `  MQTT, ${result.devices} devices in ${result.tasks} task(s): ${JSON.stringify(result.outcomes)}`,
@@ -381,10 +461,10 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
         ...cpuLines(result.cpu),
         ...requestLines(result.temporal_requests),
         `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
-        `    otaflow process RSS with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
+        `    ${rssOf} with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
       );
     }
-    lines.push(inflightLine(result.inflight));
+    lines.push(inflightLine(result.inflight, rssOf));
   }
   for (const result of results.lwm2m) {
     const { limiter, downloads, cost_breakdown: cost } = result;
@@ -400,7 +480,7 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
         (cell) =>
           `      cell ${cell.cellId}: ${cell.grants} grants, ${cell.grantsPerS} grants/s, max ${cell.maxQueued} queued, ${cell.runs} run(s)`,
       ),
-      `    downloads: ${downloads.blocks} blocks of ${downloads.block_size} B, ${downloads.coap_blocks_per_s} blocks/s, up to ${downloads.peak_concurrent} at once; otaflow RSS peak ${downloads.platform_peak_rss_mb} MB`,
+      `    downloads: ${downloads.blocks} blocks of ${downloads.block_size} B, ${downloads.coap_blocks_per_s} blocks/s, up to ${downloads.peak_concurrent} at once; ${rssOf} peak ${downloads.platform_peak_rss_mb} MB`,
     );
   }
   for (const r of results.limiter) {
@@ -414,7 +494,7 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
     const cpu = r.cpu_per_block;
     lines.push(
       `  CoAP block serving${r.transport === 'dtls' ? ' over DTLS' : ''}, ${r.downloads} devices downloading ${r.package_kb} KiB in ${r.block_size} B blocks at once: ${r.completed} completed, ${r.failed} failed in ${r.wall_s} s (download p50 ${r.download_s.p50} s, p99 ${r.download_s.p99} s)`,
-      `    ${r.coap_blocks_per_s} blocks/s; otaflow RSS ${r.rss_mb.before} MB before, peak ${r.rss_mb.peak} MB; CPU µs per block: ${cpu ? cpuByProcess(cpu, 1000) : 'not measured'}`,
+      `    ${r.coap_blocks_per_s} blocks/s; ${rssOf} ${r.rss_mb.before} MB before, peak ${r.rss_mb.peak} MB; CPU µs per block: ${cpu ? cpuByProcess(cpu, 1000) : 'not measured'}`,
     );
     if (r.handshakes && r.terminator_rss_mb) {
       lines.push(
@@ -422,8 +502,7 @@ function report(summary: ReturnType<typeof headline>, results: Results, file: st
       );
     }
   }
-  lines.push(`  headline: ${JSON.stringify({ ...summary, machine: undefined })}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 async function main(): Promise<void> {
@@ -432,33 +511,32 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   // The code this run measures: later commits during a long run do not change what it runs.
   const commit = gitCommit();
-  const stack = await startBenchStack({
-    database: options.database,
-    tls: options.tls,
-    deployment: options.deployment,
-  });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`bench: ${signal}, stopping the stack`);
-      void stack.stop().finally(() => process.exit(130));
-    });
-  }
-  const results: Results = { mqtt: [], lwm2m: [], limiter: [], coap: [] };
+  const runs: DeploymentRun[] = options.deployments.map((deployment) => ({
+    deployment,
+    stack: null,
+    results: { mqtt: [], lwm2m: [], limiter: [], coap: [] },
+  }));
+  const [first, ...others] = runs as [DeploymentRun, ...DeploymentRun[]];
   const failures: Failure[] = [];
   const resultsDir = path.join(__dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const scenariosOf = (results: Results) =>
+    Object.fromEntries(
+      Object.entries(results).map(([scenario, done]) => [scenario, done.length > 0 ? done : null]),
+    );
   /** Writes the results so far: after every scenario run, so a run stopped half-way keeps its figures. */
   const saveResults = (finished: boolean): string => {
     const document = {
-      ...headline(results, machineInfo),
+      ...headline(first.results, machineInfo),
       run: {
         started_at: startedAt.toISOString(),
         finished_at: finished ? new Date().toISOString() : null,
         commit,
         command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
         quick: options.quick,
-        stack: stack.description,
+        deployment: first.deployment,
+        stack: first.stack,
         options: { ...options, sizes: undefined, lwm2mSizes: undefined },
         sizes: {
           mqtt: options.sizes,
@@ -468,25 +546,87 @@ async function main(): Promise<void> {
         },
       },
       failures,
-      scaling: scaling(results.mqtt),
-      scenarios: Object.fromEntries(
-        Object.entries(results).map(([scenario, runs]) => [scenario, runs.length > 0 ? runs : null]),
-      ),
+      scaling: scaling(first.results.mqtt),
+      scenarios: scenariosOf(first.results),
+      ...(others.length > 0 && {
+        deployment_comparison: compareDeployments(runs),
+        other_deployments: Object.fromEntries(
+          others.map(({ deployment, stack, results }) => [
+            deployment,
+            { stack, scaling: scaling(results.mqtt), scenarios: scenariosOf(results) },
+          ]),
+        ),
+      }),
     };
     const json = `${JSON.stringify(document, null, 2)}\n`;
     writeFileSync(file, json);
     return json;
   };
+  let stopStack: (() => Promise<void>) | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, stopping the stack`);
+      void (stopStack?.() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+  // Each deployment on a fresh stack, one after the other: never two competing for the machine.
+  for (const run of runs) {
+    const stack = await startBenchStack({
+      database: options.database,
+      tls: options.tls,
+      deployment: run.deployment,
+    });
+    stopStack = () => stack.stop();
+    run.stack = stack.description;
+    try {
+      await runScenarios(options, stack, {
+        label: runs.length > 1 ? ` (${run.deployment})` : '',
+        results: run.results,
+        failures,
+        saveResults: () => saveResults(false),
+      });
+    } finally {
+      await stack.stop();
+      stopStack = undefined;
+    }
+  }
+  const json = saveResults(true);
+  // A quick smoke run says little about speed; only full runs of every scenario with the single process
+  // first replace the committed figures.
+  if (!options.quick && options.scenario === 'both' && first.deployment === 'single') {
+    writeFileSync(path.join(__dirname, 'latest.json'), json);
+  }
+  process.stdout.write(
+    report(headline(first.results, machineInfo), runs, path.relative(process.cwd(), file)),
+  );
+  if (failures.length > 0) {
+    throw new Error(
+      `${failures.length} scenario run(s) failed: ${failures.map((f) => `${f.scenario} (run ${f.run}): ${f.error}`).join('; ')}`,
+    );
+  }
+}
+
+/** Where one deployment's scenario runs go, and how they are announced (`label`: which deployment). */
+interface ScenarioSink {
+  label: string;
+  results: Results;
+  failures: Failure[];
+  saveResults(): void;
+}
+
+/** Every scenario the options ask for, on one deployment's stack. */
+async function runScenarios(options: BenchOptions, stack: BenchStack, sink: ScenarioSink): Promise<void> {
+  const { label, results } = sink;
   // One scenario failing (a stalled device, a deadline) does not throw away the others' figures.
   async function attempt<T>(scenario: string, run: number, into: T[], work: () => Promise<T>) {
     try {
       into.push(await work());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      console.error(`bench: ${scenario} (run ${run}) failed: ${message}`);
-      failures.push({ scenario, run, error: message });
+      console.error(`bench: ${scenario}${label} (run ${run}) failed: ${message}`);
+      sink.failures.push({ scenario: `${scenario}${label}`, run, error: message });
     }
-    saveResults(false);
+    sink.saveResults();
   }
   const isLarge = (devices: number) => devices >= REPEATED_BELOW;
   const deadlineFor = (devices: number) => Math.max(options.deadlineMs, devices * DEADLINE_MS_PER_DEVICE);
@@ -500,7 +640,7 @@ async function main(): Promise<void> {
   ) => ({
     sizes,
     run(devices: number, run: number, nth = ''): Promise<void> {
-      console.log(`bench: ${name} flow with ${devices} devices${nth}`);
+      console.log(`bench: ${name} flow with ${devices} devices${label}${nth}`);
       return attempt(`${name} ${devices}`, run, into, () =>
         scenario(stack, { ...options, devices, deadlineMs: deadlineFor(devices) }),
       );
@@ -514,53 +654,37 @@ async function main(): Promise<void> {
       ? [flow('LwM2M', options.lwm2mSizes, results.lwm2m, runLwm2mScenario)]
       : []),
   ];
-  try {
-    // Large fleets first, once, while the otaflow process is fresh: it keeps the memory it once
-    // took, so after the other scenarios its RSS with 10,000 in flight would start from their peak.
+  // Large fleets first, once, while the otaflow process is fresh: it keeps the memory it once
+  // took, so after the other scenarios its RSS with 10,000 in flight would start from their peak.
+  for (const fleet of flows) {
+    for (const devices of fleet.sizes.filter(isLarge)) await fleet.run(devices, 1);
+  }
+  for (let run = 1; run <= options.runs; run++) {
+    const nth = options.runs > 1 ? ` (run ${run} of ${options.runs})` : '';
     for (const fleet of flows) {
-      for (const devices of fleet.sizes.filter(isLarge)) await fleet.run(devices, 1);
-    }
-    for (let run = 1; run <= options.runs; run++) {
-      const nth = options.runs > 1 ? ` (run ${run} of ${options.runs})` : '';
-      for (const fleet of flows) {
-        for (const devices of fleet.sizes.filter((size) => !isLarge(size))) {
-          await fleet.run(devices, run, nth);
-        }
+      for (const devices of fleet.sizes.filter((size) => !isLarge(size))) {
+        await fleet.run(devices, run, nth);
       }
-      if (options.scenario === 'both' || options.scenario === 'limiter') {
-        const { requesters, limit } = options.limiter;
-        console.log(`bench: cell limiter with ${requesters} requesters for ${limit} permits${nth}`);
-        await attempt('cell limiter', run, results.limiter, () =>
-          runLimiterScenario(stack, { ...options.limiter, deadlineMs: options.deadlineMs }),
+    }
+    if (options.scenario === 'both' || options.scenario === 'limiter') {
+      const { requesters, limit } = options.limiter;
+      console.log(`bench: cell limiter with ${requesters} requesters for ${limit} permits${label}${nth}`);
+      await attempt('cell limiter', run, results.limiter, () =>
+        runLimiterScenario(stack, { ...options.limiter, deadlineMs: options.deadlineMs }),
+      );
+    }
+    if (options.scenario === 'both' || options.scenario === 'coap') {
+      const { downloads, packageKb } = options.coap;
+      // Plain CoAP and DTLS one after the other, on the same platform: what encryption costs.
+      for (const transport of ['coap', 'dtls'] as const) {
+        console.log(
+          `bench: CoAP block serving${transport === 'dtls' ? ' over DTLS' : ''}, ${downloads} downloads of ${packageKb} KiB at once${label}${nth}`,
+        );
+        await attempt(transport === 'dtls' ? 'CoAP over DTLS' : 'CoAP', run, results.coap, () =>
+          runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize, transport }),
         );
       }
-      if (options.scenario === 'both' || options.scenario === 'coap') {
-        const { downloads, packageKb } = options.coap;
-        // Plain CoAP and DTLS one after the other, on the same platform: what encryption costs.
-        for (const transport of ['coap', 'dtls'] as const) {
-          console.log(
-            `bench: CoAP block serving${transport === 'dtls' ? ' over DTLS' : ''}, ${downloads} downloads of ${packageKb} KiB at once${nth}`,
-          );
-          await attempt(transport === 'dtls' ? 'CoAP over DTLS' : 'CoAP', run, results.coap, () =>
-            runCoapScenario(stack, { downloads, packageKb, blockSize: options.blockSize, transport }),
-          );
-        }
-      }
     }
-  } finally {
-    await stack.stop();
-  }
-  const json = saveResults(true);
-  // A quick smoke run says little about speed; only full single-process runs of every scenario replace
-  // the committed figures.
-  if (!options.quick && options.scenario === 'both' && options.deployment === 'single') {
-    writeFileSync(path.join(__dirname, 'latest.json'), json);
-  }
-  process.stdout.write(report(headline(results, machineInfo), results, path.relative(process.cwd(), file)));
-  if (failures.length > 0) {
-    throw new Error(
-      `${failures.length} scenario run(s) failed: ${failures.map((f) => `${f.scenario} (run ${f.run}): ${f.error}`).join('; ')}`,
-    );
   }
 }
 

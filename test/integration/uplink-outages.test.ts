@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
@@ -13,7 +13,11 @@ import {
   parseDownlink,
 } from '../../src/mqtt/ota-protocol';
 import { freePort } from '../../src/stack/free-port';
-import { deviceOperationWorkflowId, upgradeResultReportedSignal } from '../../workflows/definitions';
+import {
+  deviceOperationWorkflowId,
+  deviceUpgradeStatusQuery,
+  upgradeResultReportedSignal,
+} from '../../workflows/definitions';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import {
   startTestMinio,
@@ -128,6 +132,17 @@ beforeAll(async () => {
     target: { deviceIds: ids },
   }));
   await until(() => upgradeEvents.size === ids.length, 'every device to receive its upgrade event');
+  // The outages are to hit the results, not the deliveries: a delivery whose completion Temporal never
+  // heard of is published again after its timeout, and a result received before that second
+  // notification does not answer it (workflows/mqtt/mqtt-upgrade.ts).
+  for (const id of ids) {
+    const stepOf = () =>
+      withUpgradeOf(id, async (upgrade) => (await upgrade.query(deviceUpgradeStatusQuery)).step);
+    await until(
+      async () => (await stepOf()) === 'downloading',
+      `Temporal to know that ${id}'s upgrade was delivered`,
+    );
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -144,19 +159,21 @@ async function outcomeOf(deviceId: string): Promise<string | null | undefined> {
   return page.items.find((row) => row.deviceId === deviceId)?.outcome;
 }
 
-async function resultSignals(deviceId: string): Promise<number> {
+async function withUpgradeOf<T>(deviceId: string, use: (upgrade: WorkflowHandle) => Promise<T>): Promise<T> {
   const connection = await Connection.connect({ address: temporal.address });
   try {
-    const history = await new Client({ connection }).workflow
-      .getHandle(deviceOperationWorkflowId(deviceId))
-      .fetchHistory();
-    return (history.events ?? []).filter(
-      (event) =>
-        event.workflowExecutionSignaledEventAttributes?.signalName === upgradeResultReportedSignal.name,
-    ).length;
+    return await use(new Client({ connection }).workflow.getHandle(deviceOperationWorkflowId(deviceId)));
   } finally {
     await connection.close();
   }
+}
+
+async function resultSignals(deviceId: string): Promise<number> {
+  const history = await withUpgradeOf(deviceId, (upgrade) => upgrade.fetchHistory());
+  return (history.events ?? []).filter(
+    (event) =>
+      event.workflowExecutionSignaledEventAttributes?.signalName === upgradeResultReportedSignal.name,
+  ).length;
 }
 
 describe('device results during outages', () => {
