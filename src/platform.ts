@@ -46,6 +46,7 @@ import { downloadTokenKey } from './packages/download-token';
 import { createPackageCatalog, type PackageCatalog } from './packages/package-catalog';
 import { loadTrustedSigningKeys } from './packages/package-signing';
 import { createPackageStore, type PackageStore } from './packages/package-store';
+import { createReadiness, type DependencyCheck, databaseCheck, type Readiness } from './readiness';
 import { requireBinary } from './stack/binaries';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
@@ -57,7 +58,7 @@ import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 /** Where each part of a running platform can be reached. */
 export interface PlatformAddresses {
-  /** `/healthz` of a process without role `api` (the API answers it otherwise). */
+  /** `/healthz` and `/readyz` of a process without role `api` (the API answers them otherwise). */
   health?: string;
   /** Present where the process runs the role that serves it (`api`, `mqtt-gateway`, `lwm2m-gateway`). */
   api?: string;
@@ -161,6 +162,9 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       );
     }
     const registry = createDeviceRegistry(db, secrets);
+    // What `/readyz` asks, as each part this process depends on is started.
+    const dependencies: DependencyCheck[] = [databaseCheck(db)];
+    const readiness = createReadiness(dependencies);
 
     const packageStore = createPackageStore({
       endpoint: minioEndpoint,
@@ -179,6 +183,10 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     });
 
     const { roles } = config;
+    if (roles.has('api') || roles.has('lwm2m-gateway')) {
+      // The roles that serve packages to devices.
+      dependencies.push({ name: 'package-store', probe: () => packageStore.checkReachable() });
+    }
     // What serves TLS: the API (HTTPS downloads) and the embedded broker; an external broker has its own.
     const servesTls = roles.has('api') || (roles.has('mqtt-gateway') && !config.MQTT_URL);
     const tls =
@@ -231,6 +239,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       );
     });
     stops.push(() => connection.close());
+    dependencies.push({
+      name: 'temporal',
+      probe: async (deadline) => {
+        await connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({}));
+      },
+    });
     const temporal = new Client({ connection, namespace: config.temporal.namespace });
     const addedSearchAttributes = await ensureSearchAttributes(connection, config.temporal.namespace);
     if (addedSearchAttributes.length > 0) {
@@ -259,6 +273,13 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         log: log.child({ component: 'mqtt-gateway' }),
       });
       stops.push(() => gateway.stop());
+      const brokerUrl = mqttUrl;
+      dependencies.push({
+        name: 'mqtt-broker',
+        probe: async () => {
+          if (!gateway.connected()) throw new Error(`not connected to ${brokerUrl}`);
+        },
+      });
       // Mosquitto reports no connects that happened while no gateway watched: ask the devices that are
       // awaited, and the ones that are connected announce themselves by answering.
       for (const deviceId of await findMqttDevicesAwaitingOnline(db)) {
@@ -333,6 +354,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           tls,
           deviceConnections: withDtlsSessions(deviceConnections, lwm2m?.dtls, db, log),
           brokerAuth: { authenticate: authenticateMqtt, serviceUsername: serviceAccount.username },
+          readiness,
           log,
           stops,
         })
@@ -340,7 +362,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
 
     let health: HealthServer | undefined;
     if (!api) {
-      const server = await startHealthServer(config.OTAFLOW_API_HOST, config.OTAFLOW_HEALTH_PORT, roles);
+      const server = await startHealthServer({
+        host: config.OTAFLOW_API_HOST,
+        port: config.OTAFLOW_HEALTH_PORT,
+        roles,
+        readiness,
+      });
       stops.push(() => server.stop());
       health = server;
     }
@@ -448,9 +475,11 @@ async function startApiRole({
   tls,
   deviceConnections,
   brokerAuth,
+  readiness,
   log,
   stops,
 }: RoleDeps & {
+  readiness: () => Promise<Readiness>;
   downloads: PackageDownloads;
   tls: PlatformCredentials | undefined;
   deviceConnections: DeviceConnections | undefined;
@@ -490,6 +519,7 @@ async function startApiRole({
     secrets,
     config,
     logger: log.child({ component: 'api' }),
+    readiness,
     apiKey: apiKey.key,
     brokerAuth: config.MQTT_AUTH_HTTP_TOKEN
       ? { token: config.MQTT_AUTH_HTTP_TOKEN, ...brokerAuth }

@@ -15,6 +15,7 @@ import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
 import type { PackageSigningPolicy } from '../packages/package-signing';
 import type { PackageStore } from '../packages/package-store';
+import { type Readiness, readinessStatusCode } from '../readiness';
 import { auditChanges } from './audit';
 import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
 import { idempotency, idempotentCreates } from './idempotency';
@@ -57,6 +58,8 @@ export interface ApiDeps {
   /** Mosquitto's auth plugin's endpoints, when `MQTT_AUTH_HTTP_TOKEN` is set. */
   brokerAuth?: { token: string; authenticate: DeviceAuthenticator; serviceUsername: string };
   logger: Logger;
+  /** What `/readyz` answers: whether the servers this process depends on answer (src/readiness.ts). */
+  readiness: () => Promise<Readiness>;
   /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
   apiKey: string;
   /** The embedded broker's device connections, closed when a device is disabled or its secret rotated. */
@@ -88,6 +91,10 @@ export function createApi(deps: ApiDeps): Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await deps.readiness();
+    res.status(readinessStatusCode(readiness)).json(readiness);
   });
   const refusedCredentials = limitRefusedCredentials(limits);
   const requireKey: RequestHandler[] = [

@@ -118,6 +118,19 @@ export function buildOpenApiDocument(): OpenApiDocument {
   });
   registry.registerPath({
     method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: each server this process depends on, whether it answered and in how many ms',
+    security: [],
+    responses: {
+      200: { description: 'Every dependency answered', content: { 'application/json': { schema: {} } } },
+      503: {
+        description: 'A dependency did not answer; its entry says why',
+        content: { 'application/json': { schema: {} } },
+      },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
     path: '/openapi.json',
     summary: 'This document',
     responses: {
@@ -165,7 +178,7 @@ function addCommonResponses(document: OpenApiDocument): void {
         responses['401'] ??= problemAnswer('No API key, or an unknown or revoked one');
         responses['403'] ??= problemAnswer('The API key lacks the scope this operation needs');
       }
-      if (path !== '/healthz') {
+      if (path !== '/healthz' && path !== '/readyz') {
         responses['429'] ??= problemAnswer(
           'Too many requests with this API key, or too many refused credentials from this address, in a minute (Retry-After)',
         );

@@ -54,6 +54,8 @@ export interface DownlinkPublisher {
 }
 
 export interface MqttGateway extends DownlinkPublisher {
+  /** Whether its connection to the broker is up now (it reconnects by itself when it drops). */
+  connected(): boolean;
   stop(): Promise<void>;
 }
 
@@ -250,6 +252,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   log.info({ broker: options.brokerUrl, subscriptions: uplinkSubscriptions }, 'MQTT gateway connected');
 
   return {
+    connected: () => client.connected,
     async publishDownlink(deviceId, message) {
       await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
     },

@@ -33,6 +33,8 @@ export class EmptyPackageError extends Error {
 
 export interface PackageStore {
   ensureBucket(): Promise<void>;
+  /** Resolves when the store answers and holds the bucket (`/readyz`); rejects saying which it does not. */
+  checkReachable(): Promise<void>;
   /**
    * Streams `source` into the object, hashing as it goes; never holds more than one upload part in
    * memory. On any failure (too large, empty, source or store error) the partial object is removed.
@@ -80,6 +82,10 @@ export function createPackageStore(options: PackageStoreOptions): PackageStore {
   return {
     async ensureBucket() {
       if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
+    },
+
+    async checkReachable() {
+      if (!(await client.bucketExists(bucket))) throw new Error(`bucket ${bucket} does not exist`);
     },
 
     async putPackage(objectKey, source, maxBytes) {

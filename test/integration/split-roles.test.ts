@@ -84,6 +84,31 @@ describe('otaflow split by role', () => {
       status: 'ok',
       roles: ['upgrade-worker', 'task-worker'],
     });
+    // Each process checks what it depends on: the gateways also their broker and the package store.
+    const readiness = async (url: string) => {
+      const answer = await fetch(url);
+      const body = (await answer.json()) as { status: string; dependencies: object };
+      return {
+        code: answer.status,
+        status: body.status,
+        dependencies: Object.keys(body.dependencies).sort(),
+      };
+    };
+    expect(await readiness(`${workers.addresses.health}/readyz`)).toEqual({
+      code: 200,
+      status: 'ready',
+      dependencies: ['database', 'temporal'],
+    });
+    expect(await readiness(`${gateways.addresses.health}/readyz`)).toEqual({
+      code: 200,
+      status: 'ready',
+      dependencies: ['database', 'mqtt-broker', 'package-store', 'temporal'],
+    });
+    expect(await readiness(`${front.addresses.api}/readyz`)).toEqual({
+      code: 200,
+      status: 'ready',
+      dependencies: ['database', 'package-store', 'temporal'],
+    });
     expect(front.addresses.lwm2m).toBeUndefined();
     expect(workers.addresses.api).toBeUndefined();
     expect(workers.addresses.lwm2m).toBeUndefined();

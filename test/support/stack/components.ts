@@ -33,17 +33,30 @@ export async function startTestTemporal(
 export interface TestMinio extends MinioServer {
   accessKey: string;
   secretKey: string;
+  /** Stops the server and keeps its data, for an outage in a test; `start` brings it back on its port. */
+  interrupt(): Promise<{ start(): Promise<void> }>;
 }
 
 export async function startTestMinio(): Promise<TestMinio> {
   const [port, consolePort] = await freePorts(2);
   const dataDir = tempDir('minio');
   const credentials = { accessKey: 'otaflow-test', secretKey: 'otaflow-test-secret' };
-  const server = await startOrCleanUp(
-    () => startMinioServer({ dataDir, port: must(port), consolePort: must(consolePort), ...credentials }),
-    dataDir,
-  );
-  return { ...server, ...credentials, stop: stopThenDelete(server, dataDir) };
+  const start = () =>
+    startMinioServer({ dataDir, port: must(port), consolePort: must(consolePort), ...credentials });
+  let server = await startOrCleanUp(start, dataDir);
+  return {
+    ...server,
+    ...credentials,
+    stop: stopThenDelete({ stop: () => server.stop() }, dataDir),
+    async interrupt() {
+      await server.stop();
+      return {
+        start: async () => {
+          server = await start();
+        },
+      };
+    },
+  };
 }
 
 export interface TestMosquitto extends MosquittoBroker {

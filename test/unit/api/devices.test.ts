@@ -117,6 +117,14 @@ describe('the rest of the surface', () => {
     await request(api.app).get('/healthz').expect(200, { status: 'ok' });
   });
 
+  it('answers /readyz without an API key, naming the dependencies it checked', async () => {
+    const { body } = await request(api.app).get('/readyz').expect(200);
+    expect(body).toEqual({
+      status: 'ready',
+      dependencies: { database: { reachable: true, ms: expect.any(Number) } },
+    });
+  });
+
   it('answers unknown routes with a 404 problem', async () => {
     const response = await request(api.app).get('/v1/nothing-here').set(api.auth).expect(404);
     expect(response.body.detail).toBe('no route for GET /v1/nothing-here');
@@ -137,6 +145,7 @@ describe('the rest of the surface', () => {
         '/v1/tasks/{id}/cancel',
         '/ota/packages/{packageId}/file',
         '/healthz',
+        '/readyz',
       ]),
     );
     expect(body.components.schemas.BulkCreateDevicesRequest.properties.devices).toMatchObject({

@@ -72,6 +72,7 @@ export function memoryPackageStore(): PackageStore & { objects: Map<string, Buff
   return {
     objects,
     async ensureBucket() {},
+    async checkReachable() {},
     async putPackage(objectKey, source, maxBytes) {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -8,6 +8,7 @@ import { createDownloadRevocations } from '../../../src/packages/download-revoca
 import { downloadTokenKey } from '../../../src/packages/download-token';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import type { PackageStore } from '../../../src/packages/package-store';
+import { createReadiness, databaseCheck } from '../../../src/readiness';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
 import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
@@ -53,6 +54,7 @@ export function testApiDeps(
       radioResources: defaultRadioResources,
     },
     logger: silentLogger,
+    readiness: createReadiness([databaseCheck(db)]),
     apiKey: testApiKey,
   };
 }

@@ -7,7 +7,10 @@ import { parse } from 'yaml';
 const composeText = readFileSync(path.join(__dirname, '../../../docker-compose.yml'), 'utf8');
 // `<<:` merges the environment every otaflow process shares, as docker compose does.
 const compose = parse(composeText, { merge: true }) as {
-  services: Record<string, { ports?: string[]; environment?: Record<string, string> }>;
+  services: Record<
+    string,
+    { ports?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] } }
+  >;
 };
 
 describe('docker-compose.yml', () => {
@@ -66,6 +69,20 @@ describe('docker-compose.yml', () => {
     );
     for (const each of values) expect(each).toEqual(values[0]);
     expect(values[0]?.every(Boolean)).toBe(true);
+  });
+
+  it("checks each otaflow process's readiness on its own port (the API's, or the health port)", () => {
+    const probes = Object.fromEntries(
+      Object.entries(compose.services)
+        .filter(([, service]) => service.environment?.OTAFLOW_ROLES)
+        .map(([name, service]) => [name, service.healthcheck?.test.at(-1)?.match(/http:[^']+/)?.[0]]),
+    );
+    expect(probes).toEqual({
+      otaflow: 'http://127.0.0.1:8080/readyz',
+      'otaflow-workers': 'http://127.0.0.1:8081/readyz',
+      'otaflow-gateways': 'http://127.0.0.1:8081/readyz',
+    });
+    expect(compose.services.otaflow?.environment?.OTAFLOW_API_PORT).toBe(8080);
   });
 
   it('runs the compiled build with node alone, production dependencies only, as a non-root user', () => {

@@ -77,7 +77,10 @@ describe('the Helm chart', () => {
         path: '/healthz',
         port: role === 'api' ? 'http' : 'health',
       });
-      expect(container.readinessProbe.httpGet.path).toBe('/healthz');
+      expect(container.readinessProbe.httpGet).toEqual({
+        path: '/readyz',
+        port: role === 'api' ? 'http' : 'health',
+      });
       expect(container.resources.requests).toBeDefined();
       expect(pod.securityContext.runAsNonRoot).toBe(true);
       expect(container.securityContext).toMatchObject({

@@ -16,6 +16,7 @@ import {
   type PackageStore,
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
+import { freePort } from '../../../src/stack/free-port';
 import { testApiDeps, testApiKey, testDownloads, testTokenKey as tokenKey } from '../api/test-api';
 import { openTempDatabase } from '../db/temp-database';
 import { startTestMinio, type TestMinio } from './minio-server';
@@ -141,6 +142,20 @@ describe('package upload and download through MinIO', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const response = await download(packageId, shortLived.accessToken).expect(403);
     expect(problemOf(response.body).detail).toBe('the access token has expired');
+  });
+});
+
+describe('whether the package store is reachable', () => {
+  it('answers with its bucket, and says which bucket is missing or that the server is not there', async () => {
+    await expect(store.checkReachable()).resolves.toBeUndefined();
+    const absentBucket = createPackageStore({ ...minio, bucket: 'otaflow-absent' });
+    await expect(absentBucket.checkReachable()).rejects.toThrow('bucket otaflow-absent does not exist');
+    const noServer = createPackageStore({
+      ...minio,
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      bucket: 'otaflow-test',
+    });
+    await expect(noServer.checkReachable()).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 
