@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../src/db/database';
+import type { OtaflowMetrics } from '../src/metrics/metrics';
 import type { PackageDownloads } from '../src/packages/download';
 import type { PlatformActivities, RolloutActivities } from './interfaces';
 import { createNotificationActivities } from './notifications';
@@ -11,6 +12,8 @@ export interface PlatformActivityDeps {
   downloads: PackageDownloads;
   /** Signals device results to rollout tasks. */
   temporal: Client;
+  /** Counts the upgrades that end (src/metrics/metrics.ts). */
+  metrics: Pick<OtaflowMetrics, 'upgradesEnded'>;
 }
 
 /** The activities of TaskQueue.platform, wired with their dependencies. */

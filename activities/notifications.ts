@@ -4,6 +4,7 @@ import type { Database } from '../src/db/database';
 import { recordInstalledVersion } from '../src/db/devices';
 import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
 import { findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
+import type { OtaflowMetrics } from '../src/metrics/metrics';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
 import { type DeviceUpgradeResult, taskWorkflowId } from '../workflows/definitions';
 import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout/definitions';
@@ -35,14 +36,26 @@ export function enqueueDeviceResult(db: Queryable, payload: DeviceResultPayload)
   });
 }
 
+/** The `flow` label of an ended upgrade: the workflow type that reports it. */
+const FLOW_OF_WORKFLOW: Record<string, string> = {
+  mqttUpgrade: 'mqtt',
+  lwm2mFirmwareUpgrade: 'lwm2m-firmware',
+  lwm2mSoftwareUpgrade: 'lwm2m-software',
+  // Devices the task ends without an upgrade of their own (aborted, cancelled before they started).
+  rolloutTask: 'none',
+};
+
 export function createNotificationActivities(deps: {
   db: Database;
   temporal: Client;
+  metrics: Pick<OtaflowMetrics, 'upgradesEnded'>;
 }): Pick<PlatformActivities, 'notifyDeviceResult' | 'notifyTaskCompleted'> {
-  const { db, temporal } = deps;
+  const { db, temporal, metrics } = deps;
   return {
     async notifyDeviceResult(result, reporter) {
-      const runId = Context.current().info.workflowExecution?.runId ?? '';
+      const { workflowExecution, workflowType } = Context.current().info;
+      const runId = workflowExecution?.runId ?? '';
+      let repeated = false;
       const ended = await db.transaction(async (tx): Promise<DeviceUpgradeEnded | undefined> => {
         const task = await findTask(tx, result.taskId);
         if (!task) throw new Error(`task ${result.taskId} does not exist`);
@@ -55,6 +68,7 @@ export function createNotificationActivities(deps: {
         const report = { deviceId: result.deviceId, runId, outcome: result.outcome, cause: result.cause };
         // A repeated report (the activity retried) is signalled again, in case the signal was lost.
         if (attempt.resultRunId === runId || attempt.finished) {
+          repeated = true;
           const retryInMs =
             attempt.retryAt === undefined ? undefined : Math.max(0, attempt.retryAt - now.getTime());
           return { ...report, final: attempt.finished, retryInMs };
@@ -71,6 +85,13 @@ export function createNotificationActivities(deps: {
         await recordFinalResult(tx, task, result, now, attempts, runId);
         return { ...report, final: true };
       });
+      if (!repeated) {
+        metrics.upgradesEnded.inc({
+          flow: FLOW_OF_WORKFLOW[workflowType ?? ''] ?? 'other',
+          outcome: result.outcome,
+          cause: result.cause ?? '',
+        });
+      }
       if (ended) await signalTask(temporal, result.taskId, ended);
     },
 

@@ -101,8 +101,15 @@ const ConfigSchema = z.object({
   OTAFLOW_DATA_DIR: z.string().min(1).default('.otaflow/data'),
   OTAFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
   OTAFLOW_API_PORT: port.default(8080),
-  /** Where a process without role `api` answers `/healthz` (on OTAFLOW_API_HOST). */
+  /** Where a process without role `api` answers `/healthz` and `/readyz` (on OTAFLOW_API_HOST). */
   OTAFLOW_HEALTH_PORT: port.default(8081),
+  /**
+   * Where the process serves Prometheus' `/metrics` (on OTAFLOW_API_HOST); unset: nowhere. Never the
+   * API's port, which devices reach (docs/observability.md).
+   */
+  OTAFLOW_METRICS_PORT: z.preprocess(blankAsUnset, port.optional()),
+  /** Where the Temporal SDK serves its worker metrics to Prometheus (on OTAFLOW_API_HOST); unset: nowhere. */
+  OTAFLOW_TEMPORAL_METRICS_PORT: z.preprocess(blankAsUnset, port.optional()),
   /** Base URL devices use to reach the API's package download endpoint. */
   OTAFLOW_PUBLIC_URL: optionalUrl,
   /** 32 bytes, hex or base64: encrypts device secrets at rest. Generated into the data dir if unset. */

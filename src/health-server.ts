@@ -4,15 +4,12 @@
  * and its roles started, checking no server it depends on; `/readyz`: those servers answer
  * (src/readiness.ts).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import type { Role } from './config';
 import { type Readiness, readinessStatusCode } from './readiness';
+import { listenSmallHttpServer, type SmallHttpServer } from './small-http-server';
 
-export interface HealthServer {
-  url: string;
-  stop(): Promise<void>;
-}
+export type HealthServer = SmallHttpServer;
 
 export interface HealthServerOptions {
   host: string;
@@ -21,7 +18,7 @@ export interface HealthServerOptions {
   readiness: () => Promise<Readiness>;
 }
 
-export async function startHealthServer({
+export function startHealthServer({
   host,
   port,
   roles,
@@ -32,7 +29,7 @@ export async function startHealthServer({
     response.writeHead(statusCode, { 'content-type': 'application/json' });
     response.end(body);
   };
-  const server = http.createServer((request, response) => {
+  return listenSmallHttpServer(host, port, (request, response) => {
     if (request.method === 'GET' && request.url === '/healthz') return answer(response, 200, alive);
     if (request.method === 'GET' && request.url === '/readyz') {
       void readiness().then((ready) =>
@@ -42,16 +39,4 @@ export async function startHealthServer({
     }
     answer(response, 404, JSON.stringify({ status: 'not found' }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${address.port}`,
-    stop: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
 }

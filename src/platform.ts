@@ -33,6 +33,9 @@ import { type Logger, logger as rootLogger } from './logger';
 import { DtlsSessionTable } from './lwm2m/dtls/dtls-session-table';
 import { type DtlsTerminator, startDtlsTerminator } from './lwm2m/dtls/dtls-terminator';
 import { type Lwm2mGateway, startLwm2mGateway } from './lwm2m/gateway';
+import { createMetrics, type OtaflowMetrics } from './metrics/metrics';
+import { type MetricsServer, startMetricsServer } from './metrics/metrics-server';
+import { exportRolloutGauges } from './metrics/rollout-gauges';
 import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
 import { createDeviceAuthenticator, type DeviceAuthenticator } from './mqtt/device-auth';
 import type { PresenceSource } from './mqtt/embedded-broker';
@@ -60,6 +63,10 @@ import { startWebhookDispatcher } from './webhooks/dispatcher';
 export interface PlatformAddresses {
   /** `/healthz` and `/readyz` of a process without role `api` (the API answers them otherwise). */
   health?: string;
+  /** Prometheus' `/metrics`, when OTAFLOW_METRICS_PORT is set. */
+  metrics?: string;
+  /** The Temporal SDK's own `/metrics`, when OTAFLOW_TEMPORAL_METRICS_PORT is set. */
+  temporalMetrics?: string;
   /** Present where the process runs the role that serves it (`api`, `mqtt-gateway`, `lwm2m-gateway`). */
   api?: string;
   temporal: string;
@@ -165,6 +172,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
     // What `/readyz` asks, as each part this process depends on is started.
     const dependencies: DependencyCheck[] = [databaseCheck(db)];
     const readiness = createReadiness(dependencies);
+    const metrics = createMetrics();
 
     const packageStore = createPackageStore({
       endpoint: minioEndpoint,
@@ -271,6 +279,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         presence,
         sharedGroup,
         log: log.child({ component: 'mqtt-gateway' }),
+        metrics,
       });
       stops.push(() => gateway.stop());
       const brokerUrl = mqttUrl;
@@ -293,7 +302,11 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       });
     }
 
-    installTemporalRuntime();
+    const temporalMetricsAddress =
+      config.OTAFLOW_TEMPORAL_METRICS_PORT === undefined
+        ? undefined
+        : withPort(config.OTAFLOW_API_HOST, config.OTAFLOW_TEMPORAL_METRICS_PORT);
+    installTemporalRuntime({ metricsAddress: temporalMetricsAddress });
     const lwm2m = roles.has('lwm2m-gateway')
       ? await startLwm2mRole({ config, db, secrets, temporal, packageStore, packages, log, stops })
       : undefined;
@@ -311,7 +324,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           ? {
               workflowCacheSize: config.OTAFLOW_WORKFLOW_CACHE_SIZE,
               activities: {
-                ...createActivities({ db, downloads, temporal }),
+                ...createActivities({ db, downloads, temporal, metrics }),
                 ...createLwm2mPlatformActivities({
                   client: temporal,
                   gatewayOf: (deviceId) => findLwm2mGateway(db, deviceId),
@@ -355,10 +368,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           deviceConnections: withDtlsSessions(deviceConnections, lwm2m?.dtls, db, log),
           brokerAuth: { authenticate: authenticateMqtt, serviceUsername: serviceAccount.username },
           readiness,
+          metrics,
           log,
           stops,
         })
       : undefined;
+    if (api) exportRolloutGauges(metrics, db);
 
     let health: HealthServer | undefined;
     if (!api) {
@@ -372,10 +387,23 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       health = server;
     }
 
+    let metricsServer: MetricsServer | undefined;
+    if (config.OTAFLOW_METRICS_PORT !== undefined) {
+      const server = await startMetricsServer(
+        config.OTAFLOW_API_HOST,
+        config.OTAFLOW_METRICS_PORT,
+        metrics.registry,
+      );
+      stops.push(() => server.stop());
+      metricsServer = server;
+    }
+
     return {
       addresses: {
         api: api?.url,
         health: health?.url,
+        metrics: metricsServer && `${metricsServer.url}/metrics`,
+        temporalMetrics: temporalMetricsAddress && `http://${temporalMetricsAddress}/metrics`,
         temporal: temporalAddress,
         temporalUi: devServer?.uiUrl,
         minio: minioEndpoint,
@@ -476,10 +504,12 @@ async function startApiRole({
   deviceConnections,
   brokerAuth,
   readiness,
+  metrics,
   log,
   stops,
 }: RoleDeps & {
   readiness: () => Promise<Readiness>;
+  metrics: OtaflowMetrics;
   downloads: PackageDownloads;
   tls: PlatformCredentials | undefined;
   deviceConnections: DeviceConnections | undefined;
@@ -520,6 +550,7 @@ async function startApiRole({
     config,
     logger: log.child({ component: 'api' }),
     readiness,
+    metrics,
     apiKey: apiKey.key,
     brokerAuth: config.MQTT_AUTH_HTTP_TOKEN
       ? { token: config.MQTT_AUTH_HTTP_TOKEN, ...brokerAuth }

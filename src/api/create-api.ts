@@ -11,6 +11,8 @@ import type { Database } from '../db/database';
 import type { DeviceConnections } from '../devices/device-connections';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
+import { httpMetrics, noteMountPoint } from '../metrics/http-metrics';
+import type { OtaflowMetrics } from '../metrics/metrics';
 import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
 import type { PackageSigningPolicy } from '../packages/package-signing';
@@ -58,6 +60,8 @@ export interface ApiDeps {
   /** Mosquitto's auth plugin's endpoints, when `MQTT_AUTH_HTTP_TOKEN` is set. */
   brokerAuth?: { token: string; authenticate: DeviceAuthenticator; serviceUsername: string };
   logger: Logger;
+  /** Where the API counts and times its requests (src/metrics/metrics.ts). */
+  metrics: Pick<OtaflowMetrics, 'httpRequests' | 'httpRequestSeconds'>;
   /** What `/readyz` answers: whether the servers this process depends on answer (src/readiness.ts). */
   readiness: () => Promise<Readiness>;
   /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
@@ -88,6 +92,7 @@ export function createApi(deps: ApiDeps): Express {
   // One spelling per route: with express's default, /v1/API-KEYS reached the /v1/api-keys router.
   app.set('case sensitive routing', true);
   const openApiDocument = buildOpenApiDocument();
+  app.use(httpMetrics(deps.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -105,10 +110,14 @@ export function createApi(deps: ApiDeps): Express {
   app.get('/openapi.json', ...requireKey, authorize(readOrWrite), (_req: Request, res: Response) => {
     res.json(openApiDocument);
   });
-  app.use('/ota', refusedCredentials([401, 403]));
+  app.use('/ota', noteMountPoint, refusedCredentials([401, 403]));
   app.use(downloadsRouter(deps.downloads));
   if (deps.brokerAuth) {
-    app.use('/internal/mqtt-auth', brokerAuthHttpRouter({ ...deps.brokerAuth, log: deps.logger }));
+    app.use(
+      '/internal/mqtt-auth',
+      noteMountPoint,
+      brokerAuthHttpRouter({ ...deps.brokerAuth, log: deps.logger }),
+    );
   }
   const resources: Record<ApiResource, Router> = {
     '/v1/devices': devicesRouter({
@@ -130,12 +139,18 @@ export function createApi(deps: ApiDeps): Express {
     '/v1/api-keys': apiKeysRouter(deps),
     '/v1/audit-log': auditLogRouter(deps),
   };
-  app.use('/v1', ...requireKey, auditChanges(deps), express.json({ limit: limits.maxJsonBytes }));
+  app.use(
+    '/v1',
+    noteMountPoint,
+    ...requireKey,
+    auditChanges(deps),
+    express.json({ limit: limits.maxJsonBytes }),
+  );
   // The scope is checked at each router's own mount point, before anything (the idempotency store
   // included) acts on the request.
   for (const [mount, rule] of Object.entries(resourceScopes)) app.use(mount, authorize(rule));
   app.post([...idempotentCreates], idempotency(deps));
-  for (const [mount, router] of Object.entries(resources)) app.use(mount, router);
+  for (const [mount, router] of Object.entries(resources)) app.use(mount, noteMountPoint, router);
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`);

@@ -17,6 +17,7 @@ import { createPerDeviceQueue } from '../devices/per-device-queue';
 import type { DeviceRegistry } from '../devices/registry';
 import type { RecordedUplink, UplinkInbox } from '../devices/uplink-inbox';
 import { type Logger, logger } from '../logger';
+import type { OtaflowMetrics } from '../metrics/metrics';
 import { sharedSubscription } from './broker-topics';
 import type { PresenceSource } from './embedded-broker';
 import {
@@ -46,6 +47,8 @@ export interface MqttGatewayOptions {
    */
   sharedGroup?: string;
   log?: Logger;
+  /** Where the gateway counts its uplinks and downlinks (src/metrics/metrics.ts). */
+  metrics?: Pick<OtaflowMetrics, 'mqttUplinks' | 'mqttDownlinks'>;
   now?: () => Date;
 }
 
@@ -201,6 +204,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   client.handleMessage = (packet, acknowledge) => {
     const deviceId = deviceIdOfUplinkTopic(packet.topic);
     if (deviceId === undefined) {
+      options.metrics?.mqttUplinks.inc({ result: 'unexpected-topic' });
       log.warn({ topic: packet.topic }, 'message on an unexpected topic ignored');
       acknowledge();
       return;
@@ -208,6 +212,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     if (packet.retain) {
       // Kept by the broker from some earlier time and replayed at each subscription: never a report
       // about what is happening now.
+      options.metrics?.mqttUplinks.inc({ result: 'retained' });
       log.warn({ deviceId }, 'retained uplink ignored');
       acknowledge();
       return;
@@ -219,9 +224,12 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       // before crashing or losing the connection: recorded again, it would be signalled twice.
       if (redelivered && packetId !== undefined && (await inbox.recordedBefore(uplink, packetId))) {
         log.info({ deviceId, packetId }, 'redelivered uplink was recorded before');
+        options.metrics?.mqttUplinks.inc({ result: 'redelivered' });
         return undefined;
       }
-      return inbox.record(uplink, packetId);
+      const id = await inbox.record(uplink, packetId);
+      options.metrics?.mqttUplinks.inc({ result: 'recorded' });
+      return id;
     };
     persistently('recording an uplink', { deviceId }, recordOnce).then(
       (id) => {
@@ -254,7 +262,13 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   return {
     connected: () => client.connected,
     async publishDownlink(deviceId, message) {
-      await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
+      try {
+        await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
+      } catch (error) {
+        options.metrics?.mqttDownlinks.inc({ result: 'failed' });
+        throw error;
+      }
+      options.metrics?.mqttDownlinks.inc({ result: 'accepted' });
     },
     async stop() {
       clearInterval(beating);

@@ -39,6 +39,8 @@ export async function startTestPlatform(
     queueModeAwakeSeconds?: number;
     /** TEMPORAL_* settings instead of the stack's plain dev server address. */
     temporal?: Record<string, string>;
+    /** Serve otaflow's and the Temporal SDK's `/metrics` (on free ports). */
+    metrics?: boolean;
   } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
@@ -59,6 +61,8 @@ export async function startTestPlatform(
     LWM2M_DTLS_PORT: '0',
     LWM2M_PLAIN: options.plainCoap === false ? 'off' : 'on',
     LWM2M_QUEUE_MODE_AWAKE_S: options.queueModeAwakeSeconds?.toString(),
+    OTAFLOW_METRICS_PORT: options.metrics ? '0' : undefined,
+    OTAFLOW_TEMPORAL_METRICS_PORT: options.metrics ? String(await freePort()) : undefined,
     ...options.temporal,
   });
   const platform = await startPlatform(config, logger.child({ test: 'platform' }));

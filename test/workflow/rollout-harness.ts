@@ -14,6 +14,7 @@ import { insertDevice } from '../../src/db/devices';
 import { insertPackage } from '../../src/db/packages';
 import { insertListedTaskDevices, insertResolvedTaskDevices } from '../../src/db/task-targets';
 import { findTask, insertTask, listTaskDevices, type Task, type TaskDevice } from '../../src/db/tasks';
+import { createMetrics } from '../../src/metrics/metrics';
 import type { PackageDownloads } from '../../src/packages/download';
 import { historyCost } from '../../src/temporal/history-cost';
 import {
@@ -100,7 +101,12 @@ export class RolloutHarness {
       taskQueue: TaskQueue.platform,
       workflowsPath: join(__dirname, 'rollout-workflows.ts'),
       activities: {
-        ...createActivities({ db: this.db, downloads: {} as PackageDownloads, temporal: this.env.client }),
+        ...createActivities({
+          db: this.db,
+          downloads: {} as PackageDownloads,
+          temporal: this.env.client,
+          metrics: createMetrics(),
+        }),
         fakeDeviceAttempt: async (deviceId: string, startedAt: number) => {
           this.attempts.push({ deviceId, startedAt });
           const script = this.scripts.get(deviceId) ?? [];

@@ -3,6 +3,7 @@ import type { Database } from '../../../src/db/database';
 import { insertDevice } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
 import { createSecretBox } from '../../../src/devices/secrets';
+import { createMetrics } from '../../../src/metrics/metrics';
 import { createPackageDownloads } from '../../../src/packages/download';
 import { createDownloadRevocations } from '../../../src/packages/download-revocations';
 import { downloadTokenKey } from '../../../src/packages/download-token';
@@ -55,6 +56,7 @@ export function testApiDeps(
     },
     logger: silentLogger,
     readiness: createReadiness([databaseCheck(db)]),
+    metrics: createMetrics(),
     apiKey: testApiKey,
   };
 }

@@ -8,6 +8,7 @@ import { findDevice, insertDevice, setPresence } from '../../../src/db/devices';
 import { insertPackage } from '../../../src/db/packages';
 import { insertListedTaskDevices } from '../../../src/db/task-targets';
 import { findTask, insertTask, listTaskDevices } from '../../../src/db/tasks';
+import { createMetrics } from '../../../src/metrics/metrics';
 import type { PackageDownloads } from '../../../src/packages/download';
 import { type DeviceUpgradeResult, taskWorkflowId } from '../../../workflows/definitions';
 import { PlatformCause } from '../../../workflows/failure-causes';
@@ -45,7 +46,12 @@ const retryingPolicy: RolloutPolicy = {
 beforeAll(async () => {
   temp = await openTempDatabase();
   db = temp.db;
-  activities = createActivities({ db, downloads: {} as PackageDownloads, temporal });
+  activities = createActivities({
+    db,
+    downloads: {} as PackageDownloads,
+    temporal,
+    metrics: createMetrics(),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -180,6 +186,27 @@ describe('notifyDeviceResult', () => {
       },
     });
     expect(signals).toEqual([]);
+  });
+
+  it('counts each ended attempt once in the metrics, by flow, outcome and cause, not a repeated report', async () => {
+    const metrics = createMetrics();
+    const counting = createActivities({ db, downloads: {} as PackageDownloads, temporal, metrics });
+    await rolloutTaskOf('t1', ['d1']);
+    const byDevice: ResultReporter = 'device';
+    const report = (runId: string) =>
+      new MockActivityEnvironment({
+        workflowType: 'mqttUpgrade',
+        workflowExecution: { workflowId: 'device-operation:d1', runId },
+      }).run(counting.notifyDeviceResult, timeout('t1', 'd1'), byDevice);
+    await counting.recordUpgradeStep('t1', 'd1', 'waiting-online');
+    await report('run-1');
+    await report('run-1'); // the activity retried
+    await counting.recordUpgradeStep('t1', 'd1', 'waiting-online');
+    await report('run-2');
+
+    expect((await metrics.upgradesEnded.get()).values).toEqual([
+      { labels: { flow: 'mqtt', outcome: 'failed', cause: PlatformCause.onlineTimeout }, value: 2 },
+    ]);
   });
 
   it('records a retried timeout as retrying, then the last attempt as final, and signals the task each time', async () => {

@@ -77,6 +77,16 @@ describe('the Helm chart', () => {
         path: '/healthz',
         port: role === 'api' ? 'http' : 'health',
       });
+      expect(container.ports).toEqual(
+        expect.arrayContaining([
+          { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+          { name: 'temporal-metrics', containerPort: 9465, protocol: 'TCP' },
+        ]),
+      );
+      expect(deployment.spec.template.metadata.annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '9464',
+      });
       expect(container.readinessProbe.httpGet).toEqual({
         path: '/readyz',
         port: role === 'api' ? 'http' : 'health',

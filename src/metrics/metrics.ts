@@ -1,0 +1,54 @@
+/**
+ * Every metric an otaflow process exports, in one place: its name, what it counts and its labels
+ * (docs/observability.md lists them). Each process has its own registry, scraped at `/metrics` on
+ * OTAFLOW_METRICS_PORT; Prometheus adds the process as its `instance` label and sums across them.
+ * Label values come from bounded sets (route templates, the seed's failure causes, outcomes), never
+ * from device or task IDs.
+ */
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** HTTP latency buckets, in seconds: API reads take milliseconds, package uploads and downloads minutes. */
+const HTTP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
+
+export function createMetrics() {
+  const registry = new Registry();
+  // The Node runtime's own: CPU, memory, event-loop lag, garbage collection, open handles.
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'otaflow_http_requests_total',
+      help: 'HTTP requests answered by the API, by method, route template and status code',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpRequestSeconds: new Histogram({
+      name: 'otaflow_http_request_duration_seconds',
+      help: 'Time from an HTTP request to the end of its answer, by method and route template',
+      labelNames: ['method', 'route'] as const,
+      buckets: HTTP_SECONDS,
+      registers,
+    }),
+    upgradesEnded: new Counter({
+      name: 'otaflow_device_upgrades_ended_total',
+      help: "Device upgrade attempts ended, by flow, outcome and the seed's failure cause ('' when none); a retried attempt counts each time",
+      labelNames: ['flow', 'outcome', 'cause'] as const,
+      registers,
+    }),
+    mqttUplinks: new Counter({
+      name: 'otaflow_mqtt_uplinks_total',
+      help: 'MQTT uplinks that reached this gateway, by what became of them: recorded, redelivered (recorded before), retained or unexpected-topic (ignored)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    mqttDownlinks: new Counter({
+      name: 'otaflow_mqtt_downlinks_total',
+      help: 'MQTT downlinks (version queries, upgrade notifications) this gateway published, by whether the broker accepted them',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+  };
+}
+
+export type OtaflowMetrics = ReturnType<typeof createMetrics>;
