@@ -11,13 +11,14 @@ import type { Database } from '../db/database';
 import type { DeviceConnections } from '../devices/device-connections';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
-import { httpMetrics, noteMountPoint } from '../metrics/http-metrics';
+import { httpMetrics } from '../metrics/http-metrics';
 import type { OtaflowMetrics } from '../metrics/metrics';
 import type { DeviceAuthenticator } from '../mqtt/device-auth';
 import type { PackageDownloads } from '../packages/download';
 import type { PackageSigningPolicy } from '../packages/package-signing';
 import type { PackageStore } from '../packages/package-store';
 import { type Readiness, readinessStatusCode } from '../readiness';
+import { accessLog } from './access-log';
 import { auditChanges } from './audit';
 import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
 import { idempotency, idempotentCreates } from './idempotency';
@@ -29,6 +30,7 @@ import {
   limitRefusedCredentials,
   limitRequestsPerKey,
 } from './rate-limits';
+import { noteMountPoint } from './route-template';
 import { apiKeysRouter } from './routes/api-keys';
 import { auditLogRouter } from './routes/audit-log';
 import { brokerAuthHttpRouter } from './routes/broker-auth';
@@ -92,7 +94,7 @@ export function createApi(deps: ApiDeps): Express {
   // One spelling per route: with express's default, /v1/API-KEYS reached the /v1/api-keys router.
   app.set('case sensitive routing', true);
   const openApiDocument = buildOpenApiDocument();
-  app.use(httpMetrics(deps.metrics));
+  app.use(accessLog(deps.logger.child({ component: 'http' })), httpMetrics(deps.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
