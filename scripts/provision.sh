@@ -189,10 +189,12 @@ helm_without_go() {
     "install Go 1.21 or newer, or set OTAFLOW_HELM_BIN to a Helm 3.8+ binary"
 }
 
-# The chart's checks: Helm renders it, k8s-manifest-check decodes every object strictly.
+# The chart's checks: Helm renders it, k8s-manifest-check decodes every object strictly; and
+# observability-check reads the Grafana dashboard and the Prometheus alert rules in deploy/.
 provision_chart_tools() {
   go_binary helm "$HELM_MODULE" "$HELM_VERSION" OTAFLOW_HELM_BIN helm_without_go
   go_component k8s-manifest-check OTAFLOW_K8S_MANIFEST_CHECK_BIN ''
+  go_component observability-check OTAFLOW_OBSERVABILITY_CHECK_BIN ''
 }
 
 temporal_cli_without_go() {

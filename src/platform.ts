@@ -33,9 +33,9 @@ import { type Logger, logger as rootLogger } from './logger';
 import { DtlsSessionTable } from './lwm2m/dtls/dtls-session-table';
 import { type DtlsTerminator, startDtlsTerminator } from './lwm2m/dtls/dtls-terminator';
 import { type Lwm2mGateway, startLwm2mGateway } from './lwm2m/gateway';
+import { exportDatabaseGauges } from './metrics/database-gauges';
 import { createMetrics, type OtaflowMetrics } from './metrics/metrics';
 import { type MetricsServer, startMetricsServer } from './metrics/metrics-server';
-import { exportRolloutGauges } from './metrics/rollout-gauges';
 import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
 import { createDeviceAuthenticator, type DeviceAuthenticator } from './mqtt/device-auth';
 import type { PresenceSource } from './mqtt/embedded-broker';
@@ -373,7 +373,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
           stops,
         })
       : undefined;
-    if (api) exportRolloutGauges(metrics, db);
+    if (api) exportDatabaseGauges(metrics, db);
 
     let health: HealthServer | undefined;
     if (!api) {

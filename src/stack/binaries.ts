@@ -16,6 +16,7 @@ const binaries = {
   'dtls-tunnels': { envVar: 'OTAFLOW_DTLS_TUNNELS_BIN', fileName: 'dtls-tunnels' },
   helm: { envVar: 'OTAFLOW_HELM_BIN', fileName: 'helm' },
   'k8s-manifest-check': { envVar: 'OTAFLOW_K8S_MANIFEST_CHECK_BIN', fileName: 'k8s-manifest-check' },
+  'observability-check': { envVar: 'OTAFLOW_OBSERVABILITY_CHECK_BIN', fileName: 'observability-check' },
 } as const;
 
 export type BinaryName = keyof typeof binaries;

@@ -136,6 +136,10 @@ describe('metrics of a rollout', () => {
       .toBe(1);
     const after = await scrape(platform.addresses.metrics);
     expect(sumOf(after, 'otaflow_device_upgrades_in_progress')).toBe(0);
+    // No webhook is registered: nothing waits, and the gauge says so rather than being absent.
+    expect(after.filter((sample) => sample.name === 'otaflow_webhook_deliveries_waiting')).toEqual([
+      { name: 'otaflow_webhook_deliveries_waiting', labels: {}, value: 0 },
+    ]);
 
     const otaflowSeries = after.filter((sample) => sample.name.startsWith('otaflow_'));
     const labelValues = otaflowSeries.flatMap((sample) => Object.values(sample.labels));

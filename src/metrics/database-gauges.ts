@@ -1,13 +1,13 @@
 /**
- * Where the rollouts stand, read from the database at each scrape: tasks by state and the upgrades in
- * progress by step. Every process with role `api` exports them, each the same figures: aggregate them
- * with `max`, not `sum`.
+ * What the shared database says at each scrape: tasks by state, upgrades in progress by step, and the
+ * webhook deliveries waiting. Every process with role `api` exports them, each the same figures:
+ * aggregate them with `max`, not `sum`.
  */
 import { Gauge } from 'prom-client';
 import type { Database } from '../db/database';
 import type { OtaflowMetrics } from './metrics';
 
-export function exportRolloutGauges(
+export function exportDatabaseGauges(
   { registry }: Pick<OtaflowMetrics, 'registry'>,
   db: Pick<Database, 'query'>,
 ): void {
@@ -36,6 +36,28 @@ export function exportRolloutGauges(
       );
       this.reset();
       for (const { step, count } of rows) this.set({ step }, count);
+    },
+  });
+  // Both from the partial index webhook_deliveries_due, which holds exactly the waiting deliveries.
+  const waiting = 'from webhook_deliveries where delivered_at is null and failed_at is null';
+  new Gauge({
+    name: 'otaflow_webhook_deliveries_waiting',
+    help: 'Webhook deliveries not yet accepted by their receiver and not given up on',
+    registers: [registry],
+    async collect() {
+      const { rows } = await db.query<{ count: number }>(`select count(*)::int as count ${waiting}`);
+      this.set(rows[0]?.count ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'otaflow_webhook_oldest_waiting_seconds',
+    help: 'Age of the oldest webhook delivery still waiting (0 when none): how far receivers lag behind',
+    registers: [registry],
+    async collect() {
+      const { rows } = await db.query<{ seconds: number | null }>(
+        `select extract(epoch from now() - min(created_at))::float8 as seconds ${waiting}`,
+      );
+      this.set(rows[0]?.seconds ?? 0);
     },
   });
 }
