@@ -5,17 +5,21 @@
  * signals. A device with no registration here cannot be reached, and retrying would not change that.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { type Logger, logger } from '../src/logger';
 import { Lwm2mContentError } from '../src/lwm2m/content-formats';
 import type { GatewayOperation } from '../src/lwm2m/device-management';
 import { DeviceNotRegisteredError } from '../src/lwm2m/device-management';
 import type { Lwm2mGatewayCommands } from '../src/lwm2m/gateway';
 import { InvalidLwm2mPathError } from '../src/lwm2m/lwm2m-path';
+import { deviceOperationWorkflowId } from '../workflows/definitions';
 import { DEVICE_NOT_ONLINE, type Lwm2mBatchActivities, type PlatformActivities } from './interfaces';
 
 export interface Lwm2mCommandDependencies {
   gateway: { commands: Lwm2mGatewayCommands };
   /** Records the step a batch starts, so the API shows it without an activity of its own. */
   steps: Pick<PlatformActivities, 'recordUpgradeStep'>;
+  /** Where each batch sent is logged, one line each (docs/observability.md). */
+  log?: Logger;
 }
 
 export const INVALID_LWM2M_COMMAND = 'InvalidLwm2mCommand';
@@ -30,6 +34,7 @@ export const BATCH_ANSWER_WITHIN_MS = 5_000;
 export function createLwm2mCommandActivities({
   gateway,
   steps,
+  log = logger.child({ component: 'device-commands' }),
 }: Lwm2mCommandDependencies): Lwm2mBatchActivities {
   const { commands } = gateway;
   async function run<T>(command: () => T | Promise<T>): Promise<T> {
@@ -62,7 +67,18 @@ export function createLwm2mCommandActivities({
           ? { op: 'write', path: operation.path, value: commands.packageUri(operation.package, deviceId) }
           : operation,
       );
-      return run(() => commands.sendBatch(deviceId, sent, { quiet, answerWithinMs: BATCH_ANSWER_WITHIN_MS }));
+      const answer = await run(() =>
+        commands.sendBatch(deviceId, sent, { quiet, answerWithinMs: BATCH_ANSWER_WITHIN_MS }),
+      );
+      log.info(
+        {
+          deviceId,
+          workflowId: deviceOperationWorkflowId(deviceId),
+          command: operations.map((operation) => operation.op).join(','),
+        },
+        'device command sent',
+      );
+      return answer;
     },
   };
 }

@@ -5,9 +5,11 @@
 
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceRegistry } from '../src/devices/registry';
+import { type Logger, logger } from '../src/logger';
 import type { VersionAnswers } from '../src/mqtt/device-answers';
 import type { DownlinkPublisher } from '../src/mqtt/gateway';
 import { buildUpgradeNotification, buildVersionQuery } from '../src/mqtt/ota-protocol';
+import { deviceOperationWorkflowId } from '../workflows/definitions';
 import type { DownloadTokens } from './download-tokens';
 import { DEVICE_NOT_ONLINE, type MqttCommandActivities, type PlatformActivities } from './interfaces';
 
@@ -18,6 +20,8 @@ export interface MqttCommandDependencies {
   platform: Pick<PlatformActivities, 'recordUpgradeStep'> & DownloadTokens;
   /** Version reports as the gateway signals them, so a query can wait for its answer. */
   versionAnswers: VersionAnswers;
+  /** Where each command sent is logged, one line each (docs/observability.md). */
+  log?: Logger;
 }
 
 /**
@@ -33,7 +37,10 @@ export function createMqttCommandActivities({
   registry,
   platform,
   versionAnswers,
+  log = logger.child({ component: 'device-commands' }),
 }: MqttCommandDependencies): MqttCommandActivities {
+  const sent = (deviceId: string, command: string) =>
+    log.info({ deviceId, workflowId: deviceOperationWorkflowId(deviceId), command }, 'device command sent');
   const notOnline = (deviceId: string) =>
     ApplicationFailure.nonRetryable(`device ${deviceId} is not online`, DEVICE_NOT_ONLINE);
   async function requireOnline(deviceId: string): Promise<void> {
@@ -47,6 +54,7 @@ export function createMqttCommandActivities({
       answer.stop();
       throw error;
     }
+    sent(deviceId, 'version_query');
     await answer.within(VERSION_ANSWER_WAIT_MS);
   }
   return {
@@ -73,6 +81,7 @@ export function createMqttCommandActivities({
       };
       const publishedAt = new Date().toISOString();
       await gateway.publishDownlink(deviceId, buildUpgradeNotification(deviceId, pkg.kind, delivery));
+      sent(deviceId, `${pkg.kind}_upgrade`);
       await platform.recordUpgradeStep(taskId, deviceId, 'downloading', { fromVersion });
       return { publishedAt };
     },

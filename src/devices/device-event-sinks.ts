@@ -53,15 +53,21 @@ type SignalDeviceOperation = <Args extends unknown[]>(
 
 function signalDeviceOperation(client: Client, log: Logger): SignalDeviceOperation {
   return async (deviceId, signal, once, ...args) => {
+    const workflowId = deviceOperationWorkflowId(deviceId);
     try {
       await client.workflowService.signalWorkflowExecution({
         namespace: client.options.namespace,
-        workflowExecution: { workflowId: deviceOperationWorkflowId(deviceId) },
+        workflowExecution: { workflowId },
         signalName: signal.name,
         input: { payloads: args.map((arg) => defaultPayloadConverter.toPayload(arg)) },
         identity: client.options.identity,
         requestId: once.uplinkId === undefined ? randomUUID() : `uplink-${once.uplinkId}-${signal.name}`,
       });
+      // One line per device report that reached its upgrade (docs/observability.md).
+      log.info(
+        { deviceId, workflowId, signal: signal.name, uplinkId: once.uplinkId },
+        'device report signalled',
+      );
     } catch (error) {
       if ((error as { code?: number }).code !== NOT_FOUND) throw error;
       log.debug({ deviceId, signal: signal.name }, 'no operation in progress for the device; signal dropped');

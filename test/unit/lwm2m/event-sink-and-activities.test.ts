@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,18 @@ import type { PackageInfo } from '../../../workflows/definitions';
 import { signalRecordingClient as fakeClient, notFound } from '../devices/signal-recording-client';
 
 const log = pino({ level: 'silent' });
+
+/** A logger at level info whose lines are kept, parsed. */
+function capturingLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { lines, log: pino({ level: 'info' }, sink) };
+}
 
 describe('createTemporalLwm2mEventSink', () => {
   it("signals the device's operation workflow by its ID", async () => {
@@ -47,6 +60,20 @@ describe('createTemporalLwm2mEventSink', () => {
           },
         ],
       },
+    ]);
+  });
+
+  it('logs one line per report signalled, naming the device and its workflow', async () => {
+    const { lines, log: capturing } = capturingLog();
+    const sink = createTemporalLwm2mEventSink(fakeClient().client, capturing);
+    await sink.resourcesReported('d1', { values: { '/5/0/3': 1 } });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        deviceId: 'd1',
+        workflowId: 'device-operation:d1',
+        signal: 'resourcesReported',
+        msg: 'device report signalled',
+      }),
     ]);
   });
 
@@ -116,6 +143,29 @@ describe('createLwm2mCommandActivities', () => {
       type: DEVICE_NOT_ONLINE,
       nonRetryable: true,
     });
+  });
+
+  it('logs one line per batch sent, naming the device, its workflow and the operations', async () => {
+    const { lines, log: capturing } = capturingLog();
+    const logging = createLwm2mCommandActivities({
+      gateway: { commands },
+      steps: { recordUpgradeStep: async () => undefined },
+      log: capturing,
+    });
+    await logging.lwm2mSend('d1', {
+      operations: [
+        { op: 'observe', paths: ['/5/0/3'] },
+        { op: 'write-package-uri', path: '/5/0/1', package: pkg },
+      ],
+    });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        deviceId: 'd1',
+        workflowId: 'device-operation:d1',
+        command: 'observe,write-package-uri',
+        msg: 'device command sent',
+      }),
+    ]);
   });
 
   it('fails without retries for a device with no registration, or a malformed path', async () => {
