@@ -11,33 +11,32 @@ export function exportDatabaseGauges(
   { registry }: Pick<OtaflowMetrics, 'registry'>,
   db: Pick<Database, 'query'>,
 ): void {
-  new Gauge({
-    name: 'otaflow_tasks',
-    help: 'Upgrade tasks by state (running, cancelling, completed, cancelled)',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    async collect() {
-      const { rows } = await db.query<{ state: string; count: number }>(
-        'select state, count(*)::int as count from tasks group by state',
-      );
-      this.reset();
-      for (const { state, count } of rows) this.set({ state }, count);
-    },
-  });
-  new Gauge({
-    name: 'otaflow_device_upgrades_in_progress',
-    help: 'Device upgrades of tasks that have not ended, by the step they are at (pending, waiting-online, downloading, …)',
-    labelNames: ['step'] as const,
-    registers: [registry],
-    async collect() {
-      // The partial index task_devices_in_flight covers exactly these rows.
-      const { rows } = await db.query<{ step: string; count: number }>(
-        'select step, count(*)::int as count from task_devices where finished_at is null group by step',
-      );
-      this.reset();
-      for (const { step, count } of rows) this.set({ step }, count);
-    },
-  });
+  /** A gauge of row counts by one column: `sql` selects `value` and `count`. */
+  const countsBy = (name: string, help: string, label: string, sql: string) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      async collect() {
+        const { rows } = await db.query<{ value: string; count: number }>(sql);
+        this.reset();
+        for (const { value, count } of rows) this.set({ [label]: value }, count);
+      },
+    });
+  countsBy(
+    'otaflow_tasks',
+    'Upgrade tasks by state (running, cancelling, completed, cancelled)',
+    'state',
+    'select state as value, count(*)::int as count from tasks group by state',
+  );
+  // The partial index task_devices_in_flight covers exactly these rows.
+  countsBy(
+    'otaflow_device_upgrades_in_progress',
+    'Device upgrades of tasks that have not ended, by the step they are at (pending, waiting-online, downloading, …)',
+    'step',
+    'select step as value, count(*)::int as count from task_devices where finished_at is null group by step',
+  );
   // Both from the partial index webhook_deliveries_due, which holds exactly the waiting deliveries.
   const waiting = 'from webhook_deliveries where delivered_at is null and failed_at is null';
   new Gauge({
