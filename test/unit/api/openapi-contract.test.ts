@@ -145,7 +145,7 @@ describe('the served OpenAPI document', () => {
     expect(body.security).toEqual([{ apiKey: [] }]);
     expect(body.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     const exempt = operations.filter((op) => op.security?.length === 0).map((op) => op.path);
-    expect(exempt.sort()).toEqual(['/healthz', '/ota/packages/{packageId}/file']);
+    expect(exempt.sort()).toEqual(['/healthz', '/ota/packages/{packageId}/file', '/readyz']);
   });
 
   it('holds JSON Schema only where schemas go', () => {

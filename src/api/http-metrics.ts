@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { routeTemplate } from '../api/route-template';
-import type { OtaflowMetrics } from './metrics';
+import type { OtaflowMetrics } from '../metrics/metrics';
+import { routeTemplate } from './route-template';
 
 /**
  * Counts and times every request by its route template (`/v1/tasks/:id`), never its path: as a label,
