@@ -308,7 +308,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         : withPort(config.OTAFLOW_API_HOST, config.OTAFLOW_TEMPORAL_METRICS_PORT);
     installTemporalRuntime({ metricsAddress: temporalMetricsAddress });
     const lwm2m = roles.has('lwm2m-gateway')
-      ? await startLwm2mRole({ config, db, secrets, temporal, packageStore, packages, log, stops })
+      ? await startLwm2mRole({ config, db, secrets, temporal, packageStore, packages, metrics, log, stops })
       : undefined;
 
     if (roles.has('upgrade-worker') || roles.has('task-worker') || mqttGatewayActivities || lwm2m) {
@@ -351,6 +351,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         db,
         secrets,
         allowedNetworks: config.OTAFLOW_WEBHOOK_ALLOWED_NETWORKS,
+        metrics,
         logger: log.child({ component: 'webhooks' }),
       });
       stops.push(() => dispatcher.stop());
@@ -446,9 +447,13 @@ async function startLwm2mRole({
   temporal,
   packageStore,
   packages,
+  metrics,
   log,
   stops,
-}: RoleDeps & { packages: PackageCatalog }): Promise<{ gateway: Lwm2mGateway; dtls?: DtlsTerminator }> {
+}: RoleDeps & { packages: PackageCatalog; metrics: OtaflowMetrics }): Promise<{
+  gateway: Lwm2mGateway;
+  dtls?: DtlsTerminator;
+}> {
   const dtlsSessions = config.LWM2M_DTLS === 'on' ? new DtlsSessionTable() : undefined;
   const plainCoap = config.LWM2M_PLAIN === 'on';
   let dtlsPublicHost = config.LWM2M_DTLS_PUBLIC_HOST ?? '';
@@ -468,6 +473,7 @@ async function startLwm2mRole({
       lookup: packages.find,
     },
     log: log.child({ component: 'lwm2m-gateway' }),
+    metrics,
   });
   stops.push(() => gateway.stop());
   if (!dtlsSessions) return { gateway };

@@ -62,8 +62,8 @@ export interface ApiDeps {
   /** Mosquitto's auth plugin's endpoints, when `MQTT_AUTH_HTTP_TOKEN` is set. */
   brokerAuth?: { token: string; authenticate: DeviceAuthenticator; serviceUsername: string };
   logger: Logger;
-  /** Where the API counts and times its requests (src/metrics/metrics.ts). */
-  metrics: Pick<OtaflowMetrics, 'httpRequests' | 'httpRequestSeconds'>;
+  /** Where the API counts and times its requests and the package bytes it serves (src/metrics/metrics.ts). */
+  metrics: Pick<OtaflowMetrics, 'httpRequests' | 'httpRequestSeconds' | 'packageBytesServed'>;
   /** What `/readyz` answers: whether the servers this process depends on answer (src/readiness.ts). */
   readiness: () => Promise<Readiness>;
   /** The bootstrap API key (every scope): `OTAFLOW_API_KEY` or the one in `<data dir>/api-key`. */
@@ -113,7 +113,7 @@ export function createApi(deps: ApiDeps): Express {
     res.json(openApiDocument);
   });
   app.use('/ota', noteMountPoint, refusedCredentials([401, 403]));
-  app.use(downloadsRouter(deps.downloads));
+  app.use(downloadsRouter(deps.downloads, deps.metrics));
   if (deps.brokerAuth) {
     app.use(
       '/internal/mqtt-auth',

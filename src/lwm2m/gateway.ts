@@ -12,6 +12,7 @@ import type { Lwm2mEventSink } from '../devices/device-event-sinks';
 import type { KeptRegistration, Lwm2mGatewayRegistry, RegistrationLocation } from '../devices/lwm2m-registry';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
+import type { OtaflowMetrics } from '../metrics/metrics';
 import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
 import { DeviceManagement, type Lwm2mCommands } from './device-management';
@@ -40,6 +41,8 @@ export interface Lwm2mGatewayOptions {
   sink: Lwm2mEventSink;
   packages: PackageSource;
   log?: Logger;
+  /** Where the package blocks served are counted (src/metrics/metrics.ts). */
+  metrics?: Pick<OtaflowMetrics, 'packageBytesServed' | 'coapBlocksServed'>;
   /** How long a queue-mode device listens after an uplink; default 93 s (MAX_TRANSMIT_WAIT). */
   queueModeAwakeMs?: number;
   admission?: EndpointAdmissionLimits;
@@ -126,7 +129,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     log,
     queueModeAwakeMs: options.queueModeAwakeMs ?? DEFAULT_QUEUE_MODE_AWAKE_MS,
   });
-  const servePackageBlock = createPackageBlockHandler(options.packages, log);
+  const servePackageBlock = createPackageBlockHandler(options.packages, log, options.metrics);
 
   function location(registration: Registration): RegistrationLocation {
     const { id, address, port, queueMode, lifetimeSeconds } = registration;

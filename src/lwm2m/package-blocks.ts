@@ -9,6 +9,7 @@
  */
 import { OutgoingMessage as CoapOutgoingMessage, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { Logger } from '../logger';
+import type { OtaflowMetrics } from '../metrics/metrics';
 import { ContentFormat } from './content-formats';
 import { createPackageChunkReader } from './package-chunks';
 import type { PackageSource } from './package-source';
@@ -50,7 +51,11 @@ export function blockSize(szx: number): number {
 }
 
 /** Handles a request whose path starts with /fw; answers 4.04 for anything that is not a current package. */
-export function createPackageBlockHandler(source: PackageSource, log: Logger) {
+export function createPackageBlockHandler(
+  source: PackageSource,
+  log: Logger,
+  metrics?: Pick<OtaflowMetrics, 'packageBytesServed' | 'coapBlocksServed'>,
+) {
   const bytesOf = createPackageChunkReader(source.store, source.cacheBytes);
 
   return async function servePackageBlock(
@@ -99,6 +104,8 @@ export function createPackageBlockHandler(source: PackageSource, log: Logger) {
       encodeBlockOption({ num: block.num, more: offset + length < pkg.size, szx }),
     );
     sendAsIs(response, bytes);
+    metrics?.coapBlocksServed.inc();
+    metrics?.packageBytesServed.inc({ transport: 'coap' }, length);
   };
 }
 

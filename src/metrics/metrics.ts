@@ -9,6 +9,8 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 
 /** HTTP latency buckets, in seconds: API reads take milliseconds, package uploads and downloads minutes. */
 const HTTP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
+/** Webhook lag buckets, in seconds: a receiver that is up takes well under a second; one that is down, hours. */
+const WEBHOOK_LAG_SECONDS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 24 * 3600];
 
 export function createMetrics() {
   const registry = new Registry();
@@ -40,6 +42,29 @@ export function createMetrics() {
       name: 'otaflow_mqtt_uplinks_total',
       help: 'MQTT uplinks that reached this gateway, by what became of them: recorded, redelivered (recorded before), retained or unexpected-topic (ignored)',
       labelNames: ['result'] as const,
+      registers,
+    }),
+    packageBytesServed: new Counter({
+      name: 'otaflow_package_bytes_served_total',
+      help: "Package bytes sent to devices, by transport: http (the API's download endpoint) or coap (the LwM2M gateway's blocks)",
+      labelNames: ['transport'] as const,
+      registers,
+    }),
+    coapBlocksServed: new Counter({
+      name: 'otaflow_coap_blocks_served_total',
+      help: 'Package blocks the LwM2M gateway answered with (CoAP Block2)',
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'otaflow_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by what came of them: delivered, retrying (to be tried again) or given-up (past its maximum age)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    webhookDeliveryLagSeconds: new Histogram({
+      name: 'otaflow_webhook_delivery_lag_seconds',
+      help: 'Time from a webhook event to its receiver accepting it',
+      buckets: WEBHOOK_LAG_SECONDS,
       registers,
     }),
     mqttDownlinks: new Counter({

@@ -8,6 +8,7 @@ import {
 } from '../db/webhooks';
 import type { SecretBox } from '../devices/secrets';
 import type { Logger } from '../logger';
+import type { OtaflowMetrics } from '../metrics/metrics';
 import { createReceiverTransport } from './receiver-transport';
 import { signWebhook } from './signature';
 
@@ -57,6 +58,8 @@ export function startWebhookDispatcher(deps: {
   logger: Logger;
   /** Loopback, private or link-local receivers allowed (addresses or CIDR ranges); none by default. */
   allowedNetworks?: readonly string[];
+  /** Where each attempt's result and each delivery's lag are counted (src/metrics/metrics.ts). */
+  metrics?: Pick<OtaflowMetrics, 'webhookDeliveries' | 'webhookDeliveryLagSeconds'>;
   settings?: Partial<DispatcherSettings>;
 }): WebhookDispatcher {
   const settings = { ...defaultDispatcherSettings, ...deps.settings };
@@ -93,6 +96,8 @@ export function startWebhookDispatcher(deps: {
       );
       if (status >= 200 && status < 300) {
         await markDelivered(db, delivery.id, status);
+        deps.metrics?.webhookDeliveries.inc({ result: 'delivered' });
+        deps.metrics?.webhookDeliveryLagSeconds.observe((Date.now() - delivery.createdAt.getTime()) / 1000);
         return;
       }
       error = `HTTP ${status}`;
@@ -105,9 +110,11 @@ export function startWebhookDispatcher(deps: {
     if (Date.now() + retryInMs - delivery.createdAt.getTime() > settings.maxAgeMs) {
       log.warn({ attempts: delivery.attempts, error }, 'webhook delivery given up');
       await markFailed(db, delivery.id, { status, error });
+      deps.metrics?.webhookDeliveries.inc({ result: 'given-up' });
     } else {
       log.debug({ attempts: delivery.attempts, error, retryInMs }, 'webhook delivery failed; will retry');
       await scheduleRetry(db, delivery.id, { status, error, retryInMs });
+      deps.metrics?.webhookDeliveries.inc({ result: 'retrying' });
     }
   }
 

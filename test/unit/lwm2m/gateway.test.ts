@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Lwm2mGateway, startLwm2mGateway } from '../../../src/lwm2m/gateway';
 import { versionCheckCode } from '../../../src/lwm2m/package-blocks';
+import { createMetrics } from '../../../src/metrics/metrics';
 import { SimulatedLwm2mDevice, type SimulatedLwm2mDeviceOptions } from '../../../src/simulator/lwm2m-device';
 import { Lwm2mPath } from '../../../workflows/lwm2m/definitions';
 import { silentLogger } from '../api/fakes';
@@ -16,6 +17,15 @@ let sink: RecordingLwm2mSink;
 let packages: InMemoryPackages;
 let gateway: Lwm2mGateway;
 const devices: SimulatedLwm2mDevice[] = [];
+const metrics = createMetrics();
+/** Package blocks and bytes the gateway served over CoAP so far. */
+async function servedOverCoap() {
+  const bytes = (await metrics.packageBytesServed.get()).values.find(
+    ({ labels }) => labels.transport === 'coap',
+  );
+  const blocks = (await metrics.coapBlocksServed.get()).values[0];
+  return { blocks: blocks?.value ?? 0, bytes: bytes?.value ?? 0 };
+}
 
 async function startGateway(queueModeAwakeMs = 93_000, port = 0) {
   gateway = await startLwm2mGateway({
@@ -27,6 +37,7 @@ async function startGateway(queueModeAwakeMs = 93_000, port = 0) {
     packages,
     log: silentLogger,
     queueModeAwakeMs,
+    metrics,
   });
 }
 
@@ -407,8 +418,14 @@ describe('package delivery', () => {
 
     const second = await startDevice({ endpoint: 'dl-1b', blockSize: 512 });
     const secondFinished = new Promise((resolve) => second.once('download-finished', resolve));
+    const before = await servedOverCoap();
     gateway.commands.write('dl-1b', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg, 'dl-1b'));
     expect(await secondFinished).toMatchObject({ size: content.length, sha256: pkg.sha256 });
+    const after = await servedOverCoap();
+    expect({ blocks: after.blocks - before.blocks, bytes: after.bytes - before.bytes }).toEqual({
+      blocks: Math.ceil(content.length / 512),
+      bytes: content.length,
+    });
     // One 64 KiB chunk holds the whole package: read once, whatever the devices and block sizes.
     expect(packages.rangesRead).toEqual([{ offset: 0, length: content.length }]);
   });

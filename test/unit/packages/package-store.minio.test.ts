@@ -9,6 +9,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownloadTokens } from '../../../activities/download-tokens';
 import { createApi } from '../../../src/api/create-api';
+import { createMetrics } from '../../../src/metrics/metrics';
 import { openDownloadToken, sealDownloadToken } from '../../../src/packages/download-token';
 import {
   createPackageStore,
@@ -25,6 +26,10 @@ let minio: TestMinio;
 let temp: Awaited<ReturnType<typeof openTempDatabase>>;
 let store: PackageStore;
 let app: ReturnType<typeof createApi>;
+const metrics = createMetrics();
+const httpBytesServed = async () =>
+  (await metrics.packageBytesServed.get()).values.find(({ labels }) => labels.transport === 'http')?.value ??
+  0;
 const publicBaseUrl = 'https://ota.example.test';
 
 beforeAll(async () => {
@@ -32,7 +37,7 @@ beforeAll(async () => {
   store = createPackageStore({ ...minio, bucket: 'otaflow-test' });
   await store.ensureBucket();
   await store.ensureBucket();
-  app = createApi(testApiDeps(temp.db, store));
+  app = createApi({ ...testApiDeps(temp.db, store), metrics });
 }, 120_000);
 
 afterAll(async () => {
@@ -96,8 +101,10 @@ describe('package upload and download through MinIO', () => {
     token = delivery.accessToken;
   });
 
-  it('serves the whole file to a device with the Bearer token', async () => {
+  it('serves the whole file to a device with the Bearer token, counting the bytes served', async () => {
+    const before = await httpBytesServed();
     const response = await download(packageId, token).expect(200);
+    expect((await httpBytesServed()) - before).toBe(content.length);
     expect(response.headers['accept-ranges']).toBe('bytes');
     expect(Number(response.headers['content-length'])).toBe(content.length);
     expect(Buffer.compare(response.body, content)).toBe(0);

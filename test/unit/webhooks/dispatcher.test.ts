@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { claimDueDeliveries, insertWebhook } from '../../../src/db/webhooks';
+import { createMetrics, type OtaflowMetrics } from '../../../src/metrics/metrics';
 import { freePort } from '../../../src/stack/free-port';
 import {
   type DispatcherSettings,
@@ -89,7 +90,11 @@ function start<T extends { stop(): Promise<void> }>(part: T): T {
 }
 
 /** The receivers of these tests listen on loopback: allowed as an internal receiver network would be. */
-function dispatcher(settings: Partial<DispatcherSettings> = fast, allowedNetworks = ['127.0.0.0/8']) {
+function dispatcher(
+  settings: Partial<DispatcherSettings> = fast,
+  allowedNetworks = ['127.0.0.0/8'],
+  metrics = createMetrics(),
+) {
   return start(
     startWebhookDispatcher({
       db: temp.db,
@@ -97,8 +102,15 @@ function dispatcher(settings: Partial<DispatcherSettings> = fast, allowedNetwork
       logger: silentLogger,
       settings,
       allowedNetworks,
+      metrics,
     }),
   );
+}
+
+/** The delivery attempts counted so far, by result. */
+async function countedAttempts(metrics: OtaflowMetrics): Promise<Record<string, number>> {
+  const { values } = await metrics.webhookDeliveries.get();
+  return Object.fromEntries(values.map(({ labels, value }) => [String(labels.result), value]));
 }
 
 async function setWebhookUrl(url: string) {
@@ -265,22 +277,30 @@ describe('webhook dispatcher', () => {
     const hook = start(receiver(port, (received) => (received.length === 1 ? 429 : 200)));
     await hook.start();
     await enqueue(['meter-1']);
-    dispatcher();
+    const metrics = createMetrics();
+    dispatcher(fast, undefined, metrics);
     await vi.waitFor(async () => expect((await deliveries())[0]?.delivered_at).not.toBeNull(), {
       timeout: 5_000,
     });
     expect((await deliveries())[0]).toMatchObject({ attempts: 2, last_status: 200, last_error: null });
     expect(hook.received).toHaveLength(2);
+    expect(await countedAttempts(metrics)).toEqual({ retrying: 1, delivered: 1 });
+    const lag = (await metrics.webhookDeliveryLagSeconds.get()).values.find(
+      ({ metricName }) => metricName === 'otaflow_webhook_delivery_lag_seconds_count',
+    );
+    expect(lag?.value).toBe(1);
   });
 
   it('gives a delivery up once it is older than the maximum age', async () => {
     const hook = start(receiver(port, () => 503));
     await hook.start();
     await enqueue(['meter-1']);
-    dispatcher({ ...fast, maxAgeMs: 500 });
+    const metrics = createMetrics();
+    dispatcher({ ...fast, maxAgeMs: 500 }, undefined, metrics);
     await vi.waitFor(async () => expect((await deliveries())[0]?.failed_at).not.toBeNull(), {
       timeout: 5_000,
     });
+    expect((await countedAttempts(metrics))['given-up']).toBe(1);
     const attempts = hook.received.length;
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect((await deliveries())[0]).toMatchObject({ attempts, last_status: 503, delivered_at: null });
