@@ -79,7 +79,8 @@ export interface BenchStackOptions {
   tls: boolean;
   /**
    * `single`: otaflow as `npm start` runs it, one process with its embedded broker; `split`: four
-   * processes by role on Mosquitto (docs/deployment.md), PostgreSQL and plain MQTT only.
+   * processes by role on Mosquitto (docs/deployment.md), PostgreSQL and plain MQTT only (run.ts refuses
+   * other combinations before any stack starts).
    */
   deployment: Deployment;
 }
@@ -91,11 +92,6 @@ export async function startBenchStack(
   options: BenchStackOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BenchStack> {
-  if (options.deployment === 'split' && (options.database !== 'postgres' || options.tls)) {
-    throw new Error(
-      'the split deployment runs on PostgreSQL and plain MQTT: drop --database pglite and --tls',
-    );
-  }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-bench-'));
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
