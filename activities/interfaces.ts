@@ -90,9 +90,9 @@ export interface MqttCommandActivities {
    */
   queryVersionIfOnline(upgrade: MqttUpgradeRef, ifOffline: 'wait' | 'fail'): Promise<boolean>;
   /**
-   * `mqttUpgrade`'s steps 6–7 in one activity: issues the device's download token, sends the upgrade
-   * notification with URL, token and package information, and records step `downloading`. Answers
-   * when the notification was published, on the gateways' clock.
+   * `mqttUpgrade`'s steps 6–7 in one activity: issues the device's download token, records step
+   * `downloading`, and sends the upgrade notification with URL, token and package information.
+   * Answers when the notification was published, on the gateways' clock.
    */
   deliverUpgrade(upgrade: MqttUpgradeRef, pkg: PackageInfo, fromVersion: string): Promise<UpgradeDelivery>;
 }

@@ -9,6 +9,7 @@ import type { cellLimiter } from '../workflows/cell-limiter/cell-limiter';
 import { isValidPermitRequest } from '../workflows/cell-limiter/permit-book';
 import { TaskQueue } from '../workflows/definitions';
 import {
+  CELL_LIMITER_WORKFLOW_TYPE,
   cellLimiterWorkflowId,
   lwm2mGatewayTaskQueue,
   releasePermitSignal,
@@ -36,13 +37,16 @@ export function createLwm2mPlatformActivities(deps: CellPermitActivityDeps): Lwm
           'InvalidPermitRequest',
         );
       }
-      await deps.client.workflow.signalWithStart<typeof cellLimiter, [typeof request]>('cellLimiter', {
-        workflowId: cellLimiterWorkflowId(cellId),
-        taskQueue: TaskQueue.platform,
-        args: [{ cellId, holders: [], queue: [] }],
-        signal: requestPermitSignal,
-        signalArgs: [request],
-      });
+      await deps.client.workflow.signalWithStart<typeof cellLimiter, [typeof request]>(
+        CELL_LIMITER_WORKFLOW_TYPE,
+        {
+          workflowId: cellLimiterWorkflowId(cellId),
+          taskQueue: TaskQueue.platform,
+          args: [{ cellId, holders: [], queue: [] }],
+          signal: requestPermitSignal,
+          signalArgs: [request],
+        },
+      );
     },
 
     async releaseCellPermit(cellId, release) {

@@ -79,10 +79,12 @@ export function createMqttCommandActivities({
         sha256: pkg.sha256,
         signature: pkg.signature,
       };
+      // Recorded first: a quick device's first progress report may come before the publish returns,
+      // and it belongs to this step (and, traced, to this activity's span).
+      await platform.recordUpgradeStep(taskId, deviceId, 'downloading', { fromVersion });
       const publishedAt = new Date().toISOString();
       await gateway.publishDownlink(deviceId, buildUpgradeNotification(deviceId, pkg.kind, delivery));
       sent(deviceId, `${pkg.kind}_upgrade`);
-      await platform.recordUpgradeStep(taskId, deviceId, 'downloading', { fromVersion });
       return { publishedAt };
     },
   };

@@ -1,6 +1,7 @@
 import type { Database } from '../src/db/database';
 import { findDevice } from '../src/db/devices';
 import { recordStep } from '../src/db/tasks';
+import { activeTraceContext } from '../src/tracing/spans';
 import type { PlatformActivities } from './interfaces';
 
 export function createRegistryActivities(deps: {
@@ -11,7 +12,15 @@ export function createRegistryActivities(deps: {
       return (await findDevice(deps.db, deviceId))?.online ?? false;
     },
     async recordUpgradeStep(taskId, deviceId, step, details) {
-      await recordStep(deps.db, taskId, deviceId, step, details?.fromVersion, new Date());
+      await recordStep(
+        deps.db,
+        taskId,
+        deviceId,
+        step,
+        details?.fromVersion,
+        new Date(),
+        activeTraceContext(),
+      );
     },
   };
 }

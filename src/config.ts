@@ -12,6 +12,7 @@ import {
   loadTemporalConnectionSettings,
   type TemporalConnectionSettings,
 } from './temporal/connection-settings';
+import { loadTracingSettings, type TracingSettings } from './tracing/tracing-settings';
 
 /**
  * otaflow's configuration, read from the environment once at startup. A bad value stops the process
@@ -290,6 +291,8 @@ export interface Config extends RawConfig {
   dataDir: string;
   coverageRanges: CoverageRanges;
   radioResources: RadioResources;
+  /** OTEL_*: undefined when tracing is off (src/tracing/tracing-settings.ts). */
+  tracing?: TracingSettings;
 }
 
 export class ConfigError extends Error {
@@ -355,6 +358,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration:\n  Temporal connection (TEMPORAL_*): ${(error as Error).message}`,
     );
   }
+  let tracing: TracingSettings | undefined;
+  try {
+    tracing = loadTracingSettings(env);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration:\n  ${(error as Error).message}`);
+  }
   const processRoles = new Set<Role>(
     raw.OTAFLOW_ROLES.includes('all') ? roles : (raw.OTAFLOW_ROLES as Role[]),
   );
@@ -366,6 +375,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(raw.OTAFLOW_DATA_DIR),
     coverageRanges,
     radioResources: { cellId: raw.LWM2M_CELL_ID_PATH, rsrp: raw.LWM2M_RSRP_PATH, sinr: raw.LWM2M_SINR_PATH },
+    tracing,
   };
 }
 

@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createDownloadTokens } from '../activities/download-tokens';
@@ -21,7 +23,7 @@ import { findDevice, findPskKeyCiphertext } from './db/devices';
 import { createLwm2mGatewayRegistry, findLwm2mGateway } from './db/lwm2m-registrations';
 import { openDatabase } from './db/open-database';
 import { holdsTheSharedSecretKey } from './db/secret-key-check';
-import { findMqttDevicesAwaitingOnline } from './db/tasks';
+import { findMqttDevicesAwaitingOnline, findUpgradeTraceContext } from './db/tasks';
 import { createDatabaseUplinkInbox } from './db/uplink-inbox';
 import type { DeviceConnections } from './devices/device-connections';
 import { createTemporalDeviceEventSink, createTemporalLwm2mEventSink } from './devices/device-event-sinks';
@@ -57,6 +59,8 @@ import { installTemporalRuntime } from './temporal/runtime';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createWorkers } from './temporal/workers';
 import { loadPlatformCredentials, type PlatformCredentials } from './tls/platform-credentials';
+import { traceContextFrom, type UpgradeTraceLookup } from './tracing/spans';
+import { startTracing } from './tracing/tracing';
 import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 /** Where each part of a running platform can be reached. */
@@ -97,12 +101,24 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
+export interface PlatformOptions {
+  /**
+   * Where spans end besides the exporters OTEL_* configures (a test's in-memory exporter); given,
+   * tracing is on.
+   */
+  spanProcessors?: SpanProcessor[];
+}
+
 /**
  * Starts one otaflow process: every embedded component the configuration leaves unaddressed
  * (Temporal dev server, MinIO, aedes broker, PGlite), then the workers, the MQTT gateway and the API.
  * Stopping runs the same steps backwards; a failure half-way stops what had started.
  */
-export async function startPlatform(config: Config, log: Logger = rootLogger): Promise<Platform> {
+export async function startPlatform(
+  config: Config,
+  log: Logger = rootLogger,
+  options: PlatformOptions = {},
+): Promise<Platform> {
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const stopPart of stops.reverse()) {
@@ -111,6 +127,19 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
   };
   try {
     limitHeapGrowth(config.OTAFLOW_HEAP_GROWTH_PERCENT);
+    const tracing =
+      config.tracing || options.spanProcessors
+        ? startTracing({
+            settings: config.tracing,
+            spanProcessors: options.spanProcessors,
+            attributes: {
+              'service.instance.id': config.OTAFLOW_GATEWAY_ID,
+              'otaflow.roles': [...config.roles].join(','),
+            },
+          })
+        : undefined;
+    // Stopped last: it exports the spans of everything stopping before it.
+    if (tracing) stops.push(() => tracing.stop());
     mkdirSync(config.dataDir, { recursive: true });
 
     let temporalAddress = config.temporal.address;
@@ -169,6 +198,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
       );
     }
     const registry = createDeviceRegistry(db, secrets);
+    const upgradeTrace: UpgradeTraceLookup | undefined =
+      tracing &&
+      (async (deviceId) => {
+        const carrier = await findUpgradeTraceContext(db, deviceId);
+        return carrier && traceContextFrom(carrier);
+      });
     // What `/readyz` asks, as each part this process depends on is started.
     const dependencies: DependencyCheck[] = [databaseCheck(db)];
     const readiness = createReadiness(dependencies);
@@ -253,7 +288,12 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         await connection.withDeadline(deadline, () => connection.workflowService.getSystemInfo({}));
       },
     });
-    const temporal = new Client({ connection, namespace: config.temporal.namespace });
+    const temporal = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      // The workflows a request or a gateway starts or signals are in its trace.
+      interceptors: tracing && { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+    });
     const addedSearchAttributes = await ensureSearchAttributes(connection, config.temporal.namespace);
     if (addedSearchAttributes.length > 0) {
       log.info(
@@ -280,6 +320,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         sharedGroup,
         log: log.child({ component: 'mqtt-gateway' }),
         metrics,
+        upgradeTrace,
       });
       stops.push(() => gateway.stop());
       const brokerUrl = mqttUrl;
@@ -308,7 +349,18 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
         : withPort(config.OTAFLOW_API_HOST, config.OTAFLOW_TEMPORAL_METRICS_PORT);
     installTemporalRuntime({ metricsAddress: temporalMetricsAddress });
     const lwm2m = roles.has('lwm2m-gateway')
-      ? await startLwm2mRole({ config, db, secrets, temporal, packageStore, packages, metrics, log, stops })
+      ? await startLwm2mRole({
+          config,
+          db,
+          secrets,
+          temporal,
+          packageStore,
+          packages,
+          metrics,
+          upgradeTrace,
+          log,
+          stops,
+        })
       : undefined;
 
     if (roles.has('upgrade-worker') || roles.has('task-worker') || mqttGatewayActivities || lwm2m) {
@@ -341,6 +393,7 @@ export async function startPlatform(config: Config, log: Logger = rootLogger): P
             steps: createRegistryActivities({ db }),
           }),
         },
+        tracing,
       });
       const running = workers.map((worker) => worker.run());
       stops.push(() => shutDownWorkers(workers, running));
@@ -448,9 +501,14 @@ async function startLwm2mRole({
   packageStore,
   packages,
   metrics,
+  upgradeTrace,
   log,
   stops,
-}: RoleDeps & { packages: PackageCatalog; metrics: OtaflowMetrics }): Promise<{
+}: RoleDeps & {
+  packages: PackageCatalog;
+  metrics: OtaflowMetrics;
+  upgradeTrace?: UpgradeTraceLookup;
+}): Promise<{
   gateway: Lwm2mGateway;
   dtls?: DtlsTerminator;
 }> {
@@ -474,6 +532,7 @@ async function startLwm2mRole({
     },
     log: log.child({ component: 'lwm2m-gateway' }),
     metrics,
+    upgradeTrace,
   });
   stops.push(() => gateway.stop());
   if (!dtlsSessions) return { gateway };

@@ -21,6 +21,7 @@ import { accessLog } from './access-log';
 import { auditChanges } from './audit';
 import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
 import { httpMetrics } from './http-metrics';
+import { httpTracing } from './http-tracing';
 import { idempotency, idempotentCreates } from './idempotency';
 import { buildOpenApiDocument } from './openapi';
 import { HttpProblem, notFound, sendProblem } from './problem';
@@ -94,7 +95,7 @@ export function createApi(deps: ApiDeps): Express {
   // One spelling per route: with express's default, /v1/API-KEYS reached the /v1/api-keys router.
   app.set('case sensitive routing', true);
   const openApiDocument = buildOpenApiDocument();
-  app.use(accessLog(deps.logger.child({ component: 'http' })), httpMetrics(deps.metrics));
+  app.use(httpTracing(), accessLog(deps.logger.child({ component: 'http' })), httpMetrics(deps.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

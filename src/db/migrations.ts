@@ -331,6 +331,16 @@ export const migrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    id: 19,
+    name: 'upgrade step times and trace context',
+    // When the upgrade's current step began, for the time-in-step histograms (docs/observability.md);
+    // with tracing on, the trace context of its latest step, so that the device's report, which
+    // carries none, joins the upgrade's trace (src/tracing/spans.ts).
+    statements: [
+      'alter table task_devices add column step_started_at timestamptz, add column trace_context jsonb',
+    ],
+  },
 ];
 
 /**

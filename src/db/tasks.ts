@@ -280,7 +280,8 @@ export async function finishTask(db: Queryable, id: string, at: Date): Promise<T
 /**
  * Steps after a device's result is in are ignored, so a late activity retry cannot undo it. The first
  * step of an attempt (the row leaves 'pending' or 'retrying') counts the attempt and clears the
- * previous attempt's failure; repeating a step counts nothing.
+ * previous attempt's failure; repeating a step counts nothing. `traceContext`: the span recording the
+ * step, which the device's next report continues (src/tracing/spans.ts).
  */
 export async function recordStep(
   db: Queryable,
@@ -289,16 +290,32 @@ export async function recordStep(
   step: UpgradeStep,
   fromVersion: string | undefined,
   at: Date,
+  traceContext?: Record<string, string>,
 ): Promise<void> {
   await db.query(
     `update task_devices set step = $3, from_version = coalesce($4, from_version),
        attempts = attempts + case when step in ('pending', 'retrying') then 1 else 0 end,
        failure_cause = case when step = 'retrying' then null else failure_cause end,
        failure_detail = case when step = 'retrying' then null else failure_detail end,
-       retry_at = null, started_at = coalesce(started_at, $5), updated_at = $5
+       retry_at = null, started_at = coalesce(started_at, $5), updated_at = $5,
+       trace_context = coalesce($6, trace_context)
      where task_id = $1 and device_id = $2 and finished_at is null`,
-    [taskId, deviceId, step, fromVersion ?? null, at],
+    [taskId, deviceId, step, fromVersion ?? null, at, traceContext ?? null],
   );
+}
+
+/** The trace context recorded with the latest step of the device's upgrade in progress, if traced. */
+export async function findUpgradeTraceContext(
+  db: Queryable,
+  deviceId: string,
+): Promise<Record<string, string> | undefined> {
+  const { rows } = await db.query<{ trace_context: Record<string, string> }>(
+    `select trace_context from task_devices
+      where device_id = $1 and finished_at is null and trace_context is not null
+      order by updated_at desc limit 1`,
+    [deviceId],
+  );
+  return rows[0]?.trace_context;
 }
 
 const finalStep: Record<UpgradeOutcome, UpgradeStep> = {

@@ -6,11 +6,14 @@
  * A report that came in an uplink recorded in the gateway's inbox is signalled with a request ID made
  * from that uplink, which Temporal deduplicates: a gateway that restarts after signalling it but before
  * forgetting it handles it again, and the workflow still sees it once. The SDK's `signal` picks a random
- * request ID, so the sink sends the request itself (the default payload converter: otaflow sets none).
+ * request ID, so the sink sends the request itself (the default payload converter: otaflow sets none),
+ * and with tracing on, the trace context header the SDK's OpenTelemetry interceptors read.
  */
 import { randomUUID } from 'node:crypto';
+import { SpanKind } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type SignalDefinition } from '@temporalio/common';
+import { headersWithContext } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
 import {
   deviceOnlineSignal,
   deviceOperationWorkflowId,
@@ -26,6 +29,7 @@ import {
   resourcesReportedSignal,
 } from '../../workflows/lwm2m/definitions';
 import { type Logger, logger } from '../logger';
+import { inChildSpan } from '../tracing/spans';
 
 /** What the MQTT gateway tells device workflows; `uplinkId`: the recorded uplink the report came in. */
 export interface DeviceEventSink {
@@ -54,24 +58,38 @@ type SignalDeviceOperation = <Args extends unknown[]>(
 function signalDeviceOperation(client: Client, log: Logger): SignalDeviceOperation {
   return async (deviceId, signal, once, ...args) => {
     const workflowId = deviceOperationWorkflowId(deviceId);
-    try {
-      await client.workflowService.signalWorkflowExecution({
-        namespace: client.options.namespace,
-        workflowExecution: { workflowId },
-        signalName: signal.name,
-        input: { payloads: args.map((arg) => defaultPayloadConverter.toPayload(arg)) },
-        identity: client.options.identity,
-        requestId: once.uplinkId === undefined ? randomUUID() : `uplink-${once.uplinkId}-${signal.name}`,
-      });
-      // One line per device report that reached its upgrade (docs/observability.md).
-      log.info(
-        { deviceId, workflowId, signal: signal.name, uplinkId: once.uplinkId },
-        'device report signalled',
-      );
-    } catch (error) {
-      if ((error as { code?: number }).code !== NOT_FOUND) throw error;
-      log.debug({ deviceId, signal: signal.name }, 'no operation in progress for the device; signal dropped');
-    }
+    // Named and linked as the Temporal client interceptor names its own signals' spans.
+    const spanName = `SignalWorkflow:${signal.name}`;
+    await inChildSpan(
+      spanName,
+      { kind: SpanKind.CLIENT, attributes: { temporalWorkflowId: workflowId } },
+      async (span) => {
+        try {
+          await client.workflowService.signalWorkflowExecution({
+            namespace: client.options.namespace,
+            workflowExecution: { workflowId },
+            signalName: signal.name,
+            input: { payloads: args.map((arg) => defaultPayloadConverter.toPayload(arg)) },
+            header: span && { fields: headersWithContext({}) },
+            identity: client.options.identity,
+            requestId: once.uplinkId === undefined ? randomUUID() : `uplink-${once.uplinkId}-${signal.name}`,
+          });
+        } catch (error) {
+          if ((error as { code?: number }).code !== NOT_FOUND) throw error;
+          span?.setAttribute('otaflow.signal.dropped', 'no operation in progress');
+          log.debug(
+            { deviceId, signal: signal.name },
+            'no operation in progress for the device; signal dropped',
+          );
+          return;
+        }
+        // One line per device report that reached its upgrade (docs/observability.md).
+        log.info(
+          { deviceId, workflowId, signal: signal.name, uplinkId: once.uplinkId },
+          'device report signalled',
+        );
+      },
+    );
   };
 }
 

@@ -7,6 +7,7 @@
  * carry an Accept option and are retried once in another format after a 4.06 or 5.00
  * (./content-negotiation.ts); a refusal names what the device answered to which request.
  */
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Agent, IncomingMessage, ObserveReadStream, OutgoingMessage } from 'coap';
 import type {
   DeviceCommandFailure,
@@ -17,6 +18,7 @@ import type {
 import type { Lwm2mEventSink } from '../devices/device-event-sinks';
 import type { PerDeviceQueue } from '../devices/per-device-queue';
 import type { Logger } from '../logger';
+import { inUpgradeTrace, startChildSpan, type UpgradeTraceLookup } from '../tracing/spans';
 import { contentFormatNumber, decodeContent, encodeResourceWrite } from './content-formats';
 import { acceptFormats, describeFormat, RENEGOTIABLE_CODES } from './content-negotiation';
 import { formatLwm2mPath, parseLwm2mPath } from './lwm2m-path';
@@ -71,10 +73,17 @@ export interface DeviceManagementOptions {
   log: Logger;
   /** How long a queue-mode device listens after an uplink (TS 1.1 §6.5: MAX_TRANSMIT_WAIT, 93 s, by default). */
   queueModeAwakeMs: number;
+  /** With tracing on: a report from a device being upgraded is a span in its upgrade's trace. */
+  upgradeTrace?: UpgradeTraceLookup;
   now?: () => number;
 }
 
 type Operation = DeviceCommandFailure['operation'];
+
+/** OpenTelemetry has no CoAP conventions yet: the protocol named as its messaging and RPC ones name theirs. */
+export const COAP_SPAN_ATTRIBUTES = { 'network.protocol.name': 'coap' };
+/** A device's CoAP message that reports on its upgrade. */
+export const COAP_REPORT_SPAN = { kind: SpanKind.CONSUMER, attributes: COAP_SPAN_ATTRIBUTES };
 type Send = (registration: Registration) => void;
 type Values = Record<string, ResourceValue>;
 type Decoded = { values: Values } | { problem: string };
@@ -279,11 +288,19 @@ export class DeviceManagement implements Lwm2mCommands {
     deviceId: string,
     report: { values: Values; earlier?: Record<string, ResourceValue[]> },
   ): void {
-    this.options.events.enqueue(deviceId, () => this.options.sink.resourcesReported(deviceId, report));
+    this.options.events.enqueue(deviceId, () =>
+      inUpgradeTrace(this.options.upgradeTrace, deviceId, 'coap receive report', COAP_REPORT_SPAN, () =>
+        this.options.sink.resourcesReported(deviceId, report),
+      ),
+    );
   }
 
   private reportFailure(deviceId: string, failure: DeviceCommandFailure): void {
-    this.options.events.enqueue(deviceId, () => this.options.sink.deviceCommandFailed(deviceId, failure));
+    this.options.events.enqueue(deviceId, () =>
+      inUpgradeTrace(this.options.upgradeTrace, deviceId, 'coap receive failure', COAP_REPORT_SPAN, () =>
+        this.options.sink.deviceCommandFailed(deviceId, failure),
+      ),
+    );
   }
 
   private decode(
@@ -316,7 +333,8 @@ export class DeviceManagement implements Lwm2mCommands {
       return;
     }
     const waiting = this.held.get(deviceId) ?? [];
-    waiting.push(send);
+    // Sent at the device's next uplink, in the trace of the command that queued it.
+    waiting.push(context.bind(context.active(), send));
     this.held.set(deviceId, waiting);
   }
 
@@ -344,6 +362,15 @@ export class DeviceManagement implements Lwm2mCommands {
     const deviceId = registration.endpoint;
     const request = `${message.method} ${path}`;
     const answers: string[] = [];
+    const span = startChildSpan(`coap ${message.method}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        ...COAP_SPAN_ATTRIBUTES,
+        'otaflow.device_id': deviceId,
+        'otaflow.lwm2m.operation': operation,
+        'url.path': path,
+      },
+    });
     const attempt = (formats: readonly number[]) => {
       const [accept, ...others] = formats;
       const outgoing = this.options.agent.request({
@@ -367,6 +394,9 @@ export class DeviceManagement implements Lwm2mCommands {
       };
       const fail = (code: string, detail: string) => {
         if (!settle()) return;
+        span?.setAttribute('coap.response_code', code);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: detail });
+        span?.end();
         this.options.log.info({ deviceId, operation, path, code, detail }, 'device command failed');
         const failure: DeviceCommandFailure = { operation, paths: [path], code, detail };
         if (onFailure) onFailure(failure);
@@ -376,6 +406,8 @@ export class DeviceManagement implements Lwm2mCommands {
         if (settled) return;
         if (response.code.startsWith('2.')) {
           settle();
+          span?.setAttribute('coap.response_code', response.code);
+          span?.end();
           onSuccess(response);
           return;
         }

@@ -13,9 +13,10 @@ import type { KeptRegistration, Lwm2mGatewayRegistry, RegistrationLocation } fro
 import { createPerDeviceQueue } from '../devices/per-device-queue';
 import { type Logger, logger } from '../logger';
 import type { OtaflowMetrics } from '../metrics/metrics';
+import { inUpgradeTrace, type UpgradeTraceLookup } from '../tracing/spans';
 import { ContentFormat, contentFormatNumber } from './content-formats';
 import type { Link } from './content-formats/link-format';
-import { DeviceManagement, type Lwm2mCommands } from './device-management';
+import { COAP_REPORT_SPAN, DeviceManagement, type Lwm2mCommands } from './device-management';
 import type { DtlsSessions } from './dtls/dtls-sessions';
 import { createEndpointAdmission, type EndpointAdmissionLimits } from './endpoint-admission';
 import { EndpointAgent } from './endpoint-agent';
@@ -43,6 +44,8 @@ export interface Lwm2mGatewayOptions {
   log?: Logger;
   /** Where the package blocks served are counted (src/metrics/metrics.ts). */
   metrics?: Pick<OtaflowMetrics, 'packageBytesServed' | 'coapBlocksServed'>;
+  /** With tracing on: a report from a device being upgraded is a span in its upgrade's trace. */
+  upgradeTrace?: UpgradeTraceLookup;
   /** How long a queue-mode device listens after an uplink; default 93 s (MAX_TRANSMIT_WAIT). */
   queueModeAwakeMs?: number;
   admission?: EndpointAdmissionLimits;
@@ -128,6 +131,7 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     events,
     log,
     queueModeAwakeMs: options.queueModeAwakeMs ?? DEFAULT_QUEUE_MODE_AWAKE_MS,
+    upgradeTrace: options.upgradeTrace,
   });
   const servePackageBlock = createPackageBlockHandler(options.packages, log, options.metrics);
 
@@ -147,7 +151,14 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     events.enqueue(deviceId, async () => {
       await registry.setPresence(deviceId, true, at);
       await registry.recordRegistration(deviceId, location(registration), details(registration));
-      await sink.deviceOnline(deviceId);
+      // A device registering during its upgrade (after its update's reboot) reports on it.
+      await inUpgradeTrace(
+        options.upgradeTrace,
+        deviceId,
+        'coap receive registration',
+        COAP_REPORT_SPAN,
+        () => sink.deviceOnline(deviceId),
+      );
     });
   }
 

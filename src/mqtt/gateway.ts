@@ -11,6 +11,7 @@
  * (a failure code, or success at 100 %) become signals; the rest only update the registry.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanKind } from '@opentelemetry/api';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceEventSink } from '../devices/device-event-sinks';
 import { createPerDeviceQueue } from '../devices/per-device-queue';
@@ -18,6 +19,7 @@ import type { DeviceRegistry } from '../devices/registry';
 import type { RecordedUplink, UplinkInbox } from '../devices/uplink-inbox';
 import { type Logger, logger } from '../logger';
 import type { OtaflowMetrics } from '../metrics/metrics';
+import { inChildSpan, inUpgradeTrace, type UpgradeTraceLookup } from '../tracing/spans';
 import { sharedSubscription } from './broker-topics';
 import type { PresenceSource } from './embedded-broker';
 import {
@@ -47,6 +49,8 @@ export interface MqttGatewayOptions {
    */
   sharedGroup?: string;
   log?: Logger;
+  /** With tracing on: an uplink from a device being upgraded is a span in its upgrade's trace. */
+  upgradeTrace?: UpgradeTraceLookup;
   /** Where the gateway counts its uplinks and downlinks (src/metrics/metrics.ts). */
   metrics?: Pick<OtaflowMetrics, 'mqttUplinks' | 'mqttDownlinks'>;
   now?: () => Date;
@@ -69,6 +73,9 @@ export const SILENT_GATEWAY_MS = 5 * 60_000;
 /** Waits between attempts at a step that failed (the database or Temporal unreachable). */
 export const RETRY_FIRST_MS = 250;
 export const RETRY_MAX_MS = 10_000;
+
+/** OpenTelemetry's messaging conventions, for the gateway's spans. */
+const MQTT_SPAN_ATTRIBUTES = { 'messaging.system': 'mqtt' };
 
 export async function startMqttGateway(options: MqttGatewayOptions): Promise<MqttGateway> {
   const log = options.log ?? logger.child({ component: 'mqtt-gateway' });
@@ -141,7 +148,19 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     );
   }
 
-  async function handleUplink({ id, deviceId, payload, receivedAt: at }: RecordedUplink): Promise<void> {
+  async function handleUplink(uplink: RecordedUplink): Promise<void> {
+    const span = { kind: SpanKind.CONSUMER, attributes: MQTT_SPAN_ATTRIBUTES };
+    await inUpgradeTrace(options.upgradeTrace, uplink.deviceId, 'mqtt receive uplink', span, () =>
+      handleUplinkEvents(uplink),
+    );
+  }
+
+  async function handleUplinkEvents({
+    id,
+    deviceId,
+    payload,
+    receivedAt: at,
+  }: RecordedUplink): Promise<void> {
     const parsed = parseUplink(deviceId, payload);
     if (!parsed.ok) {
       log.warn({ deviceId, problem: parsed.error }, 'invalid uplink ignored');
@@ -262,13 +281,16 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
   return {
     connected: () => client.connected,
     async publishDownlink(deviceId, message) {
-      try {
-        await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
-      } catch (error) {
-        options.metrics?.mqttDownlinks.inc({ result: 'failed' });
-        throw error;
-      }
-      options.metrics?.mqttDownlinks.inc({ result: 'accepted' });
+      const attributes = { ...MQTT_SPAN_ATTRIBUTES, 'otaflow.device_id': deviceId };
+      await inChildSpan('mqtt publish downlink', { kind: SpanKind.PRODUCER, attributes }, async () => {
+        try {
+          await client.publishAsync(eventsDownTopic(deviceId), JSON.stringify(message), { qos: 1 });
+        } catch (error) {
+          options.metrics?.mqttDownlinks.inc({ result: 'failed' });
+          throw error;
+        }
+        options.metrics?.mqttDownlinks.inc({ result: 'accepted' });
+      });
     },
     async stop() {
       clearInterval(beating);

@@ -1,3 +1,8 @@
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import { type NativeConnection, type WorkerOptions as SdkWorkerOptions, Worker } from '@temporalio/worker';
 import type {
   Lwm2mBatchActivities,
@@ -8,6 +13,7 @@ import type {
 } from '../../activities/interfaces';
 import { TaskQueue } from '../../workflows/definitions';
 import { lwm2mGatewayTaskQueue } from '../../workflows/lwm2m/definitions';
+import type { Tracing } from '../tracing/tracing';
 import { workflowBundle } from './workflow-bundle';
 
 export interface WorkerOptions {
@@ -25,6 +31,8 @@ export interface WorkerOptions {
   mqttGateway?: { activities: MqttCommandActivities };
   /** Role `lwm2m-gateway`: CoAP commands, on this gateway's own queue. */
   lwm2mGateway?: { gatewayId: string; activities: Lwm2mBatchActivities };
+  /** On: workflows run the traced bundle and export their spans here; activities run in spans. */
+  tracing?: Tracing;
 }
 
 /**
@@ -42,8 +50,8 @@ const TASK_WORKFLOW_CACHE_SIZE = 100;
  * bindings). Both workflow workers run the same bundle.
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
-  const { connection, namespace, upgrades, tasks, mqttGateway, lwm2mGateway } = options;
-  const bundle = upgrades || tasks ? await workflowBundle() : undefined;
+  const { connection, namespace, upgrades, tasks, mqttGateway, lwm2mGateway, tracing } = options;
+  const bundle = upgrades || tasks ? await workflowBundle({ traced: tracing !== undefined }) : undefined;
   const queues: Array<Omit<SdkWorkerOptions, 'connection' | 'namespace'>> = [];
   if (upgrades) {
     queues.push({
@@ -71,6 +79,28 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     });
   }
   const workers: Worker[] = [];
-  for (const queue of queues) workers.push(await Worker.create({ connection, namespace, ...queue }));
+  for (const queue of queues) {
+    workers.push(
+      await Worker.create({ connection, namespace, ...queue, ...(tracing && tracedWorker(tracing)) }),
+    );
+  }
   return workers;
+}
+
+/**
+ * Each activity runs in a span, child of the workflow's span that scheduled it, and logs with its trace
+ * ID. The workflows' spans leave their sandbox through the `exporter` sink.
+ */
+function tracedWorker(tracing: Tracing): Pick<SdkWorkerOptions, 'interceptors' | 'sinks'> {
+  return {
+    interceptors: {
+      activity: [
+        (context) => ({
+          inbound: new OpenTelemetryActivityInboundInterceptor(context),
+          outbound: new OpenTelemetryActivityOutboundInterceptor(context),
+        }),
+      ],
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  };
 }

@@ -6,10 +6,14 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { Worker } from '@temporalio/worker';
 import { expect, it } from 'vitest';
 import { version } from '../../package.json';
+import { WORKFLOW_TRACING_INTERCEPTORS } from '../../src/temporal/workflow-bundle';
 import * as workflows from '../../workflows';
 
 const historiesDir = join(__dirname, 'histories');
@@ -34,16 +38,39 @@ it('has only histories of workflow types the worker registers', () => {
   expect(historyFiles.filter((file) => !registered.has(workflowTypeOf(file) ?? ''))).toEqual([]);
 });
 
-it('replays every recorded history without nondeterminism', async () => {
-  const histories = historyFiles.map((file) => ({
+const histories = () =>
+  historyFiles.map((file) => ({
     workflowId: file.replace(/\.json$/, ''),
     history: historyFromJSON(JSON.parse(readFileSync(join(historiesDir, file), 'utf8'))),
   }));
 
+it('replays every recorded history without nondeterminism', async () => {
   const failures: string[] = [];
-  for await (const replay of Worker.runReplayHistories({ workflowsPath }, histories)) {
+  for await (const replay of Worker.runReplayHistories({ workflowsPath }, histories())) {
     if (replay.error) failures.push(`${replay.workflowId}: ${replay.error.message}`);
   }
 
   expect(failures).toEqual([]);
+});
+
+// Tracing switched on (OTEL_*) while upgrades recorded without it are in flight: the workflows then
+// run OpenTelemetry's workflow interceptors (src/temporal/workflow-bundle.ts).
+it('replays every recorded history with the tracing interceptors without nondeterminism', async () => {
+  const exported = new InMemorySpanExporter();
+  const failures: string[] = [];
+  const replays = Worker.runReplayHistories(
+    {
+      workflowsPath,
+      interceptors: { workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] },
+      sinks: { exporter: makeWorkflowExporter(new SimpleSpanProcessor(exported), Resource.default()) },
+    },
+    histories(),
+  );
+  for await (const replay of replays) {
+    if (replay.error) failures.push(`${replay.workflowId}: ${replay.error.message}`);
+  }
+
+  expect(failures).toEqual([]);
+  // A replay re-runs what happened: it exports nothing twice.
+  expect(exported.getFinishedSpans()).toEqual([]);
 });

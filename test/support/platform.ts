@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type ApiClient, createApiClient } from '../../src/cli/api-client';
 import { type Config, loadConfig } from '../../src/config';
-import { logger } from '../../src/logger';
+import { type Logger, logger } from '../../src/logger';
 import { type Platform, startPlatform } from '../../src/platform';
 import { freePort } from '../../src/stack/free-port';
 import { type RealStack, stackEnvironment } from './stack/real-stack';
@@ -41,6 +42,10 @@ export async function startTestPlatform(
     temporal?: Record<string, string>;
     /** Serve otaflow's and the Temporal SDK's `/metrics` (on free ports). */
     metrics?: boolean;
+    /** Tracing on, its spans ending here (a test's in-memory exporter). */
+    spanProcessors?: SpanProcessor[];
+    /** Instead of the test logger. */
+    log?: Logger;
   } = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-test-platform-'));
@@ -65,7 +70,9 @@ export async function startTestPlatform(
     OTAFLOW_TEMPORAL_METRICS_PORT: options.metrics ? String(await freePort()) : undefined,
     ...options.temporal,
   });
-  const platform = await startPlatform(config, logger.child({ test: 'platform' }));
+  const platform = await startPlatform(config, options.log ?? logger.child({ test: 'platform' }), {
+    spanProcessors: options.spanProcessors,
+  });
   const { api, mqtt, lwm2m } = platform.addresses;
   if (!api || !mqtt || !lwm2m || !platform.apiKey) throw new Error('the test platform runs every role');
   return {

@@ -237,4 +237,37 @@ describe('configuration', () => {
       /OTAFLOW_TLS_HOSTNAMES/,
     );
   });
+
+  it('traces nowhere by default, and turns tracing on the way OpenTelemetry SDKs read OTEL_*', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toEqual({
+      exporters: ['otlp'],
+      otlpProtocol: 'http/protobuf',
+    });
+    expect(
+      loadConfig({ OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).tracing,
+    ).toEqual({ exporters: ['otlp', 'console'], otlpProtocol: 'grpc' });
+    expect(
+      loadConfig({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      }).tracing?.otlpProtocol,
+    ).toBe('http/json');
+    expect(
+      loadConfig({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing,
+    ).toBeUndefined();
+  });
+
+  it('names a tracing setting it cannot take', () => {
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(
+      /OTEL_TRACES_EXPORTER: "jaeger" is not an exporter otaflow has: otlp, console, none/,
+    );
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'none,otlp' })).toThrow(/OTEL_TRACES_EXPORTER/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' })).toThrow(
+      /OTEL_EXPORTER_OTLP_PROTOCOL: "udp" is not one of http\/protobuf, http\/json, grpc/,
+    );
+    expect(() => loadConfig({ OTEL_SDK_DISABLED: 'yes' })).toThrow(/OTEL_SDK_DISABLED/);
+  });
 });

@@ -114,6 +114,9 @@ export function cellLimiterWorkflowId(cellId: string): string {
   return `cell-limiter:${cellId}`;
 }
 
+/** The cell limiter's workflow type (workflows/cell-limiter/cell-limiter.ts), one run per cell. */
+export const CELL_LIMITER_WORKFLOW_TYPE = 'cellLimiter';
+
 export interface PermitRequest {
   /** The device operation workflow asking; the grant is signalled back to it. */
   requesterWorkflowId: string;
