@@ -3,8 +3,8 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Database } from '../src/db/database';
 import { recordInstalledVersion } from '../src/db/devices';
 import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
-import { findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
-import type { OtaflowMetrics } from '../src/metrics/metrics';
+import { type EndedStep, findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
+import { type OtaflowMetrics, observeStepTime } from '../src/metrics/metrics';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
 import { type DeviceUpgradeResult, taskWorkflowId } from '../workflows/definitions';
 import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout/definitions';
@@ -48,7 +48,7 @@ const FLOW_OF_WORKFLOW: Record<string, string> = {
 export function createNotificationActivities(deps: {
   db: Database;
   temporal: Client;
-  metrics: Pick<OtaflowMetrics, 'upgradesEnded'>;
+  metrics: Pick<OtaflowMetrics, 'upgradesEnded' | 'upgradeStepSeconds'>;
 }): Pick<PlatformActivities, 'notifyDeviceResult' | 'notifyTaskCompleted'> {
   const { db, temporal, metrics } = deps;
   return {
@@ -56,11 +56,14 @@ export function createNotificationActivities(deps: {
       const { workflowExecution, workflowType } = Context.current().info;
       const runId = workflowExecution?.runId ?? '';
       let repeated = false;
+      const now = new Date();
+      /** The step the result ends (none when it was recorded before). */
+      let lastStep: EndedStep | undefined;
       const ended = await db.transaction(async (tx): Promise<DeviceUpgradeEnded | undefined> => {
         const task = await findTask(tx, result.taskId);
         if (!task) throw new Error(`task ${result.taskId} does not exist`);
-        const now = new Date();
         const attempt = await lockDeviceAttempt(tx, result.taskId, result.deviceId);
+        lastStep = attempt?.stepInProgress;
         if (!task.rollout || reporter === 'task' || !attempt) {
           await recordFinalResult(tx, task, result, now, attempt?.attempts ?? 0);
           return undefined;
@@ -92,6 +95,7 @@ export function createNotificationActivities(deps: {
           cause: result.cause ?? '',
         });
       }
+      observeStepTime(metrics, lastStep, now);
       if (ended) await signalTask(temporal, result.taskId, ended);
     },
 

@@ -1,26 +1,31 @@
 import type { Database } from '../src/db/database';
 import { findDevice } from '../src/db/devices';
 import { recordStep } from '../src/db/tasks';
+import { type OtaflowMetrics, observeStepTime } from '../src/metrics/metrics';
 import { activeTraceContext } from '../src/tracing/spans';
 import type { PlatformActivities } from './interfaces';
 
 export function createRegistryActivities(deps: {
   db: Database;
+  /** Times each step an upgrade leaves (src/metrics/metrics.ts). */
+  metrics: Pick<OtaflowMetrics, 'upgradeStepSeconds'>;
 }): Pick<PlatformActivities, 'isDeviceOnline' | 'recordUpgradeStep'> {
   return {
     async isDeviceOnline(deviceId) {
       return (await findDevice(deps.db, deviceId))?.online ?? false;
     },
     async recordUpgradeStep(taskId, deviceId, step, details) {
-      await recordStep(
+      const at = new Date();
+      const left = await recordStep(
         deps.db,
         taskId,
         deviceId,
         step,
         details?.fromVersion,
-        new Date(),
+        at,
         activeTraceContext(),
       );
+      observeStepTime(deps.metrics, left, at);
     },
   };
 }

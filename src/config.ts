@@ -109,6 +109,17 @@ const ConfigSchema = z.object({
    * API's port, which devices reach (docs/observability.md).
    */
   OTAFLOW_METRICS_PORT: z.preprocess(blankAsUnset, port.optional()),
+  /**
+   * NB-IoT cells whose permits held and queued `/metrics` shows (`otaflow_cell_permits`), comma-separated;
+   * none by default: each cell is series of its own.
+   */
+  OTAFLOW_METRICS_CELLS: z.preprocess(
+    (value) => splitCommas(blankAsUnset(value)),
+    z
+      .array(z.string().max(128, 'a cell ID of at most 128 characters'))
+      .max(100, 'at most 100 cells')
+      .default([]),
+  ),
   /** Where the Temporal SDK serves its worker metrics to Prometheus (on OTAFLOW_API_HOST); unset: nowhere. */
   OTAFLOW_TEMPORAL_METRICS_PORT: z.preprocess(blankAsUnset, port.optional()),
   /** Base URL devices use to reach the API's package download endpoint. */

@@ -35,7 +35,9 @@ import { type Logger, logger as rootLogger } from './logger';
 import { DtlsSessionTable } from './lwm2m/dtls/dtls-session-table';
 import { type DtlsTerminator, startDtlsTerminator } from './lwm2m/dtls/dtls-terminator';
 import { type Lwm2mGateway, startLwm2mGateway } from './lwm2m/gateway';
+import { exportCellPermitGauges } from './metrics/cell-permit-gauges';
 import { exportDatabaseGauges } from './metrics/database-gauges';
+import { meteredDatabase } from './metrics/database-metrics';
 import { createMetrics, type OtaflowMetrics } from './metrics/metrics';
 import { type MetricsServer, startMetricsServer } from './metrics/metrics-server';
 import { createVersionAnswers, signallingVersionAnswers } from './mqtt/device-answers';
@@ -182,7 +184,11 @@ export async function startPlatform(
       minioEndpoint = server.endpoint;
     }
 
-    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.dataDir });
+    const metrics = createMetrics();
+    const db = meteredDatabase(
+      await openDatabase({ url: config.DATABASE_URL, dataDir: config.dataDir }),
+      metrics,
+    );
     stops.push(() => db.close());
     const secretKey = await loadSecretKey({
       configuredKey: config.OTAFLOW_SECRET_KEY,
@@ -207,7 +213,6 @@ export async function startPlatform(
     // What `/readyz` asks, as each part this process depends on is started.
     const dependencies: DependencyCheck[] = [databaseCheck(db)];
     const readiness = createReadiness(dependencies);
-    const metrics = createMetrics();
 
     const packageStore = createPackageStore({
       endpoint: minioEndpoint,
@@ -338,8 +343,9 @@ export async function startPlatform(
       mqttGatewayActivities = createMqttCommandActivities({
         gateway,
         registry,
-        platform: { ...createRegistryActivities({ db }), ...createDownloadTokens({ downloads }) },
+        platform: { ...createRegistryActivities({ db, metrics }), ...createDownloadTokens({ downloads }) },
         versionAnswers,
+        log: log.child({ component: 'device-commands' }),
       });
     }
 
@@ -390,7 +396,8 @@ export async function startPlatform(
           gatewayId: lwm2m.gateway.gatewayId,
           activities: createLwm2mCommandActivities({
             gateway: lwm2m.gateway,
-            steps: createRegistryActivities({ db }),
+            steps: createRegistryActivities({ db, metrics }),
+            log: log.child({ component: 'device-commands' }),
           }),
         },
         tracing,
@@ -427,7 +434,10 @@ export async function startPlatform(
           stops,
         })
       : undefined;
-    if (api) exportDatabaseGauges(metrics, db);
+    if (api) {
+      exportDatabaseGauges(metrics, db);
+      exportCellPermitGauges(metrics, temporal, config.OTAFLOW_METRICS_CELLS);
+    }
 
     let health: HealthServer | undefined;
     if (!api) {

@@ -277,11 +277,19 @@ export async function finishTask(db: Queryable, id: string, at: Date): Promise<T
   return rows[0] && toTask(rows[0]);
 }
 
+/** A step an upgrade has left: which, since when, on a device of which protocol. */
+export interface EndedStep {
+  step: string;
+  startedAt: Date;
+  protocol: string;
+}
+
 /**
  * Steps after a device's result is in are ignored, so a late activity retry cannot undo it. The first
  * step of an attempt (the row leaves 'pending' or 'retrying') counts the attempt and clears the
  * previous attempt's failure; repeating a step counts nothing. `traceContext`: the span recording the
- * step, which the device's next report continues (src/tracing/spans.ts).
+ * step, which the device's next report continues (src/tracing/spans.ts). Returns the step the upgrade
+ * left, if it left one.
  */
 export async function recordStep(
   db: Queryable,
@@ -291,18 +299,51 @@ export async function recordStep(
   fromVersion: string | undefined,
   at: Date,
   traceContext?: Record<string, string>,
-): Promise<void> {
-  await db.query(
-    `update task_devices set step = $3, from_version = coalesce($4, from_version),
-       attempts = attempts + case when step in ('pending', 'retrying') then 1 else 0 end,
-       failure_cause = case when step = 'retrying' then null else failure_cause end,
-       failure_detail = case when step = 'retrying' then null else failure_detail end,
-       retry_at = null, started_at = coalesce(started_at, $5), updated_at = $5,
-       trace_context = coalesce($6, trace_context)
-     where task_id = $1 and device_id = $2 and finished_at is null`,
+): Promise<EndedStep | undefined> {
+  const { rows } = await db.query<{ step: string; step_started_at: Date | null; protocol: string | null }>(
+    `with previous as (
+       select step, step_started_at from task_devices
+        where task_id = $1 and device_id = $2 and finished_at is null for update
+     )
+     update task_devices td set step = $3, from_version = coalesce($4, td.from_version),
+       attempts = td.attempts + case when td.step in ('pending', 'retrying') then 1 else 0 end,
+       failure_cause = case when td.step = 'retrying' then null else td.failure_cause end,
+       failure_detail = case when td.step = 'retrying' then null else td.failure_detail end,
+       retry_at = null, started_at = coalesce(td.started_at, $5), updated_at = $5,
+       step_started_at = case when td.step = $3 then td.step_started_at else $5 end,
+       trace_context = coalesce($6, td.trace_context)
+       from previous
+      where td.task_id = $1 and td.device_id = $2 and td.finished_at is null
+      returning previous.step, previous.step_started_at,
+        (select protocol from devices where id = $2) as protocol`,
     [taskId, deviceId, step, fromVersion ?? null, at, traceContext ?? null],
   );
+  return endedStep(rows[0], step);
 }
+
+/** The step a row was at before it moved to `next`, when that was a step of an upgrade in progress. */
+export function endedStep(
+  previous: { step: string; step_started_at: Date | null; protocol: string | null } | undefined,
+  next: string,
+): EndedStep | undefined {
+  if (!previous?.step_started_at || previous.step === next || !STEPS_IN_PROGRESS.has(previous.step)) {
+    return undefined;
+  }
+  return {
+    step: previous.step,
+    startedAt: new Date(previous.step_started_at),
+    protocol: previous.protocol ?? 'unknown',
+  };
+}
+
+const STEPS_IN_PROGRESS: ReadonlySet<string> = new Set<UpgradeStep>([
+  'waiting-online',
+  'querying-version',
+  'querying-radio',
+  'waiting-permit',
+  'downloading',
+  'updating',
+]);
 
 /** The trace context recorded with the latest step of the device's upgrade in progress, if traced. */
 export async function findUpgradeTraceContext(

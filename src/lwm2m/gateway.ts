@@ -43,7 +43,7 @@ export interface Lwm2mGatewayOptions {
   packages: PackageSource;
   log?: Logger;
   /** Where the package blocks served are counted (src/metrics/metrics.ts). */
-  metrics?: Pick<OtaflowMetrics, 'packageBytesServed' | 'coapBlocksServed'>;
+  metrics?: Pick<OtaflowMetrics, 'packageBytesServed' | 'coapBlocksServed' | 'coapRequests'>;
   /** With tracing on: a report from a device being upgraded is a span in its upgrade's trace. */
   upgradeTrace?: UpgradeTraceLookup;
   /** How long a queue-mode device listens after an uplink; default 93 s (MAX_TRANSMIT_WAIT). */
@@ -359,10 +359,12 @@ export async function startLwm2mGateway(options: Lwm2mGatewayOptions): Promise<L
     cacheSize: RESPONSE_CACHE_BYTES,
   });
   server.on('request', (request: IncomingMessage, response: OutgoingMessage) => {
-    handle(request, response).catch((error: unknown) => {
-      log.error({ err: error, url: request.url }, 'LwM2M request failed');
-      reply(response, '5.00', 'internal error');
-    });
+    handle(request, response)
+      .catch((error: unknown) => {
+        log.error({ err: error, url: request.url }, 'LwM2M request failed');
+        reply(response, '5.00', 'internal error');
+      })
+      .finally(() => options.metrics?.coapRequests.inc(requestLabels(request, response)));
   });
   await takeUpKeptRegistrations();
   server.listen(socket);
@@ -425,6 +427,21 @@ function keptRegistration(kept: KeptRegistration, details: KeptRegistrationDetai
     objectLinks: details.objectLinks,
     registeredAt: new Date(details.registeredAt),
     lastUplinkAt: kept.updatedAt,
+  };
+}
+
+/** A request's metric labels: which interface it asked, how, and the class of the answer. */
+function requestLabels(request: IncomingMessage, response: OutgoingMessage) {
+  const first = request.url
+    .split('?', 1)[0]
+    ?.split('/')
+    .find((segment) => segment !== '');
+  const lwm2mInterface =
+    first === 'rd' ? 'registration' : first === PACKAGE_PATH_PREFIX ? 'package' : 'other';
+  return {
+    interface: lwm2mInterface,
+    method: request.method,
+    code: `${String(response.code ?? '2.05')[0]}.xx`,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * What the shared database says at each scrape: tasks by state, upgrades in progress by step, and the
- * webhook deliveries waiting. Every process with role `api` exports them, each the same figures:
+ * What the shared database says at each scrape: tasks by state, upgrades in progress by step, devices
+ * connected by protocol, and the webhook deliveries waiting. Every process with role `api` exports them, each the same figures:
  * aggregate them with `max`, not `sum`.
  */
 import { Gauge } from 'prom-client';
@@ -36,6 +36,12 @@ export function exportDatabaseGauges(
     'Device upgrades of tasks that have not ended, by the step they are at (pending, waiting-online, downloading, …)',
     'step',
     'select step as value, count(*)::int as count from task_devices where finished_at is null group by step',
+  );
+  countsBy(
+    'otaflow_devices_connected',
+    'Devices the registry sees connected (MQTT) or registered (LwM2M), by protocol',
+    'protocol',
+    'select protocol as value, count(*)::int as count from devices where online group by protocol',
   );
   // Both from the partial index webhook_deliveries_due, which holds exactly the waiting deliveries.
   const waiting = 'from webhook_deliveries where delivered_at is null and failed_at is null';

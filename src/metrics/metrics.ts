@@ -6,9 +6,30 @@
  * from device or task IDs.
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { EndedStep } from '../db/tasks';
 
 /** HTTP latency buckets, in seconds: API reads take milliseconds, package uploads and downloads minutes. */
 const HTTP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
+/**
+ * Time-in-step buckets, in seconds: a version query takes a second, a download minutes to an hour over
+ * NB-IoT, a wait for a sleeping device or a busy cell's permit hours to days.
+ */
+const STEP_SECONDS = [
+  1,
+  5,
+  15,
+  60,
+  300,
+  900,
+  3600,
+  4 * 3600,
+  12 * 3600,
+  24 * 3600,
+  3 * 24 * 3600,
+  7 * 24 * 3600,
+];
+/** Database buckets, in seconds: a query takes a millisecond or two; a transaction waiting for a lock, longer. */
+const DATABASE_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 /** Webhook lag buckets, in seconds: a receiver that is up takes well under a second; one that is down, hours. */
 const WEBHOOK_LAG_SECONDS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 24 * 3600];
 
@@ -30,6 +51,13 @@ export function createMetrics() {
       help: 'Time from an HTTP request to the end of its answer, by method and route template',
       labelNames: ['method', 'route'] as const,
       buckets: HTTP_SECONDS,
+      registers,
+    }),
+    upgradeStepSeconds: new Histogram({
+      name: 'otaflow_upgrade_step_duration_seconds',
+      help: "Time device upgrades spent in each of the seed's steps, by the device's protocol and the step, observed as the step ends",
+      labelNames: ['protocol', 'step'] as const,
+      buckets: STEP_SECONDS,
       registers,
     }),
     upgradesEnded: new Counter({
@@ -73,7 +101,37 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers,
     }),
+    mqttPresenceEvents: new Counter({
+      name: 'otaflow_mqtt_presence_events_total',
+      help: "Devices connecting to and disconnecting from the MQTT broker, as this gateway heard of them (the broker's events)",
+      labelNames: ['event'] as const,
+      registers,
+    }),
+    coapRequests: new Counter({
+      name: 'otaflow_coap_requests_total',
+      help: "CoAP requests devices sent the LwM2M gateway, by interface (registration, package, other), method and the answer's code class (2.xx, 4.xx, 5.xx)",
+      labelNames: ['interface', 'method', 'code'] as const,
+      registers,
+    }),
+    databaseSeconds: new Histogram({
+      name: 'otaflow_database_duration_seconds',
+      help: 'Time each database query (outside transactions) and each transaction took, by which it was',
+      labelNames: ['operation'] as const,
+      buckets: DATABASE_SECONDS,
+      registers,
+    }),
   };
 }
 
 export type OtaflowMetrics = ReturnType<typeof createMetrics>;
+
+/** Observes the time an upgrade spent in the step it left at `at`. */
+export function observeStepTime(
+  metrics: Pick<OtaflowMetrics, 'upgradeStepSeconds'>,
+  ended: EndedStep | undefined,
+  at: Date,
+): void {
+  if (!ended) return;
+  const seconds = Math.max(0, (at.getTime() - ended.startedAt.getTime()) / 1000);
+  metrics.upgradeStepSeconds.observe({ protocol: ended.protocol, step: ended.step }, seconds);
+}

@@ -52,7 +52,7 @@ export interface MqttGatewayOptions {
   /** With tracing on: an uplink from a device being upgraded is a span in its upgrade's trace. */
   upgradeTrace?: UpgradeTraceLookup;
   /** Where the gateway counts its uplinks and downlinks (src/metrics/metrics.ts). */
-  metrics?: Pick<OtaflowMetrics, 'mqttUplinks' | 'mqttDownlinks'>;
+  metrics?: Pick<OtaflowMetrics, 'mqttUplinks' | 'mqttDownlinks' | 'mqttPresenceEvents'>;
   now?: () => Date;
 }
 
@@ -186,6 +186,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
 
   const unsubscribePresence = options.presence?.onPresence(({ deviceId, online }) => {
     const at = now();
+    options.metrics?.mqttPresenceEvents.inc({ event: online ? 'connected' : 'disconnected' });
     events.enqueue(deviceId, () =>
       persistently('recording presence', { deviceId, online }, () =>
         online ? markOnline(deviceId, at) : registry.setPresence(deviceId, false, at),

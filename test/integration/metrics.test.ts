@@ -114,6 +114,26 @@ describe('metrics of a rollout', () => {
     ).toBe(1);
     expect(sumOf(during, 'otaflow_device_upgrades_in_progress', { step: 'waiting-online' })).toBe(1);
     expect(sumOf(during, 'otaflow_tasks', { state: 'running' })).toBe(1);
+    // Time in each step, observed as each online device left it: the query for the download, the
+    // download for the result.
+    const stepCount = 'otaflow_upgrade_step_duration_seconds_count';
+    expect(sumOf(during, stepCount, { protocol: 'mqtt', step: 'querying-version' })).toBe(2);
+    expect(sumOf(during, stepCount, { protocol: 'mqtt', step: 'downloading' })).toBe(2);
+    expect(
+      sumOf(during, 'otaflow_upgrade_step_duration_seconds_bucket', { step: 'downloading', le: '+Inf' }),
+    ).toBe(2);
+    expect(sumOf(during, 'otaflow_devices_connected', { protocol: 'mqtt' })).toBe(2);
+    expect(
+      sumOf(during, 'otaflow_mqtt_presence_events_total', { event: 'connected' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(sumOf(during, 'otaflow_database_duration_seconds_count', { operation: 'query' })).toBeGreaterThan(
+      0,
+    );
+    expect(
+      sumOf(during, 'otaflow_database_duration_seconds_count', { operation: 'transaction' }),
+    ).toBeGreaterThan(0);
+    // The stack's PostgreSQL: the pool has connections, and nothing waits for one between requests.
+    expect(sumOf(during, 'otaflow_database_connections', { state: 'idle' })).toBeGreaterThan(0);
     // Each online device: a version report and a result, at least; a version query and an upgrade event.
     expect(sumOf(during, 'otaflow_mqtt_uplinks_total', { result: 'recorded' })).toBeGreaterThanOrEqual(4);
     expect(sumOf(during, 'otaflow_mqtt_downlinks_total', { result: 'accepted' })).toBeGreaterThanOrEqual(4);
@@ -136,6 +156,13 @@ describe('metrics of a rollout', () => {
       .toBe(1);
     const after = await scrape(platform.addresses.metrics);
     expect(sumOf(after, 'otaflow_device_upgrades_in_progress')).toBe(0);
+    // The offline device waited online until the task was cancelled: that wait is observed too.
+    expect(
+      sumOf(after, 'otaflow_upgrade_step_duration_seconds_count', {
+        protocol: 'mqtt',
+        step: 'waiting-online',
+      }),
+    ).toBe(1);
     // No webhook is registered: nothing waits, and the gauge says so rather than being absent.
     expect(after.filter((sample) => sample.name === 'otaflow_webhook_deliveries_waiting')).toEqual([
       { name: 'otaflow_webhook_deliveries_waiting', labels: {}, value: 0 },

@@ -1,13 +1,19 @@
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { SpanKind } from '@opentelemetry/api';
+import { Resource } from '@opentelemetry/resources';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
 import { SimulatedLwm2mDevice } from '../../src/simulator/lwm2m-device';
 import { SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
-import { deviceOperationWorkflowId } from '../../workflows/definitions';
+import { WORKFLOW_TRACING_INTERCEPTORS } from '../../src/temporal/workflow-bundle';
+import { deviceOperationWorkflowId, taskWorkflowId } from '../../workflows/definitions';
 import { MqttResultCode } from '../../workflows/failure-causes';
+import { cellLimiterWorkflowId } from '../../workflows/lwm2m/definitions';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
 import { outcomesOf, runTaskToCompletion, uploadFirmware } from '../support/rollout';
 import { type RealStack, startRealStack } from '../support/stack/real-stack';
@@ -32,6 +38,7 @@ const exporter = new InMemorySpanExporter();
 const logLines: Array<Record<string, unknown>> = [];
 const mqttDevices: SimulatedMqttDevice[] = [];
 let lwm2mDevice: SimulatedLwm2mDevice | undefined;
+let taskId: string | undefined;
 
 beforeAll(async () => {
   stack = await startRealStack({
@@ -108,7 +115,7 @@ function ancestorsOf(span: ReadableSpan, byId: Map<string, ReadableSpan>): strin
 describe('tracing a rollout', () => {
   it('makes each device upgrade one connected trace from the API call to the device’s report', async () => {
     const pkg = await uploadFirmware(platform.api, { ...PRODUCT, version: '2.0.0' });
-    const taskId = await runTaskToCompletion(platform.api, pkg.id, Object.values(ids), 120_000);
+    taskId = await runTaskToCompletion(platform.api, pkg.id, Object.values(ids), 120_000);
     expect(await outcomesOf(platform.api, taskId)).toEqual({
       [ids.upgrades]: 'succeeded',
       [ids.refuses]: 'failed',
@@ -178,12 +185,60 @@ describe('tracing a rollout', () => {
       'SignalWorkflow:resourcesReported',
       'coap receive report',
     ]);
+    // The cell's permit: requested, queued at the limiter and granted, all in the requester's trace;
+    // the limiter's own run, which serves every upgrade in the cell, is a trace of its own.
+    const granted = lwm2m.find((span) => span.name === 'HandleSignal:permitGranted');
+    expect(granted && ancestorsOf(granted, byId).slice(0, 4)).toEqual([
+      'SignalWorkflow:permitGranted',
+      'HandleSignal:requestPermit',
+      'SignalWithStartWorkflow:cellLimiter',
+      'RunActivity:requestCellPermit',
+    ]);
+    const limiterRun = spans.find((span) => span.name === 'RunWorkflow:cellLimiter');
+    expect(limiterRun?.parentSpanId).toBeUndefined();
+    expect(limiterRun?.spanContext().traceId).not.toBe(traceId);
 
     // The logs of what was traced carry the trace: each report signalled, each command sent.
     const signalled = logLines.filter((line) => line.msg === 'device report signalled');
     expect(signalled.length).toBeGreaterThanOrEqual(3);
     for (const line of signalled) expect(line.trace_id).toBe(traceId);
+    const commands = logLines.filter((line) => line.msg === 'device command sent');
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    for (const line of commands) expect(line.trace_id).toBe(traceId);
     const taskRequestLog = logLines.find((line) => line.msg === 'POST /v1/tasks 201');
     expect(taskRequestLog?.trace_id).toBe(traceId);
   });
+
+  it('leaves histories that replay with tracing on, and with tracing switched off', async () => {
+    if (!taskId) throw new Error('the traced rollout did not run');
+    const workflowIds = [
+      taskWorkflowId(taskId),
+      ...Object.values(ids).map(deviceOperationWorkflowId),
+      cellLimiterWorkflowId('7'),
+    ];
+    const histories = await Promise.all(
+      workflowIds.map(async (workflowId) => ({
+        workflowId,
+        history: await platform.temporal.workflow.getHandle(workflowId).fetchHistory(),
+      })),
+    );
+    const workflowsPath = path.join(__dirname, '../../workflows/index.ts');
+    const traced = {
+      workflowsPath,
+      interceptors: { workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] },
+      sinks: {
+        exporter: makeWorkflowExporter(
+          new SimpleSpanProcessor(new InMemorySpanExporter()),
+          Resource.default(),
+        ),
+      },
+    };
+    for (const options of [traced, { workflowsPath }]) {
+      const failures: string[] = [];
+      for await (const replay of Worker.runReplayHistories(options, histories)) {
+        if (replay.error) failures.push(`${replay.workflowId}: ${replay.error.message}`);
+      }
+      expect(failures).toEqual([]);
+    }
+  }, 120_000);
 });

@@ -270,4 +270,13 @@ describe('configuration', () => {
     );
     expect(() => loadConfig({ OTEL_SDK_DISABLED: 'yes' })).toThrow(/OTEL_SDK_DISABLED/);
   });
+
+  it('shows the permits of no cell unless told which, at most 100', () => {
+    expect(loadConfig({}).OTAFLOW_METRICS_CELLS).toEqual([]);
+    expect(loadConfig({ OTAFLOW_METRICS_CELLS: ' 303, 404 ' }).OTAFLOW_METRICS_CELLS).toEqual(['303', '404']);
+    const tooMany = Array.from({ length: 101 }, (_, cell) => String(cell)).join(',');
+    expect(() => loadConfig({ OTAFLOW_METRICS_CELLS: tooMany })).toThrow(
+      /OTAFLOW_METRICS_CELLS: at most 100 cells/,
+    );
+  });
 });

@@ -207,6 +207,13 @@ describe('notifyDeviceResult', () => {
     expect((await metrics.upgradesEnded.get()).values).toEqual([
       { labels: { flow: 'mqtt', outcome: 'failed', cause: PlatformCause.onlineTimeout }, value: 2 },
     ]);
+    // Each attempt's wait for the device, timed once as its result ended it; a repeated step is no new step.
+    const stepCounts = (await metrics.upgradeStepSeconds.get()).values.filter(
+      ({ metricName }) => metricName === 'otaflow_upgrade_step_duration_seconds_count',
+    );
+    expect(stepCounts).toEqual([
+      expect.objectContaining({ labels: { protocol: expect.any(String), step: 'waiting-online' }, value: 2 }),
+    ]);
   });
 
   it('records a retried timeout as retrying, then the last attempt as final, and signals the task each time', async () => {

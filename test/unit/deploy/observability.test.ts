@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { exportCellPermitGauges } from '../../../src/metrics/cell-permit-gauges';
 import { exportDatabaseGauges } from '../../../src/metrics/database-gauges';
+import { meteredDatabase } from '../../../src/metrics/database-metrics';
 import { createMetrics } from '../../../src/metrics/metrics';
 import { requireBinary } from '../../../src/stack/binaries';
 
@@ -18,6 +20,9 @@ import { requireBinary } from '../../../src/stack/binaries';
 const DEPLOY = path.resolve(__dirname, '../../../deploy');
 const DASHBOARD = path.join(DEPLOY, 'grafana/otaflow-dashboard.json');
 const RULES = path.join(DEPLOY, 'prometheus/otaflow-alerts.yml');
+const unreachable = (): never => {
+  throw new Error('not called: only the metrics are registered');
+};
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'otaflow-observability-'));
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -97,7 +102,18 @@ describe('the Prometheus alert rules', () => {
 describe('what the dashboard and the alerts query', () => {
   it('is only metrics otaflow exports', async () => {
     const metrics = createMetrics();
-    exportDatabaseGauges(metrics, { query: async () => ({ rows: [] }) });
+    const noRows = async () => ({ rows: [] });
+    exportDatabaseGauges(metrics, { query: noRows });
+    exportCellPermitGauges(metrics, { workflow: { getHandle: () => unreachable() } }, []);
+    meteredDatabase(
+      {
+        query: noRows,
+        transaction: unreachable,
+        connections: () => ({ total: 0, idle: 0, waiting: 0 }),
+        close: unreachable,
+      },
+      metrics,
+    );
     const exported = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
     for (const file of [DASHBOARD, RULES]) {
       const queried = otaflowMetricsIn(readFileSync(file, 'utf8'));

@@ -18,13 +18,16 @@ let packages: InMemoryPackages;
 let gateway: Lwm2mGateway;
 const devices: SimulatedLwm2mDevice[] = [];
 const metrics = createMetrics();
-/** Package blocks and bytes the gateway served over CoAP so far. */
+/** Package blocks and bytes the gateway served over CoAP so far, and the package requests it answered 2.xx. */
 async function servedOverCoap() {
   const bytes = (await metrics.packageBytesServed.get()).values.find(
     ({ labels }) => labels.transport === 'coap',
   );
   const blocks = (await metrics.coapBlocksServed.get()).values[0];
-  return { blocks: blocks?.value ?? 0, bytes: bytes?.value ?? 0 };
+  const requests = (await metrics.coapRequests.get()).values.find(
+    ({ labels }) => labels.interface === 'package' && labels.method === 'GET' && labels.code === '2.xx',
+  );
+  return { blocks: blocks?.value ?? 0, bytes: bytes?.value ?? 0, requests: requests?.value ?? 0 };
 }
 
 async function startGateway(queueModeAwakeMs = 93_000, port = 0) {
@@ -422,9 +425,14 @@ describe('package delivery', () => {
     gateway.commands.write('dl-1b', Lwm2mPath.firmwarePackageUri, gateway.commands.packageUri(pkg, 'dl-1b'));
     expect(await secondFinished).toMatchObject({ size: content.length, sha256: pkg.sha256 });
     const after = await servedOverCoap();
-    expect({ blocks: after.blocks - before.blocks, bytes: after.bytes - before.bytes }).toEqual({
+    expect({
+      blocks: after.blocks - before.blocks,
+      bytes: after.bytes - before.bytes,
+      requests: after.requests - before.requests,
+    }).toEqual({
       blocks: Math.ceil(content.length / 512),
       bytes: content.length,
+      requests: Math.ceil(content.length / 512),
     });
     // One 64 KiB chunk holds the whole package: read once, whatever the devices and block sizes.
     expect(packages.rangesRead).toEqual([{ offset: 0, length: content.length }]);
