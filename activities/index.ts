@@ -12,8 +12,8 @@ export interface PlatformActivityDeps {
   downloads: PackageDownloads;
   /** Signals device results to rollout tasks. */
   temporal: Client;
-  /** Counts the upgrades that end, times their steps (src/metrics/metrics.ts). */
-  metrics: Pick<OtaflowMetrics, 'upgradesEnded' | 'upgradeStepSeconds'>;
+  /** Counts the upgrades that start and end, times their steps (src/metrics/metrics.ts). */
+  metrics: Pick<OtaflowMetrics, 'upgradesStarted' | 'upgradesEnded' | 'upgradeStepSeconds'>;
 }
 
 /** The activities of TaskQueue.platform, wired with their dependencies. */

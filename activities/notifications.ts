@@ -3,8 +3,8 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Database } from '../src/db/database';
 import { recordInstalledVersion } from '../src/db/devices';
 import { lockDeviceAttempt, recordRetryingAttempt } from '../src/db/rollout';
-import { type EndedStep, findTask, finishTask, recordDeviceResult, type Task } from '../src/db/tasks';
-import { type OtaflowMetrics, observeStepTime } from '../src/metrics/metrics';
+import { findTask, finishTask, recordDeviceResult, type StepChange, type Task } from '../src/db/tasks';
+import { type OtaflowMetrics, observeStepChange } from '../src/metrics/metrics';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
 import { type DeviceUpgradeResult, taskWorkflowId } from '../workflows/definitions';
 import { type DeviceUpgradeEnded, deviceUpgradeEndedSignal } from '../workflows/rollout/definitions';
@@ -48,7 +48,7 @@ const FLOW_OF_WORKFLOW: Record<string, string> = {
 export function createNotificationActivities(deps: {
   db: Database;
   temporal: Client;
-  metrics: Pick<OtaflowMetrics, 'upgradesEnded' | 'upgradeStepSeconds'>;
+  metrics: Pick<OtaflowMetrics, 'upgradesStarted' | 'upgradesEnded' | 'upgradeStepSeconds'>;
 }): Pick<PlatformActivities, 'notifyDeviceResult' | 'notifyTaskCompleted'> {
   const { db, temporal, metrics } = deps;
   return {
@@ -57,13 +57,13 @@ export function createNotificationActivities(deps: {
       const runId = workflowExecution?.runId ?? '';
       let repeated = false;
       const now = new Date();
-      /** The step the result ends (none when it was recorded before). */
-      let lastStep: EndedStep | undefined;
+      /** The step the device's result ends; none when the task reports it (no upgrade ran) or it was in. */
+      let lastStep: StepChange | undefined;
       const ended = await db.transaction(async (tx): Promise<DeviceUpgradeEnded | undefined> => {
         const task = await findTask(tx, result.taskId);
         if (!task) throw new Error(`task ${result.taskId} does not exist`);
         const attempt = await lockDeviceAttempt(tx, result.taskId, result.deviceId);
-        lastStep = attempt?.stepInProgress;
+        if (reporter === 'device') lastStep = attempt?.stepChange;
         if (!task.rollout || reporter === 'task' || !attempt) {
           await recordFinalResult(tx, task, result, now, attempt?.attempts ?? 0);
           return undefined;
@@ -72,6 +72,7 @@ export function createNotificationActivities(deps: {
         // A repeated report (the activity retried) is signalled again, in case the signal was lost.
         if (attempt.resultRunId === runId || attempt.finished) {
           repeated = true;
+          lastStep = undefined;
           const retryInMs =
             attempt.retryAt === undefined ? undefined : Math.max(0, attempt.retryAt - now.getTime());
           return { ...report, final: attempt.finished, retryInMs };
@@ -95,7 +96,7 @@ export function createNotificationActivities(deps: {
           cause: result.cause ?? '',
         });
       }
-      observeStepTime(metrics, lastStep, now);
+      observeStepChange(metrics, lastStep, 'ended', now);
       if (ended) await signalTask(temporal, result.taskId, ended);
     },
 

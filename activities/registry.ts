@@ -1,14 +1,14 @@
 import type { Database } from '../src/db/database';
 import { findDevice } from '../src/db/devices';
 import { recordStep } from '../src/db/tasks';
-import { type OtaflowMetrics, observeStepTime } from '../src/metrics/metrics';
+import { type OtaflowMetrics, observeStepChange } from '../src/metrics/metrics';
 import { activeTraceContext } from '../src/tracing/spans';
 import type { PlatformActivities } from './interfaces';
 
 export function createRegistryActivities(deps: {
   db: Database;
-  /** Times each step an upgrade leaves (src/metrics/metrics.ts). */
-  metrics: Pick<OtaflowMetrics, 'upgradeStepSeconds'>;
+  /** Counts the attempts that start and times each step an upgrade leaves (src/metrics/metrics.ts). */
+  metrics: Pick<OtaflowMetrics, 'upgradesStarted' | 'upgradeStepSeconds'>;
 }): Pick<PlatformActivities, 'isDeviceOnline' | 'recordUpgradeStep'> {
   return {
     async isDeviceOnline(deviceId) {
@@ -16,7 +16,7 @@ export function createRegistryActivities(deps: {
     },
     async recordUpgradeStep(taskId, deviceId, step, details) {
       const at = new Date();
-      const left = await recordStep(
+      const change = await recordStep(
         deps.db,
         taskId,
         deviceId,
@@ -25,7 +25,7 @@ export function createRegistryActivities(deps: {
         at,
         activeTraceContext(),
       );
-      observeStepTime(deps.metrics, left, at);
+      observeStepChange(deps.metrics, change, step, at);
     },
   };
 }

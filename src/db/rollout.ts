@@ -2,7 +2,7 @@
 import type { DeviceUpgradeResult } from '../../workflows/definitions';
 import type { TaskState, TaskTargetDevice } from '../../workflows/rollout/definitions';
 import type { Database } from './database';
-import { type EndedStep, endedStep } from './tasks';
+import { STEP_CHANGE_COLUMNS, type StepChange, type StepChangeRow, stepChange } from './tasks';
 
 type Queryable = Pick<Database, 'query'>;
 
@@ -47,8 +47,8 @@ export interface DeviceAttempt {
   finished: boolean;
   /** When a retrying device's next attempt is due (ms since the epoch); undefined otherwise. */
   retryAt: number | undefined;
-  /** The step of an upgrade in progress the attempt is at: the one its result ends. */
-  stepInProgress: EndedStep | undefined;
+  /** The step the attempt is at, which its result ends; undefined once its result is in. */
+  stepChange: StepChange | undefined;
 }
 
 export async function lockDeviceAttempt(
@@ -56,19 +56,19 @@ export async function lockDeviceAttempt(
   taskId: string,
   deviceId: string,
 ): Promise<DeviceAttempt | undefined> {
-  const { rows } = await db.query<{
-    rollout: boolean;
-    step: string;
-    attempts: number;
-    result_run_id: string | null;
-    finished: boolean;
-    retry_at: Date | null;
-    step_started_at: Date | null;
-    protocol: string | null;
-  }>(
+  const { rows } = await db.query<
+    {
+      rollout: boolean;
+      step: string;
+      attempts: number;
+      result_run_id: string | null;
+      finished: boolean;
+      retry_at: Date | null;
+    } & StepChangeRow
+  >(
     `select t.rollout is not null as rollout, td.step, td.attempts, td.result_run_id,
             td.finished_at is not null as finished, td.retry_at, td.step_started_at,
-            (select protocol from devices where id = td.device_id) as protocol
+            ${STEP_CHANGE_COLUMNS}
        from task_devices td join tasks t on t.id = td.task_id
       where td.task_id = $1 and td.device_id = $2 for update of td`,
     [taskId, deviceId],
@@ -82,7 +82,7 @@ export async function lockDeviceAttempt(
       resultRunId: row.result_run_id,
       finished: row.finished,
       retryAt: row.retry_at && !row.finished ? new Date(row.retry_at).getTime() : undefined,
-      stepInProgress: row.finished ? undefined : endedStep(row, 'ended'),
+      stepChange: row.finished ? undefined : stepChange(row),
     }
   );
 }

@@ -277,11 +277,37 @@ export async function finishTask(db: Queryable, id: string, at: Date): Promise<T
   return rows[0] && toTask(rows[0]);
 }
 
-/** A step an upgrade has left: which, since when, on a device of which protocol. */
-export interface EndedStep {
-  step: string;
-  startedAt: Date;
+/**
+ * The step a device's upgrade was at when it moved on: which, since when, and what upgrades the
+ * device (its protocol, and the flow: `mqtt`, `lwm2m-firmware` or `lwm2m-software`).
+ */
+export interface StepChange {
+  from: string;
+  since: Date | undefined;
   protocol: string;
+  flow: string;
+}
+
+/** What a query selects to make a `StepChange` of a `task_devices` row `td`. */
+export const STEP_CHANGE_COLUMNS = `(select protocol from devices where id = td.device_id) as protocol,
+  (select p.kind from tasks t join packages p on p.id = t.package_id where t.id = td.task_id) as kind`;
+
+export interface StepChangeRow {
+  step: string;
+  step_started_at: Date | null;
+  protocol: string | null;
+  kind: string | null;
+}
+
+export function stepChange(row: StepChangeRow | undefined): StepChange | undefined {
+  if (!row) return undefined;
+  const protocol = row.protocol ?? 'unknown';
+  return {
+    from: row.step,
+    since: row.step_started_at ? new Date(row.step_started_at) : undefined,
+    protocol,
+    flow: protocol === 'lwm2m' ? `lwm2m-${row.kind}` : protocol,
+  };
 }
 
 /**
@@ -289,7 +315,7 @@ export interface EndedStep {
  * step of an attempt (the row leaves 'pending' or 'retrying') counts the attempt and clears the
  * previous attempt's failure; repeating a step counts nothing. `traceContext`: the span recording the
  * step, which the device's next report continues (src/tracing/spans.ts). Returns the step the upgrade
- * left, if it left one.
+ * was at; undefined when its result is in.
  */
 export async function recordStep(
   db: Queryable,
@@ -299,8 +325,8 @@ export async function recordStep(
   fromVersion: string | undefined,
   at: Date,
   traceContext?: Record<string, string>,
-): Promise<EndedStep | undefined> {
-  const { rows } = await db.query<{ step: string; step_started_at: Date | null; protocol: string | null }>(
+): Promise<StepChange | undefined> {
+  const { rows } = await db.query<StepChangeRow>(
     `with previous as (
        select step, step_started_at from task_devices
         where task_id = $1 and device_id = $2 and finished_at is null for update
@@ -314,36 +340,11 @@ export async function recordStep(
        trace_context = coalesce($6, td.trace_context)
        from previous
       where td.task_id = $1 and td.device_id = $2 and td.finished_at is null
-      returning previous.step, previous.step_started_at,
-        (select protocol from devices where id = $2) as protocol`,
+      returning previous.step, previous.step_started_at, ${STEP_CHANGE_COLUMNS}`,
     [taskId, deviceId, step, fromVersion ?? null, at, traceContext ?? null],
   );
-  return endedStep(rows[0], step);
+  return stepChange(rows[0]);
 }
-
-/** The step a row was at before it moved to `next`, when that was a step of an upgrade in progress. */
-export function endedStep(
-  previous: { step: string; step_started_at: Date | null; protocol: string | null } | undefined,
-  next: string,
-): EndedStep | undefined {
-  if (!previous?.step_started_at || previous.step === next || !STEPS_IN_PROGRESS.has(previous.step)) {
-    return undefined;
-  }
-  return {
-    step: previous.step,
-    startedAt: new Date(previous.step_started_at),
-    protocol: previous.protocol ?? 'unknown',
-  };
-}
-
-const STEPS_IN_PROGRESS: ReadonlySet<string> = new Set<UpgradeStep>([
-  'waiting-online',
-  'querying-version',
-  'querying-radio',
-  'waiting-permit',
-  'downloading',
-  'updating',
-]);
 
 /** The trace context recorded with the latest step of the device's upgrade in progress, if traced. */
 export async function findUpgradeTraceContext(

@@ -6,7 +6,7 @@
  * from device or task IDs.
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { EndedStep } from '../db/tasks';
+import type { StepChange } from '../db/tasks';
 
 /** HTTP latency buckets, in seconds: API reads take milliseconds, package uploads and downloads minutes. */
 const HTTP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
@@ -58,6 +58,12 @@ export function createMetrics() {
       help: "Time device upgrades spent in each of the seed's steps, by the device's protocol and the step, observed as the step ends",
       labelNames: ['protocol', 'step'] as const,
       buckets: STEP_SECONDS,
+      registers,
+    }),
+    upgradesStarted: new Counter({
+      name: 'otaflow_device_upgrades_started_total',
+      help: 'Device upgrade attempts started (their first step recorded, or their end when they had none), by flow',
+      labelNames: ['flow'] as const,
       registers,
     }),
     upgradesEnded: new Counter({
@@ -125,13 +131,32 @@ export function createMetrics() {
 
 export type OtaflowMetrics = ReturnType<typeof createMetrics>;
 
-/** Observes the time an upgrade spent in the step it left at `at`. */
-export function observeStepTime(
-  metrics: Pick<OtaflowMetrics, 'upgradeStepSeconds'>,
-  ended: EndedStep | undefined,
+/** Where a task's device waits before an attempt at its upgrade starts. */
+const BEFORE_AN_ATTEMPT: ReadonlySet<string> = new Set(['pending', 'retrying']);
+/** The seed's steps: the ones an upgrade's time is measured in. */
+const SEED_STEPS: ReadonlySet<string> = new Set([
+  'waiting-online',
+  'querying-version',
+  'querying-radio',
+  'waiting-permit',
+  'downloading',
+  'updating',
+]);
+
+/**
+ * What a device's upgrade moving on from `change.from` to `to` (a step, or `ended`) at `at` counts:
+ * an attempt started, or the time spent in the seed's step it leaves.
+ */
+export function observeStepChange(
+  metrics: Pick<OtaflowMetrics, 'upgradesStarted' | 'upgradeStepSeconds'>,
+  change: StepChange | undefined,
+  to: string,
   at: Date,
 ): void {
-  if (!ended) return;
-  const seconds = Math.max(0, (at.getTime() - ended.startedAt.getTime()) / 1000);
-  metrics.upgradeStepSeconds.observe({ protocol: ended.protocol, step: ended.step }, seconds);
+  if (!change || change.from === to) return;
+  if (BEFORE_AN_ATTEMPT.has(change.from)) metrics.upgradesStarted.inc({ flow: change.flow });
+  if (change.since && SEED_STEPS.has(change.from)) {
+    const seconds = Math.max(0, (at.getTime() - change.since.getTime()) / 1000);
+    metrics.upgradeStepSeconds.observe({ protocol: change.protocol, step: change.from }, seconds);
+  }
 }

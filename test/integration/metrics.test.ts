@@ -116,6 +116,7 @@ describe('metrics of a rollout', () => {
     expect(sumOf(during, 'otaflow_tasks', { state: 'running' })).toBe(1);
     // Time in each step, observed as each online device left it: the query for the download, the
     // download for the result.
+    expect(sumOf(during, 'otaflow_device_upgrades_started_total', { flow: 'mqtt' })).toBe(3);
     const stepCount = 'otaflow_upgrade_step_duration_seconds_count';
     expect(sumOf(during, stepCount, { protocol: 'mqtt', step: 'querying-version' })).toBe(2);
     expect(sumOf(during, stepCount, { protocol: 'mqtt', step: 'downloading' })).toBe(2);

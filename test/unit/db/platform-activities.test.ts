@@ -214,6 +214,10 @@ describe('notifyDeviceResult', () => {
     expect(stepCounts).toEqual([
       expect.objectContaining({ labels: { protocol: expect.any(String), step: 'waiting-online' }, value: 2 }),
     ]);
+    // Two attempts started: the first left `pending`, the retry `retrying`.
+    expect((await metrics.upgradesStarted.get()).values).toEqual([
+      { labels: { flow: expect.any(String) }, value: 2 },
+    ]);
   });
 
   it('records a retried timeout as retrying, then the last attempt as final, and signals the task each time', async () => {
