@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import { parse as parseCookies } from 'cookie';
+import type { Request, RequestHandler, Response } from 'express';
 import { secretSetting } from '../data-dir-secrets';
 import { type ApiScope, findApiKeyByHash, touchApiKey } from '../db/api-keys';
+import { type ConsoleSession, findConsoleSession } from '../db/console-sessions';
 import type { Database } from '../db/database';
 import { HttpProblem } from './problem';
 
@@ -13,6 +15,21 @@ export interface Caller {
   scopes: readonly ApiScope[];
 }
 
+/**
+ * The console's session (src/api/routes/session.ts): an HttpOnly cookie standing for an API key, and
+ * the CSRF token a change made with it must carry in `X-CSRF-Token`.
+ */
+export const SESSION_COOKIE = 'otaflow_session';
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+/** A request's console session, in `res.locals.session`, when it came with one instead of a key. */
+export interface CallerSession extends ConsoleSession {
+  idHash: string;
+}
+
+/** Methods that change nothing: a session needs no CSRF token for them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** The bootstrap key's ID: it lives in the configuration, not in the `api_keys` table. */
 export const bootstrapKeyId = 'bootstrap';
 
@@ -21,9 +38,23 @@ export function generateApiKey(): string {
   return `ofk_${randomBytes(32).toString('base64url')}`;
 }
 
-/** Keys are random, so an unsalted SHA-256 is enough to make the stored hash useless to a thief. */
+/**
+ * Keys (and session cookies) are random, so an unsalted SHA-256 is enough to make the stored hash
+ * useless to a thief.
+ */
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** The console session cookie a request carries, if any. */
+export function sessionCookieOf(req: Request): string | undefined {
+  const header = req.get('cookie');
+  return header ? parseCookies(header)[SESSION_COOKIE] : undefined;
+}
+
+/** What a request's session says, when it was authenticated with one. */
+export function sessionOf(res: Response): CallerSession | undefined {
+  return res.locals.session as CallerSession | undefined;
 }
 
 export function callerOf(res: Response): Caller {
@@ -81,14 +112,45 @@ export function authorize(rule: ScopeRule): RequestHandler {
 }
 
 /**
- * `Authorization: Bearer <key>`: the bootstrap key from the configuration, or a key created through
- * /v1/api-keys and not revoked. Answers 401 (with `WWW-Authenticate: Bearer`) without a valid key;
- * which scope the key needs is `authorize`'s decision, where the route is matched.
+ * Who holds the key with this SHA-256 hash: the bootstrap key from the configuration, or a key created
+ * through /v1/api-keys and not revoked. Refuses any other with 401.
+ */
+export function apiKeyCallers(deps: {
+  db: Database;
+  bootstrapKey: string;
+}): (keyHash: string, res: Response) => Promise<Caller> {
+  const bootstrapHash = Buffer.from(hashApiKey(deps.bootstrapKey), 'hex');
+  return async (keyHash, res) => {
+    if (timingSafeEqual(Buffer.from(keyHash, 'hex'), bootstrapHash)) {
+      return { id: bootstrapKeyId, scopes: apiScopes };
+    }
+    const key = await findApiKeyByHash(deps.db, keyHash);
+    if (!key || key.revokedAt) {
+      res.set('WWW-Authenticate', 'Bearer realm="otaflow", error="invalid_token"');
+      throw unauthorized(key ? 'this API key has been revoked' : 'unknown API key');
+    }
+    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) await touchApiKey(deps.db, key.id);
+    return { id: key.id, scopes: key.scopes };
+  };
+}
+
+/**
+ * `Authorization: Bearer <key>`, or without that header the console's session cookie, which stands
+ * for the key it was opened with as long as that key is valid; a change made with the cookie must
+ * carry the session's CSRF token. Answers 401 (with `WWW-Authenticate: Bearer`) without a valid key or
+ * session; which scope the key needs is `authorize`'s decision, where the route is matched.
  */
 export function authenticate(deps: { db: Database; bootstrapKey: string }): RequestHandler {
-  const bootstrapHash = Buffer.from(hashApiKey(deps.bootstrapKey), 'hex');
+  const callerOf = apiKeyCallers(deps);
   return async (req, res, next) => {
     const header = req.get('authorization');
+    const sessionId = header ? undefined : sessionCookieOf(req);
+    if (sessionId) {
+      const session = await sessionCalling(deps.db, sessionId, req, res);
+      res.locals.apiKey = await callerOf(session.keyHash, res);
+      res.locals.session = session;
+      return next();
+    }
     const match = header?.match(/^Bearer +([\x21-\x7e]+) *$/i);
     if (!match?.[1]) {
       res.set('WWW-Authenticate', 'Bearer realm="otaflow"');
@@ -96,23 +158,33 @@ export function authenticate(deps: { db: Database; bootstrapKey: string }): Requ
         header ? 'the Authorization header is not "Bearer <API key>"' : 'an API key is required',
       );
     }
-    const hash = hashApiKey(match[1]);
-    let caller: Caller;
-    if (timingSafeEqual(Buffer.from(hash, 'hex'), bootstrapHash)) {
-      caller = { id: bootstrapKeyId, scopes: apiScopes };
-    } else {
-      const key = await findApiKeyByHash(deps.db, hash);
-      if (!key || key.revokedAt) {
-        res.set('WWW-Authenticate', 'Bearer realm="otaflow", error="invalid_token"');
-        throw unauthorized(key ? 'this API key has been revoked' : 'unknown API key');
-      }
-      if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000)
-        await touchApiKey(deps.db, key.id);
-      caller = { id: key.id, scopes: key.scopes };
-    }
-    res.locals.apiKey = caller;
+    res.locals.apiKey = await callerOf(hashApiKey(match[1]), res);
     next();
   };
+}
+
+async function sessionCalling(
+  db: Database,
+  sessionId: string,
+  req: Request,
+  res: Response,
+): Promise<CallerSession> {
+  const idHash = hashApiKey(sessionId);
+  const session = await findConsoleSession(db, idHash, new Date());
+  if (!session) {
+    res.set('WWW-Authenticate', 'Bearer realm="otaflow"');
+    throw unauthorized('the console session has ended: sign in again');
+  }
+  const token = req.get(CSRF_HEADER);
+  const tokenMatches =
+    token !== undefined &&
+    token.length === session.csrfToken.length &&
+    timingSafeEqual(Buffer.from(token), Buffer.from(session.csrfToken));
+  if (!SAFE_METHODS.has(req.method) && !tokenMatches) {
+    const detail = `a change made with a console session needs the session's ${CSRF_HEADER} header`;
+    throw new HttpProblem(403, 'Forbidden', detail, [{ path: CSRF_HEADER, message: detail }]);
+  }
+  return { ...session, idHash };
 }
 
 function unauthorized(detail: string): HttpProblem {

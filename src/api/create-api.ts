@@ -40,6 +40,7 @@ import { devicesRouter } from './routes/devices';
 import { downloadsRouter } from './routes/downloads';
 import { groupsRouter } from './routes/groups';
 import { packagesRouter } from './routes/packages';
+import { sessionRouter, signIn } from './routes/session';
 import { type TaskWorkflows, tasksRouter } from './routes/tasks';
 import { webhooksRouter } from './routes/webhooks';
 
@@ -113,6 +114,11 @@ export function createApi(deps: ApiDeps): Express {
   app.get('/openapi.json', ...requireKey, authorize(readOrWrite), (_req: Request, res: Response) => {
     res.json(openApiDocument);
   });
+  app.post(
+    '/v1/session',
+    refusedCredentials([401]),
+    ...signIn({ db: deps.db, bootstrapKey: deps.apiKey, logger: deps.logger }),
+  );
   app.use('/ota', noteMountPoint, refusedCredentials([401, 403]));
   app.use(downloadsRouter(deps.downloads, deps.metrics));
   if (deps.brokerAuth) {
@@ -154,6 +160,8 @@ export function createApi(deps: ApiDeps): Express {
   for (const [mount, rule] of Object.entries(resourceScopes)) app.use(mount, authorize(rule));
   app.post([...idempotentCreates], idempotency(deps));
   for (const [mount, router] of Object.entries(resources)) app.use(mount, noteMountPoint, router);
+  // Any key's own session: no scope to check.
+  app.use('/v1/session', noteMountPoint, sessionRouter(deps));
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`);

@@ -2,7 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import type { ResponseObject, SchemaObject } from 'openapi3-ts/oas31';
 import { z } from 'zod';
 import packageJson from '../../package.json';
-import { scopeOf } from './auth';
+import { CSRF_HEADER, SESSION_COOKIE, scopeOf } from './auth';
 import { IDEMPOTENCY_KEY_HEADER, idempotentCreates } from './idempotency';
 import { json, jsonBody, noContent, problem } from './openapi-bodies';
 import {
@@ -15,6 +15,7 @@ import {
   BulkCreateDevicesRequest,
   CellParams,
   CellState,
+  ConsoleSession,
   CreateApiKeyRequest,
   CreateDeviceRequest,
   CreatedApiKey,
@@ -42,6 +43,7 @@ import {
   PageQuery,
   RotateDeviceSecretRequest,
   SetDevicePskRequest,
+  SignInRequest,
   UpdateDeviceRequest,
   Webhook,
   WebhookDeliveryList,
@@ -53,6 +55,7 @@ import { registerTaskPaths } from './task-openapi';
 type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
 const bearerScheme = 'apiKey';
+const sessionScheme = 'consoleSession';
 
 /**
  * The OpenAPI 3.1 document, generated from the schemas the API validates with. Every operation needs
@@ -67,6 +70,14 @@ export function buildOpenApiDocument(): OpenApiDocument {
       'An otaflow API key (`ofk_…`): the bootstrap key (`OTAFLOW_API_KEY` or `<data dir>/api-key`) or one ' +
       'created with POST /v1/api-keys. Each operation lists the one scope it needs: `read` for GET, `write` ' +
       'for other methods, `admin` for every /v1/api-keys operation.',
+  });
+  registry.registerComponent('securitySchemes', sessionScheme, {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+    description:
+      "The console's session cookie (POST /v1/session), instead of an API key: it has its key's scopes, " +
+      `and every change made with it needs the session's CSRF token in ${CSRF_HEADER}.`,
   });
   const { $schema: _dialect, ...idempotencyKeySchema } = z.toJSONSchema(IdempotencyKeyHeader);
   registry.registerComponent('parameters', 'IdempotencyKey', {
@@ -86,6 +97,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerWebhookPaths(registry);
   registerApiKeyPaths(registry);
   registerAuditLogPaths(registry);
+  registerSessionPaths(registry);
 
   registry.registerPath({
     method: 'get',
@@ -145,7 +157,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       version: packageJson.version,
       description: 'OTA upgrade orchestration for IoT fleets',
     },
-    security: [{ [bearerScheme]: [] }],
+    security: [{ [bearerScheme]: [] }, { [sessionScheme]: [] }],
   });
   addCommonResponses(document);
   return document;
@@ -174,7 +186,9 @@ function addCommonResponses(document: OpenApiDocument): void {
       operation.responses ??= {};
       const responses: Record<string, ResponseObject> = operation.responses;
       if (operation.security?.length !== 0) {
-        operation.security = [{ [bearerScheme]: [scopeOf(method, path)] }];
+        // A key's own session needs no scope.
+        const scopes = path === '/v1/session' ? [] : [scopeOf(method, path)];
+        operation.security = [{ [bearerScheme]: scopes }, { [sessionScheme]: scopes }];
         responses['401'] ??= problemAnswer('No API key, or an unknown or revoked one');
         responses['403'] ??= problemAnswer('The API key lacks the scope this operation needs');
       }
@@ -506,6 +520,33 @@ function registerApiKeyPaths(registry: OpenAPIRegistry): void {
     summary: 'Revoke an API key at once (admin scope)',
     request: { params: ApiKeyParams },
     responses: { 204: noContent('Revoked'), 404: problem('No such API key') },
+  });
+}
+
+function registerSessionPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/session',
+    summary: 'Sign in to the console: an API key exchanged for a session cookie (HttpOnly, SameSite=Strict)',
+    security: [],
+    request: { body: jsonBody(SignInRequest) },
+    responses: {
+      201: json(`The session; its cookie is ${SESSION_COOKIE}`, ConsoleSession),
+      400: problem('Invalid input'),
+      401: problem('Unknown or revoked API key'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/session',
+    summary: "The request's console session (any scope)",
+    responses: { 200: json('The session', ConsoleSession), 404: problem('The request came with an API key') },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/session',
+    summary: 'Sign out: ends the console session and clears its cookie (any scope)',
+    responses: { 204: noContent('Signed out'), 404: problem('The request came with an API key') },
   });
 }
 

@@ -430,6 +430,28 @@ export const ApiKeyList = page(ApiKey).meta({ id: 'ApiKeyList' });
 
 export const ApiKeyParams = z.object({ id: z.string() });
 
+// ---- console sessions ----
+
+export const SignInRequest = z
+  .strictObject({
+    apiKey: z
+      .string()
+      .regex(/^[\x21-\x7e]{32,256}$/, 'an API key: 32 to 256 printable characters, no spaces')
+      .meta({ description: 'The API key the session stands for' }),
+  })
+  .meta({ id: 'SignInRequest' });
+
+export const ConsoleSession = z
+  .object({
+    keyId: z.string().meta({ description: 'The ID of the API key the session stands for' }),
+    scopes: z.array(z.enum(apiKeyScopes)),
+    csrfToken: z
+      .string()
+      .meta({ description: 'Send it in X-CSRF-Token with every change made with the session' }),
+    expiresAt: timestamp,
+  })
+  .meta({ id: 'ConsoleSession' });
+
 // ---- audit log ----
 
 export const AuditLogQuery = PageQuery.extend({

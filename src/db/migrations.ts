@@ -341,6 +341,21 @@ export const migrations: readonly Migration[] = [
       'alter table task_devices add column step_started_at timestamptz, add column trace_context jsonb',
     ],
   },
+  {
+    id: 20,
+    name: 'console sessions',
+    // A browser signed in to the console with an API key (src/api/session.ts).
+    statements: [
+      `create table console_sessions (
+         id_hash text primary key,
+         key_hash text not null,
+         csrf_token text not null,
+         created_at timestamptz not null,
+         expires_at timestamptz not null
+       )`,
+      'create index console_sessions_expiry on console_sessions (expires_at)',
+    ],
+  },
 ];
 
 /**

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import request, { type Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueWebhookEvent } from '../../../src/webhooks/outbox';
-import { startTestApi } from './test-api';
+import { startTestApi, testApiKey } from './test-api';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 
@@ -142,10 +142,15 @@ describe('the served OpenAPI document', () => {
     const { body } = await request(api.app).get('/openapi.json').set(api.auth).expect(200);
     expect(body.openapi).toBe('3.1.0');
     expect(body.info.version).toBe((await import('../../../package.json')).version);
-    expect(body.security).toEqual([{ apiKey: [] }]);
+    expect(body.security).toEqual([{ apiKey: [] }, { consoleSession: [] }]);
     expect(body.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(body.components.securitySchemes.consoleSession).toMatchObject({
+      type: 'apiKey',
+      in: 'cookie',
+      name: 'otaflow_session',
+    });
     const exempt = operations.filter((op) => op.security?.length === 0).map((op) => op.path);
-    expect(exempt.sort()).toEqual(['/healthz', '/ota/packages/{packageId}/file', '/readyz']);
+    expect(exempt.sort()).toEqual(['/healthz', '/ota/packages/{packageId}/file', '/readyz', '/v1/session']);
   });
 
   it('holds JSON Schema only where schemas go', () => {
@@ -284,6 +289,7 @@ const validBodies: Record<string, object> = {
   'post /v1/groups/{id}/devices': { deviceIds: ['seed-1'] },
   'post /v1/webhooks': { url: 'https://app.example.com/ota', events: ['device.result'] },
   'post /v1/api-keys': { name: 'seed key', scopes: ['read', 'write'] },
+  'post /v1/session': { apiKey: testApiKey },
 };
 
 /** A valid body with one thing wrong (or not): a key dropped, a value replaced, a key added. */
