@@ -34,9 +34,13 @@ interface Operation {
   scope: string;
 }
 
-function securedOperations(): Operation[] {
+/** Operations any signed-in caller may use, whatever its scopes: a console session's own. */
+const SCOPE_FREE = ['GET /v1/session', 'DELETE /v1/session'];
+
+function securedOperations(): { scoped: Operation[]; scopeFree: string[] } {
   const document = buildOpenApiDocument();
-  const operations: Operation[] = [];
+  const scoped: Operation[] = [];
+  const scopeFree: string[] = [];
   for (const [template, item] of Object.entries(document.paths ?? {})) {
     for (const method of ['get', 'post', 'patch', 'delete'] as const) {
       const operation = item[method];
@@ -44,15 +48,19 @@ function securedOperations(): Operation[] {
       const requirement = operation.security ?? document.security ?? [];
       if (requirement.length === 0) continue;
       const scopes = Object.values(requirement[0] ?? {})[0] ?? [];
-      expect(scopes, `${method.toUpperCase()} ${template} declares the one scope it needs`).toHaveLength(1);
-      const path = template.replace(/\{[^}]+\}/g, 'x1');
-      operations.push({ method, path, scope: scopes[0] as string });
+      const name = `${method.toUpperCase()} ${template}`;
+      if (scopes.length === 0) {
+        scopeFree.push(name);
+        continue;
+      }
+      expect(scopes, `${name} declares the one scope it needs`).toHaveLength(1);
+      scoped.push({ method, path: template.replace(/\{[^}]+\}/g, 'x1'), scope: scopes[0] as string });
     }
   }
-  return operations;
+  return { scoped, scopeFree };
 }
 
-const operations = securedOperations();
+const { scoped: operations, scopeFree } = securedOperations();
 
 /** Spellings a client (or an attacker) may send for one path: each is "the same route" to someone. */
 const spelling = (path: string) => {
@@ -118,6 +126,15 @@ describe('scopes by route, whatever the spelling', () => {
           ? 'read'
           : 'write';
       expect(operation.scope, `${operation.method} ${operation.path}`).toBe(expected);
+    }
+  });
+
+  it('needs no scope only for the console session itself, which answers every key', async () => {
+    expect(scopeFree.sort()).toEqual([...SCOPE_FREE].sort());
+    for (const [name, key] of keys) {
+      const response = await request(api.app).get('/v1/session').set('authorization', `Bearer ${key}`);
+      expect(response.status, `GET /v1/session with ${name}: ${JSON.stringify(response.body)}`).toBe(404);
+      expect(response.body.detail).toMatch(/API key/);
     }
   });
 
