@@ -8,7 +8,7 @@ WORKDIR /src
 COPY components/dtls-terminator/ ./
 RUN CGO_ENABLED=0 go build -trimpath -o /out/dtls-terminator .
 
-# JavaScript and the workflow bundle, made once here so that no start of the image makes them.
+# JavaScript, the workflow bundles and the console, made once here so that no start of the image makes them.
 FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,6 +17,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 COPY workflows/ workflows/
 COPY activities/ activities/
+COPY console/ console/
 RUN npm run build
 
 FROM node:20.19-bookworm-slim

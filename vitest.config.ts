@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Five suites, all run by `npm test`: unit (no servers), workflow (Temporal's time-skipping test
+ * Six suites, all run by `npm test`: unit (no servers), workflow (Temporal's time-skipping test
  * server), replay (committed histories against the current workflow code), integration (the real
- * stack: Temporal dev server, MinIO, Mosquitto, PostgreSQL, started by the tests themselves) and
- * interop (devices and clients otaflow's authors did not write, on the real stack: docs/interop.md).
+ * stack: Temporal dev server, MinIO, Mosquitto, PostgreSQL, started by the tests themselves), browser
+ * (the console in Debian's Chromium on the real stack) and interop (devices and clients otaflow's
+ * authors did not write, on the real stack: docs/interop.md).
  */
 export default defineConfig({
   test: {
@@ -41,6 +42,15 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 180_000,
           hookTimeout: 300_000,
           fileParallelism: false,
         },

@@ -426,3 +426,6 @@ apt_packages mosquitto-dev '[[ -f /usr/include/mosquitto_broker.h && -f /usr/inc
 provision_mosquitto_plugin
 provision_paho_mqtt
 apt_packages postgresql 'compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null' postgresql
+# The console's browser tests (test/browser/) drive Debian's Chromium: Playwright's own browser
+# download needs the internet.
+apt_packages chromium '[[ -x /usr/bin/chromium ]]' chromium

@@ -204,6 +204,8 @@ const ConfigSchema = z.object({
   OTAFLOW_HEAP_GROWTH_PERCENT: integerSetting(heapGrowthRange, 0, 300, HEAP_GROWTH_PERCENT_DEFAULT),
   TEMPORAL_DEV_SERVER_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
+  /** The Temporal UI of the cluster otaflow uses, for links to a device's runs; the dev server's by default. */
+  TEMPORAL_UI_URL: optionalUrl,
 
   DATABASE_URL: optionalUrl,
 

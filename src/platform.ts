@@ -57,6 +57,7 @@ import { createReadiness, type DependencyCheck, databaseCheck, type Readiness } 
 import { requireBinary } from './stack/binaries';
 import { type MinioServer, startMinioServer } from './stack/minio-server';
 import { startTemporalDevServer, type TemporalDevServer } from './stack/temporal-dev-server';
+import { deviceStories, temporalUiRunUrl } from './temporal/device-story';
 import { installTemporalRuntime } from './temporal/runtime';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createWorkers } from './temporal/workers';
@@ -430,6 +431,7 @@ export async function startPlatform(
           brokerAuth: { authenticate: authenticateMqtt, serviceUsername: serviceAccount.username },
           readiness,
           metrics,
+          temporalUiUrl: config.TEMPORAL_UI_URL ?? devServer?.uiUrl,
           log,
           stops,
         })
@@ -580,12 +582,15 @@ async function startApiRole({
   brokerAuth,
   readiness,
   metrics,
+  temporalUiUrl,
   log,
   stops,
 }: RoleDeps & {
   readiness: () => Promise<Readiness>;
   metrics: OtaflowMetrics;
   downloads: PackageDownloads;
+  /** The Temporal UI's address, for links to a device's runs. */
+  temporalUiUrl: string | undefined;
   tls: PlatformCredentials | undefined;
   deviceConnections: DeviceConnections | undefined;
   brokerAuth: { authenticate: DeviceAuthenticator; serviceUsername: string };
@@ -621,6 +626,8 @@ async function startApiRole({
     packageStore,
     downloads,
     temporal,
+    deviceStories: deviceStories(temporal),
+    temporalRunUrl: temporalUiUrl ? temporalUiRunUrl(temporalUiUrl, config.temporal.namespace) : undefined,
     secrets,
     config,
     logger: log.child({ component: 'api' }),

@@ -21,6 +21,11 @@ export interface Caller {
  */
 export const SESSION_COOKIE = 'otaflow_session';
 export const CSRF_HEADER = 'X-CSRF-Token';
+/**
+ * Set beside the session cookie, readable by the console's script (it holds no secret): whether to
+ * ask for the session at all, so a signed-out browser shows the sign-in form without a refused request.
+ */
+export const SIGNED_IN_COOKIE = 'otaflow_signed_in';
 
 /** A request's console session, in `res.locals.session`, when it came with one instead of a key. */
 export interface CallerSession extends ConsoleSession {
@@ -79,6 +84,7 @@ export const adminOnly: ScopeRule = () => 'admin';
  */
 export const resourceScopes = {
   '/v1/devices': readOrWrite,
+  '/v1/fleet': readOrWrite,
   '/v1/packages': readOrWrite,
   '/v1/tasks': readOrWrite,
   '/v1/cells': readOrWrite,
@@ -146,9 +152,15 @@ export function authenticate(deps: { db: Database; bootstrapKey: string }): Requ
     const header = req.get('authorization');
     const sessionId = header ? undefined : sessionCookieOf(req);
     if (sessionId) {
-      const session = await sessionCalling(deps.db, sessionId, req, res);
-      res.locals.apiKey = await callerOf(session.keyHash, res);
-      res.locals.session = session;
+      try {
+        const session = await sessionCalling(deps.db, sessionId, req, res);
+        res.locals.apiKey = await callerOf(session.keyHash, res);
+        res.locals.session = session;
+      } catch (error) {
+        // Ended, or its key revoked: the browser forgets it, and its next page load signs in afresh.
+        if (error instanceof HttpProblem && error.status === 401) clearSessionCookies(res);
+        throw error;
+      }
       return next();
     }
     const match = header?.match(/^Bearer +([\x21-\x7e]+) *$/i);
@@ -185,6 +197,11 @@ async function sessionCalling(
     throw new HttpProblem(403, 'Forbidden', detail, [{ path: CSRF_HEADER, message: detail }]);
   }
   return { ...session, idHash };
+}
+
+export function clearSessionCookies(res: Response): void {
+  res.clearCookie(SESSION_COOKIE, { path: '/' });
+  res.clearCookie(SIGNED_IN_COOKIE, { path: '/' });
 }
 
 function unauthorized(detail: string): HttpProblem {

@@ -17,9 +17,11 @@ import type { PackageDownloads } from '../packages/download';
 import type { PackageSigningPolicy } from '../packages/package-signing';
 import type { PackageStore } from '../packages/package-store';
 import { type Readiness, readinessStatusCode } from '../readiness';
+import type { DeviceStories } from '../temporal/device-story';
 import { accessLog } from './access-log';
 import { auditChanges } from './audit';
 import { type ApiResource, authenticate, authorize, readOrWrite, resourceScopes } from './auth';
+import { consolePages } from './console-pages';
 import { httpMetrics } from './http-metrics';
 import { httpTracing } from './http-tracing';
 import { idempotency, idempotentCreates } from './idempotency';
@@ -38,6 +40,7 @@ import { brokerAuthHttpRouter } from './routes/broker-auth';
 import { cellsRouter } from './routes/cells';
 import { devicesRouter } from './routes/devices';
 import { downloadsRouter } from './routes/downloads';
+import { fleetRouter } from './routes/fleet';
 import { groupsRouter } from './routes/groups';
 import { packagesRouter } from './routes/packages';
 import { sessionRouter, signIn } from './routes/session';
@@ -51,6 +54,10 @@ export interface ApiDeps {
   downloads: PackageDownloads;
   /** A Temporal `Client` (or anything with its `workflow.start` and `workflow.getHandle`). */
   temporal: TaskWorkflows;
+  /** Devices' operations and their timelines, read from Temporal (src/temporal/device-story.ts). */
+  deviceStories: DeviceStories;
+  /** Where the Temporal UI shows a run, for the links of a device's operations; absent: no links. */
+  temporalRunUrl?: (workflowId: string, runId: string) => string;
   secrets: SecretBox;
   config: Pick<
     Config,
@@ -105,6 +112,7 @@ export function createApi(deps: ApiDeps): Express {
     const readiness = await deps.readiness();
     res.status(readinessStatusCode(readiness)).json(readiness);
   });
+  app.use(consolePages(deps.logger));
   const refusedCredentials = limitRefusedCredentials(limits);
   const requireKey: RequestHandler[] = [
     refusedCredentials([401]),
@@ -131,8 +139,10 @@ export function createApi(deps: ApiDeps): Express {
   const resources: Record<ApiResource, Router> = {
     '/v1/devices': devicesRouter({
       ...deps,
+      stories: deps.deviceStories,
       defaultLwm2mSecurity: deps.config.LWM2M_DTLS === 'on' ? 'psk' : 'none',
     }),
+    '/v1/fleet': fleetRouter(deps),
     '/v1/packages': packagesRouter({
       ...deps,
       maxPackageBytes: limits.maxPackageBytes,

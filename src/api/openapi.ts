@@ -13,6 +13,8 @@ import {
   AuditEntryList,
   AuditLogQuery,
   BulkCreateDevicesRequest,
+  CellList,
+  CellListQuery,
   CellParams,
   CellState,
   ConsoleSession,
@@ -25,9 +27,14 @@ import {
   CreateGroupRequest,
   CreateWebhookRequest,
   DeliveryPageQuery,
+  DeliveryParams,
   Device,
   DeviceList,
   DeviceListQuery,
+  DeviceOperationList,
+  DeviceOperationParams,
+  DeviceOperationQuery,
+  DeviceOperationStory,
   DeviceParams,
   DeviceWithPskKey,
   DownloadParams,
@@ -45,7 +52,9 @@ import {
   SetDevicePskRequest,
   SignInRequest,
   UpdateDeviceRequest,
+  VersionCountList,
   Webhook,
+  WebhookDelivery,
   WebhookDeliveryList,
   WebhookList,
   WebhookParams,
@@ -99,6 +108,13 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerAuditLogPaths(registry);
   registerSessionPaths(registry);
 
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cells',
+    summary: 'The NB-IoT cells whose limiter runs, newest first, each with its permit holders and queue',
+    request: { query: CellListQuery },
+    responses: { 200: json('One page of cells', CellList), 400: problem('Invalid paging') },
+  });
   registry.registerPath({
     method: 'get',
     path: '/v1/cells/{cellId}',
@@ -261,6 +277,36 @@ function registerDevicePaths(registry: OpenAPIRegistry): void {
     summary: 'A device: presence, last seen, reported versions, tags',
     request: { params: DeviceParams },
     responses: { 200: json('The device', Device), 404: problem('No such device') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/fleet/versions',
+    summary:
+      'How many devices of each product and model run each firmware and software version (at most 2,000 rows)',
+    responses: { 200: json('The version distribution', VersionCountList) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/devices/{id}/operations',
+    summary: "A device's operations (the runs of its upgrade workflow), newest first, from Temporal",
+    request: { params: DeviceParams, query: DeviceOperationQuery },
+    responses: {
+      200: json('One page of operations', DeviceOperationList),
+      400: problem('Invalid paging'),
+      404: problem('No such device'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/devices/{id}/operations/{runId}',
+    summary:
+      "One operation's story: the seed steps, commands, reports and waits with their times, read from its workflow history, and for a failure the seed's message with its description and solution",
+    request: { params: DeviceOperationParams },
+    responses: {
+      200: json('The operation and its timeline', DeviceOperationStory),
+      400: problem('Not a run ID'),
+      404: problem('No such device, or no such run of its operations'),
+    },
   });
   registry.registerPath({
     method: 'patch',
@@ -488,6 +534,19 @@ function registerWebhookPaths(registry: OpenAPIRegistry): void {
       200: json('One page of deliveries, oldest first', WebhookDeliveryList),
       400: problem('Invalid paging'),
       404: problem('No such webhook'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver',
+    summary:
+      'Send a failed delivery again, from its first attempt and with the same event ID (webhook-id), so a receiver that got it after all can tell',
+    request: { params: DeliveryParams },
+    responses: {
+      200: json('The delivery, pending again', WebhookDelivery),
+      400: problem('Not a delivery ID'),
+      404: problem('No such webhook or delivery'),
+      409: problem('The delivery is still pending, or was delivered'),
     },
   });
 }

@@ -207,6 +207,79 @@ export const DeviceListQuery = PageQuery.extend({
 
 export const DeviceParams = z.object({ id: z.string() });
 
+export const VersionCountList = z
+  .object({
+    items: z.array(
+      z.object({
+        product: z.string(),
+        model: z.string(),
+        kind: z.enum(['firmware', 'software']),
+        version: z.string().nullable().meta({ description: 'Null: not reported yet' }),
+        count: z.number().int(),
+      }),
+    ),
+  })
+  .meta({ id: 'VersionCountList' });
+
+// ---- a device's story: its operations and their timelines, from Temporal ----
+
+export const DeviceOperation = z
+  .object({
+    workflowId: z.string(),
+    runId: z.string(),
+    workflowType: z.string().meta({ example: 'mqttUpgrade' }),
+    taskId: z.string().nullable(),
+    packageVersion: z.string().nullable(),
+    status: z
+      .string()
+      .meta({ description: "Temporal's status of the run: running, completed, terminated, …" }),
+    step: z.string().nullable().meta({ description: 'The final step, once it ended' }),
+    failureCause: z.string().nullable().meta({ description: "The seed's message, for a failure" }),
+    startedAt: timestamp,
+    closedAt: timestamp.nullable(),
+    temporalUiUrl: z
+      .string()
+      .nullable()
+      .meta({ description: 'The run in the Temporal UI, when its address is known' }),
+  })
+  .meta({ id: 'DeviceOperation' });
+
+export const DeviceOperationList = page(DeviceOperation).meta({ id: 'DeviceOperationList' });
+
+export const DeviceOperationQuery = PageQuery.extend({
+  cursor: timestamp.optional().meta({ description: '`nextCursor` of the previous page' }),
+});
+
+export const DeviceOperationParams = z.object({
+  id: z.string(),
+  runId: z.uuid({ error: 'a run ID (a UUID) from the operations of this device' }),
+});
+
+export const TimelineEntry = z
+  .object({
+    at: timestamp,
+    kind: z.enum(['start', 'step', 'command', 'platform', 'report', 'wait', 'error', 'end']),
+    text: z.string(),
+    detail: z.string().optional(),
+    durationMs: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'A command until done, a wait until it ended' }),
+  })
+  .meta({ id: 'TimelineEntry' });
+
+export const DeviceOperationStory = z
+  .object({
+    operation: DeviceOperation,
+    timeline: z.array(TimelineEntry).meta({ description: "What happened, in order, from the run's history" }),
+    failure: z
+      .object({ cause: z.string(), description: z.string(), solution: z.string() })
+      .nullable()
+      .meta({ description: "For a failure: the seed's message, what it means and what to do" }),
+  })
+  .meta({ id: 'DeviceOperationStory' });
+
 // ---- packages ----
 
 export const PackageFields = z.strictObject({
@@ -281,6 +354,14 @@ export const CellState = z
     queue: z.array(PermitHolder).meta({ description: 'Devices waiting for a permit, first in line first' }),
   })
   .meta({ id: 'CellState' });
+
+export const CellList = page(CellState).meta({ id: 'CellList' });
+
+/** Each cell listed is one query to its limiter: fewer per page than other listings. */
+export const CellListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: timestamp.optional().meta({ description: '`nextCursor` of the previous page' }),
+});
 
 export const CellParams = z.object({
   cellId: z.string().min(1).max(128).meta({ description: 'The radio cell ID the devices report (/4/0/8)' }),
@@ -369,6 +450,11 @@ export const CreatedWebhook = Webhook.extend({
 export const WebhookList = page(Webhook).meta({ id: 'WebhookList' });
 
 export const WebhookParams = z.object({ id: z.string() });
+
+export const DeliveryParams = z.object({
+  id: z.string(),
+  deliveryId: z.string().regex(/^\d{1,18}$/, 'a delivery ID from the deliveries of this webhook'),
+});
 
 export const WebhookDelivery = z
   .object({

@@ -10,6 +10,7 @@ import {
   TaskList,
   TaskListQuery,
   TaskParams,
+  TaskPreview,
   TaskProgressEvent,
   TaskStatus,
 } from './task-schemas';
@@ -42,6 +43,21 @@ export function registerTaskPaths(registry: OpenAPIRegistry): void {
         'Unknown package or group; listed devices unknown or of another model; a target of no device or of more than 100,000',
       ),
       503: problem('Temporal is not reachable; nothing was created'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/tasks/preview',
+    summary: 'What creating this task would target, without creating it',
+    description:
+      'The same body, checks and target resolution as `POST /v1/tasks`, rolled back: the devices it would upgrade, counted, and the first of them in start order.',
+    request: { body: jsonBody(CreateTaskRequest) },
+    responses: {
+      200: json('The devices the task would target', TaskPreview),
+      400: problem('Invalid input'),
+      422: problem(
+        'Unknown package or group; listed devices unknown or of another model; a target of no device or of more than 100,000',
+      ),
     },
   });
   registry.registerPath({

@@ -297,7 +297,17 @@ export const Task = z
 
 export const TaskList = page(Task).meta({ id: 'TaskList' });
 
-export const TaskListQuery = PageQuery.extend({ state: TaskStateName.optional() });
+export const TaskPreview = z
+  .object({
+    deviceCount: z.number().int().meta({ description: 'The devices the task would target now' }),
+    firstDeviceIds: z.array(z.string()).meta({ description: 'The first ten of them, in start order' }),
+  })
+  .meta({ id: 'TaskPreview' });
+
+export const TaskListQuery = PageQuery.extend({
+  state: TaskStateName.optional(),
+  packageId: z.string().min(1).max(64).optional().meta({ description: 'Tasks installing this package' }),
+});
 
 const tally = z.record(z.string(), z.number().int());
 

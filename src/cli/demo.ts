@@ -126,7 +126,8 @@ export async function runDemo(platform: Platform): Promise<void> {
       `demo: task ${task.id} upgrades ${devices.length} devices to firmware ${TARGET_VERSION}\n`,
     );
     process.stdout.write(
-      `      watch it in the Temporal UI too: ${platform.addresses.temporalUi ?? platform.addresses.temporal}\n\n`,
+      `      watch it live in the console: ${apiUrl}/#/tasks/${encodeURIComponent(task.id)} (sign in with the API key ${platform.apiKeyFile ? `in ${platform.apiKeyFile}` : 'of OTAFLOW_API_KEY'})\n` +
+        `      and its workflows in the Temporal UI: ${platform.addresses.temporalUi ?? platform.addresses.temporal}\n\n`,
     );
     await watchTask(api, task.id, devices);
   } finally {

@@ -29,6 +29,7 @@ function printAddresses(
   plainOff: { mqtt: boolean; lwm2m: boolean },
 ): void {
   const rows: Array<[string, string | undefined]> = [
+    ['Console (sign in with the API key)', addresses.api && `${addresses.api}/`],
     ['REST API', addresses.api],
     ['API key', apiKeyFile ? `in ${apiKeyFile}` : 'from OTAFLOW_API_KEY'],
     ['OpenAPI document', `${addresses.api}/openapi.json`],

@@ -339,3 +339,28 @@ export async function recordVersions(
     [id, report.softwareVersion ?? null, report.firmwareVersion ?? null, at],
   );
 }
+
+export interface VersionCount {
+  product: string;
+  model: string;
+  kind: 'firmware' | 'software';
+  /** Null: the device has not reported this version yet. */
+  version: string | null;
+  count: number;
+}
+
+/** How many devices of each product and model run each firmware and software version. */
+export async function countDeviceVersions(db: Queryable, limit: number): Promise<VersionCount[]> {
+  const { rows } = await db.query<Omit<VersionCount, 'count'> & { count: number | string }>(
+    `select product, model, kind, version, count(*) as count from (
+       select product, model, 'firmware' as kind, firmware_version as version from devices
+       union all
+       select product, model, 'software' as kind, software_version as version from devices
+     ) reported
+     group by product, model, kind, version
+     order by product, model, kind, count(*) desc, version
+     limit $1`,
+    [limit],
+  );
+  return rows.map((row) => ({ ...row, count: Number(row.count) }));
+}

@@ -174,12 +174,14 @@ export async function findTask(db: Queryable, id: string): Promise<Task | undefi
 /** Tasks in ID (creation) order, optionally in one state only. */
 export async function listTasks(
   db: Queryable,
-  query: PageRequest & { state?: TaskState },
+  query: PageRequest & { state?: TaskState; packageId?: string },
 ): Promise<Page<Task>> {
   const { rows } = await db.query<TaskRow>(
     `select ${taskColumns} from tasks
-     where ($1::text is null or id > $1) and ($2::text is null or state = $2) order by id limit $3`,
-    [query.cursor ?? null, query.state ?? null, query.limit + 1],
+     where ($1::text is null or id > $1) and ($2::text is null or state = $2)
+       and ($4::text is null or package_id = $4)
+     order by id limit $3`,
+    [query.cursor ?? null, query.state ?? null, query.limit + 1, query.packageId ?? null],
   );
   return toPage(rows.map(toTask), query.limit, (task) => task.id);
 }

@@ -105,6 +105,9 @@ function toDelivery(row: DeliveryRow): WebhookDelivery {
   };
 }
 
+const deliveryColumns = `id, event_id, event_type, attempts, next_attempt_at, last_status, last_error, created_at,
+  delivered_at, failed_at`;
+
 /** Oldest first; the cursor is the last delivery's (numeric) ID. */
 export async function listDeliveries(
   db: Queryable,
@@ -112,8 +115,7 @@ export async function listDeliveries(
   page: PageRequest,
 ): Promise<Page<WebhookDelivery>> {
   const { rows } = await db.query<DeliveryRow>(
-    `select id, event_id, event_type, attempts, next_attempt_at, last_status, last_error, created_at,
-            delivered_at, failed_at
+    `select ${deliveryColumns}
        from webhook_deliveries where webhook_id = $1 and ($2::bigint is null or id > $2::bigint)
       order by id limit $3`,
     [webhookId, page.cursor ?? null, page.limit + 1],
@@ -211,4 +213,33 @@ export async function markFailed(
       where id = $1 and delivered_at is null`,
     [id, outcome.status, outcome.error],
   );
+}
+
+/**
+ * A failed delivery sent again from the start (its attempts counted afresh, due now), with the same
+ * event ID, so a receiver that did get it after all recognises it. Answers the delivery as it now
+ * stands, its status before (a pending or delivered one is left as it is), or undefined when the
+ * webhook has no such delivery.
+ */
+export async function redeliver(
+  db: Database,
+  webhookId: string,
+  deliveryId: string,
+): Promise<{ before: DeliveryStatus; delivery: WebhookDelivery } | undefined> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<DeliveryRow>(
+      `select ${deliveryColumns} from webhook_deliveries where webhook_id = $1 and id = $2::bigint for update`,
+      [webhookId, deliveryId],
+    );
+    const found = rows[0];
+    if (!found) return undefined;
+    const before = toDelivery(found).status;
+    if (before !== 'failed') return { before, delivery: toDelivery(found) };
+    const updated = await tx.query<DeliveryRow>(
+      `update webhook_deliveries set failed_at = null, attempts = 0, next_attempt_at = now()
+        where id = $1::bigint returning ${deliveryColumns}`,
+      [deliveryId],
+    );
+    return { before, delivery: toDelivery(updated.rows[0] as DeliveryRow) };
+  });
 }

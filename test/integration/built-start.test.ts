@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,8 @@ import { type RealStack, stackEnvironment, startRealStack } from '../support/sta
  * `npm run build` makes an otaflow that `node` alone runs: compiled JavaScript and the workflow
  * bundles (with and without tracing) made once at build time. The workflows' entry is removed after
  * the build, so a start that tried to bundle them would fail; the built otaflow starts and upgrades a
- * device, with tracing off and with tracing on (spans written to its standard output).
+ * device, with tracing off and with tracing on (spans written to its standard output). It serves the
+ * console bundled at build time too.
  */
 
 const REPO = path.resolve(__dirname, '../..');
@@ -86,6 +87,11 @@ describe('the compiled build', () => {
         .poll(() => output.join(''), { timeout: 90_000, interval: 250 })
         .toMatch(/otaflow is running/);
       const api: ApiClient = createApiClient(`http://127.0.0.1:${apiPort}`, apiKey);
+      const consoleScript = await fetch(`http://127.0.0.1:${apiPort}/console.js`);
+      expect(consoleScript.status).toBe(200);
+      expect(await consoleScript.text()).toBe(
+        readFileSync(path.join(REPO, 'dist/console-assets/console.js'), 'utf8'),
+      );
 
       // Both runs share the stack's database: each its own device and model.
       const id = `built-meter-tracing-${tracing}`;

@@ -146,6 +146,12 @@ describe('NB-IoT firmware upgrades through the LwM2M server, with per-cell permi
       .toBeGreaterThan(0);
     const poorCell = await platform.api.get<{ holders: Array<{ limit: number }> }>('/v1/cells/303');
     expect(poorCell.holders.length).toBeLessThanOrEqual(1);
+    // The cells listed are the ones whose limiter runs, each with its holders and queue.
+    const cells = await platform.api.get<{ items: Array<{ cellId: string; holders: unknown[] }> }>(
+      '/v1/cells',
+    );
+    expect(cells.items.map((cell) => cell.cellId)).toContain('303');
+    expect(cells.items.every((cell) => ['101', '202', '303', '404'].includes(cell.cellId))).toBe(true);
 
     const results = await waitForTask(platform.api, task.id);
 

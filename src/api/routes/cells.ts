@@ -1,12 +1,15 @@
 import { Router } from 'express';
-import { cellLimiterState } from '../../temporal/cell-limiter-state';
-import { CellParams } from '../schemas';
+import { cellLimiterState, listCellStates } from '../../temporal/cell-limiter-state';
+import { CellListQuery, CellParams } from '../schemas';
 import { parseInput } from '../validate';
 import type { TaskWorkflows } from './tasks';
 
-/** `GET /v1/cells/:cellId`: the NB-IoT cell's permit holders and queue, from its limiter workflow. */
+/** The NB-IoT cells' permit holders and queues, from their limiter workflows. */
 export function cellsRouter(deps: { temporal: TaskWorkflows }): Router {
   const router = Router({ caseSensitive: true });
+  router.get('/', async (req, res) => {
+    res.json(await listCellStates(deps.temporal, parseInput(CellListQuery, req.query, 'query')));
+  });
   router.get('/:cellId', async (req, res) => {
     const { cellId } = parseInput(CellParams, req.params, 'params');
     res.json(await cellLimiterState(deps.temporal, cellId));

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
 import type { z } from 'zod';
 import { deviceDisabledSignal, deviceOperationWorkflowId } from '../../../workflows/definitions';
+import { type FailureCause, failureCauseHelp } from '../../../workflows/failure-causes';
 import type { Database } from '../../db/database';
 import {
   deleteDevice,
@@ -21,11 +22,14 @@ import {
 } from '../../db/devices';
 import type { DeviceConnections } from '../../devices/device-connections';
 import { generateDeviceSecret, type SecretBox } from '../../devices/secrets';
+import type { DeviceOperation, DeviceStories } from '../../temporal/device-story';
 import { conflict, type FieldError, notFound } from '../problem';
 import {
   BulkCreateDevicesRequest,
   CreateDeviceRequest,
   DeviceListQuery,
+  DeviceOperationParams,
+  DeviceOperationQuery,
   DeviceParams,
   RotateDeviceSecretRequest,
   SetDevicePskRequest,
@@ -42,6 +46,10 @@ export function devicesRouter(deps: {
   deviceConnections?: DeviceConnections;
   /** What an LwM2M device created without `lwm2mSecurity` gets: 'psk' when LwM2M over DTLS is on. */
   defaultLwm2mSecurity: 'psk' | 'none';
+  /** Its operations and their timelines, read from Temporal. */
+  stories: DeviceStories;
+  /** Where a run is shown in the Temporal UI; absent when its address is not known. */
+  temporalRunUrl?: (workflowId: string, runId: string) => string;
 }): Router {
   const { db, secrets } = deps;
   const router = Router({ caseSensitive: true });
@@ -136,6 +144,32 @@ export function devicesRouter(deps: {
     const device = await findDevice(db, id);
     if (!device) throw notFound(`device ${id} does not exist`);
     res.json(device);
+  });
+
+  const withRunUrl = (operation: DeviceOperation) => ({
+    ...operation,
+    temporalUiUrl: deps.temporalRunUrl?.(operation.workflowId, operation.runId) ?? null,
+  });
+
+  router.get('/:id/operations', async (req, res) => {
+    const { id } = parseInput(DeviceParams, req.params, 'params');
+    const page = parseInput(DeviceOperationQuery, req.query, 'query');
+    if (!(await findDevice(db, id))) throw notFound(`device ${id} does not exist`);
+    const operations = await deps.stories.operations(id, page);
+    res.json({ ...operations, items: operations.items.map(withRunUrl) });
+  });
+
+  router.get('/:id/operations/:runId', async (req, res) => {
+    const { id, runId } = parseInput(DeviceOperationParams, req.params, 'params');
+    if (!(await findDevice(db, id))) throw notFound(`device ${id} does not exist`);
+    const story = await deps.stories.story(id, runId);
+    if (!story) throw notFound(`device ${id} has no operation run ${runId}`);
+    const cause = story.result?.outcome === 'failed' ? story.result.cause : undefined;
+    res.json({
+      operation: withRunUrl(story.operation),
+      timeline: story.timeline,
+      failure: cause ? { cause, ...failureCauseHelp[cause as FailureCause] } : null,
+    });
   });
 
   /** The old secret stops working at the device's next login; the new one is shown this once. */

@@ -4,7 +4,16 @@ import { deleteConsoleSession, insertConsoleSession } from '../../db/console-ses
 import type { Database } from '../../db/database';
 import type { Logger } from '../../logger';
 import { auditChanges } from '../audit';
-import { apiKeyCallers, type Caller, callerOf, hashApiKey, SESSION_COOKIE, sessionOf } from '../auth';
+import {
+  apiKeyCallers,
+  type Caller,
+  callerOf,
+  clearSessionCookies,
+  hashApiKey,
+  SESSION_COOKIE,
+  SIGNED_IN_COOKIE,
+  sessionOf,
+} from '../auth';
 import { notFound } from '../problem';
 import { SignInRequest } from '../schemas';
 import { parseInput } from '../validate';
@@ -43,13 +52,14 @@ export function signIn(deps: { db: Database; bootstrapKey: string; logger: Logge
         expiresAt: new Date(now.getTime() + SESSION_HOURS * 3_600_000),
       };
       await insertConsoleSession(deps.db, { ...session, idHash: hashApiKey(sessionId), createdAt: now });
-      res.cookie(SESSION_COOKIE, sessionId, {
-        httpOnly: true,
+      const cookie = {
         sameSite: 'strict',
         secure: req.secure,
         path: '/',
         expires: session.expiresAt,
-      });
+      } as const;
+      res.cookie(SESSION_COOKIE, sessionId, { ...cookie, httpOnly: true });
+      res.cookie(SIGNED_IN_COOKIE, '1', cookie);
       res.status(201).json(sessionBody(caller, session));
     },
   ];
@@ -67,7 +77,7 @@ export function sessionRouter(deps: { db: Database }): Router {
     const session = sessionOf(res);
     if (!session) throw notFound('this request came with an API key, not a console session');
     await deleteConsoleSession(deps.db, session.idHash);
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    clearSessionCookies(res);
     res.status(204).end();
   });
   return router;

@@ -1,5 +1,6 @@
 import { type WorkflowClient, WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
+import type { z } from 'zod';
 import { OtaSearchAttributes, TaskQueue, taskWorkflowId } from '../../../workflows/definitions';
 import type { Lwm2mTaskSettings } from '../../../workflows/lwm2m/definitions';
 import {
@@ -47,7 +48,7 @@ import { parseInput } from '../validate';
 
 /** The part of a Temporal `Client` the API uses. */
 export interface TaskWorkflows {
-  workflow: Pick<WorkflowClient, 'start' | 'getHandle'>;
+  workflow: Pick<WorkflowClient, 'start' | 'getHandle' | 'list'>;
 }
 
 /** The task as the API shows it: the callback URL of tasks from before webhooks stays internal. */
@@ -57,6 +58,15 @@ function taskBody({ callbackUrl: _internal, ...task }: Task) {
 
 function isFuture(instant: string | undefined): boolean {
   return instant !== undefined && Date.parse(instant) > Date.now();
+}
+
+/** How many of a previewed task's devices the preview names, in start order. */
+const PREVIEW_DEVICES = 10;
+
+/** Thrown to roll a preview's transaction back, carrying what it found. */
+class TaskPreview {
+  deviceCount = 0;
+  firstDeviceIds: string[] = [];
 }
 
 function temporalUnavailable(what: string): HttpProblem {
@@ -95,9 +105,16 @@ export function tasksRouter(deps: {
     }
   }
 
-  router.post('/', async (req, res) => {
-    const request = parseInput(CreateTaskRequest, req.body, 'body');
-    const pkg = await findPackage(db, request.packageId);
+  /**
+   * The request's package (existing, not retired), and its task with its target devices inserted in
+   * `tx`: what a creation commits and a preview rolls back.
+   */
+  async function insertRequestedTask(
+    tx: Pick<Database, 'query'>,
+    taskId: string,
+    request: z.output<typeof CreateTaskRequest>,
+  ): Promise<{ pkg: Package; task: Task | undefined }> {
+    const pkg = await findPackage(tx, request.packageId);
     if (!pkg) {
       throw unprocessable(`package ${request.packageId} does not exist`, [
         { path: 'packageId', message: 'no such package' },
@@ -108,32 +125,56 @@ export function tasksRouter(deps: {
         { path: 'packageId', message: `retired at ${pkg.retiredAt.toISOString()}: no new task may use it` },
       ]);
     }
-    const taskId = newId('task');
-    const { startAt } = request.rollout;
-    const state = isFuture(startAt) ? ('scheduled' as const) : ('running' as const);
-    const task = await db.transaction(async (tx) => {
-      const newTask = { id: taskId, packageId: pkg.id, name: request.name, mode: request.mode, state };
-      const rollout = request.rollout;
-      const { target } = request;
-      if ('deviceIds' in target) {
-        await refuseUnfitDevices(tx, pkg, target.deviceIds);
-        await insertTask(tx, {
-          ...newTask,
-          rollout,
-          target: { deviceList: { count: target.deviceIds.length } },
-        });
-        await insertListedTaskDevices(tx, taskId, target.deviceIds);
-      } else {
-        if ('groupId' in target && !(await groupExists(tx, target.groupId))) {
-          throw unprocessable(`group ${target.groupId} does not exist`, [
-            { path: 'target.groupId', message: 'no such group' },
-          ]);
-        }
-        await insertTask(tx, { ...newTask, rollout, target });
-        refuseResolvedCount(await insertResolvedTaskDevices(tx, taskId), target, request.mode);
+    const state = isFuture(request.rollout.startAt) ? ('scheduled' as const) : ('running' as const);
+    const newTask = { id: taskId, packageId: pkg.id, name: request.name, mode: request.mode, state };
+    const rollout = request.rollout;
+    const { target } = request;
+    if ('deviceIds' in target) {
+      await refuseUnfitDevices(tx, pkg, target.deviceIds);
+      await insertTask(tx, {
+        ...newTask,
+        rollout,
+        target: { deviceList: { count: target.deviceIds.length } },
+      });
+      await insertListedTaskDevices(tx, taskId, target.deviceIds);
+    } else {
+      if ('groupId' in target && !(await groupExists(tx, target.groupId))) {
+        throw unprocessable(`group ${target.groupId} does not exist`, [
+          { path: 'target.groupId', message: 'no such group' },
+        ]);
       }
-      return findTask(tx, taskId);
-    });
+      await insertTask(tx, { ...newTask, rollout, target });
+      refuseResolvedCount(await insertResolvedTaskDevices(tx, taskId), target, request.mode);
+    }
+    return { pkg, task: await findTask(tx, taskId) };
+  }
+
+  /**
+   * What creating this task would target, without creating it: the same checks and the same
+   * resolution of the target, in a transaction that is rolled back.
+   */
+  router.post('/preview', async (req, res) => {
+    const request = parseInput(CreateTaskRequest, req.body, 'body');
+    const preview = new TaskPreview();
+    try {
+      await db.transaction(async (tx) => {
+        const taskId = newId('task');
+        const { task } = await insertRequestedTask(tx, taskId, request);
+        preview.deviceCount = task?.deviceCount ?? 0;
+        const first = await listTaskDevices(tx, taskId, { limit: PREVIEW_DEVICES });
+        preview.firstDeviceIds = first.items.map((device) => device.deviceId);
+        throw preview;
+      });
+    } catch (error) {
+      if (error !== preview) throw error;
+    }
+    res.json({ deviceCount: preview.deviceCount, firstDeviceIds: preview.firstDeviceIds });
+  });
+
+  router.post('/', async (req, res) => {
+    const request = parseInput(CreateTaskRequest, req.body, 'body');
+    const taskId = newId('task');
+    const { pkg, task } = await db.transaction((tx) => insertRequestedTask(tx, taskId, request));
     if (!task) throw new Error(`task ${taskId} vanished after its creation`);
 
     const input: RolloutTaskInput = {

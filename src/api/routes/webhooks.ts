@@ -2,11 +2,24 @@ import { Router } from 'express';
 import type { Database } from '../../db/database';
 import { newId } from '../../db/ids';
 import { findTask } from '../../db/tasks';
-import { deleteWebhook, findWebhook, insertWebhook, listDeliveries, listWebhooks } from '../../db/webhooks';
+import {
+  deleteWebhook,
+  findWebhook,
+  insertWebhook,
+  listDeliveries,
+  listWebhooks,
+  redeliver,
+} from '../../db/webhooks';
 import type { SecretBox } from '../../devices/secrets';
 import { generateWebhookSecret } from '../../webhooks/signature';
-import { notFound, unprocessable } from '../problem';
-import { CreateWebhookRequest, DeliveryPageQuery, PageQuery, WebhookParams } from '../schemas';
+import { conflict, notFound, unprocessable } from '../problem';
+import {
+  CreateWebhookRequest,
+  DeliveryPageQuery,
+  DeliveryParams,
+  PageQuery,
+  WebhookParams,
+} from '../schemas';
 import { parseInput } from '../validate';
 
 /** Webhook subscriptions; the dispatcher (src/webhooks/dispatcher.ts) delivers their events. */
@@ -61,6 +74,21 @@ export function webhooksRouter(deps: { db: Database; secrets: SecretBox }): Rout
     const page = parseInput(DeliveryPageQuery, req.query, 'query');
     await existingWebhook(id);
     res.json(await listDeliveries(db, id, page));
+  });
+
+  /** A failed delivery sent again, from its first attempt, with the same event ID. */
+  router.post('/:id/deliveries/:deliveryId/redeliver', async (req, res) => {
+    const { id, deliveryId } = parseInput(DeliveryParams, req.params, 'params');
+    const redelivery = await redeliver(db, id, deliveryId);
+    if (!redelivery) throw notFound(`webhook ${id} has no delivery ${deliveryId}`);
+    if (redelivery.before !== 'failed') {
+      throw conflict(
+        redelivery.before === 'pending'
+          ? `delivery ${deliveryId} is still being tried`
+          : `delivery ${deliveryId} was delivered; its receiver has it`,
+      );
+    }
+    res.json(redelivery.delivery);
   });
 
   return router;

@@ -156,3 +156,33 @@ describe('the rest of the surface', () => {
     expect(body.paths['/v1/packages'].post.requestBody.content).toHaveProperty('multipart/form-data');
   });
 });
+
+describe('GET /v1/fleet/versions', () => {
+  it('counts the devices of each product and model per version, most common first, unreported ones too', async () => {
+    for (const [id, model] of [
+      ['a', 'm1'],
+      ['b', 'm1'],
+      ['c', 'm1'],
+      ['d', 'm2'],
+    ] as const) {
+      await request(api.app)
+        .post('/v1/devices')
+        .set(api.auth)
+        .send({ ...meter, id, model })
+        .expect(201);
+    }
+    await api.db.query(`update devices set firmware_version = '2.0.0' where id in ('a', 'b')`);
+    await api.db.query(
+      `update devices set firmware_version = '1.0.0', software_version = '5.1' where id = 'c'`,
+    );
+    const versions = await request(api.app).get('/v1/fleet/versions').set(api.auth).expect(200);
+    expect(versions.body.items).toEqual([
+      { product: 'meter', model: 'm1', kind: 'firmware', version: '2.0.0', count: 2 },
+      { product: 'meter', model: 'm1', kind: 'firmware', version: '1.0.0', count: 1 },
+      { product: 'meter', model: 'm1', kind: 'software', version: null, count: 2 },
+      { product: 'meter', model: 'm1', kind: 'software', version: '5.1', count: 1 },
+      { product: 'meter', model: 'm2', kind: 'firmware', version: null, count: 1 },
+      { product: 'meter', model: 'm2', kind: 'software', version: null, count: 1 },
+    ]);
+  });
+});

@@ -8,6 +8,7 @@ import {
   type PackageStore,
   PackageTooLargeError,
 } from '../../../src/packages/package-store';
+import type { DeviceOperationStory, DeviceStories } from '../../../src/temporal/device-story';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -46,6 +47,11 @@ export function fakeTemporal() {
             throw new WorkflowNotFoundError('workflow not found', workflowId, undefined);
           },
         };
+      },
+      // …and no listing finds any.
+      async *list() {
+        refuse();
+        yield* [];
       },
     },
   } as unknown as TaskWorkflows;
@@ -98,4 +104,22 @@ export function memoryPackageStore(): PackageStore & { objects: Map<string, Buff
       return Readable.from([content.subarray(offset, length === undefined ? undefined : offset + length)]);
     },
   };
+}
+
+/** Devices' operations as a test sets them, newest first, paged by start time like Temporal's. */
+export function fakeDeviceStories() {
+  const runs = new Map<string, DeviceOperationStory[]>();
+  const stories: DeviceStories = {
+    async operations(deviceId, page) {
+      const all = (runs.get(deviceId) ?? []).filter(
+        (run) => !page.cursor || run.operation.startedAt < (page.cursor as string),
+      );
+      const items = all.slice(0, page.limit).map((run) => run.operation);
+      return { items, nextCursor: all.length > page.limit ? items.at(-1)?.startedAt : undefined };
+    },
+    async story(deviceId, runId) {
+      return runs.get(deviceId)?.find((run) => run.operation.runId === runId);
+    },
+  };
+  return { stories, runs };
 }

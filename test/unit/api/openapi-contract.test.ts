@@ -223,6 +223,14 @@ describe('a scripted happy path answers as documented', () => {
     expect((await call('get', '/v1/devices', '/v1/devices?tag=eu&limit=1')).body.nextCursor).toBe('meter-1');
     await call('get', '/v1/devices/{id}', '/v1/devices/nb-1');
     await call('get', '/v1/devices/{id}', '/v1/devices/nobody');
+    await call('get', '/v1/devices/{id}/operations', '/v1/devices/nb-1/operations');
+    await call('get', '/v1/devices/{id}/operations', '/v1/devices/nobody/operations');
+    await call(
+      'get',
+      '/v1/devices/{id}/operations/{runId}',
+      '/v1/devices/nb-1/operations/11111111-1111-4111-8111-111111111111',
+    );
+    await call('get', '/v1/devices/{id}/operations/{runId}', '/v1/devices/nb-1/operations/latest');
     await call('patch', '/v1/devices/{id}', '/v1/devices/nb-1', { tags: ['nb'] });
 
     const group = (await call('post', '/v1/groups', '/v1/groups', { name: 'canary', description: 'ring 0' }))
@@ -275,6 +283,7 @@ describe('a scripted happy path answers as documented', () => {
     expectDocumented('post', '/v1/packages', upload);
     await call('get', '/v1/packages', '/v1/packages');
     await call('get', '/v1/packages/{id}', `/v1/packages/${upload.body.id}`);
+    await call('get', '/v1/cells', '/v1/cells');
     await call('get', '/v1/cells/{cellId}', '/v1/cells/20561');
     await call('get', '/openapi.json', '/openapi.json');
   });

@@ -21,8 +21,8 @@ beforeEach(async () => {
 /** Signs in with `key`: the session cookie (`name=value`) and the answer's body. */
 async function signIn(key: string) {
   const answer = await request(api.app).post('/v1/session').send({ apiKey: key }).expect(201);
-  const setCookie = answer.get('set-cookie')?.[0] ?? '';
-  return { setCookie, cookie: setCookie.split(';')[0] ?? '', body: answer.body };
+  const [setCookie = '', setMarker = ''] = answer.get('set-cookie') ?? [];
+  return { setCookie, setMarker, cookie: setCookie.split(';')[0] ?? '', body: answer.body };
 }
 
 async function createKey(scopes: string[]): Promise<{ id: string; key: string }> {
@@ -38,8 +38,10 @@ const meter = { id: 'meter-1', protocol: 'mqtt', product: 'meter', model: 'm1' }
 
 describe('console sessions', () => {
   it('exchange an API key for an HttpOnly, SameSite=Strict cookie that stands for the key', async () => {
-    const { setCookie, cookie, body } = await signIn(testApiKey);
+    const { setCookie, setMarker, cookie, body } = await signIn(testApiKey);
     expect(setCookie).toMatch(/^otaflow_session=[\w-]{43}; Path=\/; Expires=.+; HttpOnly; SameSite=Strict$/);
+    // Beside it, readable by the console's script and holding no secret: whether it is signed in.
+    expect(setMarker).toMatch(/^otaflow_signed_in=1; Path=\/; Expires=.+; SameSite=Strict$/);
     expect(body).toEqual({
       keyId: 'bootstrap',
       scopes: ['read', 'write', 'admin'],
@@ -96,6 +98,11 @@ describe('console sessions', () => {
     await request(api.app).delete(`/v1/api-keys/${reader.id}`).set(api.auth).expect(204);
     const revoked = await request(api.app).get('/v1/devices').set('cookie', cookie).expect(401);
     expect(revoked.body.detail).toBe('this API key has been revoked');
+    // The browser forgets the session: its next page load shows the sign-in form.
+    expect(revoked.get('set-cookie')).toEqual([
+      expect.stringMatching(/^otaflow_session=; Path=\/; Expires=Thu, 01 Jan 1970/),
+      expect.stringMatching(/^otaflow_signed_in=; Path=\/; Expires=Thu, 01 Jan 1970/),
+    ]);
   });
 
   it('end at sign-out, their cookie cleared', async () => {
@@ -106,7 +113,10 @@ describe('console sessions', () => {
       .set('cookie', cookie)
       .set('x-csrf-token', body.csrfToken)
       .expect(204);
-    expect(signedOut.get('set-cookie')?.[0]).toMatch(/^otaflow_session=; Path=\/; Expires=Thu, 01 Jan 1970/);
+    expect(signedOut.get('set-cookie')).toEqual([
+      expect.stringMatching(/^otaflow_session=; Path=\/; Expires=Thu, 01 Jan 1970/),
+      expect.stringMatching(/^otaflow_signed_in=; Path=\/; Expires=Thu, 01 Jan 1970/),
+    ]);
     const ended = await request(api.app).get('/v1/devices').set('cookie', cookie).expect(401);
     expect(ended.body.detail).toBe('the console session has ended: sign in again');
   });

@@ -10,10 +10,11 @@ import { downloadTokenKey } from '../../../src/packages/download-token';
 import { createPackageCatalog } from '../../../src/packages/package-catalog';
 import type { PackageStore } from '../../../src/packages/package-store';
 import { createReadiness, databaseCheck } from '../../../src/readiness';
+import { temporalUiRunUrl } from '../../../src/temporal/device-story';
 import { defaultCoverageRanges } from '../../../workflows/lwm2m/radio-coverage';
 import { defaultRadioResources } from '../../../workflows/lwm2m/upgrade-input';
 import { emptyTables, openTempDatabase } from '../db/temp-database';
-import { fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
+import { fakeDeviceStories, fakeTemporal, memoryPackageStore, silentLogger } from './fakes';
 
 export const testSecrets = createSecretBox(Buffer.alloc(32, 3));
 /** The download-token key of the test API (from the same secret key). */
@@ -38,12 +39,15 @@ export function testApiDeps(
   db: Database,
   packageStore: PackageStore = memoryPackageStore(),
   temporal: ApiDeps['temporal'] = fakeTemporal().temporal,
+  deviceStories: ApiDeps['deviceStories'] = fakeDeviceStories().stories,
 ): ApiDeps {
   return {
     db,
     packageStore,
     downloads: testDownloads(db, packageStore),
     temporal,
+    deviceStories,
+    temporalRunUrl: temporalUiRunUrl('http://temporal-ui.test', 'default'),
     secrets: testSecrets,
     config: {
       OTAFLOW_PUBLIC_URL: 'https://ota.example.test',
@@ -66,18 +70,25 @@ export async function startTestApi(limits?: Partial<ApiLimits>) {
   const temp = await openTempDatabase();
   const packageStore = memoryPackageStore();
   const temporal = fakeTemporal();
-  const app = createApi({ ...testApiDeps(temp.db, packageStore, temporal.temporal), limits });
+  const stories = fakeDeviceStories();
+  const app = createApi({
+    ...testApiDeps(temp.db, packageStore, temporal.temporal, stories.stories),
+    limits,
+  });
   return {
     app,
     db: temp.db,
     packageStore,
     temporal,
+    /** The devices' operations Temporal would answer with: set them per device. */
+    stories: stories.runs,
     /** Headers that authenticate a request with `testApiKey`: `request(api.app).get(…).set(api.auth)`. */
     auth: { authorization: `Bearer ${testApiKey}` },
     async reset() {
       await emptyTables(temp.db);
       packageStore.objects.clear();
       temporal.reset();
+      stories.runs.clear();
     },
     dispose: temp.dispose,
   };

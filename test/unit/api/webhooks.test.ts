@@ -120,4 +120,60 @@ describe('/v1/webhooks', () => {
     const { rows } = await api.db.query('select 1 from webhook_deliveries');
     expect(rows).toEqual([]);
   });
+
+  it('sends a failed delivery again from its first attempt, and refuses one pending or delivered', async () => {
+    const { body: webhook } = await request(api.app).post('/v1/webhooks').set(api.auth).send(subscription);
+    for (const deviceId of ['failed', 'pending', 'delivered']) {
+      await enqueueWebhookEvent(api.db, {
+        type: 'device.result',
+        id: `device.result:task_1:${deviceId}`,
+        taskId: 'task_1',
+        payload: { deviceId },
+      });
+    }
+    await api.db.query(
+      `update webhook_deliveries set attempts = 8, failed_at = now(), last_status = 500, last_error = 'HTTP 500'
+        where event_id like '%:failed'`,
+    );
+    await api.db.query(
+      `update webhook_deliveries set delivered_at = now() where event_id like '%:delivered'`,
+    );
+    const { body: deliveries } = await request(api.app)
+      .get(`/v1/webhooks/${webhook.id}/deliveries`)
+      .set(api.auth);
+    const [failed, pending, delivered] = deliveries.items as { id: string }[];
+
+    const again = await request(api.app)
+      .post(`/v1/webhooks/${webhook.id}/deliveries/${failed?.id}/redeliver`)
+      .set(api.auth)
+      .expect(200);
+    expect(again.body).toMatchObject({
+      eventId: 'device.result:task_1:failed',
+      status: 'pending',
+      attempts: 0,
+      failedAt: null,
+      lastError: 'HTTP 500',
+    });
+    expect(Date.parse(again.body.nextAttemptAt)).toBeLessThanOrEqual(Date.now() + 1000);
+
+    const stillTried = await request(api.app)
+      .post(`/v1/webhooks/${webhook.id}/deliveries/${pending?.id}/redeliver`)
+      .set(api.auth)
+      .expect(409);
+    expect(stillTried.body.detail).toBe(`delivery ${pending?.id} is still being tried`);
+    const got = await request(api.app)
+      .post(`/v1/webhooks/${webhook.id}/deliveries/${delivered?.id}/redeliver`)
+      .set(api.auth)
+      .expect(409);
+    expect(got.body.detail).toBe(`delivery ${delivered?.id} was delivered; its receiver has it`);
+    const unknown = await request(api.app)
+      .post(`/v1/webhooks/${webhook.id}/deliveries/999999/redeliver`)
+      .set(api.auth)
+      .expect(404);
+    expect(unknown.body.detail).toBe(`webhook ${webhook.id} has no delivery 999999`);
+    await request(api.app)
+      .post(`/v1/webhooks/${webhook.id}/deliveries/first/redeliver`)
+      .set(api.auth)
+      .expect(400);
+  });
 });

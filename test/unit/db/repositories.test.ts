@@ -232,7 +232,7 @@ describe('tasks', () => {
     expect(await setTaskState(db, 't1', ['scheduled', 'running', 'paused'], 'running')).toBeUndefined();
   });
 
-  it('lists tasks in creation order, in one state if asked, page by page', async () => {
+  it('lists tasks in creation order, in one state or of one package if asked, page by page', async () => {
     for (const id of ['t1', 't2', 't3']) await addTask(id, ['d1']);
     await markTaskCancelling(db, 't2');
     const first = await listTasks(db, { limit: 2 });
@@ -241,6 +241,8 @@ describe('tasks', () => {
     expect(rest).toEqual({ items: [expect.objectContaining({ id: 't3' })] });
     const running = await listTasks(db, { limit: 10, state: 'running' });
     expect(running.items.map((task) => task.id)).toEqual(['t1', 't3']);
+    expect((await listTasks(db, { limit: 10, packageId: firmware.id })).items).toHaveLength(3);
+    expect(await listTasks(db, { limit: 10, packageId: 'pkg_other' })).toEqual({ items: [] });
   });
 
   it("lists a task's devices in start order, filtered by step, outcome or cause", async () => {

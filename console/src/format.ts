@@ -1,0 +1,15 @@
+export { formatDuration } from '../../src/duration-text';
+
+/** Instants in the operator's own time zone and locale; a missing one as a dash. */
+export function formatTime(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+export function formatCount(count: number): string {
+  return count.toLocaleString();
+}
+
+/** A tally's entries, largest first: failure causes are read by rank. */
+export function ranked(tally: Record<string, number>): [string, number][] {
+  return Object.entries(tally).sort(([, a], [, b]) => b - a);
+}
