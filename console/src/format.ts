@@ -13,3 +13,8 @@ export function formatCount(count: number): string {
 export function ranked(tally: Record<string, number>): [string, number][] {
   return Object.entries(tally).sort(([, a], [, b]) => b - a);
 }
+
+/** A record's keys in display order: the compiler checks the record names every value of the type. */
+export function inOrder<Value extends string>(order: Record<Value, true>): Value[] {
+  return Object.keys(order) as Value[];
+}

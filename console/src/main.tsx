@@ -4,6 +4,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { SIGNED_OUT_EVENT } from './api-client';
 import type { ConsoleSession } from './api-types';
+import { ErrorMessage } from './error-message';
 import { CellsPage } from './pages/cells';
 import { DevicePage } from './pages/device';
 import { DevicesPage } from './pages/devices';
@@ -40,12 +41,7 @@ function App() {
     return () => window.removeEventListener(SIGNED_OUT_EVENT, ended);
   }, []);
 
-  if (startError)
-    return (
-      <p class="error" role="alert">
-        {startError}
-      </p>
-    );
+  if (startError) return <ErrorMessage>{startError}</ErrorMessage>;
   if (session === 'loading') return <p class="muted">Loading…</p>;
   if (!session)
     return (

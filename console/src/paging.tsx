@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from './api-client';
 import type { Page } from './api-types';
+import { ErrorMessage } from './error-message';
 
 export interface Paged<Item> {
   items: Item[];
@@ -78,12 +79,7 @@ export function Pager(props: { paged: Paged<unknown>; label: string }) {
 /** What a list shows instead of rows: loading, the API's error, or that there is nothing. */
 export function ListState(props: { paged: Paged<unknown>; empty: string }) {
   const { paged } = props;
-  if (paged.error)
-    return (
-      <p class="error" role="alert">
-        {paged.error}
-      </p>
-    );
+  if (paged.error) return <ErrorMessage>{paged.error}</ErrorMessage>;
   if (paged.loading && paged.items.length === 0) return <p class="muted">Loading…</p>;
   if (paged.items.length === 0) return <p class="empty">{props.empty}</p>;
   return null;

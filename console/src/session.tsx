@@ -2,6 +2,7 @@ import { createContext } from 'preact';
 import { useContext, useState } from 'preact/hooks';
 import { ApiError, api, useCsrfToken } from './api-client';
 import type { ConsoleSession, Scope } from './api-types';
+import { ErrorMessage } from './error-message';
 
 export const SessionContext = createContext<ConsoleSession | undefined>(undefined);
 
@@ -71,11 +72,7 @@ export function SignIn(props: { reason?: string; onSignedIn: (session: ConsoleSe
           value={apiKey}
           onInput={(event) => setApiKey(event.currentTarget.value)}
         />
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        {error && <ErrorMessage>{error}</ErrorMessage>}
         <button type="submit" disabled={busy}>
           Sign in
         </button>

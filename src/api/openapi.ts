@@ -531,7 +531,7 @@ function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: "A webhook's deliveries: status, attempts, last error",
     request: { params: WebhookParams, query: DeliveryPageQuery },
     responses: {
-      200: json('One page of deliveries, oldest first', WebhookDeliveryList),
+      200: json('One page of deliveries, oldest first unless order=newest', WebhookDeliveryList),
       400: problem('Invalid paging'),
       404: problem('No such webhook'),
     },

@@ -480,6 +480,10 @@ export const DeliveryPageQuery = PageQuery.extend({
     .regex(/^\d{1,18}$/, 'the nextCursor of the previous page')
     .optional()
     .meta({ description: '`nextCursor` of the previous page' }),
+  order: z
+    .enum(['oldest', 'newest'])
+    .default('oldest')
+    .meta({ description: 'Oldest first, or the most recent first' }),
 });
 
 // ---- API keys ----

@@ -108,16 +108,17 @@ function toDelivery(row: DeliveryRow): WebhookDelivery {
 const deliveryColumns = `id, event_id, event_type, attempts, next_attempt_at, last_status, last_error, created_at,
   delivered_at, failed_at`;
 
-/** Oldest first; the cursor is the last delivery's (numeric) ID. */
+/** Oldest first, or newest first; the cursor is the last delivery's (numeric) ID. */
 export async function listDeliveries(
   db: Queryable,
   webhookId: string,
-  page: PageRequest,
+  page: PageRequest & { order?: 'oldest' | 'newest' },
 ): Promise<Page<WebhookDelivery>> {
+  const [after, direction] = page.order === 'newest' ? ['<', 'desc'] : ['>', 'asc'];
   const { rows } = await db.query<DeliveryRow>(
     `select ${deliveryColumns}
-       from webhook_deliveries where webhook_id = $1 and ($2::bigint is null or id > $2::bigint)
-      order by id limit $3`,
+       from webhook_deliveries where webhook_id = $1 and ($2::bigint is null or id ${after} $2::bigint)
+      order by id ${direction} limit $3`,
     [webhookId, page.cursor ?? null, page.limit + 1],
   );
   return toPage(rows.map(toDelivery), page.limit, (delivery) => delivery.id);

@@ -5,6 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceCredentials } from '../../src/mqtt/device-auth';
 import { SimulatedMqttDevice } from '../../src/simulator/mqtt-device';
+import { enqueueWebhookEvent } from '../../src/webhooks/outbox';
 import { MqttResultCode } from '../../workflows/failure-causes';
 import { consoleErrorsOf, launchChromium } from '../support/browser';
 import { startTestPlatform, type TestPlatform } from '../support/platform';
@@ -187,6 +188,12 @@ describe('the console in a real browser', () => {
       ids.refuses,
     );
     await screenshot(page, 'task');
+    // On a phone the page folds into one column: nothing wider than the screen but the tables, which scroll.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect
+      .poll(() => page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'))
+      .toBe(true);
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     const state = page.getByTestId('task-state');
     await page.getByRole('button', { name: 'Pause' }).click();
@@ -334,4 +341,40 @@ describe('the console in a real browser', () => {
     // The one error: Chromium's own line for the refused CSV import.
     expect(errors).toEqual([expect.stringMatching(/status of 400 .*\/v1\/devices\/bulk\)$/)]);
   }, 120_000);
+
+  it("lists a webhook's deliveries, the most recent first, and sends a failed one again", async () => {
+    const webhook = await platform.api.post<{ id: string }>('/v1/webhooks', {
+      url: 'https://receiver.example.test/ota-events',
+      events: ['device.result'],
+    });
+    for (const deviceId of ['first', 'second']) {
+      await enqueueWebhookEvent(platform.db, {
+        type: 'device.result',
+        id: `device.result:task_console:${deviceId}`,
+        taskId: 'task_console',
+        payload: { deviceId },
+      });
+    }
+    await platform.db.query(
+      `update webhook_deliveries set failed_at = now(), attempts = 9, last_error = 'HTTP 500'
+        where event_id = 'device.result:task_console:first'`,
+    );
+
+    const { page, errors } = await openConsole();
+    await signIn(page, platform.apiKey);
+    await section(page, 'Webhooks').click();
+    await page.getByText('https://receiver.example.test/ota-events').click();
+    const rows = page.getByTestId(`webhook-${webhook.id}`).locator('tbody tr');
+    await expect.poll(() => rows.first().textContent()).toContain('device.result:task_console:second');
+    const failed = rows.filter({ hasText: 'device.result:task_console:first' });
+    await expect(failed.textContent()).resolves.toContain('HTTP 500');
+    await failed.getByRole('button', { name: 'Re-send' }).click();
+    await expect.poll(() => failed.getByRole('button', { name: 'Re-send' }).count()).toBe(0);
+    const { rows: stored } = await platform.db.query<{ failed_at: Date | null }>(
+      `select failed_at from webhook_deliveries where event_id = 'device.result:task_console:first'`,
+    );
+    expect(stored).toEqual([{ failed_at: null }]);
+    await screenshot(page, 'webhooks');
+    expect(errors).toEqual([]);
+  });
 });

@@ -7,6 +7,7 @@ import type {
   DeviceOperationStory,
   TimelineEntry,
 } from '../api-types';
+import { ErrorMessage } from '../error-message';
 import { formatDuration, formatTime } from '../format';
 import { ListState, Pager, usePaged } from '../paging';
 import { linkTo } from '../router';
@@ -26,12 +27,7 @@ export function DevicePage(props: { deviceId: string; runId?: string }) {
       })
       .catch((failure: unknown) => setError(failure instanceof ApiError ? failure.detail : String(failure)));
   }, [props.deviceId]);
-  if (error)
-    return (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    );
+  if (error) return <ErrorMessage>{error}</ErrorMessage>;
   if (!device) return <p class="muted">Loading…</p>;
   return (
     <section aria-labelledby="device-title">
@@ -165,11 +161,7 @@ function DeviceActions(props: { device: Device; onChanged: (device: Device) => v
           </button>
         )}
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      {error && <ErrorMessage>{error}</ErrorMessage>}
       {done && !error && (
         <p class="success" role="status">
           {done}.
@@ -257,12 +249,7 @@ function Story(props: { deviceId: string; runId: string }) {
       })
       .catch((failure: unknown) => setError(failure instanceof ApiError ? failure.detail : String(failure)));
   }, [props.deviceId, props.runId]);
-  if (error)
-    return (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    );
+  if (error) return <ErrorMessage>{error}</ErrorMessage>;
   if (!story) return <p class="muted">Reading the operation's history…</p>;
   const { operation, failure } = story;
   return (

@@ -4,6 +4,7 @@ import { DeviceCause, OtaflowCause, PlatformCause } from '../../../workflows/fai
 import { defaultRetryCauses } from '../../../workflows/rollout/retry';
 import { ApiError, api, query } from '../api-client';
 import type { Group, Package, Page, Task } from '../api-types';
+import { ErrorMessage } from '../error-message';
 import { linkTo } from '../router';
 
 const FAILURE_CAUSES = [
@@ -334,11 +335,7 @@ export function NewTaskPage() {
           </Toggle>
         </fieldset>
 
-        {error && (
-          <p class="error" role="alert">
-            {error.detail}
-          </p>
-        )}
+        {error && <ErrorMessage>{error.detail}</ErrorMessage>}
         {preview && (
           <p class="success" role="status" data-testid="preview">
             This task would upgrade {preview.deviceCount.toLocaleString()} device

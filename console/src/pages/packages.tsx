@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, api, query, upload } from '../api-client';
 import type { Package } from '../api-types';
 import { Copyable } from '../copyable';
+import { ErrorMessage } from '../error-message';
 import { formatTime } from '../format';
 import { ListState, Pager, usePaged } from '../paging';
 import { linkTo } from '../router';
@@ -28,11 +29,7 @@ export function PackagesPage() {
         <h1 id="packages-title">Packages</h1>
       </header>
       {can('write') && <PackageUpload onUploaded={packages.reload} />}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      {error && <ErrorMessage>{error}</ErrorMessage>}
       <ListState paged={packages} empty="No package yet." />
       {packages.items.length > 0 && (
         <div class="table-scroll">
@@ -184,11 +181,7 @@ function PackageUpload(props: { onUploaded: () => void }) {
             </progress>
           )}
         </div>
-        {error && (
-          <p class="error" role="alert">
-            {error.detail}
-          </p>
-        )}
+        {error && <ErrorMessage>{error.detail}</ErrorMessage>}
         {uploaded && (
           <p class="success" role="status">
             Uploaded {uploaded.name} {uploaded.version}: SHA-256 <code>{uploaded.sha256}</code>

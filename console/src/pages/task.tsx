@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, query } from '../api-client';
 import type { TaskDevice, TaskStatus } from '../api-types';
-import { formatCount, formatTime, ranked } from '../format';
+import { ErrorMessage } from '../error-message';
+import { formatCount, formatTime, inOrder, ranked } from '../format';
 import { useLiveTask } from '../live-task';
 import { ListState, Pager, usePaged } from '../paging';
 import { ProgressCharts } from '../progress-chart';
@@ -21,20 +22,25 @@ const ACTIONS_BY_STATE: Record<TaskStatus['state'], Action[]> = {
   aborted: [],
 };
 
-const STEPS: TaskDevice['step'][] = [
-  'pending',
-  'retrying',
-  'waiting-online',
-  'querying-version',
-  'querying-radio',
-  'waiting-permit',
-  'downloading',
-  'updating',
-  'succeeded',
-  'failed',
-  'cancelled',
-];
-const OUTCOMES: NonNullable<TaskDevice['outcome']>[] = ['succeeded', 'already-latest', 'failed', 'cancelled'];
+const STEPS = inOrder<TaskDevice['step']>({
+  pending: true,
+  retrying: true,
+  'waiting-online': true,
+  'querying-version': true,
+  'querying-radio': true,
+  'waiting-permit': true,
+  downloading: true,
+  updating: true,
+  succeeded: true,
+  failed: true,
+  cancelled: true,
+});
+const OUTCOMES = inOrder<NonNullable<TaskDevice['outcome']>>({
+  succeeded: true,
+  'already-latest': true,
+  failed: true,
+  cancelled: true,
+});
 
 export function TaskPage(props: { taskId: string }) {
   const { taskId } = props;
@@ -65,14 +71,7 @@ export function TaskPage(props: { taskId: string }) {
     setReloads((count) => count + 1);
   };
 
-  if (!task)
-    return error ? (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    ) : (
-      <p class="muted">Loading…</p>
-    );
+  if (!task) return error ? <ErrorMessage>{error}</ErrorMessage> : <p class="muted">Loading…</p>;
   const progress = live.progress ?? task;
   const counts = progress.counts;
   return (
@@ -85,11 +84,7 @@ export function TaskPage(props: { taskId: string }) {
         <span class={live.live ? 'live on' : 'live'}>{live.live ? 'live' : 'not live'}</span>
       </header>
       {progress.stateReason && <p class="notice">{progress.stateReason}</p>}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      {error && <ErrorMessage>{error}</ErrorMessage>}
       <dl class="facts">
         <dt>Devices</dt>
         <dd data-testid="task-device-count">{formatCount(progress.deviceCount)}</dd>

@@ -1,13 +1,12 @@
 import { useState } from 'preact/hooks';
 import { query } from '../api-client';
 import type { Task } from '../api-types';
-import { formatCount, formatTime } from '../format';
+import { formatCount, formatTime, inOrder } from '../format';
 import { ListState, Pager, usePaged } from '../paging';
 import { linkTo } from '../router';
 import { useCan } from '../session';
 
-/** Every state a task can be in: the compiler checks the list against the API's own. */
-const TASK_STATES = Object.keys({
+const TASK_STATES = inOrder<Task['state']>({
   scheduled: true,
   running: true,
   paused: true,
@@ -15,7 +14,7 @@ const TASK_STATES = Object.keys({
   completed: true,
   cancelled: true,
   aborted: true,
-} satisfies Record<Task['state'], true>);
+});
 
 /** `packageId`: only the tasks that install this package (a package's "used by"). */
 export function TasksPage(props: { packageId?: string }) {

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api-client';
+import { ErrorMessage } from '../error-message';
 import { formatCount } from '../format';
 
 interface VersionCount {
@@ -25,12 +26,7 @@ export function VersionChart() {
       (failure: unknown) => setError(failure instanceof ApiError ? failure.detail : String(failure)),
     );
   }, []);
-  if (error)
-    return (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    );
+  if (error) return <ErrorMessage>{error}</ErrorMessage>;
   if (!counts) return null;
   const bars = new Map<string, VersionCount[]>();
   for (const count of counts) {

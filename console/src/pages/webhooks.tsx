@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, query } from '../api-client';
 import type { Webhook, WebhookDelivery } from '../api-types';
+import { ErrorMessage } from '../error-message';
 import { formatTime } from '../format';
 import { ListState, Pager, usePaged } from '../paging';
 import { linkTo } from '../router';
@@ -37,7 +38,7 @@ export function WebhooksPage() {
 function Deliveries(props: { webhookId: string }) {
   const can = useCan();
   const deliveries = usePaged<WebhookDelivery>(
-    `/v1/webhooks/${encodeURIComponent(props.webhookId)}/deliveries${query({ limit: 25 })}`,
+    `/v1/webhooks/${encodeURIComponent(props.webhookId)}/deliveries${query({ limit: 25, order: 'newest' })}`,
   );
   const [error, setError] = useState<string>();
   const resend = async (delivery: WebhookDelivery) => {
@@ -54,11 +55,7 @@ function Deliveries(props: { webhookId: string }) {
   };
   return (
     <>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      {error && <ErrorMessage>{error}</ErrorMessage>}
       <ListState paged={deliveries} empty="Nothing sent yet." />
       {deliveries.items.length > 0 && (
         <div class="table-scroll">

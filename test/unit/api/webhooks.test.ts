@@ -108,6 +108,21 @@ describe('/v1/webhooks', () => {
     expect(second.body.items.map((delivery: { eventId: string }) => delivery.eventId)).toEqual([
       'device.result:task_1:d3',
     ]);
+    const newest = await request(api.app)
+      .get(`/v1/webhooks/${webhook.id}/deliveries?limit=2&order=newest`)
+      .set(api.auth)
+      .expect(200);
+    expect(newest.body.items.map((delivery: { eventId: string }) => delivery.eventId)).toEqual([
+      'device.result:task_1:d3',
+      'device.result:task_1:d2',
+    ]);
+    const oldestOfNewest = await request(api.app)
+      .get(`/v1/webhooks/${webhook.id}/deliveries?limit=2&order=newest&cursor=${newest.body.nextCursor}`)
+      .set(api.auth)
+      .expect(200);
+    expect(oldestOfNewest.body.items.map((delivery: { eventId: string }) => delivery.eventId)).toEqual([
+      'device.result:task_1:d1',
+    ]);
     const badCursor = await request(api.app)
       .get(`/v1/webhooks/${webhook.id}/deliveries?cursor=abc`)
       .set(api.auth);
