@@ -10,6 +10,7 @@ import type {
   DeviceOperation as DeviceOperationSchema,
   DeviceOperationStory as DeviceOperationStorySchema,
   Device as DeviceSchema,
+  DeviceWithPskKey as DeviceWithPskKeySchema,
   Group as GroupSchema,
   Package as PackageSchema,
   WebhookDelivery as WebhookDeliverySchema,
@@ -30,6 +31,7 @@ export type TaskProgress = z.output<typeof TaskProgressEvent>;
 export type TaskDevice = z.output<typeof TaskDeviceSchema>;
 export type Device = z.output<typeof DeviceSchema>;
 export type CreatedDevice = z.output<typeof CreatedDeviceSchema>;
+export type DeviceWithPskKey = z.output<typeof DeviceWithPskKeySchema>;
 export type Package = z.output<typeof PackageSchema>;
 export type CellState = z.output<typeof CellStateSchema>;
 export type Group = z.output<typeof GroupSchema>;

@@ -326,6 +326,15 @@ describe('the console in a real browser', () => {
     await expect(page.getByTestId('secrets').locator('tbody tr').count()).resolves.toBe(2);
     await screenshot(page, 'devices');
 
+    // An LwM2M device gets a new DTLS pre-shared key, shown once.
+    await page.goto(`${platform.addresses.api}/#/devices/console-csv-2`);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'New pre-shared key' }).click();
+    await page.getByTestId('secrets').getByRole('button', { name: 'Copy PSK of console-csv-2' }).waitFor();
+    expect(await platform.api.get('/v1/devices/console-csv-2')).toMatchObject({
+      pskIdentity: 'console-csv-2',
+    });
+
     await page.goto(`${platform.addresses.api}/#/devices/console-new-1`);
     await page.getByRole('heading', { name: 'console-new-1' }).waitFor();
     page.once('dialog', (dialog) => void dialog.accept());

@@ -5,6 +5,7 @@ import type {
   Device,
   DeviceOperation,
   DeviceOperationStory,
+  DeviceWithPskKey,
   TimelineEntry,
 } from '../api-types';
 import { ErrorMessage } from '../error-message';
@@ -68,7 +69,9 @@ function DeviceActions(props: { device: Device; onChanged: (device: Device) => v
   const [tags, setTags] = useState(device.tags.join(', '));
   const [error, setError] = useState<string>();
   const [done, setDone] = useState<string>();
-  const [secret, setSecret] = useState<CreatedDevice>();
+  const [secret, setSecret] = useState<
+    Pick<CreatedDevice, 'id' | 'pskIdentity' | 'pskKey'> & { secret?: string }
+  >();
   if (!can('write')) return null;
   const path = `/v1/devices/${encodeURIComponent(device.id)}`;
   const act = async (what: string, call: () => Promise<void>, confirmation?: string) => {
@@ -136,6 +139,20 @@ function DeviceActions(props: { device: Device; onChanged: (device: Device) => v
         >
           Rotate secret
         </button>
+        {device.protocol === 'lwm2m' && (
+          <button
+            type="button"
+            onClick={() =>
+              act(
+                'New pre-shared key made',
+                async () => setSecret(await api<DeviceWithPskKey>('POST', `${path}/psk`, {})),
+                `Give ${device.id} a new DTLS pre-shared key? Its session ends; it registers again under the new key.`,
+              )
+            }
+          >
+            New pre-shared key
+          </button>
+        )}
         <button
           type="button"
           onClick={() => act('Download tokens revoked', () => api('POST', `${path}/revoke-tokens`))}

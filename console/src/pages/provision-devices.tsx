@@ -171,12 +171,12 @@ function FieldMessage(props: { error?: ApiError; path: string }) {
 
 /** Shown once: the API never shows a device's secret again. */
 export function Secrets(props: {
-  devices: Pick<CreatedDevice, 'id' | 'secret' | 'pskIdentity' | 'pskKey'>[];
+  devices: (Pick<CreatedDevice, 'id' | 'pskIdentity' | 'pskKey'> & { secret?: string })[];
 }) {
   const csv = [
     'id,secret,pskIdentity,pskKey',
     ...props.devices.map((device) =>
-      [device.id, device.secret, device.pskIdentity ?? '', device.pskKey ?? ''].join(','),
+      [device.id, device.secret ?? '', device.pskIdentity ?? '', device.pskKey ?? ''].join(','),
     ),
   ].join('\n');
   return (
@@ -203,7 +203,7 @@ export function Secrets(props: {
               <tr key={device.id}>
                 <td>{device.id}</td>
                 <td>
-                  <Copyable text={device.secret} label={`secret of ${device.id}`} />
+                  {device.secret ? <Copyable text={device.secret} label={`secret of ${device.id}`} /> : '—'}
                 </td>
                 <td>
                   {device.pskKey ? (
