@@ -5,6 +5,7 @@ import {
   cellLimiterStateQuery,
   cellLimiterWorkflowId,
 } from '../../workflows/lwm2m/definitions';
+import { quoted, runsByStartTime } from './runs-by-start-time';
 
 /**
  * The NB-IoT cell's permit holders and queue, from its limiter workflow. A cell whose limiter has
@@ -31,20 +32,14 @@ export async function listCellStates(
   temporal: { workflow: Pick<WorkflowClient, 'getHandle' | 'list'> },
   page: { limit: number; cursor?: string },
 ): Promise<{ items: CellLimiterState[]; nextCursor?: string }> {
-  const conditions = [`WorkflowType = "${CELL_LIMITER_WORKFLOW_TYPE}"`, `ExecutionStatus = "Running"`];
-  if (page.cursor) conditions.push(`StartTime < "${page.cursor}"`);
-  const runs: { cellId: string; startedAt: string }[] = [];
-  for await (const info of temporal.workflow.list({
-    query: conditions.join(' AND '),
-    pageSize: page.limit + 1,
-  })) {
-    runs.push({
-      cellId: info.workflowId.slice(cellLimiterWorkflowId('').length),
-      startedAt: info.startTime.toISOString(),
-    });
-    if (runs.length > page.limit) break;
-  }
-  const shown = runs.slice(0, page.limit);
-  const items = await Promise.all(shown.map((run) => cellLimiterState(temporal, run.cellId)));
-  return { items, nextCursor: runs.length > page.limit ? shown.at(-1)?.startedAt : undefined };
+  const { runs, nextCursor } = await runsByStartTime(
+    temporal,
+    [`WorkflowType = ${quoted(CELL_LIMITER_WORKFLOW_TYPE)}`, 'ExecutionStatus = "Running"'],
+    page,
+  );
+  const prefix = cellLimiterWorkflowId('');
+  const items = await Promise.all(
+    runs.map((run) => cellLimiterState(temporal, run.workflowId.slice(prefix.length))),
+  );
+  return { items, nextCursor };
 }

@@ -26,6 +26,7 @@ import type {
 import { Lwm2mPath } from '../../workflows/lwm2m/definitions';
 import { formatDuration } from '../duration-text';
 import { eventTypeName } from './history-cost';
+import { quoted, runsByStartTime } from './runs-by-start-time';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -79,18 +80,8 @@ export function deviceStories(client: Client): DeviceStories {
   return {
     async operations(deviceId, page) {
       const conditions = [`WorkflowId = ${quoted(deviceOperationWorkflowId(deviceId))}`];
-      if (page.cursor) conditions.push(`StartTime < ${quoted(page.cursor)}`);
-      const items: DeviceOperation[] = [];
-      for await (const info of client.workflow.list({
-        query: conditions.join(' AND '),
-        pageSize: page.limit + 1,
-      })) {
-        items.push(operationOf(info));
-        if (items.length > page.limit) break;
-      }
-      const more = items.length > page.limit;
-      const shown = items.slice(0, page.limit);
-      return { items: shown, nextCursor: more ? shown.at(-1)?.startedAt : undefined };
+      const { runs, nextCursor } = await runsByStartTime(client, conditions, page);
+      return { items: runs.map(operationOf), nextCursor };
     },
     async story(deviceId, runId) {
       const handle = client.workflow.getHandle(deviceOperationWorkflowId(deviceId), runId);
@@ -116,11 +107,6 @@ export function temporalUiRunUrl(
   const base = uiUrl.replace(/\/+$/, '');
   return (workflowId, runId) =>
     `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
-}
-
-/** A visibility query's string literal: the IDs come from the API's path. */
-function quoted(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
 type RunInfo = Pick<
