@@ -3,7 +3,8 @@
  * one task for all of them run to completion (2 % of devices refuse with result code 5); then the
  * ceiling: the same Temporal work with no logic, at the same concurrency; then the same N upgrades
  * held in flight (devices offline) to measure memory, and cancelled. `inflightOnly` runs the
- * provisioning and the in-flight phase alone.
+ * provisioning and the in-flight phase alone, `upgradeOnly` the upgrade phase alone (a fleet too large
+ * to run three times: 100,000 devices, connected in a rolling window).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -40,6 +41,10 @@ export interface ScenarioOptions {
   historySample: number;
   /** Provision the devices and hold N upgrades in flight; no upgrade phase, no ceiling. */
   inflightOnly: boolean;
+  /** The task of N upgrades alone: no ceiling, no in-flight phase. */
+  upgradeOnly: boolean;
+  /** The most devices connected at once; fewer than N connect in a rolling window (lean-mqtt-fleet.ts). */
+  connectedAtOnce: number;
 }
 
 /** The otaflow process's memory in MB; heap figures are the main thread's (the workflows run in another). */
@@ -51,10 +56,14 @@ export interface MemoryFigures {
   array_buffers_mb: number;
 }
 
-/** Null fields belong to the upgrade phase and the ceiling, which an `inflightOnly` run skips. */
+/**
+ * Null fields belong to the phases a run skips: the upgrade phase and the ceiling (`inflightOnly`),
+ * the ceiling and the in-flight phase (`upgradeOnly`).
+ */
 export interface ScenarioResult {
   devices: number;
   inflight_only: boolean;
+  upgrade_only: boolean;
   tasks: number;
   outcomes: Record<string, number>;
   wall: {
@@ -79,6 +88,13 @@ export interface ScenarioResult {
   actions_per_upgrade: number | null;
   history_events_per_upgrade: number | null;
   cost_breakdown: { device: HistoryCost | null; taskShare: TaskShare } | null;
+  /** The otaflow process(es) once the upgrade phase ended, and their peak from provisioning to then. */
+  connected: {
+    /** The most devices connected at once: N, or the rolling window's size. */
+    at_once: number;
+    rss_mb: number;
+    peak_rss_mb: number;
+  } | null;
   api: {
     create_task_ms: number[];
     get_task_p99_ms: number | null;
@@ -93,9 +109,6 @@ export interface ScenarioResult {
     reachedS: number | null;
     /** Time until all N waited, per device. */
     ms_per_device: number | null;
-    /** The otaflow process with N devices connected and idle, after the upgrades (current and peak). */
-    connected_rss_mb: number | null;
-    connected_peak_rss_mb: number | null;
     peak_rss_mb: number;
     /** Growth over the process before the rollout, per upgrade in flight. */
     rss_kb_per_device: number | null;
@@ -114,7 +127,7 @@ export interface ScenarioResult {
      * one waited too long on its sticky queue for a busy worker and moved to the normal queue.
      */
     task_workflow_task_timeouts: Record<string, number>;
-  };
+  } | null;
 }
 
 /**
@@ -123,6 +136,8 @@ export interface ScenarioResult {
  */
 const IN_FLIGHT_TASK_SIZE = maxInProgressLimit;
 const POLL_MS = 500;
+/** Devices registered per bulk request (a CSV import's share of a 100,000-device fleet). */
+const PROVISION_BATCH = 1_000;
 /** Tasks polled at once. */
 const POLL_CONCURRENCY = 8;
 export const PRODUCT = 'bench-meter';
@@ -158,26 +173,33 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
   try {
     const provisionStarted = Date.now();
     const registerBar = phaseBar(bars, 'provision', options.devices);
-    await inParallel(plans, 32, async (plan) => {
-      await api.post(
-        '/v1/devices',
-        { id: plan.deviceId, protocol: 'mqtt', product: PRODUCT, model, secret: plan.secret },
-        'POST /v1/devices',
-      );
-      registerBar.increment();
+    const batches = Array.from({ length: Math.ceil(plans.length / PROVISION_BATCH) }, (_, index) =>
+      plans.slice(index * PROVISION_BATCH, (index + 1) * PROVISION_BATCH),
+    );
+    await inParallel(batches, 4, async (batch) => {
+      const devices = batch.map((plan) => ({
+        id: plan.deviceId,
+        protocol: 'mqtt',
+        product: PRODUCT,
+        model,
+        secret: plan.secret,
+      }));
+      await api.post('/v1/devices/bulk', { devices }, 'POST /v1/devices/bulk');
+      registerBar.increment(batch.length);
     });
     const provisionS = (Date.now() - provisionStarted) / 1000;
 
     let upgrade: UpgradePhase | null = null;
     let connectS: number | null = null;
-    let connected: PlatformMemory | null = null;
+    let connected: ScenarioResult['connected'] = null;
     if (!options.inflightOnly) {
       const connectStarted = Date.now();
       const signedAt = new Date();
       await stack.allowMqttDevices(
         plans.map((plan) => deviceCredentials(plan.deviceId, plan.secret, '0', signedAt)),
       );
-      const connectBar = phaseBar(bars, 'connect  ', options.devices);
+      const atOnce = Math.min(options.devices, options.connectedAtOnce);
+      const connectBar = phaseBar(bars, 'connect  ', atOnce);
       fleet = await connectLeanMqttFleet(
         plans,
         {
@@ -187,62 +209,33 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
           firmwareVersion: SOURCE_VERSION,
           downloadConcurrency: options.downloadConcurrency,
           downloadDelayMs: options.downloadDelayMs,
+          connectedAtOnce: atOnce,
           onError: (error) => errors.push(error),
         },
         (count) => connectBar.update(count),
       );
       connectS = (Date.now() - connectStarted) / 1000;
       upgrade = await runUpgradePhase(stack, api, temporal, bars, runId, model, plans, options);
-      connected = await stack.platformRss();
+      const memory = await stack.platformRss();
+      connected = {
+        at_once: atOnce,
+        rss_mb: Math.round(memory.currentMb),
+        peak_rss_mb: Math.round(memory.peakMb),
+      };
       // The devices go offline, so each upgrade of the next phase waits (up to 25 h) for its device.
       await fleet.stop();
-      await waitUntilOffline(api, plans);
+      if (!options.upgradeOnly) await waitUntilOffline(api, plans);
     }
-
-    // ---- memory with every upgrade in flight ----
-    // Offline devices keep N upgrades in flight however slowly they start (a silent device's 3-minute
-    // version timeout would end the first ones before the last ones start).
-    const beforeInflight = await stack.platformRss();
-    stack.resetPlatformRss();
-    const inflightPkg = await uploadPackage(api, model, '3.0.0', options.packageKb);
-    const inflightStarted = Date.now();
-    const inflightBar = phaseBar(bars, 'in flight', options.devices);
-    const inflightTasks = await createTasks(api, inflightPkg.id, plans, IN_FLIGHT_TASK_SIZE, []);
-    let waitingPeak = 0;
-    const reached = await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) => {
-      const waiting = statuses.reduce(
-        (sum, status) => sum + (status.counts.byStep['waiting-online'] ?? 0),
-        0,
-      );
-      waitingPeak = Math.max(waitingPeak, waiting);
-      inflightBar.update(waiting);
-      return waiting >= options.devices;
-    }).then(
-      () => true,
-      () => false,
-    );
-    const reachedS = reached ? (Date.now() - inflightStarted) / 1000 : null;
-    // Hold a moment at the plateau so the sampler sees it.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const inflight = await stack.platformRss();
-    const cancelStarted = Date.now();
-    await inParallel(inflightTasks, POLL_CONCURRENCY, async (id) => {
-      await api.post(`/v1/tasks/${id}/cancel`, {}, 'POST /v1/tasks/:id/cancel');
-    });
-    await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) =>
-      statuses.every((status) => status.state !== 'running' && status.state !== 'cancelling'),
-    );
-    const cancelS = (Date.now() - cancelStarted) / 1000;
-    const afterCancel = await stack.platformRss();
+    const inflight = options.upgradeOnly
+      ? null
+      : await runInflightPhase(stack, api, temporal, bars, model, plans, options);
     bars.stop();
-    const inflightTaskRuns = await Promise.all(
-      inflightTasks.map((id) => runHistories(temporal, taskWorkflowId(id))),
-    );
 
     if (errors.length > 0) console.warn(`bench: ${errors.length} device errors; first: ${String(errors[0])}`);
     return {
       devices: options.devices,
       inflight_only: options.inflightOnly,
+      upgrade_only: options.upgradeOnly,
       tasks: upgrade?.taskIds.length ?? 0,
       outcomes: upgrade?.outcomes ?? {},
       wall: {
@@ -257,7 +250,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
       cpu: upgrade?.cpu ?? null,
       temporal_requests: upgrade?.requests ?? null,
       ceiling_ratio:
-        upgrade && upgrade.upgradesPerS !== null && upgrade.ceiling.upgrades_per_s
+        upgrade?.ceiling && upgrade.upgradesPerS !== null && upgrade.ceiling.upgrades_per_s
           ? round(upgrade.upgradesPerS / upgrade.ceiling.upgrades_per_s)
           : null,
       actions_per_upgrade: upgrade?.deviceCost
@@ -267,6 +260,7 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
         ? round(upgrade.deviceCost.events + upgrade.taskShare.events)
         : null,
       cost_breakdown: upgrade ? { device: upgrade.deviceCost, taskShare: upgrade.taskShare } : null,
+      connected,
       api: {
         create_task_ms: (upgrade?.createTaskMs ?? []).map((ms) => Math.round(ms)),
         get_task_p99_ms: round(percentile(api.latenciesMs.get('GET /v1/tasks/:id') ?? [], 99), 1),
@@ -276,31 +270,78 @@ export async function runMqttScenario(stack: BenchStack, options: ScenarioOption
         ),
         samples: Object.fromEntries([...api.latenciesMs].map(([route, samples]) => [route, samples.length])),
       },
-      inflight: {
-        devices: waitingPeak,
-        tasks: inflightTasks.length,
-        reachedS,
-        ms_per_device: reachedS !== null ? round((reachedS * 1000) / options.devices, 1) : null,
-        connected_rss_mb: connected && Math.round(connected.currentMb),
-        connected_peak_rss_mb: connected && Math.round(connected.peakMb),
-        peak_rss_mb: Math.round(inflight.peakMb),
-        rss_kb_per_device: round(
-          ((inflight.peakMb - beforeInflight.currentMb) * 1024) / Math.max(1, waitingPeak),
-          1,
-        ),
-        memory_before: memoryFigures(beforeInflight),
-        memory_inflight: memoryFigures(inflight),
-        cancelS,
-        cancel_peak_rss_mb: Math.round(afterCancel.peakMb),
-        memory_after_cancel: memoryFigures(afterCancel),
-        task_workflow_task_timeouts: workflowTaskTimeouts(inflightTaskRuns.flat(2)),
-      },
+      inflight,
     };
   } finally {
     bars.stop();
     await fleet?.stop();
     await connection.close();
   }
+}
+
+/**
+ * N upgrades held in flight, their devices offline, and cancelled. Offline devices keep N upgrades in
+ * flight however slowly they start (a silent device's 3-minute version timeout would end the first
+ * ones before the last ones start).
+ */
+async function runInflightPhase(
+  stack: BenchStack,
+  api: TimedApi,
+  temporal: Client,
+  bars: MultiBar,
+  model: string,
+  plans: LeanDevicePlan[],
+  options: ScenarioOptions,
+): Promise<NonNullable<ScenarioResult['inflight']>> {
+  const beforeInflight = await stack.platformRss();
+  stack.resetPlatformRss();
+  const inflightPkg = await uploadPackage(api, model, '3.0.0', options.packageKb);
+  const inflightStarted = Date.now();
+  const inflightBar = phaseBar(bars, 'in flight', options.devices);
+  const inflightTasks = await createTasks(api, inflightPkg.id, plans, IN_FLIGHT_TASK_SIZE, []);
+  let waitingPeak = 0;
+  const reached = await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) => {
+    const waiting = statuses.reduce((sum, status) => sum + (status.counts.byStep['waiting-online'] ?? 0), 0);
+    waitingPeak = Math.max(waitingPeak, waiting);
+    inflightBar.update(waiting);
+    return waiting >= options.devices;
+  }).then(
+    () => true,
+    () => false,
+  );
+  const reachedS = reached ? (Date.now() - inflightStarted) / 1000 : null;
+  // Hold a moment at the plateau so the sampler sees it.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const inflight = await stack.platformRss();
+  const cancelStarted = Date.now();
+  await inParallel(inflightTasks, POLL_CONCURRENCY, async (id) => {
+    await api.post(`/v1/tasks/${id}/cancel`, {}, 'POST /v1/tasks/:id/cancel');
+  });
+  await pollTasks(api, inflightTasks, options.deadlineMs, (statuses) =>
+    statuses.every((status) => status.state !== 'running' && status.state !== 'cancelling'),
+  );
+  const cancelS = (Date.now() - cancelStarted) / 1000;
+  const afterCancel = await stack.platformRss();
+  const inflightTaskRuns = await Promise.all(
+    inflightTasks.map((id) => runHistories(temporal, taskWorkflowId(id))),
+  );
+  return {
+    devices: waitingPeak,
+    tasks: inflightTasks.length,
+    reachedS,
+    ms_per_device: reachedS !== null ? round((reachedS * 1000) / options.devices, 1) : null,
+    peak_rss_mb: Math.round(inflight.peakMb),
+    rss_kb_per_device: round(
+      ((inflight.peakMb - beforeInflight.currentMb) * 1024) / Math.max(1, waitingPeak),
+      1,
+    ),
+    memory_before: memoryFigures(beforeInflight),
+    memory_inflight: memoryFigures(inflight),
+    cancelS,
+    cancel_peak_rss_mb: Math.round(afterCancel.peakMb),
+    memory_after_cancel: memoryFigures(afterCancel),
+    task_workflow_task_timeouts: workflowTaskTimeouts(inflightTaskRuns.flat(2)),
+  };
 }
 
 interface UpgradePhase {
@@ -312,12 +353,15 @@ interface UpgradePhase {
   startedPerMin: number | null;
   deviceCost: HistoryCost | null;
   taskShare: TaskShare;
-  ceiling: NonNullable<ScenarioResult['ceiling']>;
+  ceiling: ScenarioResult['ceiling'];
   cpu: NonNullable<ScenarioResult['cpu']>;
   requests: PhaseRequests;
 }
 
-/** Every connected device upgraded by one task, its cost counted from histories, then the ceiling. */
+/**
+ * Every device upgraded by one task, its cost counted from histories, then the ceiling (unless
+ * `upgradeOnly`).
+ */
 async function runUpgradePhase(
   stack: BenchStack,
   api: TimedApi,
@@ -352,17 +396,9 @@ async function runUpgradePhase(
   const shape = shapeOf(deviceCost, false);
 
   // ---- the ceiling: the same Temporal work, no logic ----
-  const {
-    cpu: ceilingCpu,
-    requests: ceilingRequests,
-    ...ceiling
-  } = await runCeiling(stack, temporal, {
-    runId,
-    devices: options.devices,
-    shape,
-    cells: 0,
-    bars,
-  });
+  const ceilingRun = options.upgradeOnly
+    ? null
+    : await runCeiling(stack, temporal, { runId, devices: options.devices, shape, cells: 0, bars });
   return {
     taskIds,
     outcomes,
@@ -372,9 +408,14 @@ async function runUpgradePhase(
     startedPerMin: round(ratePerMinute(timeline.startedAtMs), 0),
     deviceCost,
     taskShare,
-    ceiling: { ...ceiling, shape },
-    cpu: { upgrade: upgradeCpu, ceiling: ceilingCpu },
-    requests: { upgrade: upgradeRequests, ceiling: ceilingRequests },
+    ceiling: ceilingRun && {
+      upgrades_per_s: ceilingRun.upgrades_per_s,
+      started_per_min: ceilingRun.started_per_min,
+      wallS: ceilingRun.wallS,
+      shape,
+    },
+    cpu: { upgrade: upgradeCpu, ceiling: ceilingRun?.cpu ?? null },
+    requests: { upgrade: upgradeRequests, ceiling: ceilingRun?.requests ?? null },
   };
 }
 

@@ -25,7 +25,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario both|mqtt|lwm2m|lim
   [--coap-downloads 1000] [--coap-package-kb 32]
   [--database postgres|pglite] [--deployment single|split|single,split] [--runs 3] [--package-kb 4] [--download-concurrency 64]
   [--download-delay-ms 0] [--failure-share 0.02] [--block-size 512] [--block-delay-ms 0]
-  [--history-sample 20] [--deadline-s 900] [--inflight-only (with --scenario mqtt)]
+  [--history-sample 20] [--deadline-s 900] [--inflight-only | --upgrade-only (with --scenario mqtt)]
+  [--connected-at-once N (MQTT devices connected at once; default all, at most what 'ulimit -n' allows)]
   [--tls (MQTT over TLS and HTTPS downloads, as npm start serves devices)]`;
 
 /** Fleets this large run once whatever `--runs` says, first: one takes a quarter of an hour or more here. */
@@ -68,6 +69,8 @@ function parseOptions(argv: string[]): BenchOptions {
     options: {
       quick: { type: 'boolean', default: false },
       'inflight-only': { type: 'boolean', default: false },
+      'upgrade-only': { type: 'boolean', default: false },
+      'connected-at-once': { type: 'string' },
       tls: { type: 'boolean', default: false },
       devices: { type: 'string' },
       'lwm2m-devices': { type: 'string' },
@@ -100,6 +103,11 @@ function parseOptions(argv: string[]): BenchOptions {
   if (values['inflight-only'] && scenario !== 'mqtt') {
     throw new Error(`--inflight-only holds MQTT upgrades in flight: add --scenario mqtt\n${USAGE}`);
   }
+  if (values['upgrade-only'] && (scenario !== 'mqtt' || values['inflight-only'])) {
+    throw new Error(
+      `--upgrade-only runs the MQTT upgrade phase alone: add --scenario mqtt, without --inflight-only\n${USAGE}`,
+    );
+  }
   if (values.database !== 'pglite' && values.database !== 'postgres') {
     throw new Error(`--database ${values.database}: expected pglite or postgres\n${USAGE}`);
   }
@@ -128,14 +136,14 @@ function parseOptions(argv: string[]): BenchOptions {
     list.split(',').map((size) => Math.round(number(name, size, 10, max)));
   // 100,000 MQTT devices is the task API's largest target; see connectableDevices for what a run needs.
   const sizes = sizesOf('devices', values.devices ?? (values.quick ? '200' : '1000,10000'), 100_000);
-  if (!values['inflight-only']) {
-    const tooMany = sizes.find((size) => size > connectableDevices());
-    if (tooMany !== undefined) {
-      throw new Error(
-        `--devices ${tooMany}: this process may open ${maxOpenFiles()} files, and each connected device needs a socket here and one in otaflow; at most ${connectableDevices()} devices can connect (raise 'ulimit -n', or hold upgrades in flight without connections: --scenario mqtt --inflight-only)`,
-      );
-    }
-  }
+  const connectedAtOnce = Math.round(
+    number(
+      'connected-at-once',
+      values['connected-at-once'] ?? String(connectableDevices()),
+      1_001,
+      connectableDevices(),
+    ),
+  );
   // One UDP socket and CoAP endpoint per simulated NB-IoT device: 1,000 is the full run's size.
   const lwm2mSizes = sizesOf(
     'lwm2m-devices',
@@ -151,6 +159,8 @@ function parseOptions(argv: string[]): BenchOptions {
     quick: values.quick ?? false,
     tls: values.tls ?? false,
     inflightOnly: values['inflight-only'] ?? false,
+    upgradeOnly: values['upgrade-only'] ?? false,
+    connectedAtOnce,
     database: values.database,
     deployments,
     sizes,
@@ -247,7 +257,7 @@ function headline(
     pick: (result: ScenarioResult) => number | null,
     pickLwm2m: (result: Lwm2mScenarioResult) => number | null,
   ) => ({ mqtt: medianOf(mqtt, pick), lwm2m: medianOf(lwm2m, pickLwm2m) });
-  const tenThousand = mqttResults.filter((result) => result.inflight.devices >= 10_000);
+  const tenThousand = mqttResults.filter((result) => (result.inflight?.devices ?? 0) >= 10_000);
   return {
     upgrades_per_s: perFlow(
       (r) => r.upgrades_per_s,
@@ -268,7 +278,7 @@ function headline(
     // The goal's case, a deep queue in one cell, is the limiter scenario's; the LwM2M flow's few queued
     // requests stay in its own scenario block.
     limiter_grant_p99_ms: { mqtt: null, lwm2m: medianOf(limiterResults, (r) => r.grant_p99_ms) },
-    worker_rss_mb_10k_inflight: { mqtt: medianOf(tenThousand, (r) => r.inflight.peak_rss_mb), lwm2m: null },
+    worker_rss_mb_10k_inflight: { mqtt: medianOf(tenThousand, (r) => r.inflight?.peak_rss_mb), lwm2m: null },
     // The goal's case, 1,000 downloads at once, is the CoAP scenario's; the LwM2M flow's own downloads
     // (a few dozen at once) stay in its scenario block.
     coap_blocks_per_s: { mqtt: null, lwm2m: medianOf(plainCoap, (r) => r.coap_blocks_per_s) },
@@ -333,10 +343,12 @@ function scaling(results: ScenarioResult[]) {
     upgrade_wall_s: round(result.wall.upgradeS, 1),
     ms_per_device: result.wall.msPerDevice,
     upgrades_per_s: result.upgrades_per_s,
-    connected_rss_mb: result.inflight.connected_rss_mb,
-    inflight_upgrades: result.inflight.devices,
-    inflight_peak_rss_mb: result.inflight.peak_rss_mb,
-    inflight_rss_kb_per_device: result.inflight.rss_kb_per_device,
+    connected_at_once: result.connected?.at_once ?? null,
+    connected_rss_mb: result.connected?.rss_mb ?? null,
+    peak_rss_mb_to_upgraded: result.connected?.peak_rss_mb ?? null,
+    inflight_upgrades: result.inflight?.devices ?? null,
+    inflight_peak_rss_mb: result.inflight?.peak_rss_mb ?? null,
+    inflight_rss_kb_per_device: result.inflight?.rss_kb_per_device ?? null,
   }));
 }
 
@@ -371,7 +383,7 @@ function taskLine(share: TaskShare): string {
   return `    task workflow itself: ${share.actions} actions and ${share.events} events per device (${share.runs} run(s)); actions by type per device ${JSON.stringify(share.actionsByType)}`;
 }
 
-function inflightLine(inflight: ScenarioResult['inflight'], rssOf: string): string {
+function inflightLine(inflight: NonNullable<ScenarioResult['inflight']>, rssOf: string): string {
   const { memory_before: before, memory_inflight: held, memory_after_cancel: after } = inflight;
   return [
     `    in flight (${inflight.tasks} task(s)): ${inflight.devices} upgrades waiting for their device ${inflight.reachedS !== null ? `after ${round(inflight.reachedS, 1)} s (${inflight.ms_per_device} ms/device)` : '(not all of them reached the wait)'}; cancelled in ${round(inflight.cancelS, 1)} s; task workflow task timeouts ${JSON.stringify(inflight.task_workflow_task_timeouts)}`,
@@ -405,7 +417,7 @@ function compareDeployments(runs: DeploymentRun[]) {
         ms_per_device: medianOf(sized, (r) => r.wall.msPerDevice),
         otaflow_cpu_ms_per_upgrade: medianOf(sized, (r) => r.cpu?.upgrade?.ms_per_unit.otaflow),
         cpu_ms_per_upgrade: medianOf(sized, (r) => r.cpu?.upgrade?.ms_per_unit.total),
-        otaflow_rss_mb_connected: medianOf(sized, (r) => r.inflight.connected_rss_mb),
+        otaflow_rss_mb_connected: medianOf(sized, (r) => r.connected?.rss_mb),
       };
     }),
   );
@@ -452,19 +464,20 @@ function scenarioLines(results: Results, deployment: Deployment): string[] {
     lines.push(
       `  MQTT, ${result.devices} devices in ${result.tasks} task(s): ${JSON.stringify(result.outcomes)}`,
     );
-    if (result.ceiling && result.cost_breakdown) {
+    if (result.cost_breakdown) {
+      const { ceiling } = result;
       lines.push(
-        `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${result.ceiling.upgrades_per_s}  ratio ${result.ceiling_ratio}`,
-        `    started/min ${result.upgrades_started_per_min} (ceiling ${result.ceiling.started_per_min})  wall ${round(result.wall.upgradeS, 1)} s (${result.wall.msPerDevice} ms/device)`,
-        `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}  ceiling shape ${JSON.stringify(result.ceiling.shape)}`,
+        `    upgrades/s (steady median) ${result.upgrades_per_s}  ceiling ${ceiling?.upgrades_per_s ?? '(not run)'}  ratio ${result.ceiling_ratio}`,
+        `    started/min ${result.upgrades_started_per_min} (ceiling ${ceiling?.started_per_min ?? '(not run)'})  wall ${round(result.wall.upgradeS ?? 0, 1)} s (${result.wall.msPerDevice} ms/device)`,
+        `    actions/upgrade ${result.actions_per_upgrade}  history events/upgrade ${result.history_events_per_upgrade}${ceiling ? `  ceiling shape ${JSON.stringify(ceiling.shape)}` : ''}`,
         taskLine(result.cost_breakdown.taskShare),
         ...cpuLines(result.cpu),
         ...requestLines(result.temporal_requests),
         `    API: create task ${result.api.create_task_ms.join(', ')} ms; p99 GET task ${result.api.get_task_p99_ms} ms, GET task devices ${result.api.get_task_devices_p99_ms} ms`,
-        `    ${rssOf} with ${result.devices} devices connected: ${result.inflight.connected_rss_mb} MB (peak during the run ${result.inflight.connected_peak_rss_mb} MB)`,
+        `    ${rssOf} with ${result.connected?.at_once} devices connected at once: ${result.connected?.rss_mb} MB when all were upgraded (peak until then ${result.connected?.peak_rss_mb} MB)`,
       );
     }
-    lines.push(inflightLine(result.inflight, rssOf));
+    if (result.inflight) lines.push(inflightLine(result.inflight, rssOf));
   }
   for (const result of results.lwm2m) {
     const { limiter, downloads, cost_breakdown: cost } = result;

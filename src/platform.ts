@@ -272,6 +272,7 @@ export async function startPlatform(
       const mosquittoPresence = await startMosquittoPresence({
         brokerUrl: mqttUrl,
         ...serviceAccount,
+        clientId: `${serviceAccount.username}-${config.OTAFLOW_GATEWAY_ID}-presence`,
         sharedGroup,
         log: log.child({ component: 'mosquitto-presence' }),
       });

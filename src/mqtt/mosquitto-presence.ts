@@ -38,6 +38,8 @@ export async function startMosquittoPresence(options: {
   brokerUrl: string;
   username: string;
   password: string;
+  /** Unique per gateway (its ID): two presence clients under one ID would keep disconnecting each other. */
+  clientId: string;
   /** Presence through this shared-subscription group: each change reaches one gateway of it. */
   sharedGroup?: string;
   log?: Logger;
@@ -47,7 +49,7 @@ export async function startMosquittoPresence(options: {
   const client: MqttClient = await mqtt.connectAsync(options.brokerUrl, {
     username: options.username,
     password: options.password,
-    clientId: `${options.username}-presence-${process.pid}`,
+    clientId: options.clientId,
     reconnectPeriod: 1_000,
   });
   // Listening before subscribing: a message may arrive in the same read as the SUBACK.

@@ -3,7 +3,9 @@
  * connection speaking the seed platform's protocol (HMAC login, version_query → version_report,
  * upgrade event → Bearer download with SHA-256 check → upgrade_progress_report), without the
  * per-device logger and event emitter of src/simulator's SimulatedMqttDevice. Downloads share a
- * concurrency limit so 10,000 devices do not open 10,000 HTTP requests at once.
+ * concurrency limit so 10,000 devices do not open 10,000 HTTP requests at once. A fleet larger than
+ * the sockets a process may hold connects in a rolling window (`connectedAtOnce`): the first devices
+ * connect, and each that has sent its upgrade result leaves and makes room for the next.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { MqttResultCode } from '../../workflows/failure-causes';
@@ -43,6 +45,12 @@ export interface FleetOptions {
   onError?: (error: unknown) => void;
   /** Each report the broker has accepted from a device (QoS 1 PUBACK), by its event type. */
   onReport?: (deviceId: string, eventType: string) => void;
+  /**
+   * The most devices connected at once (default: all). Below the fleet's size, devices connect in the
+   * plans' order and each leaves once the broker has accepted its upgrade result, so a task that starts
+   * its devices in that order with fewer than this many in progress always finds them connected.
+   */
+  connectedAtOnce?: number;
 }
 
 export interface LeanMqttFleet {
@@ -60,10 +68,14 @@ export async function connectLeanMqttFleet(
 ): Promise<LeanMqttFleet> {
   let mode: DeviceMode = 'upgrade';
   const downloads = semaphore(options.downloadConcurrency);
-  const clients: MqttClient[] = [];
+  const clients = new Set<MqttClient>();
   const fail = options.onError ?? (() => undefined);
   // Signing with a fixed hour and signType 0 lets a device reconnect across an hour boundary.
   const signedAt = options.signedAt ?? new Date();
+  const connectedAtOnce = Math.min(plans.length, options.connectedAtOnce ?? plans.length);
+  const rolling = connectedAtOnce < plans.length;
+  let next = 0;
+  let stopped = false;
 
   async function connect(plan: LeanDevicePlan): Promise<void> {
     const client = await mqtt.connectAsync(options.brokerUrl, {
@@ -78,6 +90,10 @@ export async function connectLeanMqttFleet(
       await client.publishAsync(eventsUpTopic(plan.deviceId), JSON.stringify(message), { qos: 1 });
       for (const service of message.services) options.onReport?.(plan.deviceId, service.event_type);
     };
+    const sendResult = async (message: EventEnvelope) => {
+      await send(message);
+      if (rolling) await makeRoom(client);
+    };
     client.on('message', (_topic, payload) => {
       const parsed = parseDownlink(plan.deviceId, payload);
       if (!parsed.ok) return fail(new Error(`${plan.deviceId}: ${parsed.error}`));
@@ -88,7 +104,7 @@ export async function connectLeanMqttFleet(
         }
         const upgrade = async () => {
           if (plan.failWith !== undefined) {
-            await send(
+            await sendResult(
               buildProgressReport(plan.deviceId, {
                 resultCode: plan.failWith,
                 version: firmwareVersion,
@@ -108,7 +124,7 @@ export async function connectLeanMqttFleet(
             }),
           );
           if (!result.ok) {
-            await send(
+            await sendResult(
               buildProgressReport(plan.deviceId, {
                 resultCode: result.resultCode,
                 version: firmwareVersion,
@@ -118,7 +134,7 @@ export async function connectLeanMqttFleet(
             return;
           }
           firmwareVersion = event.version;
-          await send(
+          await sendResult(
             buildProgressReport(plan.deviceId, {
               resultCode: MqttResultCode.success,
               progress: 100,
@@ -131,22 +147,33 @@ export async function connectLeanMqttFleet(
       }
     });
     await client.subscribeAsync(eventsDownTopic(plan.deviceId), { qos: 1 });
-    clients.push(client);
+    // A device taking another's place while the fleet stops does not stay behind, connected.
+    if (stopped) await client.endAsync(true);
+    else clients.add(client);
+  }
+
+  /** A device done with its upgrade leaves, and the next one in the plans connects in its place. */
+  async function makeRoom(client: MqttClient): Promise<void> {
+    if (!clients.delete(client)) return;
+    await client.endAsync();
+    const plan = plans[next];
+    if (stopped || plan === undefined) return;
+    next += 1;
+    await connect(plan);
   }
 
   try {
-    let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(CONNECT_CONCURRENCY, plans.length) }, async () => {
-        while (next < plans.length) {
+      Array.from({ length: Math.min(CONNECT_CONCURRENCY, connectedAtOnce) }, async () => {
+        while (next < connectedAtOnce) {
           const plan = plans[next++];
           if (plan) await connect(plan);
-          onConnected?.(clients.length);
+          onConnected?.(clients.size);
         }
       }),
     );
   } catch (error) {
-    await Promise.allSettled(clients.map((client) => client.endAsync(true)));
+    await Promise.allSettled([...clients].map((client) => client.endAsync(true)));
     throw error;
   }
 
@@ -155,7 +182,9 @@ export async function connectLeanMqttFleet(
       mode = newMode;
     },
     async stop() {
-      const connectedClients = clients.splice(0);
+      stopped = true;
+      const connectedClients = [...clients];
+      clients.clear();
       await Promise.allSettled(connectedClients.map((client) => client.endAsync(true)));
     },
   };

@@ -124,6 +124,9 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         ...tlsListener,
         'allow_anonymous false',
         'max_packet_size 1048576',
+        // As deploy/mosquitto/mosquitto.conf: a fleet dropping off at once queues one presence change
+        // per device for the gateways, which the default bound of 1,000 per client would drop.
+        'max_queued_messages 1000000',
         `password_file ${passwordFile}`,
         `acl_file ${aclFile}`,
         `plugin ${plugin}`,

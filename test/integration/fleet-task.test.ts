@@ -13,6 +13,7 @@ import { type RealStack, startRealStack } from '../support/stack/real-stack';
  * One task of 5,000 simulated MQTT devices on the real stack (Temporal dev server, MinIO, PostgreSQL,
  * otaflow's broker), selected by a tag filter and rolled out 500 at a time: every device ends, and the
  * API, the CSV export and Temporal's visibility agree on the exact counts per outcome and cause.
+ * Then a fleet that is online a few hundred devices at a time, as the benchmark runs 100,000.
  */
 
 const FLEET_SIZE = 5_000;
@@ -24,6 +25,8 @@ const TARGET = '2.0.0';
 const EVERY = 50;
 const TASK_DEADLINE_MS = 45 * 60_000;
 const IMPORT_BATCH = 2_500;
+/** The rolling fleet: more devices than are ever connected at once, and more of those than in progress. */
+const ROLLING = { devices: 1_200, connectedAtOnce: 300, maxInProgress: 100, tag: 'rolling-1k' };
 
 const expected = {
   failed: FLEET_SIZE / EVERY,
@@ -153,5 +156,63 @@ describe('a 5,000-device task on the real stack', () => {
       expect(await visible(`OtaFailureCause = "${DeviceCause.notEnoughStorage}"`)).toBe(expected.failed);
     },
     TASK_DEADLINE_MS + 10 * 60_000,
+  );
+
+  it(
+    'upgrades a fleet that is never online all at once, each device leaving after its result',
+    async () => {
+      const { api } = platform;
+      const plans = Array.from({ length: ROLLING.devices }, (_, index) => ({
+        deviceId: `roll-${String(index).padStart(4, '0')}`,
+        secret: `secret-${index}-of-the-rolling-fleet`,
+        ...(index % EVERY === 0 && { failWith: 5 }),
+      }));
+      await api.post('/v1/devices/bulk', {
+        devices: plans.map((plan) => ({
+          id: plan.deviceId,
+          protocol: 'mqtt',
+          ...PRODUCT,
+          secret: plan.secret,
+        })),
+      });
+      const pkg = await uploadFirmware(api);
+      let peakOnline = 0;
+      const sampling = setInterval(() => {
+        platform.db
+          .query<{ online: number }>(
+            `select count(*)::int as online from devices where online and id like 'roll-%'`,
+          )
+          .then(({ rows }) => {
+            peakOnline = Math.max(peakOnline, rows[0]?.online ?? 0);
+          }, deviceErrors.push.bind(deviceErrors));
+      }, 100);
+      try {
+        const rolling = await connectLeanMqttFleet(plans, {
+          brokerUrl: platform.addresses.mqtt,
+          firmwareVersion: SOURCE,
+          downloadConcurrency: 64,
+          downloadDelayMs: 0,
+          connectedAtOnce: ROLLING.connectedAtOnce,
+          onError: (error) => deviceErrors.push(error),
+        });
+        fleet = rolling;
+        // Listed in the fleet's order: the task starts them in it, so each started device is connected.
+        const task = await api.post<{ id: string }>('/v1/tasks', {
+          packageId: pkg.id,
+          target: { deviceIds: plans.map((plan) => plan.deviceId) },
+          rollout: { maxInProgress: ROLLING.maxInProgress },
+        });
+        const ended = await waitForEnd(api, task.id);
+        expect(deviceErrors).toEqual([]);
+        expect(ended.state).toBe('completed');
+        const failed = ROLLING.devices / EVERY;
+        expect(ended.counts.byOutcome).toEqual({ succeeded: ROLLING.devices - failed, failed });
+        expect(peakOnline).toBeGreaterThan(0);
+        expect(peakOnline).toBeLessThanOrEqual(ROLLING.connectedAtOnce);
+      } finally {
+        clearInterval(sampling);
+      }
+    },
+    TASK_DEADLINE_MS,
   );
 });

@@ -33,6 +33,7 @@ beforeAll(async () => {
   presence = await startMosquittoPresence({
     brokerUrl: broker.url,
     ...broker.serviceAccount,
+    clientId: 'presence-gateway',
     log: pino({ level: 'silent' }),
   });
   presence.onPresence((event) => events.push(event));
@@ -48,6 +49,9 @@ function connect(clientId: string, password = credentials.password, username = D
 }
 
 const quiet = () => new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+
+/** More than Mosquitto's default per-client queue (1,000 above 20 in flight) holds for each of two gateways. */
+const FLEET_SIZE = 3_000;
 
 describe('device presence on Mosquitto', () => {
   it('comes from authenticated connections only, counted per device', async () => {
@@ -89,4 +93,52 @@ describe('device presence on Mosquitto', () => {
     expect(events).toEqual([{ deviceId: OTHER_ID, online: true }]);
     await other.endAsync();
   }, 30_000);
+
+  it('reaches the gateways for every device of a fleet that drops off at once', async () => {
+    const fleet = Array.from({ length: FLEET_SIZE }, (_, index) =>
+      deviceCredentials(`presence-fleet-${index}`, `secret-of-fleet-device-${index}`, '0', hour),
+    );
+    await broker.addDeviceAccounts(fleet.map(({ username, password }) => ({ username, password })));
+    // Two gateways on the shared subscription, as a split deployment runs them.
+    const gateways = await Promise.all(
+      ['a', 'b'].map((name) =>
+        startMosquittoPresence({
+          brokerUrl: broker.url,
+          ...broker.serviceAccount,
+          sharedGroup: 'presence-test',
+          clientId: `presence-gateway-${name}`,
+          log: pino({ level: 'silent' }),
+        }),
+      ),
+    );
+    const offline = new Map<string, number>();
+    const online = new Set<string>();
+    for (const gateway of gateways) {
+      gateway.onPresence(({ deviceId, online: isOnline }) => {
+        if (isOnline) online.add(deviceId);
+        else offline.set(deviceId, (offline.get(deviceId) ?? 0) + 1);
+      });
+    }
+    try {
+      const clients = [];
+      for (let start = 0; start < fleet.length; start += 200) {
+        clients.push(
+          ...(await Promise.all(
+            fleet
+              .slice(start, start + 200)
+              .map((device) => connect(device.clientId, device.password, device.username)),
+          )),
+        );
+      }
+      await eventually(() => expect(online.size).toBe(FLEET_SIZE), 30_000);
+
+      // Every socket closes in the same moment (a cell tower going down): the broker publishes
+      // FLEET_SIZE presence changes at once, faster than any gateway acknowledges them.
+      for (const client of clients) client.stream.destroy();
+      await eventually(() => expect(offline.size).toBe(FLEET_SIZE), 60_000);
+      expect([...offline.values()].every((count) => count === 1)).toBe(true);
+    } finally {
+      await Promise.all(gateways.map((gateway) => gateway.stop()));
+    }
+  }, 180_000);
 });
