@@ -286,22 +286,48 @@ export async function findSecretCiphertext(db: Queryable, id: string): Promise<s
   return rows[0]?.secret_ciphertext;
 }
 
+/**
+ * The broker saw the device connect (`online`) or disconnect at `at`. A change older than the last one
+ * recorded changes nothing: gateways on a shared subscription, or one resuming its session after a
+ * restart, may record a device's changes out of order.
+ */
 export async function setPresence(db: Queryable, id: string, online: boolean, at: Date): Promise<void> {
-  await db.query('update devices set online = $2, last_seen_at = $3 where id = $1', [id, online, at]);
+  await db.query(
+    `update devices set online = $2, presence_at = $3, last_seen_at = greatest(last_seen_at, $3)
+      where id = $1 and (presence_at is null or presence_at <= $3)`,
+    [id, online, at],
+  );
 }
 
-/** Sets the device online and returns whether it already was (the join reads the row as it was). */
+/**
+ * An uplink reaches a gateway within this long of being sent (the broker's queue and the gateway's
+ * backlog included), so one handled later than this after a recorded disconnection was sent after it.
+ */
+export const UPLINK_DELIVERY_BOUND_MS = 60_000;
+
+/**
+ * The device was heard from at `at`. A device whose connections the broker reports on
+ * (`presence_at` set) is online by those: one that sends its result and disconnects at once has its
+ * disconnection recorded before its uplink is handled, and must stay offline. Its uplink shows it
+ * online only when the broker reports no presence, or the recorded disconnection is older than any
+ * uplink in transit (it came back while no gateway heard its connect). Whether this made it online
+ * (the join reads the row as it was); undefined for an unknown device.
+ */
 export async function markSeen(
   db: Queryable,
   id: string,
   at: Date,
-): Promise<{ wasOnline: boolean } | undefined> {
-  const { rows } = await db.query<{ was_online: boolean }>(
-    `update devices d set online = true, last_seen_at = $2 from devices before
-      where d.id = $1 and before.id = $1 returning before.online as was_online`,
-    [id, at],
+): Promise<{ cameOnline: boolean } | undefined> {
+  const { rows } = await db.query<{ came_online: boolean }>(
+    `update devices d set
+       online = before.online or before.presence_at is null or before.presence_at < $3,
+       last_seen_at = greatest(before.last_seen_at, $2)
+     from devices before
+     where d.id = $1 and before.id = $1
+     returning not before.online and (before.presence_at is null or before.presence_at < $3) as came_online`,
+    [id, at, new Date(at.getTime() - UPLINK_DELIVERY_BOUND_MS)],
   );
-  return rows[0] && { wasOnline: rows[0].was_online };
+  return rows[0] && { cameOnline: rows[0].came_online };
 }
 
 /**

@@ -356,6 +356,14 @@ export const migrations: readonly Migration[] = [
       'create index console_sessions_expiry on console_sessions (expires_at)',
     ],
   },
+  {
+    id: 21,
+    name: 'presence time',
+    // When the broker last saw the device connect or disconnect: presence changes apply in the order
+    // they happened, however late a gateway records them, and a device the broker reports on is online
+    // by its connections, not by its uplinks (src/db/devices.ts, setPresence and markSeen).
+    statements: ['alter table devices add column presence_at timestamptz'],
+  },
 ];
 
 /**

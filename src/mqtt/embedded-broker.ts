@@ -22,6 +22,8 @@ import { mayPublish, maySubscribe } from './topic-rules';
 export interface PresenceEvent {
   deviceId: string;
   online: boolean;
+  /** When the broker saw the connection change: gateways may record changes late and out of order. */
+  at: Date;
 }
 
 /** Where the gateway learns that devices connect and disconnect. */
@@ -128,7 +130,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     client.subscribe({ topic: eventsDownTopic(deviceId), qos: 1 }, (error) => {
       if (error) log.error({ err: error, clientId: client.id }, 'implicit subscription failed');
       if (count === 1 && connectionCounts.has(deviceId))
-        presence.emit('presence', { deviceId, online: true });
+        presence.emit('presence', { deviceId, online: true, at: new Date() });
     });
   });
   broker.on('clientDisconnect', (client) => {
@@ -143,7 +145,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       return;
     }
     connectionCounts.delete(principal.deviceId);
-    presence.emit('presence', { deviceId: principal.deviceId, online: false });
+    presence.emit('presence', { deviceId: principal.deviceId, online: false, at: new Date() });
   });
 
   const limits = options.packetSizeLimits ?? defaultPacketSizeLimits;

@@ -167,7 +167,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
       return;
     }
     const seen = await registry.markSeen(deviceId, at);
-    if (seen && !seen.wasOnline) {
+    if (seen?.cameOnline) {
       // An uplink from a device the registry thought offline announces it: its connect may have gone
       // unseen (an external broker without presence events, or no gateway running at the time).
       await sink.deviceOnline(deviceId);
@@ -184,8 +184,7 @@ export async function startMqttGateway(options: MqttGatewayOptions): Promise<Mqt
     }
   }
 
-  const unsubscribePresence = options.presence?.onPresence(({ deviceId, online }) => {
-    const at = now();
+  const unsubscribePresence = options.presence?.onPresence(({ deviceId, online, at }) => {
     options.metrics?.mqttPresenceEvents.inc({ event: online ? 'connected' : 'disconnected' });
     events.enqueue(deviceId, () =>
       persistently('recording presence', { deviceId, online }, () =>

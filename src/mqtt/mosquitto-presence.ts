@@ -1,9 +1,9 @@
 /**
  * Device presence from a Mosquitto broker. Mosquitto tells no client when others connect; otaflow's
  * plugin (deploy/mosquitto/implicit-subscription/) does: it counts each device's authenticated
- * connections and publishes `{"connections":N}` on `otaflow/presence/{device id}` whenever the count
- * changes between zero and one. A refused login never counts, so nobody can mark a connected device
- * offline by failing to log in under its name.
+ * connections and publishes `{"connections":N,"at":<ms since 1970>}` on `otaflow/presence/{device id}`
+ * whenever the count changes between zero and one, `at` being the broker's clock. A refused login
+ * never counts, so nobody can mark a connected device offline by failing to log in under its name.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { z } from 'zod';
@@ -13,10 +13,14 @@ import type { PresenceEvent, PresenceSource } from './embedded-broker';
 
 const PRESENCE_TOPICS = `${PRESENCE_TOPIC_PREFIX}+`;
 
-const PresencePayload = z.object({ connections: z.number().int().min(0) });
+const PresencePayload = z.object({
+  connections: z.number().int().min(0),
+  // A plugin built before it sent the time: the message's arrival stands in for it.
+  at: z.number().int().positive().optional(),
+});
 
 /** The presence change a plugin message reports, or why it is not one. */
-export function presenceOfMessage(topic: string, payload: Buffer): PresenceEvent | string {
+export function presenceOfMessage(topic: string, payload: Buffer, receivedAt: Date): PresenceEvent | string {
   const deviceId = topic.startsWith(PRESENCE_TOPIC_PREFIX) ? topic.slice(PRESENCE_TOPIC_PREFIX.length) : '';
   if (!deviceId || deviceId.includes('/')) return `not a presence topic: ${topic}`;
   let json: unknown;
@@ -26,8 +30,9 @@ export function presenceOfMessage(topic: string, payload: Buffer): PresenceEvent
     return `presence of ${deviceId} is not JSON`;
   }
   const parsed = PresencePayload.safeParse(json);
-  if (!parsed.success) return `presence of ${deviceId} is not {"connections": <count>}`;
-  return { deviceId, online: parsed.data.connections > 0 };
+  if (!parsed.success) return `presence of ${deviceId} is not {"connections": <count>, "at": <ms>}`;
+  const { connections, at } = parsed.data;
+  return { deviceId, online: connections > 0, at: at === undefined ? receivedAt : new Date(at) };
 }
 
 export interface MosquittoPresence extends PresenceSource {
@@ -54,7 +59,7 @@ export async function startMosquittoPresence(options: {
   });
   // Listening before subscribing: a message may arrive in the same read as the SUBACK.
   client.on('message', (topic, payload) => {
-    const event = presenceOfMessage(topic, payload);
+    const event = presenceOfMessage(topic, payload, new Date());
     if (typeof event === 'string') {
       log.warn({ topic }, event);
       return;

@@ -61,10 +61,11 @@ export interface LeanMqttFleet {
 
 const CONNECT_CONCURRENCY = 100;
 
+/** Resolves once the first `connectedAtOnce` devices are connected; `onConnected` hears each connect. */
 export async function connectLeanMqttFleet(
   plans: LeanDevicePlan[],
   options: FleetOptions,
-  onConnected?: (count: number) => void,
+  onConnected?: (connectedNow: number) => void,
 ): Promise<LeanMqttFleet> {
   let mode: DeviceMode = 'upgrade';
   const downloads = semaphore(options.downloadConcurrency);
@@ -149,7 +150,10 @@ export async function connectLeanMqttFleet(
     await client.subscribeAsync(eventsDownTopic(plan.deviceId), { qos: 1 });
     // A device taking another's place while the fleet stops does not stay behind, connected.
     if (stopped) await client.endAsync(true);
-    else clients.add(client);
+    else {
+      clients.add(client);
+      onConnected?.(clients.size);
+    }
   }
 
   /** A device done with its upgrade leaves, and the next one in the plans connects in its place. */
@@ -168,7 +172,6 @@ export async function connectLeanMqttFleet(
         while (next < connectedAtOnce) {
           const plan = plans[next++];
           if (plan) await connect(plan);
-          onConnected?.(clients.size);
         }
       }),
     );

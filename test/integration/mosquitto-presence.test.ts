@@ -23,7 +23,9 @@ const QUIET_MS = 2_000;
 
 let broker: TestMosquitto;
 let presence: MosquittoPresence;
-const events: PresenceEvent[] = [];
+/** Each change as the gateway sees it, without its time (`times` keeps those). */
+const events: Array<Omit<PresenceEvent, 'at'>> = [];
+const times: Date[] = [];
 
 beforeAll(async () => {
   broker = await startTestMosquitto([
@@ -36,7 +38,10 @@ beforeAll(async () => {
     clientId: 'presence-gateway',
     log: pino({ level: 'silent' }),
   });
-  presence.onPresence((event) => events.push(event));
+  presence.onPresence(({ deviceId, online, at }) => {
+    events.push({ deviceId, online });
+    times.push(at);
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -54,9 +59,13 @@ const quiet = () => new Promise((resolve) => setTimeout(resolve, QUIET_MS));
 const FLEET_SIZE = 3_000;
 
 describe('device presence on Mosquitto', () => {
-  it('comes from authenticated connections only, counted per device', async () => {
+  it('comes from authenticated connections only, counted per device, with the broker’s time', async () => {
+    const connecting = Date.now();
     const first = await connect(credentials.clientId);
     await eventually(() => expect(events).toEqual([{ deviceId: DEVICE_ID, online: true }]));
+    // The plugin notices a login at the broker's next tick (at most a second on).
+    expect(times[0]?.getTime()).toBeGreaterThanOrEqual(connecting);
+    expect(times[0]?.getTime()).toBeLessThanOrEqual(Date.now());
 
     // Someone without the device's secret tries its client ID (and a second one): refused, and no
     // presence change.

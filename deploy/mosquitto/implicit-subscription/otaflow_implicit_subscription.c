@@ -23,8 +23,10 @@
  * client ID before the broker's next loop tick, so a connection that still has one at the first tick
  * after its login attempt was let in. A device is online while at least one of its connections is
  * (the seed protocol changes the client ID hourly, so two may overlap): on `otaflow/presence/{id}`
- * the plugin publishes `{"connections":N}` (QoS 1, not retained) each time that count changes between
- * zero and one. A failed CONNECT, even under a connected device's client ID, changes nothing.
+ * the plugin publishes `{"connections":N,"at":T}` (QoS 1, not retained) each time that count changes
+ * between zero and one, T being the broker's clock in milliseconds since 1970, so that gateways that
+ * record the changes late or out of order apply them in the order they happened. A failed CONNECT,
+ * even under a connected device's client ID, changes nothing.
  *
  * And it moves each device's event uplink, `$oc/devices/{id}/sys/events/up`, to `otaflow/uplinks/{id}`
  * before the broker routes it. Mosquitto 2.0 delivers no `$` topic to a shared subscription, and
@@ -40,6 +42,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -102,9 +105,12 @@ static unsigned authenticated_connections(const char *username)
 static void publish_presence(const char *username, unsigned connections)
 {
 	char topic[sizeof(PRESENCE_TOPIC_PREFIX) + 256];
-	char payload[32];
+	char payload[64];
+	struct timespec now;
 	if(snprintf(topic, sizeof(topic), "%s%s", PRESENCE_TOPIC_PREFIX, username) >= (int)sizeof(topic)) return;
-	int length = snprintf(payload, sizeof(payload), "{\"connections\":%u}", connections);
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long at = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	int length = snprintf(payload, sizeof(payload), "{\"connections\":%u,\"at\":%lld}", connections, at);
 	mosquitto_broker_publish_copy(NULL, topic, length, payload, 1, false, NULL);
 }
 

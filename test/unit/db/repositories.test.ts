@@ -110,6 +110,33 @@ describe('devices', () => {
     });
   });
 
+  it('applies presence changes in the order the broker saw them, and uplinks only where it has not seen them', async () => {
+    await addDevice('d1');
+    const connected = new Date('2026-01-02T03:00:00Z');
+    const sent = new Date('2026-01-02T03:04:05.000Z');
+    const left = new Date('2026-01-02T03:04:05.020Z');
+    await setPresence(db, 'd1', true, connected);
+    // The device sent its result and disconnected; the disconnection was recorded first.
+    await setPresence(db, 'd1', false, left);
+    const registry = createDeviceRegistry(db, secrets);
+    expect(await registry.markSeen('d1', sent)).toEqual({ cameOnline: false });
+    expect(await findDevice(db, 'd1')).toMatchObject({ online: false, lastSeenAt: left });
+    // Its connect, recorded late by another gateway, is older than the disconnection.
+    await setPresence(db, 'd1', true, connected);
+    expect(await findDevice(db, 'd1')).toMatchObject({ online: false, lastSeenAt: left });
+    // Heard from an hour later: it came back while no gateway heard its connect.
+    const back = new Date('2026-01-02T04:00:00Z');
+    expect(await registry.markSeen('d1', back)).toEqual({ cameOnline: true });
+    expect(await findDevice(db, 'd1')).toMatchObject({ online: true, lastSeenAt: back });
+    await setPresence(db, 'd1', false, new Date('2026-01-02T04:00:01Z'));
+    expect(await findDevice(db, 'd1')).toMatchObject({ online: false });
+
+    // A device the broker never reported on (no presence events) is online from its first uplink.
+    await addDevice('d2');
+    expect(await registry.markSeen('d2', sent)).toEqual({ cameOnline: true });
+    expect(await findDevice(db, 'd2')).toMatchObject({ online: true, lastSeenAt: sent });
+  });
+
   it("records the installed version under the package's kind", async () => {
     await addDevice('d1');
     await insertPackage(db, firmware);
@@ -293,8 +320,8 @@ describe('device registry', () => {
     await addTask('t-new', ['d1']);
     await recordStep(db, 't-new', 'd1', 'downloading', '1.0.0', new Date());
     const registry = createDeviceRegistry(db, secrets);
-    expect(await registry.markSeen('d1', new Date())).toEqual({ wasOnline: false });
-    expect(await registry.markSeen('d1', new Date())).toEqual({ wasOnline: true });
+    expect(await registry.markSeen('d1', new Date())).toEqual({ cameOnline: true });
+    expect(await registry.markSeen('d1', new Date())).toEqual({ cameOnline: false });
     expect(await registry.markSeen('nobody', new Date())).toBeUndefined();
     await registry.recordUpgradeProgress('d1', 40, 'downloading', new Date());
     expect(await registry.isOnline('d1')).toBe(true);

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { UPLINK_DELIVERY_BOUND_MS } from '../../../src/db/devices';
 import type { DeviceEventSink } from '../../../src/devices/device-event-sinks';
 import type { DeviceRegistry } from '../../../src/devices/registry';
 import type { RecordedUplink, UplinkInbox } from '../../../src/devices/uplink-inbox';
@@ -17,17 +18,27 @@ export class InMemoryRegistry implements DeviceRegistry {
   async getDeviceSecret(deviceId: string) {
     return this.secrets.get(deviceId);
   }
+  /** When the broker last reported on each device (src/db/devices.ts). */
+  readonly presenceAt = new Map<string, Date>();
+
   async setPresence(deviceId: string, online: boolean, at: Date) {
+    const last = this.presenceAt.get(deviceId);
+    if (last !== undefined && last > at) return;
     this.online.set(deviceId, online);
+    this.presenceAt.set(deviceId, at);
     this.lastSeen.set(deviceId, at);
   }
   async isOnline(deviceId: string) {
     return this.online.get(deviceId) === true;
   }
   async markSeen(deviceId: string, at: Date) {
-    const wasOnline = this.online.get(deviceId) === true;
-    await this.setPresence(deviceId, true, at);
-    return { wasOnline };
+    const presenceAt = this.presenceAt.get(deviceId);
+    const cameOnline =
+      this.online.get(deviceId) !== true &&
+      (presenceAt === undefined || presenceAt.getTime() < at.getTime() - UPLINK_DELIVERY_BOUND_MS);
+    if (cameOnline) this.online.set(deviceId, true);
+    this.lastSeen.set(deviceId, at);
+    return { cameOnline };
   }
   async recordReportedVersions(deviceId: string, report: VersionReport) {
     this.versions.set(deviceId, { ...this.versions.get(deviceId), ...report });
@@ -94,11 +105,11 @@ export class InMemoryUplinkInbox implements UplinkInbox {
 }
 
 /** Polls until the check passes (events cross sockets); fails after `timeoutMs`. */
-export async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;

@@ -65,6 +65,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
   await gateway.stop();
   registry.online.clear();
+  registry.presenceAt.clear();
   registry.progress.length = 0;
 });
 
@@ -305,6 +306,25 @@ describe('gateway', () => {
     await gateway.publishDownlink('dev-a', buildVersionQuery('dev-a'));
     await gateway.publishDownlink('dev-b', buildVersionQuery('dev-b'));
     await eventually(() => expect(count).toBe(1));
+  });
+});
+
+describe('presence beside uplinks', () => {
+  it('keeps a device that sends its result and disconnects at once offline', async () => {
+    const device = await connectDevice('dev-a', 'secret-a');
+    await eventually(() => expect(registry.online.get('dev-a')).toBe(true));
+    await publishUp(
+      device,
+      'dev-a',
+      buildProgressReport('dev-a', { resultCode: 0, progress: 100, version: '2.0' }),
+    );
+    await device.endAsync();
+    await eventually(() =>
+      expect(sink.calls.map((call) => call.signal)).toEqual(['deviceOnline', 'upgradeResultReported']),
+    );
+    await eventually(() => expect(registry.online.get('dev-a')).toBe(false));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(registry.online.get('dev-a')).toBe(false);
   });
 });
 
