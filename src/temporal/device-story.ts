@@ -93,8 +93,7 @@ export function deviceStories(client: Client): DeviceStories {
         throw error;
       }
       const history = await handle.fetchHistory();
-      const events = history.events ?? [];
-      return { operation: operationOf(info), timeline: timelineOf(events), result: resultOf(events) };
+      return { operation: operationOf(info), ...storyOf(history.events ?? []) };
     },
   };
 }
@@ -155,11 +154,16 @@ interface PendingActivity {
 }
 
 /**
- * The timeline of one run, in history order. Workflow tasks, markers and search-attribute upserts
- * are Temporal's bookkeeping and left out; everything the device or the platform did is in.
+ * The timeline of one run, in history order, and its result once it completed. Workflow tasks,
+ * markers and search-attribute upserts are Temporal's bookkeeping and left out; everything the
+ * device or the platform did is in.
  */
-export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
+export function storyOf(events: HistoryEvent[]): {
+  timeline: TimelineEntry[];
+  result: DeviceUpgradeResult | undefined;
+} {
   const timeline: TimelineEntry[] = [];
+  let result: DeviceUpgradeResult | undefined;
   const activities = new Map<string, PendingActivity>();
   const timers = new Map<string, { at: Date; entry: TimelineEntry }>();
   let packageKind: PackageKind = 'firmware';
@@ -173,10 +177,9 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
     const id = String(event.eventId);
     switch (eventTypeName(event)) {
       case 'WorkflowExecutionStarted': {
-        const [input] = arrayFromPayloads(
-          defaultPayloadConverter,
-          event.workflowExecutionStartedEventAttributes?.input?.payloads,
-        ) as [DeviceUpgradeInput | undefined];
+        const [input] = decoded(event.workflowExecutionStartedEventAttributes?.input?.payloads) as [
+          DeviceUpgradeInput | undefined,
+        ];
         packageKind = input?.package.kind ?? packageKind;
         add(at, {
           kind: 'start',
@@ -192,7 +195,7 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
       case 'ActivityTaskScheduled': {
         const attributes = event.activityTaskScheduledEventAttributes;
         const name = attributes?.activityType?.name ?? 'activity';
-        const input = arrayFromPayloads(defaultPayloadConverter, attributes?.input?.payloads);
+        const input = decoded(attributes?.input?.payloads);
         const entry = add(at, scheduledActivityEntry(name, input));
         activities.set(id, { name, input, at, entry });
         if (name === 'lwm2mSend') {
@@ -211,8 +214,8 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
         const pending = activities.get(String(attributes?.scheduledEventId));
         if (!pending) break;
         pending.entry.durationMs = at.getTime() - pending.at.getTime();
-        const [result] = arrayFromPayloads(defaultPayloadConverter, attributes?.result?.payloads);
-        completeActivity(pending, result, timeline);
+        const [answer] = decoded(attributes?.result?.payloads);
+        completeActivity(pending, answer, timeline);
         break;
       }
       case 'ActivityTaskFailed':
@@ -231,10 +234,10 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
       case 'MarkerRecorded': {
         const attributes = event.markerRecordedEventAttributes;
         if (attributes?.markerName !== 'core_local_activity') break;
-        const [data] = arrayFromPayloads(defaultPayloadConverter, attributes.details?.data?.payloads) as [
+        const [data] = decoded(attributes.details?.data?.payloads) as [
           { activity_type?: string } | undefined,
         ];
-        const [result] = arrayFromPayloads(defaultPayloadConverter, attributes.details?.result?.payloads);
+        const [answer] = decoded(attributes.details?.result?.payloads);
         const name = data?.activity_type ?? 'activity';
         // A local activity's marker keeps no input. The LwM2M flows record two steps locally:
         // waiting-permit after the radio query, waiting-online before any command.
@@ -249,7 +252,7 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
               ]
             : [];
         const pending = { name, input, at, entry: add(at, scheduledActivityEntry(name, input)) };
-        completeActivity(pending, result, timeline);
+        completeActivity(pending, answer, timeline);
         break;
       }
       case 'TimerStarted': {
@@ -272,7 +275,7 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
       }
       case 'WorkflowExecutionSignaled': {
         const attributes = event.workflowExecutionSignaledEventAttributes;
-        const [payload] = arrayFromPayloads(defaultPayloadConverter, attributes?.input?.payloads);
+        const [payload] = decoded(attributes?.input?.payloads);
         add(at, signalEntry(attributes?.signalName ?? 'signal', payload, packageKind));
         break;
       }
@@ -284,10 +287,9 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
         });
         break;
       case 'WorkflowExecutionCompleted': {
-        const [result] = arrayFromPayloads(
-          defaultPayloadConverter,
-          event.workflowExecutionCompletedEventAttributes?.result?.payloads,
-        ) as [DeviceUpgradeResult | undefined];
+        [result] = decoded(event.workflowExecutionCompletedEventAttributes?.result?.payloads) as [
+          DeviceUpgradeResult | undefined,
+        ];
         add(at, endEntry(result));
         break;
       }
@@ -316,22 +318,17 @@ export function timelineOf(events: HistoryEvent[]): TimelineEntry[] {
         break;
     }
   }
-  return timeline;
+  return { timeline, result };
+}
+
+function decoded(payloads: temporal.api.common.v1.IPayload[] | null | undefined): unknown[] {
+  return arrayFromPayloads(defaultPayloadConverter, payloads);
 }
 
 /** Seconds arrive as a Long from the server and as a number from a history read from JSON. */
 function timestampMs(timestamp: temporal.api.history.v1.IHistoryEvent['eventTime']): number {
   if (!timestamp) return 0;
   return Number(timestamp.seconds ?? 0) * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6);
-}
-
-function resultOf(events: HistoryEvent[]): DeviceUpgradeResult | undefined {
-  const completed = events.find((event) => event.workflowExecutionCompletedEventAttributes);
-  const [result] = arrayFromPayloads(
-    defaultPayloadConverter,
-    completed?.workflowExecutionCompletedEventAttributes?.result?.payloads,
-  );
-  return result as DeviceUpgradeResult | undefined;
 }
 
 function commandName(activity: string): string {

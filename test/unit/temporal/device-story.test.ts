@@ -3,7 +3,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { describe, expect, it } from 'vitest';
 import { formatDuration } from '../../../src/duration-text';
-import { type TimelineEntry, timelineOf } from '../../../src/temporal/device-story';
+import { storyOf, type TimelineEntry } from '../../../src/temporal/device-story';
 
 /**
  * A device's story, told from histories recorded from the real workflows (test/replay/histories):
@@ -11,7 +11,7 @@ import { type TimelineEntry, timelineOf } from '../../../src/temporal/device-sto
  */
 const timelineOfHistory = (name: string): TimelineEntry[] => {
   const file = path.join(__dirname, '../../replay/histories/0.1.0', `${name}.json`);
-  return timelineOf(historyFromJSON(JSON.parse(readFileSync(file, 'utf8'))).events ?? []);
+  return storyOf(historyFromJSON(JSON.parse(readFileSync(file, 'utf8'))).events ?? []).timeline;
 };
 const texts = (timeline: TimelineEntry[], kind?: TimelineEntry['kind']) =>
   timeline.filter((entry) => !kind || entry.kind === kind).map((entry) => entry.text);
