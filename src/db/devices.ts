@@ -324,7 +324,7 @@ export async function markSeen(
        last_seen_at = greatest(before.last_seen_at, $2)
      from devices before
      where d.id = $1 and before.id = $1
-     returning not before.online and (before.presence_at is null or before.presence_at < $3) as came_online`,
+     returning d.online and not before.online as came_online`,
     [id, at, new Date(at.getTime() - UPLINK_DELIVERY_BOUND_MS)],
   );
   return rows[0] && { cameOnline: rows[0].came_online };
