@@ -94,9 +94,15 @@ export async function startBenchStack(
 ): Promise<BenchStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'otaflow-bench-'));
   const stops: Array<() => Promise<void>> = [];
-  const stop = async () => {
-    for (const stopPart of stops.reverse()) await stopPart().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
+  // Once, however many callers (an interrupt and the run's own `finally`), and in reverse start order:
+  // otaflow before the servers it writes to.
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      for (const stopPart of [...stops].reverse()) await stopPart().catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
+    })();
+    return stopping;
   };
   try {
     const [
