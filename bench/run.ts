@@ -576,8 +576,16 @@ async function main(): Promise<void> {
     return json;
   };
   let stopStack: (() => Promise<void>) | undefined;
+  let interrupted = false;
+  // Handled every time, not once: a second Ctrl-C (or tsx passing the terminal's on) would otherwise
+  // end the benchmark at once, before it has stopped otaflow, and leave that process running.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (interrupted) {
+        console.error(`bench: ${signal} again; still stopping (each otaflow process is killed after 30 s)`);
+        return;
+      }
+      interrupted = true;
       console.error(`bench: ${signal}, stopping the stack`);
       void (stopStack?.() ?? Promise.resolve()).finally(() => process.exit(130));
     });
