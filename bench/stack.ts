@@ -41,7 +41,7 @@ export interface BenchStack {
   resetPlatformRss(): void;
   /**
    * Starts a bench worker in a process of its own (the ceiling's, the limiter's requesters'): `file`
-   * gets TEMPORAL_ADDRESS, says `ready` over IPC and stops when sent `stop`.
+   * gets TEMPORAL_ADDRESS, says `ready` over IPC and stops when sent `stop` (or with the stack).
    */
   startWorkerProcess(file: string): Promise<{ stop(): Promise<void> }>;
   /** The Temporal server's requests so far; null for a server given by TEMPORAL_ADDRESS. */
@@ -302,8 +302,11 @@ export async function startBenchStack(
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
         });
+        const stopWorker = () => stopChild(worker, 'stop');
+        // Also stopped with the stack, before the servers it uses, when a run is interrupted.
+        stops.push(stopWorker);
         await nextMessage(worker, 'ready', 120_000);
-        return { stop: () => stopChild(worker, 'stop') };
+        return { stop: stopWorker };
       },
       async temporalRequests() {
         return temporalMetricsUrl === undefined ? null : scrapeTemporalRequests(temporalMetricsUrl);
